@@ -1,0 +1,897 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+
+import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
+import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
+import {OrderLib} from "./libraries/OrderLib.sol";
+import {FillsLib} from "./libraries/FillsLib.sol";
+import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
+
+/// @title SealgridAuction
+/// @notice Sealed-bid uniform-price double auction for 5-minute energy delivery intervals
+///         (DESIGN §3.4). Traders commit Poseidon commitments with a lock before the gate; the
+///         operator settles each interval with a proof that the published price and fills follow
+///         the clearing rule over exactly the committed sequence; traders claim energy intents
+///         (ERC-1155) and payment from the interval start. Without a valid settle in time the
+///         interval is void and every lock comes back; a censored trader holding the operator's
+///         receipt can void a settled batch and is paid from the operator bond.
+/// @dev Money model, in each payment token: free balances, commitment locks, operator bonds, and
+///      a ledger of rounding fees and the clearing pool kept in milli-units (1/1000 base unit) so
+///      that per-order rounding is exact. For every token:
+///      1000 * balanceOf(this) == 1000 * (free + locks + bonds) + feesMilli + poolMilli, and the
+///      pool returns to zero once every fill of every settled interval is claimed, because buy
+///      and sell fills are equal (checked here and proven by the circuit).
+contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice Role allowed to pause and unpause.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice The energy-intent token minted on claim.
+    EnergyIntentToken public immutable intents;
+
+    struct Market {
+        // slot 0: everything commit reads
+        IERC20 token;
+        uint24 intervalLength;
+        uint24 gateLead;
+        uint24 commitHorizon;
+        uint24 maxCommitments;
+        // slot 1
+        IClearingVerifier verifier;
+        uint24 settleWindow;
+        uint32 verifierGasLimit;
+        uint32 seq;
+        // slot 2
+        address operator;
+        uint64 lastGate; // 0 while open; after close, the latest gate any commitment can have
+        // slot 3
+        int64 priceFloor;
+        int64 priceCap;
+        uint128 minBond;
+        // slot 4
+        uint128 slashAmount;
+        uint128 bond;
+    }
+
+    struct Interval {
+        uint256 accumulator;
+        uint32 count;
+        Status status;
+        int64 price;
+        uint64 volume;
+        bytes32 fillsRoot;
+    }
+
+    struct Ledger {
+        int128 poolMilli;
+        uint128 feesMilli;
+    }
+
+    mapping(bytes32 market => Market) internal _markets;
+    mapping(bytes32 market => mapping(uint64 interval => Interval)) internal _intervals;
+    /// @dev keccak256(market, interval, index) => keccak256(trader, lock, commitment); zero once consumed.
+    mapping(bytes32 key => bytes32 recordHash) internal _records;
+    mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal _withdrawn;
+    mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
+    mapping(IERC20 token => Ledger) internal _ledgers;
+    uint32 internal _marketCount;
+
+    /// @param admin DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
+    /// @param pauser PAUSER_ROLE holder (an incident-response key).
+    /// @param intents_ The energy-intent token; this contract needs its MARKET_ROLE.
+    constructor(address admin, address pauser, EnergyIntentToken intents_) EIP712("sealgrid", "1") {
+        if (admin == address(0) || address(intents_) == address(0)) revert AuctionZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        if (pauser != address(0)) _grantRole(PAUSER_ROLE, pauser);
+        intents = intents_;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Administration
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Creates a market.
+    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new and below the field
+    ///      modulus; parameters are consistent (see {_checkParams}). Emits {MarketCreated}.
+    /// @param market The market id (a zone or feeder).
+    /// @param p The market parameters.
+    function createMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (uint256(market) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(market));
+        Market storage m = _markets[market];
+        if (address(m.token) != address(0)) revert AuctionMarketExists(market);
+        _checkParams(p);
+        uint32 seq = ++_marketCount;
+        m.token = p.token;
+        m.intervalLength = p.intervalLength;
+        m.gateLead = p.gateLead;
+        m.settleWindow = p.settleWindow;
+        m.seq = seq;
+        _setMutable(m, p);
+        emit MarketCreated(market, seq, p);
+    }
+
+    /// @notice Changes a market's mutable parameters: verifier, operator, horizon, capacity,
+    ///         verifier gas, price bounds, minimum bond and slash amount.
+    /// @dev Token and timing (interval length, gate lead, settle window) are fixed at creation so
+    ///      that interval indices and deadlines never move. Requirements: caller has
+    ///      DEFAULT_ADMIN_ROLE; the market exists and is not closed; `p.token` and timing equal the
+    ///      current ones. Emits {MarketUpdated}.
+    /// @param market The market id.
+    /// @param p The full parameter set with the new mutable values.
+    function updateMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Market storage m = _market(market);
+        if (m.lastGate != 0) revert AuctionMarketClosed(market);
+        if (
+            address(p.token) != address(m.token) || p.intervalLength != m.intervalLength || p.gateLead != m.gateLead
+                || p.settleWindow != m.settleWindow
+        ) revert AuctionInvalidParams("token and timing are immutable");
+        _checkParams(p);
+        _setMutable(m, p);
+        emit MarketUpdated(market, p);
+    }
+
+    /// @notice Closes a market to new commitments. Committed intervals still settle, claim and refund.
+    /// @dev Sets the commit horizon to zero (commit then reverts with {AuctionMarketClosed}) and
+    ///      records the latest gate a commitment can have, after which the bond becomes free.
+    ///      Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists and is open.
+    ///      Emits {MarketClosed}.
+    /// @param market The market id.
+    function closeMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Market storage m = _market(market);
+        if (m.lastGate != 0) revert AuctionMarketClosed(market);
+        uint64 lastGate = uint64(block.timestamp + m.commitHorizon);
+        m.lastGate = lastGate;
+        m.commitHorizon = 0;
+        emit MarketClosed(market, lastGate);
+    }
+
+    /// @notice Pauses commit, deposit, settle and claim. Refund, withdraw, dispute and void stay
+    ///         open so that no funds are ever stuck.
+    /// @dev Requirements: caller has PAUSER_ROLE.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Lifts a pause.
+    /// @dev Requirements: caller has PAUSER_ROLE.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @notice Withdraws accrued rounding fees of `token`.
+    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `amount` whole base units are accrued.
+    ///      Emits {FeesWithdrawn}.
+    /// @param token The payment token.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdrawFees(IERC20 token, address to, uint256 amount)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        nonReentrant
+    {
+        if (to == address(0)) revert AuctionZeroAddress();
+        Ledger storage l = _ledgers[token];
+        uint256 available = l.feesMilli / 1000;
+        if (amount > available) revert AuctionInsufficientFees(available, amount);
+        // amount * 1000 <= feesMilli < 2^128.
+        l.feesMilli -= uint128(amount * 1000);
+        token.safeTransfer(to, amount);
+        emit FeesWithdrawn(token, to, amount);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Funds
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Deposits `amount` of `token` into `account`'s free balance, used by later commits.
+    /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
+    ///      Emits {Deposited}.
+    /// @param token The payment token.
+    /// @param account The account credited.
+    /// @param amount The amount in base units.
+    function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
+        if (amount == 0) revert AuctionZeroAmount();
+        if (account == address(0)) revert AuctionZeroAddress();
+        _pull(token, msg.sender, amount);
+        _balances[token][account] += amount;
+        emit Deposited(token, account, amount);
+    }
+
+    /// @notice Withdraws from the caller's free balance (returned locks, payments, slashes).
+    /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
+    /// @param token The payment token.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
+        if (amount == 0) revert AuctionZeroAmount();
+        if (to == address(0)) revert AuctionZeroAddress();
+        uint256 bal = _balances[token][msg.sender];
+        if (bal < amount) revert AuctionInsufficientBalance(bal, amount);
+        unchecked {
+            _balances[token][msg.sender] = bal - amount; // bal >= amount checked above
+        }
+        token.safeTransfer(to, amount);
+        emit Withdrawn(token, msg.sender, to, amount);
+    }
+
+    /// @notice Adds to a market's operator bond (anyone may top it up).
+    /// @dev Requirements: not paused; the market exists; the token moves exactly `amount`.
+    ///      Emits {BondChanged}.
+    /// @param market The market id.
+    /// @param amount The amount in base units.
+    function depositBond(bytes32 market, uint128 amount) external whenNotPaused nonReentrant {
+        if (amount == 0) revert AuctionZeroAmount();
+        Market storage m = _market(market);
+        _pull(m.token, msg.sender, amount);
+        m.bond += amount;
+        emit BondChanged(market, m.bond);
+    }
+
+    /// @notice Withdraws operator bond. While the market can still settle, the bond cannot go
+    ///         below `minBond`; once a closed market's last possible interval has started, every
+    ///         batch is final and the whole bond is free.
+    /// @dev Requirements: caller is the market operator. Emits {BondChanged}.
+    /// @param market The market id.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdrawBond(bytes32 market, address to, uint128 amount) external nonReentrant {
+        Market storage m = _market(market);
+        if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
+        if (to == address(0)) revert AuctionZeroAddress();
+        if (amount > m.bond) revert AuctionInsufficientBalance(m.bond, amount);
+        uint128 remaining = m.bond - amount;
+        bool final_ = m.lastGate != 0 && block.timestamp >= uint256(m.lastGate) + m.gateLead;
+        if (!final_ && remaining < m.minBond) revert AuctionBondLocked(remaining, m.minBond);
+        m.bond = remaining;
+        m.token.safeTransfer(to, amount);
+        emit BondChanged(market, remaining);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Trading
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Commits a sealed order to interval `interval` of `market`, locking `lock`.
+    /// @dev The lock comes from the caller's free balance first and the rest is pulled with
+    ///      transferFrom. Requirements: not paused; the market is open; `now < gate(interval)` and
+    ///      the gate is within the commit horizon; `commitment` is below the field modulus; the
+    ///      interval is not full. Emits {Committed}.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param commitment The Poseidon commitment of the order (docs/encoding.md).
+    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded).
+    /// @return index The commitment's position in the interval's sequence.
+    function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint32 index)
+    {
+        Market storage m = _markets[market];
+        IERC20 token = m.token;
+        if (address(token) == address(0)) revert AuctionUnknownMarket(market);
+        if (m.commitHorizon == 0) revert AuctionMarketClosed(market);
+        {
+            uint256 start = uint256(interval) * m.intervalLength;
+            if (start <= m.gateLead) revert AuctionGateClosed(interval, 0);
+            uint256 gate = start - m.gateLead;
+            if (block.timestamp >= gate) revert AuctionGateClosed(interval, gate);
+            if (gate > block.timestamp + m.commitHorizon) revert AuctionBeyondHorizon(interval, gate);
+        }
+        if (uint256(commitment) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(commitment));
+
+        uint256 bal = _balances[token][msg.sender];
+        if (bal >= lock) {
+            unchecked {
+                _balances[token][msg.sender] = bal - lock; // bal >= lock
+            }
+        } else {
+            if (bal != 0) _balances[token][msg.sender] = 0;
+            unchecked {
+                _pull(token, msg.sender, lock - bal); // lock > bal
+            }
+        }
+
+        Interval storage iv = _intervals[market][interval];
+        index = iv.count;
+        if (index >= m.maxCommitments) revert AuctionIntervalFull(interval, m.maxCommitments);
+        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment);
+        iv.accumulator = acc;
+        unchecked {
+            iv.count = index + 1; // index < maxCommitments < 2^24
+        }
+        _records[_recordKey(market, interval, index)] = _recordHash(msg.sender, lock, commitment);
+        emit Committed(market, interval, index, msg.sender, commitment, lock, acc);
+    }
+
+    /// @notice Withdraws the caller's commitment before the gate: its lock returns to the free
+    ///         balance at once; the commitment stays in the sequence and must be settled as excluded.
+    /// @dev Requirements: caller is the record's trader; `now < gate(interval)`; the record matches.
+    ///      Emits {CommitmentWithdrawn}.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param r The commitment record.
+    function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external {
+        Market storage m = _market(market);
+        if (msg.sender != r.trader) revert AuctionNotTrader(msg.sender, r.trader);
+        uint256 gate = _gate(m, interval);
+        if (block.timestamp >= gate) revert AuctionGateClosed(interval, gate);
+        _consume(market, interval, r);
+        _withdrawn[market][interval][r.index >> 8] |= uint256(1) << (r.index & 0xff);
+        _balances[m.token][r.trader] += r.lock;
+        emit CommitmentWithdrawn(market, interval, r.index, r.trader);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Settlement
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Settles interval `interval` of `market` with a proven clearing.
+    /// @dev Checks the fill words against the interval's count and withdrawals, that buy fills,
+    ///      sell fills and `volume` are equal and the price is within bounds, builds the fills
+    ///      Merkle root, and calls the verifier with at most `verifierGasLimit` gas.
+    ///      Requirements: not paused; caller is the market operator; `gate <= now < deadline`;
+    ///      the interval is open and has commitments; the bond is at least `minBond`.
+    ///      Emits {Settled}.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param clearingPrice The uniform price p* (0 when `volume` is 0).
+    /// @param volume The cleared volume V* in Wh.
+    /// @param fills `count` big-endian 8-byte fill words (docs/encoding.md).
+    /// @param proof The clearing proof.
+    function settle(
+        bytes32 market,
+        uint64 interval,
+        int64 clearingPrice,
+        uint64 volume,
+        bytes calldata fills,
+        bytes calldata proof
+    ) external whenNotPaused nonReentrant {
+        Market storage m = _market(market);
+        if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
+        {
+            uint256 gate = _gate(m, interval);
+            uint256 deadline = gate + m.settleWindow;
+            if (block.timestamp < gate || block.timestamp >= deadline) {
+                revert AuctionOutsideSettleWindow(interval, gate, deadline);
+            }
+        }
+        Interval storage iv = _intervals[market][interval];
+        if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
+        uint32 count = iv.count;
+        if (count == 0) revert AuctionNothingToSettle(interval);
+        if (m.bond < m.minBond) revert AuctionBondTooLow(m.bond, m.minBond);
+        if (fills.length != uint256(count) * 8) revert AuctionBadFillsLength(fills.length, count);
+        if (volume == 0 ? clearingPrice != 0 : (clearingPrice < m.priceFloor || clearingPrice > m.priceCap)) {
+            revert AuctionPriceOutOfBounds(clearingPrice);
+        }
+
+        (bytes32 root, uint32 excluded) = _checkFills(market, interval, count, volume, fills);
+
+        IClearingVerifier.Statement memory s = IClearingVerifier.Statement({
+            market: market,
+            interval: interval,
+            accumulator: iv.accumulator,
+            count: count,
+            priceFloor: m.priceFloor,
+            priceCap: m.priceCap,
+            clearingPrice: clearingPrice,
+            volume: volume,
+            fills: fills
+        });
+        _verify(m.verifier, m.verifierGasLimit, s, proof);
+
+        iv.status = Status.Settled;
+        iv.price = clearingPrice;
+        iv.volume = volume;
+        iv.fillsRoot = root;
+        emit Settled(market, interval, clearingPrice, volume, root, count, excluded);
+    }
+
+    /// @notice Marks an interval that missed its settle deadline as void (refunds work without it).
+    /// @dev Requirements: the interval is open and `now >= deadline`. Emits {IntervalVoided}.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    function voidInterval(bytes32 market, uint64 interval) external {
+        Market storage m = _market(market);
+        Interval storage iv = _intervals[market][interval];
+        if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
+        if (block.timestamp < _gate(m, interval) + m.settleWindow) revert AuctionNotRefundable(interval, iv.status);
+        iv.status = Status.Voided;
+        emit IntervalVoided(market, interval, VoidReason.MissedDeadline);
+    }
+
+    /// @notice Claims one settled commitment: mints its energy intents, moves its payment at the
+    ///         clearing price (payer rounded up, payee down, remainder to fees) and returns the
+    ///         unused lock to the trader's free balance. Excluded and unfilled commitments get
+    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader.
+    /// @dev Requirements: not paused; the interval is settled and `now >= start(interval)`; the
+    ///      record matches and was not consumed; the Merkle proof verifies.
+    ///      Emits {Claimed}, and {ShortfallCovered} if a payer's lock fell short.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param c The claim.
+    function claim(bytes32 market, uint64 interval, Claim calldata c) external whenNotPaused nonReentrant {
+        Market storage m = _market(market);
+        Interval storage iv = _finalInterval(m, market, interval);
+        _claim(m, iv, market, interval, c);
+    }
+
+    /// @notice Claims many settled commitments of one interval (the operator's batched claim).
+    /// @dev Same rules as {claim} for every item; the whole batch reverts if one item is invalid.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param cs The claims.
+    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs) external whenNotPaused nonReentrant {
+        Market storage m = _market(market);
+        Interval storage iv = _finalInterval(m, market, interval);
+        for (uint256 k; k < cs.length; ++k) {
+            _claim(m, iv, market, interval, cs[k]);
+        }
+    }
+
+    /// @notice Refunds a lock of a voided interval, or of an interval past its settle deadline
+    ///         without a settle.
+    /// @dev Requirements: refundable interval; the record matches and was not consumed.
+    ///      Emits {Refunded}.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param r The commitment record.
+    function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external nonReentrant {
+        Market storage m = _market(market);
+        _checkRefundable(m, interval, _intervals[market][interval].status);
+        _refund(m, market, interval, r);
+    }
+
+    /// @notice Refunds many locks of one refundable interval.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param rs The commitment records.
+    function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs) external nonReentrant {
+        Market storage m = _market(market);
+        _checkRefundable(m, interval, _intervals[market][interval].status);
+        for (uint256 k; k < rs.length; ++k) {
+            _refund(m, market, interval, rs[k]);
+        }
+    }
+
+    /// @notice Proves that the operator excluded an order it had received: reveals the opening of
+    ///         an excluded commitment with the operator's receipt. Voids the interval, returns the
+    ///         lock and pays `slashAmount` (at most the bond) from the operator bond to the trader.
+    /// @dev Requirements: the interval is settled (or already voided by a dispute) and
+    ///      `now < start(interval)`; the order is for this market and interval, in range, from the
+    ///      record's trader, and its lock covers it; the record matches; the fill word is excluded;
+    ///      the receipt is signed by the market operator (EOA or ERC-1271).
+    ///      Emits {Disputed}, and {IntervalVoided} on the first successful dispute.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param d The revealed order, its record's lock and index, its fill proof and the receipt.
+    function dispute(bytes32 market, uint64 interval, Dispute calldata d) external nonReentrant {
+        Market storage m = _market(market);
+        Interval storage iv = _intervals[market][interval];
+        if (iv.status == Status.Open) revert AuctionNotSettled(interval, iv.status);
+        {
+            uint256 start = uint256(interval) * m.intervalLength;
+            if (block.timestamp >= start) revert AuctionDisputeWindowClosed(interval, start);
+        }
+        bytes32 c = _checkOpening(m, market, interval, d);
+        if (!FillsLib.verify(iv.fillsRoot, iv.count, d.index, FillsLib.EXCLUDED_FLAG, d.proof)) {
+            revert AuctionNotExcluded(d.index);
+        }
+        bytes32 digest = _hashTypedDataV4(OrderLib.receiptHash(market, interval, d.index, c));
+        if (!SignatureChecker.isValidSignatureNow(m.operator, digest, d.receipt)) revert AuctionInvalidReceipt();
+        address trader = d.order.trader;
+        _consume(market, interval, CommitmentRecord({index: d.index, trader: trader, lock: d.lock, commitment: c}));
+
+        if (iv.status == Status.Settled) {
+            iv.status = Status.Voided;
+            emit IntervalVoided(market, interval, VoidReason.Censorship);
+        }
+        uint128 bond = m.bond;
+        uint128 slashed = m.slashAmount < bond ? m.slashAmount : bond;
+        m.bond = bond - slashed;
+        _balances[m.token][trader] += uint256(d.lock) + slashed;
+        emit Disputed(market, interval, d.index, trader, slashed);
+        emit BondChanged(market, bond - slashed);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The EIP-712 type hash of {OrderLib.Order}.
+    /// @return The type hash.
+    function ORDER_TYPEHASH() external pure returns (bytes32) {
+        return OrderLib.ORDER_TYPEHASH;
+    }
+
+    /// @notice The EIP-712 digest a wallet signs for `order` under this contract's domain.
+    /// @param order The order.
+    /// @return The digest.
+    function orderDigest(OrderLib.Order calldata order) external view returns (bytes32) {
+        return _hashTypedDataV4(OrderLib.structHash(order));
+    }
+
+    /// @notice The EIP-712 digest of an operator receipt under this contract's domain.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param index The commitment index.
+    /// @param commitment The commitment.
+    /// @return The digest.
+    function receiptDigest(bytes32 market, uint64 interval, uint32 index, bytes32 commitment)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(OrderLib.receiptHash(market, interval, index, commitment));
+    }
+
+    /// @notice The Poseidon commitment of `order` (docs/encoding.md).
+    /// @param order The order.
+    /// @return The commitment.
+    function orderCommitment(OrderLib.Order calldata order) external pure returns (bytes32) {
+        return OrderLib.commitment(order);
+    }
+
+    /// @notice The EIP-712 domain separator.
+    /// @return The domain separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice A market's parameters, creation number, close time and bond.
+    /// @param market The market id.
+    /// @return p The parameters.
+    /// @return seq The market's creation number (used in intent token ids).
+    /// @return lastGate 0 while open; after close, the latest gate any commitment can have.
+    /// @return bond The operator bond.
+    function getMarket(bytes32 market)
+        external
+        view
+        returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond)
+    {
+        Market storage m = _market(market);
+        p = MarketParams({
+            token: m.token,
+            verifier: m.verifier,
+            operator: m.operator,
+            intervalLength: m.intervalLength,
+            gateLead: m.gateLead,
+            settleWindow: m.settleWindow,
+            commitHorizon: m.commitHorizon,
+            maxCommitments: m.maxCommitments,
+            verifierGasLimit: m.verifierGasLimit,
+            priceFloor: m.priceFloor,
+            priceCap: m.priceCap,
+            minBond: m.minBond,
+            slashAmount: m.slashAmount
+        });
+        return (p, m.seq, m.lastGate, m.bond);
+    }
+
+    /// @notice An interval's state.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return accumulator The commitment accumulator.
+    /// @return count The number of commitments.
+    /// @return status Open, Settled or Voided.
+    /// @return price The clearing price (when settled).
+    /// @return volume The cleared volume (when settled).
+    /// @return fillsRoot The fills Merkle root (when settled).
+    function getInterval(bytes32 market, uint64 interval)
+        external
+        view
+        returns (uint256 accumulator, uint32 count, Status status, int64 price, uint64 volume, bytes32 fillsRoot)
+    {
+        Interval storage iv = _intervals[market][interval];
+        return (iv.accumulator, iv.count, iv.status, iv.price, iv.volume, iv.fillsRoot);
+    }
+
+    /// @notice Gate closure, settle deadline and start of an interval, in unix seconds.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return gate Gate closure G(i).
+    /// @return deadline Settle deadline G(i) + settleWindow.
+    /// @return start Delivery start.
+    function intervalTimes(bytes32 market, uint64 interval)
+        external
+        view
+        returns (uint256 gate, uint256 deadline, uint256 start)
+    {
+        Market storage m = _market(market);
+        gate = _gate(m, interval);
+        return (gate, gate + m.settleWindow, gate + m.gateLead);
+    }
+
+    /// @notice True while the commitment record at `index` is outstanding (not claimed, refunded,
+    ///         withdrawn or disputed).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param r The commitment record.
+    /// @return True if the record matches an outstanding commitment.
+    function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r) external view returns (bool) {
+        return _records[_recordKey(market, interval, r.index)] == _recordHash(r.trader, r.lock, r.commitment);
+    }
+
+    /// @notice True if the commitment at `index` was withdrawn before the gate.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param index The commitment index.
+    /// @return True if withdrawn.
+    function isWithdrawn(bytes32 market, uint64 interval, uint32 index) external view returns (bool) {
+        return _withdrawn[market][interval][index >> 8] & (uint256(1) << (index & 0xff)) != 0;
+    }
+
+    /// @notice A free balance.
+    /// @param token The payment token.
+    /// @param account The account.
+    /// @return The free balance.
+    function balanceOf(IERC20 token, address account) external view returns (uint256) {
+        return _balances[token][account];
+    }
+
+    /// @notice The fee and clearing-pool ledger of a token, in milli-units.
+    /// @param token The payment token.
+    /// @return poolMilli Net clearing payments received minus paid (zero when all fills are claimed).
+    /// @return feesMilli Accrued rounding fees.
+    function ledger(IERC20 token) external view returns (int128 poolMilli, uint128 feesMilli) {
+        Ledger storage l = _ledgers[token];
+        return (l.poolMilli, l.feesMilli);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------
+
+    function _checkParams(MarketParams calldata p) internal pure {
+        if (address(p.token) == address(0)) revert AuctionInvalidParams("token is zero");
+        if (address(p.verifier) == address(0)) revert AuctionInvalidParams("verifier is zero");
+        if (p.operator == address(0)) revert AuctionInvalidParams("operator is zero");
+        if (p.intervalLength == 0) revert AuctionInvalidParams("interval length is zero");
+        if (p.settleWindow == 0) revert AuctionInvalidParams("settle window is zero");
+        if (uint256(p.settleWindow) + 60 > p.gateLead) revert AuctionInvalidParams("settle window + 60 > gate lead");
+        if (p.commitHorizon == 0) revert AuctionInvalidParams("commit horizon is zero");
+        if (p.maxCommitments == 0) revert AuctionInvalidParams("max commitments is zero");
+        if (p.verifierGasLimit < 50_000) revert AuctionInvalidParams("verifier gas limit < 50000");
+        if (p.priceFloor >= p.priceCap) revert AuctionInvalidParams("price floor >= cap");
+        if (p.minBond == 0) revert AuctionInvalidParams("min bond is zero");
+    }
+
+    function _setMutable(Market storage m, MarketParams calldata p) internal {
+        m.verifier = p.verifier;
+        m.operator = p.operator;
+        m.commitHorizon = p.commitHorizon;
+        m.maxCommitments = p.maxCommitments;
+        m.verifierGasLimit = p.verifierGasLimit;
+        m.priceFloor = p.priceFloor;
+        m.priceCap = p.priceCap;
+        m.minBond = p.minBond;
+        m.slashAmount = p.slashAmount;
+    }
+
+    function _market(bytes32 market) internal view returns (Market storage m) {
+        m = _markets[market];
+        if (address(m.token) == address(0)) revert AuctionUnknownMarket(market);
+    }
+
+    /// @dev Gate closure of `interval`; an interval that starts before its gate lead has gate 0
+    ///      (commit then fails, settle and refund use 0 consistently).
+    function _gate(Market storage m, uint64 interval) internal view returns (uint256) {
+        uint256 start = uint256(interval) * m.intervalLength;
+        return start > m.gateLead ? start - m.gateLead : 0;
+    }
+
+    function _finalInterval(Market storage m, bytes32 market, uint64 interval)
+        internal
+        view
+        returns (Interval storage iv)
+    {
+        iv = _intervals[market][interval];
+        if (iv.status != Status.Settled) revert AuctionNotSettled(interval, iv.status);
+        uint256 start = uint256(interval) * m.intervalLength;
+        if (block.timestamp < start) revert AuctionNotFinal(interval, start);
+    }
+
+    function _checkRefundable(Market storage m, uint64 interval, Status status) internal view {
+        if (status == Status.Voided) return;
+        if (status == Status.Open && block.timestamp >= _gate(m, interval) + m.settleWindow) return;
+        revert AuctionNotRefundable(interval, status);
+    }
+
+    function _recordKey(bytes32 market, uint64 interval, uint32 index) internal pure returns (bytes32 k) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, market)
+            mstore(add(ptr, 0x20), interval)
+            mstore(add(ptr, 0x40), index)
+            k := keccak256(ptr, 0x60)
+        }
+    }
+
+    function _recordHash(address trader, uint128 lock, bytes32 commitment) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, trader)
+            mstore(add(ptr, 0x20), lock)
+            mstore(add(ptr, 0x40), commitment)
+            h := keccak256(ptr, 0x60)
+        }
+    }
+
+    /// @dev Checks and deletes a record; a consumed record can never be used again.
+    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
+        bytes32 key = _recordKey(market, interval, r.index);
+        bytes32 stored = _records[key];
+        if (stored == bytes32(0) || stored != _recordHash(r.trader, r.lock, r.commitment)) {
+            revert AuctionRecordMismatch(r.index);
+        }
+        delete _records[key];
+    }
+
+    /// @dev Checks a revealed opening against the market and its lock; returns its commitment.
+    function _checkOpening(Market storage m, bytes32 market, uint64 interval, Dispute calldata d)
+        internal
+        view
+        returns (bytes32)
+    {
+        OrderLib.Order calldata o = d.order;
+        if (o.market != market || o.interval != interval) revert AuctionOrderMismatch();
+        if (
+            o.side > OrderLib.SELL || o.quantityWh == 0 || o.quantityWh > OrderLib.MAX_QUANTITY_WH
+                || o.limitPrice < m.priceFloor || o.limitPrice > m.priceCap
+        ) revert AuctionInvalidOrder();
+        uint256 required = OrderLib.requiredLock(o.side, o.quantityWh, o.limitPrice);
+        if (d.lock < required) revert AuctionLockInsufficient(d.lock, required);
+        return OrderLib.commitment(o);
+    }
+
+    function _pull(IERC20 token, address from, uint256 amount) internal {
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(from, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert AuctionTransferMismatch(amount, received);
+    }
+
+    /// @dev Validates every fill word, checks withdrawals are excluded and fills balance, and
+    ///      returns the fills Merkle root and the number of excluded commitments.
+    function _checkFills(bytes32 market, uint64 interval, uint32 count, uint64 volume, bytes calldata fills)
+        internal
+        view
+        returns (bytes32 root, uint32 excluded)
+    {
+        bytes32[] memory nodes = new bytes32[](count);
+        uint256 buys;
+        uint256 sells;
+        uint256 withdrawnBits;
+        for (uint32 k; k < count; ++k) {
+            if (k & 0xff == 0) withdrawnBits = _withdrawn[market][interval][k >> 8];
+            uint64 word;
+            assembly ("memory-safe") {
+                word := shr(192, calldataload(add(fills.offset, mul(k, 8))))
+            }
+            uint64 q = word & FillsLib.QUANTITY_MASK;
+            bool isExcluded = word & FillsLib.EXCLUDED_FLAG != 0;
+            bool isSell = word & FillsLib.SELL_FLAG != 0;
+            if (word & FillsLib.RESERVED_MASK != 0 || (isExcluded && word != FillsLib.EXCLUDED_FLAG) || (q == 0 && isSell))
+            {
+                revert AuctionBadFillWord(k, word);
+            }
+            if (withdrawnBits & (uint256(1) << (k & 0xff)) != 0 && !isExcluded) revert AuctionWithdrawnNotExcluded(k);
+            // q < 2^48 and k < 2^24: the sums stay below 2^72.
+            unchecked {
+                if (isExcluded) ++excluded;
+                else if (isSell) sells += q;
+                else buys += q;
+            }
+            nodes[k] = FillsLib.leaf(k, word);
+        }
+        if (buys != volume || sells != volume) revert AuctionFillsDoNotBalance(buys, sells, volume);
+        root = FillsLib.root(nodes);
+    }
+
+    function _verify(
+        IClearingVerifier verifier,
+        uint256 gasLimit,
+        IClearingVerifier.Statement memory s,
+        bytes calldata proof
+    ) internal view {
+        // The verifier must receive its full limit (EIP-150 forwards at most 63/64 of what is left),
+        // so that a failure is the proof's, not the caller's gas.
+        uint256 needed = gasLimit + gasLimit / 63 + 10_000;
+        if (gasleft() < needed) revert AuctionInsufficientGas(gasleft(), needed);
+        (bool ok, bytes memory ret) =
+            address(verifier).staticcall{gas: gasLimit}(abi.encodeCall(IClearingVerifier.verifyClearing, (s, proof)));
+        if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert AuctionInvalidProof();
+    }
+
+    function _claim(Market storage m, Interval storage iv, bytes32 market, uint64 interval, Claim calldata c)
+        internal
+    {
+        CommitmentRecord calldata r = c.record;
+        _consume(market, interval, r);
+        if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) revert AuctionInvalidFillProof(r.index);
+
+        IERC20 token = m.token;
+        uint64 q = c.word & FillsLib.QUANTITY_MASK;
+        int64 price = iv.price;
+        if (q == 0 || price == 0) {
+            // Excluded, unfilled, or traded at a zero price: the whole lock returns.
+            _balances[token][r.trader] += r.lock;
+            if (q != 0) _mintIntent(m, interval, r.trader, c.word, q);
+            emit Claimed(market, interval, r.index, r.trader, q, 0, r.lock);
+            return;
+        }
+
+        // |q * price| < 2^48 * 2^63 = 2^111.
+        uint256 amountMilli = uint256(q) * (price > 0 ? uint256(int256(price)) : uint256(-int256(price)));
+        // Buyers pay at a positive price, sellers at a negative one.
+        if ((c.word & FillsLib.SELL_FLAG != 0) == (price < 0)) {
+            (uint256 paid, uint256 returned) = _collect(m, token, market, interval, r, amountMilli);
+            emit Claimed(market, interval, r.index, r.trader, q, -int256(paid), returned);
+        } else {
+            uint256 received = amountMilli / 1000;
+            Ledger storage l = _ledgers[token];
+            // amountMilli < 2^111 and amountMilli - received * 1000 < 1000.
+            unchecked {
+                l.poolMilli -= int128(int256(amountMilli));
+                l.feesMilli += uint128(amountMilli - received * 1000);
+            }
+            _balances[token][r.trader] += received + r.lock;
+            emit Claimed(market, interval, r.index, r.trader, q, int256(received), r.lock);
+        }
+        _mintIntent(m, interval, r.trader, c.word, q);
+    }
+
+    /// @dev Takes a payer's payment, ceil(amountMilli / 1000), from its lock; a shortfall is taken
+    ///      from the operator bond (the operator admitted the order), and what even the bond cannot
+    ///      cover stays a visible deficit of the pool. Returns what was paid and the lock returned.
+    function _collect(
+        Market storage m,
+        IERC20 token,
+        bytes32 market,
+        uint64 interval,
+        CommitmentRecord calldata r,
+        uint256 amountMilli
+    ) internal returns (uint256 paid, uint256 returned) {
+        uint256 pay = (amountMilli + 999) / 1000;
+        uint256 covered = pay < r.lock ? pay : r.lock;
+        returned = r.lock - covered;
+        uint256 unpaid;
+        if (covered < pay) {
+            uint256 short_ = pay - covered;
+            uint128 bond = m.bond;
+            uint256 fromBond = short_ < bond ? short_ : bond;
+            m.bond = bond - uint128(fromBond);
+            unpaid = short_ - fromBond;
+            emit ShortfallCovered(market, interval, r.index, fromBond, unpaid);
+        }
+        Ledger storage l = _ledgers[token];
+        // pay * 1000 - amountMilli < 1000; unpaid * 1000 <= amountMilli + 999 < 2^112.
+        unchecked {
+            l.poolMilli += int128(int256(amountMilli) - int256(unpaid * 1000));
+            l.feesMilli += uint128(pay * 1000 - amountMilli);
+        }
+        if (returned != 0) _balances[token][r.trader] += returned;
+        paid = pay - unpaid;
+    }
+
+    function _mintIntent(Market storage m, uint64 interval, address trader, uint64 word, uint64 q) internal {
+        uint8 kind = word & FillsLib.SELL_FLAG != 0 ? 1 : 0;
+        intents.mint(trader, tokenId(m.seq, interval, kind), q);
+    }
+
+    function _refund(Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r) internal {
+        _consume(market, interval, r);
+        _balances[m.token][r.trader] += r.lock;
+        emit Refunded(market, interval, r.index, r.trader, r.lock);
+    }
+}
