@@ -28,18 +28,24 @@ library FillsLib {
     }
 
     /// @notice Reduces `nodes` (the leaves, overwritten) to the root. `nodes.length` must be > 0.
-    function root(bytes32[] memory nodes) internal pure returns (bytes32) {
-        uint256 n = nodes.length;
-        while (n > 1) {
-            uint256 half = (n + 1) >> 1;
-            for (uint256 k; k < half; ++k) {
-                bytes32 l = nodes[2 * k];
-                bytes32 r = 2 * k + 1 < n ? nodes[2 * k + 1] : bytes32(0);
-                nodes[k] = _hashPair(l, r);
+    function root(bytes32[] memory nodes) internal pure returns (bytes32 r) {
+        assembly ("memory-safe") {
+            let data := add(nodes, 0x20)
+            let n := mload(nodes)
+            for {} gt(n, 1) {} {
+                let half := shr(1, add(n, 1))
+                for { let k := 0 } lt(k, half) { k := add(k, 1) } {
+                    let l := add(data, shl(6, k))
+                    mstore(0x00, mload(l))
+                    switch lt(add(shl(1, k), 1), n)
+                    case 1 { mstore(0x20, mload(add(l, 0x20))) }
+                    default { mstore(0x20, 0) }
+                    mstore(add(data, shl(5, k)), keccak256(0x00, 0x40))
+                }
+                n := half
             }
-            n = half;
+            r := mload(data)
         }
-        return nodes[0];
     }
 
     /// @notice True if `proof` shows that `word` is the fill word at `index` under `root_` for a

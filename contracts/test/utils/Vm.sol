@@ -32,6 +32,7 @@ interface Vm {
     function keyExistsJson(string calldata json, string calldata key) external view returns (bool);
     function toString(uint256 value) external pure returns (string memory);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+    function snapshotValue(string calldata name, uint256 value) external;
     function startSnapshotGas(string calldata name) external;
     function stopSnapshotGas() external returns (uint256 gasUsed);
     function assertEq(uint256 left, uint256 right, string calldata err) external pure;

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {TestBase} from "../utils/Vm.sol";
+import {MockERC20, AcceptAllVerifier} from "../utils/Mocks.sol";
+import {SealgridAuction} from "../../src/SealgridAuction.sol";
+import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
+import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
+import {AuctionHandler} from "./AuctionHandler.sol";
+
+/// @notice Invariants of the auction under random call sequences (256 runs x depth 100 by
+///         default, `FOUNDRY_PROFILE=deep` for 1024 x 500):
+///         (a) token balance = locks + free balances + bond + fees + pool (milli-units, exact),
+///             and the pool is zero whenever every settled fill is claimed;
+///         (b) no fill is claimed twice;
+///         (c) after a void every lock is refundable and a refund moves nothing else;
+///         (d) ERC-1155 minted - burned = sum of balances, per id.
+contract AuctionInvariants is TestBase {
+    AuctionHandler internal handler;
+    SealgridAuction internal auction;
+    MockERC20 internal token;
+    EnergyIntentToken internal intents;
+    bytes32 internal constant MARKET = bytes32(uint256(0x5ea19d));
+
+    function setUp() public {
+        vm.warp(1_800_000_000);
+        address admin = address(0xAD);
+        uint256 operatorPk = 0xA11CE;
+        address operator = vm.addr(operatorPk);
+        token = new MockERC20();
+        intents = new EnergyIntentToken(admin, "");
+        auction = new SealgridAuction(admin, admin, intents);
+        vm.startPrank(admin);
+        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        auction.createMarket(
+            MARKET,
+            ISealgridAuction.MarketParams({
+                token: IERC20(address(token)),
+                verifier: new AcceptAllVerifier(),
+                operator: operator,
+                intervalLength: 300,
+                gateLead: 300,
+                settleWindow: 240,
+                commitHorizon: 3600,
+                maxCommitments: 64,
+                verifierGasLimit: 100_000,
+                priceFloor: -100_000,
+                priceCap: 300_000,
+                minBond: 1e6,
+                slashAmount: 1e5
+            })
+        );
+        vm.stopPrank();
+        token.mint(operator, 1e12);
+        vm.startPrank(operator);
+        token.approve(address(auction), type(uint256).max);
+        auction.depositBond(MARKET, 1e12);
+        vm.stopPrank();
+
+        handler = new AuctionHandler(auction, token, intents, MARKET, operatorPk);
+        targetContract(address(handler));
+        bytes4[] memory sel = new bytes4[](10);
+        sel[0] = AuctionHandler.commit.selector;
+        sel[1] = AuctionHandler.commit.selector; // twice: commits dominate real traffic
+        sel[2] = AuctionHandler.withdrawCommitment.selector;
+        sel[3] = AuctionHandler.settle.selector;
+        sel[4] = AuctionHandler.warp.selector;
+        sel[5] = AuctionHandler.claim.selector;
+        sel[6] = AuctionHandler.refund.selector;
+        sel[7] = AuctionHandler.dispute.selector;
+        sel[8] = AuctionHandler.burn.selector;
+        sel[9] = AuctionHandler.depositAndWithdraw.selector;
+        targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
+    }
+
+    function invariant_a_moneyConserved() public view {
+        uint256 free;
+        for (uint256 k; k < 3; ++k) {
+            free += auction.balanceOf(IERC20(address(token)), handler.actors(k));
+        }
+        (,,, uint128 bond) = auction.getMarket(MARKET);
+        (int128 pool, uint128 fees) = auction.ledger(IERC20(address(token)));
+        int256 lhs = int256(token.balanceOf(address(auction)) * 1000);
+        int256 rhs = int256((handler.ghostLocks() + free + bond) * 1000 + fees) + pool;
+        vm.assertEq(lhs, rhs, "1000 * balance == 1000 * (locks + free + bond) + fees + pool");
+        if (handler.ghostUnclaimedFills() == 0) vm.assertEq(int256(pool), 0, "pool is zero once all fills are claimed");
+    }
+
+    function invariant_b_noDoubleClaim() public view {
+        vm.assertFalse(handler.ghostDoubleClaim(), "a consumed record was claimed again");
+    }
+
+    function invariant_c_voidRefundsEverything() public view {
+        vm.assertFalse(handler.ghostRefundFailed(), "a lock of a voided interval was not refundable");
+        vm.assertFalse(handler.ghostRefundMovedOther(), "a refund moved more than its lock");
+    }
+
+    function invariant_d_intentSupply() public view {
+        for (uint256 n; n < handler.idsLength(); ++n) {
+            uint256 id = handler.ids(n);
+            uint256 sum;
+            for (uint256 k; k < 3; ++k) {
+                sum += intents.balanceOf(handler.actors(k), id);
+            }
+            vm.assertEq(handler.ghostMinted(id) - handler.ghostBurned(id), sum, "minted - burned == sum of balances");
+        }
+    }
+
+    /// Shows the run exercised every path (read in -vv output); fails if nothing settled or claimed.
+    function afterInvariant() public view {
+        vm.assertGe(handler.calls("commit"), 1, "commits happened");
+    }
+}
