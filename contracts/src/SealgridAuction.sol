@@ -80,7 +80,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     mapping(bytes32 market => mapping(uint64 interval => Interval)) internal _intervals;
     /// @dev keccak256(market, interval, index) => keccak256(trader, lock, commitment); zero once consumed.
     mapping(bytes32 key => bytes32 recordHash) internal _records;
-    mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal _withdrawn;
+    mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal
+        _withdrawn;
     mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
     mapping(IERC20 token => Ledger) internal _ledgers;
     uint32 internal _marketCount;
@@ -131,8 +132,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
         if (
-            address(p.token) != address(m.token) || p.intervalLength != m.intervalLength || p.gateLead != m.gateLead
-                || p.settleWindow != m.settleWindow
+            address(p.token) != address(m.token) || p.intervalLength != m.intervalLength
+                || p.gateLead != m.gateLead || p.settleWindow != m.settleWindow
         ) revert AuctionInvalidParams("token and timing are immutable");
         _checkParams(p);
         _setMutable(m, p);
@@ -201,7 +202,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
         if (account == address(0)) revert AuctionZeroAddress();
-        _pull(token, msg.sender, amount);
+        _pull(token, amount);
         _balances[token][account] += amount;
         emit Deposited(token, account, amount);
     }
@@ -231,7 +232,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     function depositBond(bytes32 market, uint128 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
         Market storage m = _market(market);
-        _pull(m.token, msg.sender, amount);
+        _pull(m.token, amount);
         m.bond += amount;
         emit BondChanged(market, m.bond);
     }
@@ -297,7 +298,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         } else {
             if (bal != 0) _balances[token][msg.sender] = 0;
             unchecked {
-                _pull(token, msg.sender, lock - bal); // lock > bal
+                _pull(token, lock - bal); // lock > bal
             }
         }
 
@@ -405,7 +406,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
         if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
-        if (block.timestamp < _gate(m, interval) + m.settleWindow) revert AuctionNotRefundable(interval, iv.status);
+        if (block.timestamp < _gate(m, interval) + m.settleWindow) {
+            revert AuctionNotRefundable(interval, iv.status);
+        }
         iv.status = Status.Voided;
         emit IntervalVoided(market, interval, VoidReason.MissedDeadline);
     }
@@ -431,7 +434,11 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param cs The claims.
-    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs) external whenNotPaused nonReentrant {
+    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs)
+        external
+        whenNotPaused
+        nonReentrant
+    {
         Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         for (uint256 k; k < cs.length; ++k) {
@@ -456,7 +463,10 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param rs The commitment records.
-    function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs) external nonReentrant {
+    function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs)
+        external
+        nonReentrant
+    {
         Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         for (uint256 k; k < rs.length; ++k) {
@@ -488,9 +498,13 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
             revert AuctionNotExcluded(d.index);
         }
         bytes32 digest = _hashTypedDataV4(OrderLib.receiptHash(market, interval, d.index, c));
-        if (!SignatureChecker.isValidSignatureNow(m.operator, digest, d.receipt)) revert AuctionInvalidReceipt();
+        if (!SignatureChecker.isValidSignatureNow(m.operator, digest, d.receipt)) {
+            revert AuctionInvalidReceipt();
+        }
         address trader = d.order.trader;
-        _consume(market, interval, CommitmentRecord({index: d.index, trader: trader, lock: d.lock, commitment: c}));
+        _consume(
+            market, interval, CommitmentRecord({index: d.index, trader: trader, lock: d.lock, commitment: c})
+        );
 
         if (iv.status == Status.Settled) {
             iv.status = Status.Voided;
@@ -590,7 +604,14 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     function getInterval(bytes32 market, uint64 interval)
         external
         view
-        returns (uint256 accumulator, uint32 count, Status status, int64 price, uint64 volume, bytes32 fillsRoot)
+        returns (
+            uint256 accumulator,
+            uint32 count,
+            Status status,
+            int64 price,
+            uint64 volume,
+            bytes32 fillsRoot
+        )
     {
         Interval storage iv = _intervals[market][interval];
         return (iv.accumulator, iv.count, iv.status, iv.price, iv.volume, iv.fillsRoot);
@@ -618,7 +639,11 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     /// @param interval The interval index.
     /// @param r The commitment record.
     /// @return True if the record matches an outstanding commitment.
-    function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r) external view returns (bool) {
+    function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r)
+        external
+        view
+        returns (bool)
+    {
         return _records[_recordKey(market, interval, r.index)] == _recordHash(r.trader, r.lock, r.commitment);
     }
 
@@ -658,7 +683,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         if (p.operator == address(0)) revert AuctionInvalidParams("operator is zero");
         if (p.intervalLength == 0) revert AuctionInvalidParams("interval length is zero");
         if (p.settleWindow == 0) revert AuctionInvalidParams("settle window is zero");
-        if (uint256(p.settleWindow) + 60 > p.gateLead) revert AuctionInvalidParams("settle window + 60 > gate lead");
+        if (uint256(p.settleWindow) + 60 > p.gateLead) {
+            revert AuctionInvalidParams("settle window + 60 > gate lead");
+        }
         if (p.commitHorizon == 0) revert AuctionInvalidParams("commit horizon is zero");
         if (p.maxCommitments == 0) revert AuctionInvalidParams("max commitments is zero");
         if (p.verifierGasLimit < 50_000) revert AuctionInvalidParams("verifier gas limit < 50000");
@@ -754,9 +781,10 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return OrderLib.commitment(o);
     }
 
-    function _pull(IERC20 token, address from, uint256 amount) internal {
+    /// @dev Pulls `amount` from the caller and checks exactly that much arrived.
+    function _pull(IERC20 token, uint256 amount) internal {
         uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(from, address(this), amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = token.balanceOf(address(this)) - before;
         if (received != amount) revert AuctionTransferMismatch(amount, received);
     }
@@ -840,8 +868,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         // so that a failure is the proof's, not the caller's gas.
         uint256 needed = gasLimit + gasLimit / 63 + 10_000;
         if (gasleft() < needed) revert AuctionInsufficientGas(gasleft(), needed);
-        (bool ok, bytes memory ret) =
-            address(verifier).staticcall{gas: gasLimit}(abi.encodeCall(IClearingVerifier.verifyClearing, (s, proof)));
+        (bool ok, bytes memory ret) = address(verifier).staticcall{gas: gasLimit}(
+            abi.encodeCall(IClearingVerifier.verifyClearing, (s, proof))
+        );
         if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert AuctionInvalidProof();
     }
 
@@ -850,7 +879,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     {
         CommitmentRecord calldata r = c.record;
         _consume(market, interval, r);
-        if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) revert AuctionInvalidFillProof(r.index);
+        if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) {
+            revert AuctionInvalidFillProof(r.index);
+        }
 
         IERC20 token = m.token;
         uint64 q = c.word & FillsLib.QUANTITY_MASK;
@@ -897,7 +928,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         uint256 pay = (amountMilli + 999) / 1000;
         uint256 covered = pay < r.lock ? pay : r.lock;
         returned = r.lock - covered;
-        uint256 unpaid;
+        uint256 unpaid = 0;
         if (covered < pay) {
             uint256 short_ = pay - covered;
             uint128 bond = m.bond;
@@ -921,7 +952,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         intents.mint(trader, tokenId(m.seq, interval, kind), q);
     }
 
-    function _refund(Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r) internal {
+    function _refund(Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
+        internal
+    {
         _consume(market, interval, r);
         _balances[m.token][r.trader] += r.lock;
         emit Refunded(market, interval, r.index, r.trader, r.lock);

@@ -37,5 +37,8 @@ interface IClearingVerifier {
     /// @param statement The public statement built by the auction.
     /// @param proof The proof bytes produced by the prover.
     /// @return valid True for a valid proof of exactly this statement.
-    function verifyClearing(Statement calldata statement, bytes calldata proof) external view returns (bool valid);
+    function verifyClearing(Statement calldata statement, bytes calldata proof)
+        external
+        view
+        returns (bool valid);
 }

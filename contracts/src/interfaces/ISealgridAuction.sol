@@ -109,7 +109,9 @@ interface ISealgridAuction {
         uint256 accumulator
     );
     /// @notice Emitted when a trader withdraws a commitment before the gate.
-    event CommitmentWithdrawn(bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader);
+    event CommitmentWithdrawn(
+        bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader
+    );
     /// @notice Emitted when a proven clearing is accepted.
     event Settled(
         bytes32 indexed market,
@@ -134,9 +136,13 @@ interface ISealgridAuction {
         uint256 returned
     );
     /// @notice Emitted when a lock is refunded from a voided interval.
-    event Refunded(bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 lock);
+    event Refunded(
+        bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 lock
+    );
     /// @notice Emitted when a censored trader proves its exclusion.
-    event Disputed(bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 slashed);
+    event Disputed(
+        bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 slashed
+    );
     /// @notice Emitted when a payer's lock did not cover its payment and the bond paid the shortfall.
     event ShortfallCovered(
         bytes32 indexed market, uint64 indexed interval, uint32 index, uint256 fromBond, uint256 unpaid

@@ -48,7 +48,15 @@ library OrderLib {
     function structHash(Order calldata o) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                ORDER_TYPEHASH, o.trader, o.market, o.interval, o.side, o.quantityWh, o.limitPrice, o.nonce, o.salt
+                ORDER_TYPEHASH,
+                o.trader,
+                o.market,
+                o.interval,
+                o.side,
+                o.quantityWh,
+                o.limitPrice,
+                o.nonce,
+                o.salt
             )
         );
     }

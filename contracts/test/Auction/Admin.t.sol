@@ -22,7 +22,8 @@ contract AdminTest is AuctionFixture {
     function test_createMarket_assignsSequence() public {
         vm.prank(admin);
         auction.createMarket(M2, params());
-        (ISealgridAuction.MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond) = auction.getMarket(M2);
+        (ISealgridAuction.MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond) =
+            auction.getMarket(M2);
         vm.assertEq(uint256(seq), 2, "second market");
         vm.assertEq(uint256(lastGate), 0, "open");
         vm.assertEq(uint256(bond), 0, "no bond yet");
@@ -33,7 +34,9 @@ contract AdminTest is AuctionFixture {
         ISealgridAuction.MarketParams memory p = params();
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0))
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0)
+            )
         );
         auction.createMarket(M2, p);
     }
@@ -48,7 +51,9 @@ contract AdminTest is AuctionFixture {
     function test_createMarket_revertsFieldOverflow() public {
         ISealgridAuction.MarketParams memory p = params();
         vm.prank(admin);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionFieldOverflow.selector, OrderLib.FIELD_MODULUS));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionFieldOverflow.selector, OrderLib.FIELD_MODULUS)
+        );
         auction.createMarket(bytes32(OrderLib.FIELD_MODULUS), p);
     }
 
@@ -83,7 +88,9 @@ contract AdminTest is AuctionFixture {
         bad[10].minBond = 0;
         for (uint256 k; k < bad.length; ++k) {
             vm.prank(admin);
-            vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionInvalidParams.selector, reasons[k]));
+            vm.expectRevert(
+                abi.encodeWithSelector(ISealgridAuction.AuctionInvalidParams.selector, reasons[k])
+            );
             auction.createMarket(M2, bad[k]);
         }
     }
@@ -97,7 +104,11 @@ contract AdminTest is AuctionFixture {
         vm.assertEq(int256(got.priceCap), int256(CAP) * 2, "cap updated");
         p.intervalLength = 900;
         vm.prank(admin);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionInvalidParams.selector, "token and timing are immutable"));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionInvalidParams.selector, "token and timing are immutable"
+            )
+        );
         auction.updateMarket(MARKET, p);
     }
 
@@ -137,7 +148,9 @@ contract AdminTest is AuctionFixture {
         vm.assertEq(start, startOf(i), "start");
         bytes32 expected = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("sealgrid"),
                 keccak256("1"),
                 block.chainid,
@@ -201,9 +214,15 @@ contract FundsTest is AuctionFixture {
         vm.expectRevert(ISealgridAuction.AuctionZeroAmount.selector);
         auction.depositBond(MARKET, 0);
         auction.withdrawBond(MARKET, operator, MIN_BOND);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionBondLocked.selector, MIN_BOND - 1, MIN_BOND));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionBondLocked.selector, MIN_BOND - 1, MIN_BOND)
+        );
         auction.withdrawBond(MARKET, operator, 1);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionInsufficientBalance.selector, MIN_BOND, MIN_BOND + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionInsufficientBalance.selector, MIN_BOND, MIN_BOND + 1
+            )
+        );
         auction.withdrawBond(MARKET, operator, MIN_BOND + 1);
         vm.expectRevert(ISealgridAuction.AuctionZeroAddress.selector);
         auction.withdrawBond(MARKET, address(0), 1);
@@ -229,8 +248,12 @@ contract FundsTest is AuctionFixture {
         uint64[] memory w = words2(buyWord(3), sellWord(3));
         settleAt(i, 333, 3, w); // 3 * 333 / 1000 = 0.999: buyer pays 1, seller gets 0
         vm.warp(startOf(i));
-        auction.claim(MARKET, i, claimOf(ISealgridAuction.CommitmentRecord(0, alice, 1000, bytes32(uint256(1))), w));
-        auction.claim(MARKET, i, claimOf(ISealgridAuction.CommitmentRecord(1, bob, 0, bytes32(uint256(2))), w));
+        auction.claim(
+            MARKET, i, claimOf(ISealgridAuction.CommitmentRecord(0, alice, 1000, bytes32(uint256(1))), w)
+        );
+        auction.claim(
+            MARKET, i, claimOf(ISealgridAuction.CommitmentRecord(1, bob, 0, bytes32(uint256(2))), w)
+        );
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionInsufficientFees.selector, 1, 2));
         auction.withdrawFees(_tok(), admin, 2);
@@ -241,7 +264,9 @@ contract FundsTest is AuctionFixture {
         vm.assertEq(token.balanceOf(admin), 1, "fee paid out");
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0))
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0)
+            )
         );
         auction.withdrawFees(_tok(), alice, 1);
     }
@@ -251,9 +276,13 @@ contract IntentTokenTest is AuctionFixture {
     function test_onlyMarketMintsAndBurns() public {
         bytes32 role = intents.MARKET_ROLE();
         vm.startPrank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role)
+        );
         intents.mint(alice, 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role)
+        );
         intents.burn(alice, 1, 1);
         vm.stopPrank();
         vm.startPrank(address(auction));
@@ -271,7 +300,9 @@ contract IntentTokenTest is AuctionFixture {
         vm.assertEq(bytes(intents.uri(0)), bytes("ipfs://x/{id}"), "uri");
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0))
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0)
+            )
         );
         intents.setURI("x");
         vm.expectRevert(abi.encodeWithSelector(EnergyIntentToken.IntentInvalidId.selector, uint256(2)));

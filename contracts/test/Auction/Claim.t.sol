@@ -126,7 +126,9 @@ contract ClaimTest is AuctionFixture {
         uint64[] memory w = _words(1000);
         vm.warp(startOf(i));
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotSettled.selector, i, ISealgridAuction.Status.Open)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotSettled.selector, i, ISealgridAuction.Status.Open
+            )
         );
         auction.claim(MARKET, i, claimOf(ra, w));
     }

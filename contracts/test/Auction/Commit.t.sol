@@ -29,7 +29,8 @@ contract CommitTest is AuctionFixture {
         ISealgridAuction.CommitmentRecord memory b = commitRaw(bob, i, bytes32(uint256(22)), 1);
         vm.assertEq(b.index, 1, "second index");
         (uint256 acc,,,,,) = auction.getInterval(MARKET, i);
-        uint256 expected = PoseidonT3.hash([PoseidonT3.hash([uint256(0), uint256(a.commitment)]), uint256(22)]);
+        uint256 expected =
+            PoseidonT3.hash([PoseidonT3.hash([uint256(0), uint256(a.commitment)]), uint256(22)]);
         vm.assertEq(acc, expected, "acc");
     }
 
@@ -46,7 +47,9 @@ contract CommitTest is AuctionFixture {
 
     function test_commit_revertsUnknownMarket() public {
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionUnknownMarket.selector, bytes32(uint256(7))));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionUnknownMarket.selector, bytes32(uint256(7)))
+        );
         auction.commit(bytes32(uint256(7)), nextInterval(), bytes32(uint256(1)), 1);
     }
 

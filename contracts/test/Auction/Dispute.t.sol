@@ -61,7 +61,9 @@ contract DisputeTest is AuctionFixture {
     function test_dispute_revertsAfterStart() public {
         ISealgridAuction.Dispute memory d = _dispute();
         vm.warp(startOf(i));
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionDisputeWindowClosed.selector, i, startOf(i)));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionDisputeWindowClosed.selector, i, startOf(i))
+        );
         auction.dispute(MARKET, i, d);
     }
 
@@ -69,7 +71,9 @@ contract DisputeTest is AuctionFixture {
         uint64 j = i + 1;
         ISealgridAuction.Dispute memory d = _dispute();
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotSettled.selector, j, ISealgridAuction.Status.Open)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotSettled.selector, j, ISealgridAuction.Status.Open
+            )
         );
         auction.dispute(MARKET, j, d);
     }
@@ -119,9 +123,15 @@ contract DisputeTest is AuctionFixture {
         uint64[] memory w2 = words2(excludedWord(), 0);
         settleAt(j, 0, 0, w2);
         ISealgridAuction.Dispute memory d = ISealgridAuction.Dispute({
-            index: r.index, order: o, lock: r.lock, proof: proofOf(w2, 0), receipt: receiptSig(j, 0, r.commitment)
+            index: r.index,
+            order: o,
+            lock: r.lock,
+            proof: proofOf(w2, 0),
+            receipt: receiptSig(j, 0, r.commitment)
         });
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionLockInsufficient.selector, 99_999, 100_000));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionLockInsufficient.selector, 99_999, 100_000)
+        );
         auction.dispute(MARKET, j, d);
     }
 
@@ -135,7 +145,10 @@ contract DisputeTest is AuctionFixture {
     function test_dispute_thenEveryLockRefundable() public {
         auction.dispute(MARKET, i, _dispute());
         ISealgridAuction.CommitmentRecord memory ra = ISealgridAuction.CommitmentRecord({
-            index: 0, trader: alice, lock: 200e3, commitment: auction.orderCommitment(order(alice, i, 0, 1000, 200_000, 1))
+            index: 0,
+            trader: alice,
+            lock: 200e3,
+            commitment: auction.orderCommitment(order(alice, i, 0, 1000, 200_000, 1))
         });
         auction.refund(MARKET, i, ra);
         vm.assertEq(auction.balanceOf(IERC20(address(token)), alice), 200e3, "refund after censorship void");

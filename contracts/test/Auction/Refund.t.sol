@@ -37,7 +37,9 @@ contract RefundTest is AuctionFixture {
     function test_refund_revertsBeforeDeadline() public {
         vm.warp(gateOf(i) + WINDOW - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Open)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Open
+            )
         );
         auction.refund(MARKET, i, ra);
     }
@@ -46,7 +48,9 @@ contract RefundTest is AuctionFixture {
         settleAt(i, 0, 0, words2(0, 0));
         vm.warp(gateOf(i) + WINDOW);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Settled)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Settled
+            )
         );
         auction.refund(MARKET, i, ra);
     }

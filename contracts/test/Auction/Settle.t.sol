@@ -27,14 +27,17 @@ contract SettleTest is AuctionFixture {
     function test_settle_storesResult() public {
         uint64[] memory w = words3(buyWord(1000), sellWord(1000), 0);
         settleAt(i, 150_000, 1000, w);
-        (,, ISealgridAuction.Status status, int64 price, uint64 volume, bytes32 root) = auction.getInterval(MARKET, i);
+        (,, ISealgridAuction.Status status, int64 price, uint64 volume, bytes32 root) =
+            auction.getInterval(MARKET, i);
         vm.assertTrue(status == ISealgridAuction.Status.Settled, "settled");
         vm.assertEq(int256(price), 150_000, "price");
         vm.assertEq(uint256(volume), 1000, "volume");
         bytes32 l0 = FillsLib.leaf(0, w[0]);
         bytes32 l1 = FillsLib.leaf(1, w[1]);
         bytes32 l2 = FillsLib.leaf(2, w[2]);
-        bytes32 expected = keccak256(abi.encodePacked(keccak256(abi.encodePacked(l0, l1)), keccak256(abi.encodePacked(l2, bytes32(0)))));
+        bytes32 expected = keccak256(
+            abi.encodePacked(keccak256(abi.encodePacked(l0, l1)), keccak256(abi.encodePacked(l2, bytes32(0))))
+        );
         vm.assertEq(root, expected, "fills root");
     }
 
@@ -47,8 +50,15 @@ contract SettleTest is AuctionFixture {
         uint64[] memory w = words3(buyWord(1000), sellWord(1000), 0);
         (uint256 acc, uint32 count,,,,) = auction.getInterval(MARKET, i);
         IClearingVerifier.Statement memory s = IClearingVerifier.Statement({
-            market: MARKET, interval: i, accumulator: acc, count: count, priceFloor: FLOOR, priceCap: CAP,
-            clearingPrice: 150_000, volume: 1000, fills: pack(w)
+            market: MARKET,
+            interval: i,
+            accumulator: acc,
+            count: count,
+            priceFloor: FLOOR,
+            priceCap: CAP,
+            clearingPrice: 150_000,
+            volume: 1000,
+            fills: pack(w)
         });
         vm.warp(gateOf(i));
         // A proof for any other accumulator is refused.
@@ -78,7 +88,9 @@ contract SettleTest is AuctionFixture {
         vm.warp(gateOf(i) - 1);
         vm.prank(operator);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionOutsideSettleWindow.selector, i, gateOf(i), gateOf(i) + WINDOW)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionOutsideSettleWindow.selector, i, gateOf(i), gateOf(i) + WINDOW
+            )
         );
         auction.settle(MARKET, i, 0, 0, pack(words3(0, 0, 0)), "");
     }
@@ -87,7 +99,9 @@ contract SettleTest is AuctionFixture {
         vm.warp(gateOf(i) + WINDOW);
         vm.prank(operator);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionOutsideSettleWindow.selector, i, gateOf(i), gateOf(i) + WINDOW)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionOutsideSettleWindow.selector, i, gateOf(i), gateOf(i) + WINDOW
+            )
         );
         auction.settle(MARKET, i, 0, 0, pack(words3(0, 0, 0)), "");
     }
@@ -96,7 +110,9 @@ contract SettleTest is AuctionFixture {
         settleAt(i, 0, 0, words3(0, 0, 0));
         vm.prank(operator);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotOpen.selector, i, ISealgridAuction.Status.Settled)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotOpen.selector, i, ISealgridAuction.Status.Settled
+            )
         );
         auction.settle(MARKET, i, 0, 0, pack(words3(0, 0, 0)), "");
     }
@@ -118,7 +134,9 @@ contract SettleTest is AuctionFixture {
         auction.updateMarket(MARKET, p);
         vm.warp(gateOf(i));
         vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionBondTooLow.selector, MIN_BOND, MIN_BOND + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionBondTooLow.selector, MIN_BOND, MIN_BOND + 1)
+        );
         auction.settle(MARKET, i, 0, 0, pack(words3(0, 0, 0)), "");
     }
 
@@ -151,7 +169,9 @@ contract SettleTest is AuctionFixture {
         ];
         for (uint256 k; k < bad.length; ++k) {
             vm.prank(operator);
-            vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionBadFillWord.selector, uint32(1), bad[k]));
+            vm.expectRevert(
+                abi.encodeWithSelector(ISealgridAuction.AuctionBadFillWord.selector, uint32(1), bad[k])
+            );
             auction.settle(MARKET, i, 0, 0, pack(words3(0, bad[k], 0)), "");
         }
     }
@@ -159,9 +179,17 @@ contract SettleTest is AuctionFixture {
     function test_settle_revertsUnbalanced() public {
         vm.warp(gateOf(i));
         vm.startPrank(operator);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionFillsDoNotBalance.selector, 1000, 999, uint64(1000)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionFillsDoNotBalance.selector, 1000, 999, uint64(1000)
+            )
+        );
         auction.settle(MARKET, i, 1, 1000, pack(words3(buyWord(1000), sellWord(999), 0)), "");
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionFillsDoNotBalance.selector, 1000, 1000, uint64(999)));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionFillsDoNotBalance.selector, 1000, 1000, uint64(999)
+            )
+        );
         auction.settle(MARKET, i, 1, 999, pack(words3(buyWord(1000), sellWord(1000), 0)), "");
         vm.stopPrank();
     }
@@ -174,7 +202,9 @@ contract SettleTest is AuctionFixture {
         auction.withdrawCommitment(MARKET, j, r);
         vm.warp(gateOf(j));
         vm.startPrank(operator);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionWithdrawnNotExcluded.selector, uint32(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionWithdrawnNotExcluded.selector, uint32(0))
+        );
         auction.settle(MARKET, j, 0, 0, pack(words2(0, 0)), "");
         auction.settle(MARKET, j, 0, 0, pack(words2(excludedWord(), 0)), "");
         vm.stopPrank();
@@ -221,7 +251,9 @@ contract SettleTest is AuctionFixture {
     function test_voidInterval_afterDeadline() public {
         vm.warp(gateOf(i) + WINDOW - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Open)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotRefundable.selector, i, ISealgridAuction.Status.Open
+            )
         );
         auction.voidInterval(MARKET, i);
         vm.warp(gateOf(i) + WINDOW);
@@ -229,7 +261,9 @@ contract SettleTest is AuctionFixture {
         (,, ISealgridAuction.Status status,,,) = auction.getInterval(MARKET, i);
         vm.assertTrue(status == ISealgridAuction.Status.Voided, "voided");
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionNotOpen.selector, i, ISealgridAuction.Status.Voided)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionNotOpen.selector, i, ISealgridAuction.Status.Voided
+            )
         );
         auction.voidInterval(MARKET, i);
     }
@@ -264,7 +298,9 @@ contract SettleTest is AuctionFixture {
         (,,,,, bytes32 root) = auction.getInterval(MARKET, j);
         for (uint32 k; k < count; ++k) {
             vm.assertTrue(this.verifyProof(root, count, k, w[k], proofOf(w, k)), "proof verifies");
-            if (w[k] != 0) vm.assertFalse(this.verifyProof(root, count, k, w[k] - 1, proofOf(w, k)), "tampered word");
+            if (w[k] != 0) {
+                vm.assertFalse(this.verifyProof(root, count, k, w[k] - 1, proofOf(w, k)), "tampered word");
+            }
         }
     }
 

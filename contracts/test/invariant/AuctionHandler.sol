@@ -100,7 +100,9 @@ contract AuctionHandler {
         if (_recs[i].length == 0) intervals.push(i);
         _recs[i].push(
             Rec({
-                record: ISealgridAuction.CommitmentRecord({index: index, trader: a, lock: lock, commitment: c}),
+                record: ISealgridAuction.CommitmentRecord({
+                    index: index, trader: a, lock: lock, commitment: c
+                }),
                 order: o,
                 outstanding: true,
                 claimed: false
@@ -185,9 +187,7 @@ contract AuctionHandler {
         if (!found || _words[i].length == 0) return;
         Rec storage r = _recs[i][k];
         ISealgridAuction.Claim memory c = ISealgridAuction.Claim({
-            record: r.record,
-            word: _words[i][k],
-            proof: _proof(_words[i], uint32(k))
+            record: r.record, word: _words[i][k], proof: _proof(_words[i], uint32(k))
         });
         try auction.claim(market, i, c) {
             if (r.claimed || !r.outstanding) ghostDoubleClaim = true;
@@ -197,7 +197,7 @@ contract AuctionHandler {
             uint64 q = c.word & FillsLib.QUANTITY_MASK;
             if (q != 0) {
                 ghostUnclaimedFills--;
-                (,uint32 seq,,) = auction.getMarket(market);
+                (, uint32 seq,,) = auction.getMarket(market);
                 uint256 id = tokenId(seq, i, c.word & FillsLib.SELL_FLAG != 0 ? 1 : 0);
                 ghostMinted[id] += q;
                 if (!_seenId[id]) {
@@ -297,7 +297,9 @@ contract AuctionHandler {
             try auction.refund(market, i, rs[k].record) {
                 for (uint256 a; a < actors.length; ++a) {
                     uint256 expected = before[a] + (actors[a] == rs[k].record.trader ? rs[k].record.lock : 0);
-                    if (auction.balanceOf(IERC20(address(token)), actors[a]) != expected) ghostRefundMovedOther = true;
+                    if (auction.balanceOf(IERC20(address(token)), actors[a]) != expected) {
+                        ghostRefundMovedOther = true;
+                    }
                 }
                 rs[k].outstanding = false;
                 ghostLocks -= rs[k].record.lock;
@@ -307,7 +309,9 @@ contract AuctionHandler {
             }
         }
         (,,, uint128 bondAfter) = auction.getMarket(market);
-        if (bondAfter != bondBefore || token.balanceOf(address(auction)) != tokensBefore) ghostRefundMovedOther = true;
+        if (bondAfter != bondBefore || token.balanceOf(address(auction)) != tokensBefore) {
+            ghostRefundMovedOther = true;
+        }
     }
 
     function _pickOutstanding(uint256 seed) internal view returns (bool, uint64, uint256) {

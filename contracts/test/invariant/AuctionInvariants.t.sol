@@ -84,7 +84,9 @@ contract AuctionInvariants is TestBase {
         int256 lhs = int256(token.balanceOf(address(auction)) * 1000);
         int256 rhs = int256((handler.ghostLocks() + free + bond) * 1000 + fees) + pool;
         vm.assertEq(lhs, rhs, "1000 * balance == 1000 * (locks + free + bond) + fees + pool");
-        if (handler.ghostUnclaimedFills() == 0) vm.assertEq(int256(pool), 0, "pool is zero once all fills are claimed");
+        if (handler.ghostUnclaimedFills() == 0) {
+            vm.assertEq(int256(pool), 0, "pool is zero once all fills are claimed");
+        }
     }
 
     function invariant_b_noDoubleClaim() public view {
@@ -103,7 +105,9 @@ contract AuctionInvariants is TestBase {
             for (uint256 k; k < 3; ++k) {
                 sum += intents.balanceOf(handler.actors(k), id);
             }
-            vm.assertEq(handler.ghostMinted(id) - handler.ghostBurned(id), sum, "minted - burned == sum of balances");
+            vm.assertEq(
+                handler.ghostMinted(id) - handler.ghostBurned(id), sum, "minted - burned == sum of balances"
+            );
         }
     }
 

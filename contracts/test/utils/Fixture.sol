@@ -35,7 +35,7 @@ abstract contract AuctionFixture is TestBase {
     uint24 internal constant MAX_COMMITMENTS = 4096;
     int64 internal constant FLOOR = -500_000;
     int64 internal constant CAP = 5_000_000;
-    uint128 internal constant MIN_BOND = 1_000e6;
+    uint128 internal constant MIN_BOND = 1000e6;
     uint128 internal constant SLASH = 100e6;
     uint256 internal constant T0 = 1_800_000_000;
 
@@ -206,7 +206,11 @@ abstract contract AuctionFixture is TestBase {
         return ISealgridAuction.Claim({record: r, word: words[r.index], proof: proofOf(words, r.index)});
     }
 
-    function receiptSig(uint64 interval, uint32 index, bytes32 commitment) internal view returns (bytes memory) {
+    function receiptSig(uint64 interval, uint32 index, bytes32 commitment)
+        internal
+        view
+        returns (bytes memory)
+    {
         bytes32 digest = auction.receiptDigest(MARKET, interval, index, commitment);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(OPERATOR_PK, digest);
         return abi.encodePacked(r, s, v);

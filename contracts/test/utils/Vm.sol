@@ -5,6 +5,7 @@ pragma solidity ^0.8.31;
 ///         address. (forge-std cannot be installed offline; the cheatcodes work without it.)
 interface Vm {
     function warp(uint256 timestamp) external;
+    function etch(address target, bytes calldata code) external;
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
@@ -24,7 +25,10 @@ interface Vm {
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory);
-    function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    function parseJsonUintArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (uint256[] memory);
     function parseJsonBytes32Array(string calldata json, string calldata key)
         external
         pure

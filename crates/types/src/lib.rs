@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod field;
+mod fills;
+mod order;
+mod poseidon;
+mod time;
+mod token;
+mod units;
+
+pub use error::{TypesError, TypesResult};
+pub use field::{
+    FIELD_MODULUS, Fr, fr_from_b256, fr_from_u256, fr_to_b256, fr_to_u256, is_in_field,
+};
+pub use fills::{
+    EXCLUDED_FLAG, FILL_QUANTITY_MASK, FILL_RESERVED_MASK, Fill, MAX_FILLS, SELL_FLAG, fill_leaf,
+    fills_depth, fills_proof, fills_root, pack_fill_words, unpack_fill_words, verify_fill_proof,
+};
+pub use order::{
+    ACCUMULATOR_INIT, METER_READING_TYPE, MarketBounds, MeterQuality, MeterReading, ORDER_TYPE,
+    Order, RECEIPT_TYPE, Receipt, Side, accumulate, accumulate_all, order_commitment, order_words,
+    recover_order_signer, recover_struct_signer, sealgrid_domain, sign_order, sign_struct,
+};
+pub use poseidon::{hash2, hash4};
+pub use time::{BatchStatus, MIN_DISPUTE_WINDOW, MarketTiming};
+pub use token::{TokenKind, parse_token_id, token_id};
+pub use units::{
+    MAX_QUANTITY_WH, WH_PER_KWH, payee_amount, payer_amount, required_lock, rounding_fee,
+    trader_pays,
+};
+
+/// The EIP-712 domain type, from alloy.
+pub use alloy_sol_types::Eip712Domain;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the project needs from the package registries, pinned, idempotently:
+#   npm (package-lock.json): forge/anvil/cast 1.7.1, solc-js 0.8.37, OpenZeppelin 5.7,
+#        account-abstraction 0.8, poseidon-solidity, circomlibjs and viem (test peers);
+#   PyPI (requirements.txt): Slither, into .venv.
+# Re-running does nothing when the lockfiles are unchanged.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+stamp() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
+
+npm_stamp=$(stamp package.json package-lock.json)
+if [ ! -f node_modules/.sealgrid-stamp ] || [ "$(cat node_modules/.sealgrid-stamp)" != "$npm_stamp" ]; then
+  echo "setup: installing npm toolchain (package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$npm_stamp" > node_modules/.sealgrid-stamp
+fi
+
+py_stamp=$(stamp requirements.txt)
+if [ ! -f .venv/.sealgrid-stamp ] || [ "$(cat .venv/.sealgrid-stamp)" != "$py_stamp" ]; then
+  echo "setup: installing Python tools (requirements.txt) into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$py_stamp" > .venv/.sealgrid-stamp
+fi
+
+forge --version | head -1
+solc --version | tail -1
