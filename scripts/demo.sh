@@ -16,7 +16,7 @@ trap 'kill $ANVIL 2>/dev/null || true; rm -f "$LOG"' EXIT
 for _ in $(seq 50); do cast chain-id --rpc-url "$RPC" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "demo: anvil on $RPC (chain $(cast chain-id --rpc-url "$RPC"))"
 
-run() { forge script deploy/Demo.s.sol:Demo --rpc-url "$RPC" --broadcast --slow "$@" >/dev/null; }
+run() { forge script deploy/Demo.s.sol:Demo --rpc-url "$RPC" --broadcast --slow --sender 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 "$@" >/dev/null; }
 warp() { cast rpc --rpc-url "$RPC" evm_setNextBlockTimestamp "$1" >/dev/null; cast rpc --rpc-url "$RPC" evm_mine >/dev/null; }
 
 echo "demo: deploying token, intent token, auction, timelock; creating market; bonding operator"
