@@ -39,9 +39,6 @@ warp $(( I * 300 ))
 echo "demo: delivery started; batched claim"
 run --sig "claim(address,uint64)" "$AUCTION" "$I"
 TOKEN=$(cast compute-address "$DEPLOYER" --nonce 0 | awk '{print $NF}')
-for K in 1 2 3 4; do
-  ADDR=$(cast wallet address --private-key "$(cast keccak "unused$K" | head -c 2)$(printf '%064x' 0)" 2>/dev/null || true)
-done
 for A in 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC 0x90F79bf6EB2c4f870365E785982E1f87BDf2F3a4 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65; do
   BAL=$(cast call "$AUCTION" "balanceOf(address,address)(uint256)" "$TOKEN" "$A" --rpc-url "$RPC" | awk '{print $1}')
   echo "demo: trader $A free balance in auction: $BAL"
