@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test command (README): installs the pinned toolchain, then runs
 # Solidity formatting, build, unit/fuzz/invariant tests, gas snapshots, Slither, and the
-# Rust formatting, lints and tests. Exits non-zero on the first failure.
+# Rust formatting, lints and tests (store tests on SQLite and on a local PostgreSQL). Exits non-zero on the first failure.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -19,6 +19,12 @@ step "gas snapshots (isolated transactions; fails if snapshots/AuctionGas.json i
 FOUNDRY_PROFILE=gas forge test --match-contract AuctionGas
 step "slither (triage in slither.config.json)"
 slither . --config-file slither.config.json
+step "forge build (artifacts for the Rust tests; slither cleaned them)"
+forge build
+step "PostgreSQL for the store tests (scripts/pg.sh)"
+eval "$("$ROOT/scripts/pg.sh" start)"
+trap '"$ROOT/scripts/pg.sh" stop' EXIT
+export SEALGRID_REQUIRE_PG=1 SEALGRID_REQUIRE_ARTIFACTS=1
 step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy -D warnings"

@@ -1,0 +1,42 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod reader;
+
+pub use error::{ChainError, ChainResult};
+pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
+
+/// Contract bindings generated from the committed ABIs (`abi/*.json`).
+pub mod bindings {
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        SealgridAuction,
+        "abi/SealgridAuction.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        EnergyIntentToken,
+        "abi/EnergyIntentToken.json"
+    );
+
+    alloy::sol! {
+        /// The ERC-20 subset the services use.
+        #[sol(rpc)]
+        interface IERC20 {
+            function balanceOf(address account) external view returns (uint256);
+            function approve(address spender, uint256 amount) external returns (bool);
+            function transfer(address to, uint256 amount) external returns (bool);
+        }
+
+        /// ERC-1271: signature validation by contract accounts.
+        #[sol(rpc)]
+        interface IERC1271 {
+            function isValidSignature(bytes32 hash, bytes signature) external view returns (bytes4);
+        }
+    }
+}

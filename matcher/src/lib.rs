@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+mod clock;
+mod error;
+mod indexer;
+mod intake;
+mod metrics;
+mod scheduler;
+mod sink;
+
+pub use api::{ApiLimits, router};
+pub use clock::{BoxFuture, Clock, SimClock, SystemClock};
+pub use error::{IntakeError, MatcherError, MatcherResult};
+pub use indexer::{Indexer, SyncState};
+pub use intake::{Accepted, Intake, IntakeLimits, ReceiptJson, SignedDomain, SubmitOrder};
+pub use metrics::Metrics;
+pub use scheduler::Scheduler;
+pub use sink::{BatchSink, ClearedBatch, LogSink};

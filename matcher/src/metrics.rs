@@ -1,0 +1,149 @@
+//! Counters for the Prometheus endpoint, rendered in the text exposition format.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+/// The matcher's counters and gauges.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    intake: Mutex<BTreeMap<(&'static str, String), u64>>,
+    batches_cleared: AtomicU64,
+    batches_handed_off: AtomicU64,
+    handoff_failures: AtomicU64,
+    last_cleared_interval: AtomicU64,
+    last_clear_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one intake outcome: `Ok(status)` or `Err(code)`.
+    pub fn record_intake(&self, outcome: Result<&str, &'static str>) {
+        let key = match outcome {
+            Ok(status) => ("ok", status.to_owned()),
+            Err(code) => ("rejected", code.to_owned()),
+        };
+        *self
+            .intake
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    /// Counts a cleared batch and how long clearing took.
+    pub fn record_cleared(&self, interval: u64, micros: u64) {
+        self.batches_cleared.fetch_add(1, Ordering::Relaxed);
+        self.last_cleared_interval
+            .store(interval, Ordering::Relaxed);
+        self.last_clear_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a batch accepted by the pipeline, or a failed attempt.
+    pub fn record_handoff(&self, ok: bool) {
+        if ok {
+            self.batches_handed_off.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.handoff_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The exposition text, with store totals `(commitments, orders, batches)`.
+    pub fn render(&self, totals: Option<(u64, u64, u64)>) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP sealgrid_intake_total Orders submitted, by result."
+        );
+        let _ = writeln!(s, "# TYPE sealgrid_intake_total counter");
+        for ((result, what), n) in self.intake.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let label = if *result == "ok" { "status" } else { "code" };
+            let _ = writeln!(
+                s,
+                "sealgrid_intake_total{{result=\"{result}\",{label}=\"{what}\"}} {n}"
+            );
+        }
+        let counters = [
+            (
+                "sealgrid_batches_cleared_total",
+                "Intervals cleared.",
+                &self.batches_cleared,
+            ),
+            (
+                "sealgrid_batches_handed_off_total",
+                "Batches accepted by the proving pipeline.",
+                &self.batches_handed_off,
+            ),
+            (
+                "sealgrid_handoff_failures_total",
+                "Failed hand-off attempts (retried).",
+                &self.handoff_failures,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        let gauges = [
+            (
+                "sealgrid_last_cleared_interval",
+                "Latest interval cleared.",
+                &self.last_cleared_interval,
+            ),
+            (
+                "sealgrid_last_clear_microseconds",
+                "Duration of the latest clearing.",
+                &self.last_clear_micros,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        if let Some((c, o, b)) = totals {
+            let _ = writeln!(
+                s,
+                "# HELP sealgrid_store_rows Rows in the store, by table.\n# TYPE sealgrid_store_rows gauge"
+            );
+            let _ = writeln!(s, "sealgrid_store_rows{{table=\"commitments\"}} {c}");
+            let _ = writeln!(s, "sealgrid_store_rows{{table=\"orders\"}} {o}");
+            let _ = writeln!(s, "sealgrid_store_rows{{table=\"batches\"}} {b}");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_labels() {
+        let m = Metrics::default();
+        m.record_intake(Ok("accepted"));
+        m.record_intake(Ok("accepted"));
+        m.record_intake(Err("bad_signature"));
+        m.record_cleared(7, 1500);
+        let text = m.render(Some((3, 2, 1)));
+        assert!(
+            text.contains("sealgrid_intake_total{result=\"ok\",status=\"accepted\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sealgrid_intake_total{result=\"rejected\",code=\"bad_signature\"} 1")
+        );
+        assert!(text.contains("sealgrid_batches_cleared_total 1"));
+        assert!(text.contains("sealgrid_last_cleared_interval 7"));
+        assert!(text.contains("sealgrid_store_rows{table=\"orders\"} 2"));
+    }
+}
