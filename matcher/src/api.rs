@@ -134,17 +134,32 @@ async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesReject
         Err(e) => return reject(e),
     };
     // Each order stands alone: one bad order does not affect the others.
-    let mut results = Vec::with_capacity(req.orders.len());
+    let mut parsed = Vec::with_capacity(req.orders.len());
+    let mut slots = Vec::with_capacity(req.orders.len());
     for v in req.orders {
-        let r = match serde_json::from_value::<SubmitOrder>(v) {
-            Ok(o) => s.intake.submit(o).await,
-            Err(e) => Err(IntakeError::Malformed(e.to_string())),
-        };
-        results.push(match r {
-            Ok(a) => json!({ "ok": a }),
-            Err(e) => error_body(&e),
-        });
+        match serde_json::from_value::<SubmitOrder>(v) {
+            Ok(o) => {
+                slots.push(None);
+                parsed.push(o);
+            }
+            Err(e) => {
+                let e = IntakeError::Malformed(e.to_string());
+                s.intake.metrics().record_intake(Err(e.code()));
+                slots.push(Some(error_body(&e)));
+            }
+        }
     }
+    let mut outcomes = s.intake.submit_batch(parsed).await.into_iter();
+    let results: Vec<Value> = slots
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| match outcomes.next() {
+                Some(Ok(a)) => json!({ "ok": a }),
+                Some(Err(e)) => error_body(&e),
+                None => error_body(&IntakeError::Unavailable("order not processed".into())),
+            })
+        })
+        .collect();
     (StatusCode::OK, Json(json!({ "results": results }))).into_response()
 }
 

@@ -10,9 +10,9 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{Eip712Domain, SolStruct};
 use sealgrid_chain::{AuctionReader, MarketInfo};
-use sealgrid_store::{InsertOutcome, Store, StoreError, StoredOrder};
+use sealgrid_store::{CommitmentRow, InsertOutcome, Store, StoreError, StoredOrder};
 use sealgrid_types::{
-    Order, Receipt, TypesError, order_commitment, recover_order_signer, required_lock,
+    Order, Receipt, Side, TypesError, order_commitment, recover_order_signer, required_lock,
     sealgrid_domain, sign_struct,
 };
 use serde::{Deserialize, Serialize};
@@ -263,36 +263,223 @@ impl Intake {
 
     /// Checks one order and stores it with a receipt, or says why not.
     pub async fn submit(&self, req: SubmitOrder) -> Result<Accepted, IntakeError> {
-        let r = self.submit_inner(req).await;
-        self.inner.metrics.record_intake(
-            r.as_ref()
-                .map(|a| a.status.as_str())
-                .map_err(IntakeError::code),
-        );
-        r
+        let mut out = self.submit_batch(vec![req]).await;
+        out.pop()
+            .unwrap_or_else(|| Err(IntakeError::Unavailable("no result".into())))
     }
 
-    async fn submit_inner(&self, req: SubmitOrder) -> Result<Accepted, IntakeError> {
-        let inner = &self.inner;
-        if let Some(d) = &req.domain {
-            self.check_domain(d)?;
+    /// Checks many orders and stores the good ones in one transaction; one result per order,
+    /// in order. Each order is judged on its own (a bad one does not affect the others).
+    ///
+    /// The CPU work (EIP-712 hashing, signature recovery, Poseidon, receipt signing) runs on
+    /// all cores; the store sees one write transaction for the whole batch.
+    pub async fn submit_batch(&self, reqs: Vec<SubmitOrder>) -> Vec<Result<Accepted, IntakeError>> {
+        let results = self.submit_batch_inner(reqs).await;
+        for r in &results {
+            self.inner.metrics.record_intake(
+                r.as_ref()
+                    .map(|a| a.status.as_str())
+                    .map_err(IntakeError::code),
+            );
         }
-        let order = req.order;
-        // Signature first: nothing below runs for a request the trader did not sign.
-        let digest = order.eip712_signing_hash(&inner.domain);
-        let eoa = recover_order_signer(&order, &inner.domain, &req.signature);
-        match eoa {
-            Ok(signer) if signer == order.trader => {}
+        results
+    }
+
+    async fn submit_batch_inner(
+        &self,
+        reqs: Vec<SubmitOrder>,
+    ) -> Vec<Result<Accepted, IntakeError>> {
+        let n = reqs.len();
+        let inner = &self.inner;
+        let domain = inner.domain.clone();
+        let (chain_id, auction) = (inner.chain.chain_id(), inner.chain.address());
+
+        // 1. CPU, in parallel: domain, digest, signature recovery, commitment.
+        let prepared =
+            parallel_map(reqs, move |req| prepare(req, &domain, chain_id, auction)).await;
+
+        // 2. Per order, in order: signature verdict, rate, resubmission, market, fields, gate,
+        //    the on-chain commitment and its lock. Held open against the scheduler until the
+        //    orders are stored.
+        let _open = inner.closing.read().await;
+        let mut results: Vec<Option<Result<Accepted, IntakeError>>> =
+            (0..n).map(|_| None).collect();
+        let mut pending: Vec<(usize, StoredOrder, Receipt)> = Vec::new();
+        // 2a. Signature verdicts and rates, then one set query for resubmissions.
+        let mut live: Vec<(usize, Prepared)> = Vec::with_capacity(n);
+        for (k, p) in prepared.into_iter().enumerate() {
+            match self.authenticate(p).await {
+                Ok(p) => live.push((k, p)),
+                Err(e) => results[k] = Some(Err(e)),
+            }
+        }
+        let digests: Vec<B256> = live.iter().map(|(_, p)| p.digest).collect();
+        let stored: HashMap<B256, StoredOrder> = match inner.store.orders_by_digest(&digests).await
+        {
+            Ok(v) => v.into_iter().map(|o| (o.digest, o)).collect(),
+            Err(e) => return fail_all(n, results, &unavailable(e)),
+        };
+        // 2b. Market, fields, gate: no store access.
+        let mut candidates: Vec<(usize, Prepared, Side, B256, u64)> =
+            Vec::with_capacity(live.len());
+        for (k, p) in live {
+            if let Some(prev) = stored.get(&p.digest) {
+                results[k] = Some(Ok(self.accepted("duplicate", prev)));
+                continue;
+            }
+            match self.check_fields(&p).await {
+                Ok((side, commitment, now)) => candidates.push((k, p, side, commitment, now)),
+                Err(e) => results[k] = Some(Err(e)),
+            }
+        }
+        // 2c. The on-chain commitments, one set query per (market, interval); a miss syncs the
+        //     indexer once for the whole batch and looks again.
+        let mut found = match self.lookup(&candidates).await {
+            Ok(f) => f,
+            Err(e) => return fail_all(n, results, &e),
+        };
+        if candidates.iter().any(|(_, p, _, c, _)| {
+            !found.contains_key(&(p.order.market, p.order.interval, *c, p.order.trader))
+        }) {
+            if let Err(e) = inner.indexer.sync().await {
+                return fail_all(n, results, &IntakeError::Unavailable(e.to_string()));
+            }
+            found = match self.lookup(&candidates).await {
+                Ok(f) => f,
+                Err(e) => return fail_all(n, results, &e),
+            };
+        }
+        for (k, p, side, commitment, now) in candidates {
+            let o = &p.order;
+            let row = found.get(&(o.market, o.interval, commitment, o.trader));
+            let verdict = match row {
+                None => Err(IntakeError::CommitmentNotFound {
+                    trader: o.trader,
+                    interval: o.interval,
+                    commitment,
+                }),
+                Some(c) if c.withdrawn => Err(IntakeError::CommitmentWithdrawn { index: c.index }),
+                Some(c) => {
+                    let required = required_lock(side, o.quantityWh, o.limitPrice);
+                    if c.lock < required {
+                        Err(IntakeError::InsufficientLock {
+                            lock: c.lock,
+                            required,
+                        })
+                    } else {
+                        Ok(c.index)
+                    }
+                }
+            };
+            match verdict {
+                Ok(index) => {
+                    let receipt = Receipt {
+                        market: o.market,
+                        interval: o.interval,
+                        index,
+                        commitment,
+                    };
+                    let stored = StoredOrder {
+                        digest: p.digest,
+                        market: o.market,
+                        interval: o.interval,
+                        index,
+                        trader: o.trader,
+                        side: o.side,
+                        quantity_wh: o.quantityWh,
+                        limit_price: o.limitPrice,
+                        nonce: o.nonce,
+                        salt: o.salt,
+                        commitment,
+                        signature: p.signature.clone(),
+                        receipt_signature: Bytes::new(),
+                        received_at: now,
+                    };
+                    pending.push((k, stored, receipt));
+                }
+                Err(e) => results[k] = Some(Err(e)),
+            }
+        }
+
+        // 3. CPU, in parallel: the operator signs the receipts.
+        let operator = inner.operator.clone();
+        let domain = inner.domain.clone();
+        let signed = parallel_map(pending, move |(k, mut o, r)| {
+            let sig = sign_struct(&operator, &r, &domain);
+            sig.map(|s| {
+                o.receipt_signature = Bytes::from(s.to_vec());
+                (k, o)
+            })
+            .map_err(|e| {
+                (
+                    k,
+                    IntakeError::Unavailable(format!("signing the receipt: {e}")),
+                )
+            })
+        })
+        .await;
+        let mut to_store = Vec::with_capacity(signed.len());
+        for s in signed {
+            match s {
+                Ok(ko) => to_store.push(ko),
+                Err((k, e)) => results[k] = Some(Err(e)),
+            }
+        }
+
+        // 4. One transaction for the batch.
+        let orders: Vec<StoredOrder> = to_store.iter().map(|(_, o)| o.clone()).collect();
+        match inner.store.insert_orders(&orders).await {
+            Ok(outcomes) => {
+                for ((k, o), outcome) in to_store.iter().zip(outcomes) {
+                    results[*k] = Some(match outcome {
+                        Ok(InsertOutcome::Inserted) => Ok(self.accepted("accepted", o)),
+                        Ok(InsertOutcome::Existing(prev)) => Ok(self.accepted("duplicate", &prev)),
+                        Err(StoreError::NonceReused {
+                            nonce, existing, ..
+                        }) => Err(IntakeError::NonceReused { nonce, existing }),
+                        Err(StoreError::IndexTaken { index, .. }) => {
+                            Err(IntakeError::AlreadyOpened { index })
+                        }
+                        Err(e) => Err(unavailable(e)),
+                    });
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (k, _) in &to_store {
+                    results[*k] = Some(Err(IntakeError::Unavailable(msg.clone())));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(IntakeError::Unavailable("order not processed".into())))
+            })
+            .collect()
+    }
+
+    /// Step 2a for one order: the signature is the trader's (EOA, else ERC-1271), and the
+    /// trader is within its rate.
+    async fn authenticate(
+        &self,
+        p: Result<Prepared, IntakeError>,
+    ) -> Result<Prepared, IntakeError> {
+        let inner = &self.inner;
+        let p = p?;
+        let order = &p.order;
+        match &p.signer {
+            Ok(signer) if *signer == order.trader => {}
             other => {
                 let valid = inner
                     .chain
-                    .is_valid_signature(order.trader, digest, req.signature.clone())
+                    .is_valid_signature(order.trader, p.digest, p.signature.clone())
                     .await
                     .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
                 if !valid {
                     return Err(IntakeError::BadSignature(match other {
                         Ok(signer) => format!("recovers to {signer}, not {}", order.trader),
-                        Err(e) => e.to_string(),
+                        Err(e) => e.clone(),
                     }));
                 }
             }
@@ -300,29 +487,29 @@ impl Intake {
         if !inner.limiter.allow(order.trader) {
             return Err(IntakeError::RateLimited(order.trader));
         }
-        // Resubmission of a stored order: the same receipt, whatever time it is now.
-        if let Some(stored) = inner.store.order(digest).await.map_err(unavailable)? {
-            return Ok(self.accepted("duplicate", &stored));
-        }
+        Ok(p)
+    }
 
+    /// Step 2b for one order: market, field ranges, gate. Returns side, commitment and now.
+    async fn check_fields(&self, p: &Prepared) -> Result<(Side, B256, u64), IntakeError> {
+        let order = &p.order;
         let market = self.market(order.market).await?;
         if !market.is_open() {
             return Err(IntakeError::MarketClosed(order.market));
         }
-        order.validate(&market.bounds).map_err(field_error)?;
-        let side = order.order_side().map_err(field_error)?;
+        order
+            .validate(&market.bounds)
+            .map_err(|e| field_error(&e))?;
+        let side = order.order_side().map_err(|e| field_error(&e))?;
+        let now = self.inner.clock.now();
         let gate = market
             .timing
             .gate(order.interval)
             .map_err(|_| IntakeError::IntervalClosed {
                 interval: order.interval,
                 gate: 0,
-                now: inner.clock.now(),
+                now,
             })?;
-        let commitment = order_commitment(&order).map_err(field_error)?;
-
-        let _open = inner.closing.read().await;
-        let now = inner.clock.now();
         if now >= gate {
             return Err(IntakeError::IntervalClosed {
                 interval: order.interval,
@@ -330,96 +517,39 @@ impl Intake {
                 now,
             });
         }
-        let mut found = inner
-            .store
-            .find_commitment(order.market, order.interval, commitment, order.trader)
-            .await
-            .map_err(unavailable)?;
-        if found.is_none() {
-            // The commit may be newer than the indexer's last pass.
-            inner
-                .indexer
-                .sync()
-                .await
-                .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
-            found = inner
-                .store
-                .find_commitment(order.market, order.interval, commitment, order.trader)
-                .await
-                .map_err(unavailable)?;
-        }
-        let c = found.ok_or(IntakeError::CommitmentNotFound {
-            trader: order.trader,
-            interval: order.interval,
-            commitment,
-        })?;
-        if c.withdrawn {
-            return Err(IntakeError::CommitmentWithdrawn { index: c.index });
-        }
-        let required = required_lock(side, order.quantityWh, order.limitPrice);
-        if c.lock < required {
-            return Err(IntakeError::InsufficientLock {
-                lock: c.lock,
-                required,
-            });
-        }
-
-        let receipt = Receipt {
-            market: order.market,
-            interval: order.interval,
-            index: c.index,
-            commitment,
-        };
-        let receipt_signature = sign_struct(&inner.operator, &receipt, &inner.domain)
-            .map_err(|e| IntakeError::Unavailable(format!("signing the receipt: {e}")))?;
-        let stored = StoredOrder {
-            digest,
-            market: order.market,
-            interval: order.interval,
-            index: c.index,
-            trader: order.trader,
-            side: order.side,
-            quantity_wh: order.quantityWh,
-            limit_price: order.limitPrice,
-            nonce: order.nonce,
-            salt: order.salt,
-            commitment,
-            signature: req.signature,
-            receipt_signature: Bytes::from(receipt_signature.to_vec()),
-            received_at: now,
-        };
-        match inner.store.insert_order(&stored).await {
-            Ok(InsertOutcome::Inserted) => Ok(self.accepted("accepted", &stored)),
-            Ok(InsertOutcome::Existing(prev)) => Ok(self.accepted("duplicate", &prev)),
-            Err(StoreError::NonceReused {
-                nonce, existing, ..
-            }) => Err(IntakeError::NonceReused { nonce, existing }),
-            Err(StoreError::IndexTaken { index, .. }) => Err(IntakeError::AlreadyOpened { index }),
-            Err(e) => Err(unavailable(e)),
-        }
+        let commitment = p.commitment.as_ref().map_err(field_error)?;
+        Ok((side, *commitment, now))
     }
 
-    fn check_domain(&self, d: &SignedDomain) -> Result<(), IntakeError> {
-        if d.name != "sealgrid" || d.version != "1" {
-            return Err(IntakeError::WrongDomain);
+    /// Step 2c: the traders' own commitments among the candidates', keyed by
+    /// `(market, interval, commitment, trader)` (the lowest index if a trader committed the
+    /// same value twice).
+    async fn lookup(
+        &self,
+        candidates: &[(usize, Prepared, Side, B256, u64)],
+    ) -> Result<HashMap<(B256, u64, B256, Address), CommitmentRow>, IntakeError> {
+        let mut groups: HashMap<(B256, u64), Vec<B256>> = HashMap::new();
+        for (_, p, _, c, _) in candidates {
+            groups
+                .entry((p.order.market, p.order.interval))
+                .or_default()
+                .push(*c);
         }
-        let expected = self.inner.chain.chain_id();
-        let got = parse_chain_id(&d.chain_id).ok_or_else(|| {
-            IntakeError::Malformed(format!("domain.chainId `{}` is not a chain id", d.chain_id))
-        })?;
-        if got != U256::from(expected) {
-            return Err(IntakeError::WrongChainId {
-                got: got.saturating_to(),
-                expected,
-            });
+        let mut found = HashMap::new();
+        for ((market, interval), values) in groups {
+            let rows = self
+                .inner
+                .store
+                .commitments_among(market, interval, &values)
+                .await
+                .map_err(unavailable)?;
+            for r in rows {
+                found
+                    .entry((market, interval, r.commitment, r.trader))
+                    .or_insert(r);
+            }
         }
-        if d.verifying_contract != self.inner.chain.address() {
-            return Err(IntakeError::WrongVerifyingContract {
-                got: d.verifying_contract,
-                expected: self.inner.chain.address(),
-            });
-        }
-        Ok(())
+        Ok(found)
     }
 
     fn accepted(&self, status: &str, o: &StoredOrder) -> Accepted {
@@ -438,6 +568,111 @@ impl Intake {
     }
 }
 
+/// An order after the CPU-bound checks.
+#[derive(Debug)]
+struct Prepared {
+    order: Order,
+    signature: Bytes,
+    digest: B256,
+    /// The recovered EOA signer, or why recovery failed.
+    signer: Result<Address, String>,
+    commitment: Result<B256, TypesError>,
+}
+
+/// Every unanswered order of a batch fails with `e` (the store or chain is unavailable).
+fn fail_all(
+    n: usize,
+    mut results: Vec<Option<Result<Accepted, IntakeError>>>,
+    e: &IntakeError,
+) -> Vec<Result<Accepted, IntakeError>> {
+    results.resize_with(n, || None);
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(IntakeError::Unavailable(e.to_string()))))
+        .collect()
+}
+
+fn prepare(
+    req: SubmitOrder,
+    domain: &Eip712Domain,
+    chain_id: u64,
+    auction: Address,
+) -> Result<Prepared, IntakeError> {
+    if let Some(d) = &req.domain {
+        check_domain(d, chain_id, auction)?;
+    }
+    let order = req.order;
+    let digest = order.eip712_signing_hash(domain);
+    let signer = recover_order_signer(&order, domain, &req.signature).map_err(|e| e.to_string());
+    let commitment = order_commitment(&order);
+    Ok(Prepared {
+        order,
+        signature: req.signature,
+        digest,
+        signer,
+        commitment,
+    })
+}
+
+fn check_domain(d: &SignedDomain, expected: u64, auction: Address) -> Result<(), IntakeError> {
+    if d.name != "sealgrid" || d.version != "1" {
+        return Err(IntakeError::WrongDomain);
+    }
+    let got = parse_chain_id(&d.chain_id).ok_or_else(|| {
+        IntakeError::Malformed(format!("domain.chainId `{}` is not a chain id", d.chain_id))
+    })?;
+    if got != U256::from(expected) {
+        return Err(IntakeError::WrongChainId {
+            got: got.saturating_to(),
+            expected,
+        });
+    }
+    if d.verifying_contract != auction {
+        return Err(IntakeError::WrongVerifyingContract {
+            got: d.verifying_contract,
+            expected: auction,
+        });
+    }
+    Ok(())
+}
+
+/// Maps `f` over `items` on the blocking pool, one chunk per core, keeping order.
+async fn parallel_map<T, U, F>(items: Vec<T>, f: F) -> Vec<U>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // Small batches are not worth a thread hop each.
+    if items.len() < 16 || cores == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let f = Arc::new(f);
+    let chunk = items.len().div_ceil(cores);
+    let mut items = items.into_iter();
+    let mut tasks = Vec::with_capacity(cores);
+    loop {
+        let part: Vec<T> = items.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        let f = f.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter().map(|x| f(x)).collect::<Vec<U>>()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(part) => out.extend(part),
+            // A panic in `f` is a bug; surface it rather than drop results silently.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
 fn parse_chain_id(v: &serde_json::Value) -> Option<U256> {
     match v {
         serde_json::Value::Number(n) => n.as_u64().map(U256::from),
@@ -453,12 +688,12 @@ fn unavailable(e: StoreError) -> IntakeError {
     IntakeError::Unavailable(e.to_string())
 }
 
-fn field_error(e: TypesError) -> IntakeError {
-    match e {
+fn field_error(e: &TypesError) -> IntakeError {
+    match *e {
         TypesError::PriceOutOfBounds { price, floor, cap } => {
             IntakeError::PriceOutOfBounds { price, floor, cap }
         }
-        other => IntakeError::InvalidField(other.to_string()),
+        ref other => IntakeError::InvalidField(other.to_string()),
     }
 }
 

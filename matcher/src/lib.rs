@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod bench;
 mod clock;
 mod error;
 mod indexer;

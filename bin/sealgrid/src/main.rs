@@ -1,12 +1,9 @@
 //! `sealgrid`: the one binary of the project. It parses arguments and calls library crates.
 
-use std::{fs, path::PathBuf};
+mod cmd;
 
-use alloy_primitives::Address;
-use alloy_signer_local::PrivateKeySigner;
 use clap::{Parser, Subcommand};
-use eyre::{Context, Result};
-use sealgrid_types::{Order, order_commitment, sealgrid_domain, sign_order};
+use eyre::Result;
 
 /// sealgrid: a sealed-bid peer-to-peer energy market on an EVM chain.
 #[derive(Debug, Parser)]
@@ -20,62 +17,22 @@ struct Cli {
 enum Command {
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
-    Order(OrderCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum OrderCommand {
-    /// Prints the Poseidon commitment of an order (docs/encoding.md).
-    ///
-    /// Example: `sealgrid order commitment order.json`, where order.json holds
-    /// `{"trader":"0x..","market":"0x..","interval":5,"side":0,"quantityWh":1000,
-    /// "limitPrice":-20,"nonce":1,"salt":"0x.."}`.
-    Commitment {
-        /// The order as JSON.
-        file: PathBuf,
-    },
-    /// Signs an order with EIP-712 under the sealgrid domain and prints the signature.
-    ///
-    /// Example: `sealgrid order sign order.json --chain-id 31337 --auction 0x.. --key 0x..`.
-    Sign {
-        /// The order as JSON.
-        file: PathBuf,
-        /// Chain id of the domain.
-        #[arg(long)]
-        chain_id: u64,
-        /// The auction contract (the domain's verifying contract).
-        #[arg(long)]
-        auction: Address,
-        /// The trader's private key (hex). Reads SEALGRID_KEY if not given.
-        #[arg(long, env = "SEALGRID_KEY", hide_env_values = true)]
-        key: String,
-    },
-}
-
-fn read_order(file: &PathBuf) -> Result<Order> {
-    let text = fs::read_to_string(file).wrap_err_with(|| format!("reading {}", file.display()))?;
-    serde_json::from_str(&text).wrap_err_with(|| format!("{} is not an order", file.display()))
+    Order(cmd::order::OrderCommand),
+    /// Clears a book with the market's rule (DESIGN §3.5): a what-if tool for operators.
+    Clear(cmd::clear::ClearArgs),
+    /// Benchmarks; each prints final `RESULT name key=value ...` lines.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+    /// The batch matcher: intake API, chain indexer, gate-closure scheduler.
+    #[command(subcommand)]
+    Matcher(cmd::matcher::MatcherCommand),
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Order(OrderCommand::Commitment { file }) => {
-            let order = read_order(&file)?;
-            println!("{}", order_commitment(&order)?);
-        }
-        Command::Order(OrderCommand::Sign {
-            file,
-            chain_id,
-            auction,
-            key,
-        }) => {
-            let order = read_order(&file)?;
-            let signer: PrivateKeySigner = key.trim().parse().wrap_err("invalid private key")?;
-            let domain = sealgrid_domain(chain_id, auction);
-            let signature = sign_order(&signer, &order, &domain)?;
-            println!("{}", alloy_primitives::hex::encode_prefixed(signature));
-        }
+    match Cli::parse().command {
+        Command::Order(c) => c.run(),
+        Command::Clear(a) => a.run(),
+        Command::Bench(c) => c.run(),
+        Command::Matcher(c) => c.run(),
     }
-    Ok(())
 }

@@ -34,6 +34,9 @@ pub enum ChainError {
         /// Why.
         reason: String,
     },
+    /// The local devnet could not be started or deployed.
+    #[error("devnet: {0}")]
+    Devnet(String),
     /// The node returned no block where one must exist.
     #[error("block {0} not found")]
     MissingBlock(String),

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod devnet;
 mod error;
 mod reader;
 

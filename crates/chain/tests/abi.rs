@@ -19,10 +19,14 @@ fn check(name: &str) {
     };
     let built: serde_json::Value = serde_json::from_str(&text).expect("artifact json");
     let committed: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join(format!("crates/chain/abi/{name}.json"))).expect("committed abi"),
+        &std::fs::read_to_string(root.join(format!("crates/chain/abi/{name}.json")))
+            .expect("committed abi"),
     )
     .expect("abi json");
-    assert_eq!(built["abi"], committed, "crates/chain/abi/{name}.json is stale: run scripts/abi.sh");
+    assert_eq!(
+        built["abi"], committed,
+        "crates/chain/abi/{name}.json is stale: run scripts/abi.sh"
+    );
 }
 
 #[test]

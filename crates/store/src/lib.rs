@@ -3,7 +3,11 @@
 mod error;
 mod rows;
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    str::FromStr,
+    time::Duration,
+};
 
 use alloy_primitives::{Address, B256};
 use sqlx::{
@@ -18,6 +22,11 @@ pub use rows::{BatchRow, BatchState, CommitmentRow, InsertOutcome, StoredOrder, 
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Values per set query (`IN (...)`): well inside SQLite's and PostgreSQL's bind limits.
+const SET_CHUNK: usize = 300;
+/// Rows per multi-row insert (14 binds each).
+const INSERT_CHUNK: usize = 64;
 
 /// The name of the chain indexer's cursor (the next block to read).
 pub const INDEXER_CURSOR: &str = "indexer.next_block";
@@ -236,71 +245,189 @@ impl Store {
     /// nonce belongs to a different order, and [`StoreError::IndexTaken`] when the commitment
     /// index was opened by a different order.
     pub async fn insert_order(&self, o: &StoredOrder) -> StoreResult<InsertOutcome> {
+        let mut out = self.insert_orders(std::slice::from_ref(o)).await?;
+        out.pop()
+            .ok_or(StoreError::Corrupt("no outcome for the order"))?
+    }
+
+    /// [`Self::insert_order`] for many orders in one transaction (one disk sync), with one
+    /// outcome per order, in order. Orders refused for their nonce or index do not affect the
+    /// others; a database failure fails the call and stores none of them.
+    pub async fn insert_orders(
+        &self,
+        orders: &[StoredOrder],
+    ) -> StoreResult<Vec<StoreResult<InsertOutcome>>> {
         // A concurrent insert of a conflicting order can slip between the checks and the
-        // insert; the unique constraints then fail the insert and the second pass reports it.
+        // insert; the unique constraints then fail the transaction and the next pass sees the
+        // committed row.
         for _ in 0..2 {
-            match self.try_insert_order(o).await {
+            match self.try_insert_orders(orders).await {
                 Err(StoreError::Sqlx(sqlx::Error::Database(e))) if e.is_unique_violation() => {}
                 other => return other,
             }
         }
-        self.try_insert_order(o).await
+        self.try_insert_orders(orders).await
     }
 
-    async fn try_insert_order(&self, o: &StoredOrder) -> StoreResult<InsertOutcome> {
-        let nonce = o.nonce.to_string();
-        let interval = rows::to_i64("interval", o.interval)?;
+    async fn try_insert_orders(
+        &self,
+        orders: &[StoredOrder],
+    ) -> StoreResult<Vec<StoreResult<InsertOutcome>>> {
+        // Validate numbers first: an out-of-range order is refused on its own.
+        let mut checked = Vec::with_capacity(orders.len());
+        for o in orders {
+            checked.push(
+                rows::to_i64("interval", o.interval)
+                    .and_then(|_| rows::to_i64("quantity_wh", o.quantity_wh))
+                    .and_then(|_| rows::to_i64("received_at", o.received_at))
+                    .map(|_| o),
+            );
+        }
+        let valid: Vec<&StoredOrder> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok().copied())
+            .collect();
+        let mut outcomes = Vec::with_capacity(orders.len());
         with_pool!(self, p, begin => {
             let mut tx = p.begin_with(begin).await?;
-            // One statement finds every row this order could collide with, so that a row
-            // committed by a concurrent insert is judged as a whole: if it is this very order
-            // the answer is `Existing`, whichever constraint it was found through.
-            let clashes = sqlx::query(
-                "SELECT * FROM orders WHERE digest = $1 OR (trader = $2 AND nonce = $3) \
-                 OR (market = $4 AND interval_idx = $5 AND idx = $6)",
-            )
-            .bind(o.digest.as_slice())
-            .bind(o.trader.as_slice())
-            .bind(&nonce)
-            .bind(o.market.as_slice())
-            .bind(interval)
-            .bind(i64::from(o.index))
-            .fetch_all(&mut *tx)
-            .await?;
-            let clashes = clashes.iter().map(rows::order_from).collect::<StoreResult<Vec<_>>>()?;
-            if let Some(same) = clashes.iter().find(|c| c.digest == o.digest) {
-                return Ok(InsertOutcome::Existing(Box::new(same.clone())));
+            // Every stored row any order of the batch could collide with, in three set queries
+            // (the same rows a concurrent writer may have committed a moment ago).
+            let mut existing: Vec<StoredOrder> = Vec::new();
+            for chunk in valid.chunks(SET_CHUNK) {
+                let mut q = sqlx::QueryBuilder::new("SELECT * FROM orders WHERE digest IN (");
+                let mut sep = q.separated(", ");
+                for o in chunk {
+                    sep.push_bind(o.digest.as_slice());
+                }
+                q.push(") OR (trader, nonce) IN (");
+                for (k, o) in chunk.iter().enumerate() {
+                    if k > 0 {
+                        q.push(", ");
+                    }
+                    q.push("(").push_bind(o.trader.as_slice()).push(", ").push_bind(o.nonce.to_string()).push(")");
+                }
+                q.push(") OR (market, interval_idx, idx) IN (");
+                for (k, o) in chunk.iter().enumerate() {
+                    if k > 0 {
+                        q.push(", ");
+                    }
+                    q.push("(")
+                        .push_bind(o.market.as_slice())
+                        .push(", ")
+                        .push_bind(o.interval as i64)
+                        .push(", ")
+                        .push_bind(i64::from(o.index))
+                        .push(")");
+                }
+                q.push(")");
+                for r in q.build().fetch_all(&mut *tx).await? {
+                    existing.push(rows::order_from(&r)?);
+                }
             }
-            if let Some(c) = clashes.iter().find(|c| c.trader == o.trader && c.nonce == o.nonce) {
-                return Err(StoreError::NonceReused { trader: o.trader, nonce: o.nonce, existing: c.digest });
+            let mut by_digest: HashMap<B256, StoredOrder> = HashMap::new();
+            let mut by_nonce: HashMap<(Address, u64), B256> = HashMap::new();
+            let mut by_index: HashSet<(B256, u64, u32)> = HashSet::new();
+            for e in existing {
+                by_nonce.insert((e.trader, e.nonce), e.digest);
+                by_index.insert((e.market, e.interval, e.index));
+                by_digest.insert(e.digest, e);
             }
-            if !clashes.is_empty() {
-                return Err(StoreError::IndexTaken { market: o.market, interval: o.interval, index: o.index });
+            // Decide each order in turn; an order inserted earlier in the batch counts too.
+            let mut fresh: Vec<&StoredOrder> = Vec::new();
+            for c in &checked {
+                let o = match c {
+                    Ok(o) => *o,
+                    Err(e) => {
+                        outcomes.push(Err(StoreError::OutOfRange { field: "order", value: e.to_string() }));
+                        continue;
+                    }
+                };
+                if let Some(same) = by_digest.get(&o.digest) {
+                    outcomes.push(Ok(InsertOutcome::Existing(Box::new(same.clone()))));
+                } else if let Some(d) = by_nonce.get(&(o.trader, o.nonce)) {
+                    outcomes.push(Err(StoreError::NonceReused { trader: o.trader, nonce: o.nonce, existing: *d }));
+                } else if by_index.contains(&(o.market, o.interval, o.index)) {
+                    outcomes.push(Err(StoreError::IndexTaken { market: o.market, interval: o.interval, index: o.index }));
+                } else {
+                    by_nonce.insert((o.trader, o.nonce), o.digest);
+                    by_index.insert((o.market, o.interval, o.index));
+                    by_digest.insert(o.digest, o.clone());
+                    fresh.push(o);
+                    outcomes.push(Ok(InsertOutcome::Inserted));
+                }
             }
-            sqlx::query(
-                "INSERT INTO orders (digest, market, interval_idx, idx, trader, side, quantity_wh, \
-                 limit_price, nonce, salt, commitment, signature, receipt_signature, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(o.digest.as_slice())
-            .bind(o.market.as_slice())
-            .bind(interval)
-            .bind(i64::from(o.index))
-            .bind(o.trader.as_slice())
-            .bind(i64::from(o.side))
-            .bind(rows::to_i64("quantity_wh", o.quantity_wh)?)
-            .bind(o.limit_price)
-            .bind(&nonce)
-            .bind(o.salt.as_slice())
-            .bind(o.commitment.as_slice())
-            .bind(&o.signature[..])
-            .bind(&o.receipt_signature[..])
-            .bind(rows::to_i64("received_at", o.received_at)?)
-            .execute(&mut *tx)
-            .await?;
+            for chunk in fresh.chunks(INSERT_CHUNK) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO orders (digest, market, interval_idx, idx, trader, side, quantity_wh, \
+                     limit_price, nonce, salt, commitment, signature, receipt_signature, received_at) ",
+                );
+                q.push_values(chunk, |mut b, o| {
+                    b.push_bind(o.digest.as_slice())
+                        .push_bind(o.market.as_slice())
+                        .push_bind(o.interval as i64)
+                        .push_bind(i64::from(o.index))
+                        .push_bind(o.trader.as_slice())
+                        .push_bind(i64::from(o.side))
+                        .push_bind(o.quantity_wh as i64)
+                        .push_bind(o.limit_price)
+                        .push_bind(o.nonce.to_string())
+                        .push_bind(o.salt.as_slice())
+                        .push_bind(o.commitment.as_slice())
+                        .push_bind(&o.signature[..])
+                        .push_bind(&o.receipt_signature[..])
+                        .push_bind(o.received_at as i64);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
-        Ok(InsertOutcome::Inserted)
+        Ok(outcomes)
+    }
+
+    /// The stored orders among `digests` (any order).
+    pub async fn orders_by_digest(&self, digests: &[B256]) -> StoreResult<Vec<StoredOrder>> {
+        let mut out = Vec::new();
+        for chunk in digests.chunks(SET_CHUNK) {
+            with_pool!(self, p => {
+                let mut q = sqlx::QueryBuilder::new("SELECT * FROM orders WHERE digest IN (");
+                let mut sep = q.separated(", ");
+                for d in chunk {
+                    sep.push_bind(d.as_slice());
+                }
+                q.push(")");
+                for r in q.build().fetch_all(p).await? {
+                    out.push(rows::order_from(&r)?);
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The indexed commitments of `(market, interval)` whose value is among `values`.
+    pub async fn commitments_among(
+        &self,
+        market: B256,
+        interval: u64,
+        values: &[B256],
+    ) -> StoreResult<Vec<CommitmentRow>> {
+        let interval = rows::to_i64("interval", interval)?;
+        let mut out = Vec::new();
+        for chunk in values.chunks(SET_CHUNK) {
+            with_pool!(self, p => {
+                let mut q = sqlx::QueryBuilder::new("SELECT * FROM commitments WHERE market = ");
+                q.push_bind(market.as_slice()).push(" AND interval_idx = ").push_bind(interval);
+                q.push(" AND commitment IN (");
+                let mut sep = q.separated(", ");
+                for v in chunk {
+                    sep.push_bind(v.as_slice());
+                }
+                q.push(") ORDER BY idx");
+                for r in q.build().fetch_all(p).await? {
+                    out.push(rows::commitment_from(&r)?);
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// The opened order with EIP-712 digest `digest`.

@@ -226,6 +226,28 @@ async fn suite(store: Store) {
     assert_eq!(store.last_cleared(B256::ZERO).await.expect("last"), None);
     assert_eq!(store.counts().await.expect("counts"), (3, 3, 1));
 
+    // Many orders in one transaction: each judged on its own, in order, duplicates included.
+    let mut o6 = order(6, 0, 0x16, 60);
+    o6.digest = B256::repeat_byte(0xd5);
+    let mut o6_nonce = order(6, 1, 0x16, 60);
+    o6_nonce.digest = B256::repeat_byte(0xd6);
+    let mut o7 = order(6, 2, 0x17, 70);
+    o7.digest = B256::repeat_byte(0xd7);
+    let outcomes = store
+        .insert_orders(&[o6.clone(), o6.clone(), o6_nonce, o7.clone(), o0.clone()])
+        .await
+        .expect("batch");
+    assert!(matches!(outcomes[0], Ok(InsertOutcome::Inserted)));
+    assert!(matches!(&outcomes[1], Ok(InsertOutcome::Existing(b)) if **b == o6));
+    assert!(matches!(
+        outcomes[2],
+        Err(StoreError::NonceReused { nonce: 60, .. })
+    ));
+    assert!(matches!(outcomes[3], Ok(InsertOutcome::Inserted)));
+    assert!(matches!(&outcomes[4], Ok(InsertOutcome::Existing(b)) if **b == o0));
+    assert_eq!(store.orders(MARKET, 6).await.expect("orders"), vec![o6, o7]);
+    assert_eq!(store.counts().await.expect("counts").1, 5);
+
     // Out-of-range numbers are refused, not wrapped.
     let mut huge = order(5, 9, 0x19, 9);
     huge.interval = u64::MAX;
@@ -256,7 +278,7 @@ async fn sqlite_suite() {
     suite(Store::connect(&url).await.expect("connect")).await;
     // Reopening applies no migration twice and finds the data.
     let store = Store::connect(&url).await.expect("reopen");
-    assert_eq!(store.counts().await.expect("counts"), (3, 3, 1));
+    assert_eq!(store.counts().await.expect("counts"), (3, 5, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,7 +294,7 @@ async fn postgres_suite() {
     let url = fresh_pg_database(&admin).await;
     suite(Store::connect(&url).await.expect("connect")).await;
     let store = Store::connect(&url).await.expect("reopen");
-    assert_eq!(store.counts().await.expect("counts"), (3, 3, 1));
+    assert_eq!(store.counts().await.expect("counts"), (3, 5, 1));
 }
 
 #[tokio::test]

@@ -1,0 +1,85 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use eyre::{Result, WrapErr};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Clearing at growing N against sorting N (price, index) pairs in the same run; target:
+    /// clearing 10^6 orders within 3x that sort.
+    ///
+    /// Example: `sealgrid bench clearing --sizes 10000,100000,1000000`.
+    Clearing(ClearingArgs),
+    /// Signed orders over loopback HTTP into the store against the raw signature-recovery rate
+    /// of one core; target: at least half of it. Starts its own anvil and deploys the demo
+    /// contracts, so run it inside the checkout after `scripts/setup.sh`.
+    ///
+    /// Example: `sealgrid bench intake --orders 20000 --batch 500`.
+    Intake(IntakeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClearingArgs {
+    /// Book sizes.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    sizes: Vec<usize>,
+    /// Seed of the random books.
+    #[arg(long, default_value_t = 0x5ea1_6d)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IntakeArgs {
+    /// Orders to submit.
+    #[arg(long, default_value_t = 20_000)]
+    orders: usize,
+    /// Orders per batch request.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 2)]
+    clients: usize,
+    /// Store URL (default: a fresh SQLite file in a temporary directory).
+    #[arg(long)]
+    store: Option<String>,
+    /// The sealgrid checkout (default: found from the current directory, or $SEALGRID_ROOT).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+impl BenchCommand {
+    pub(crate) fn run(self) -> Result<()> {
+        match self {
+            Self::Clearing(a) => {
+                let lines = sealgrid_clearing::bench::run_clearing_bench(&a.sizes, a.seed, |m| {
+                    eprintln!("bench: {m}")
+                });
+                for l in lines {
+                    println!("{l}");
+                }
+                Ok(())
+            }
+            Self::Intake(a) => {
+                let root = match a.root {
+                    Some(r) => r,
+                    None => sealgrid_chain::devnet::project_root()?,
+                };
+                let opts = sealgrid_matcher::bench::IntakeBenchOptions {
+                    root,
+                    orders: a.orders,
+                    batch: a.batch,
+                    clients: a.clients,
+                    store: a.store,
+                };
+                let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+                let lines = rt.block_on(sealgrid_matcher::bench::run_intake_bench(opts, |m| {
+                    eprintln!("bench: {m}")
+                }))?;
+                for l in lines {
+                    println!("{l}");
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use alloy_primitives::{Address, B256};
+use alloy_signer_local::PrivateKeySigner;
+use clap::{Args, Subcommand};
+use eyre::{Result, WrapErr, bail};
+use sealgrid_chain::AuctionReader;
+use sealgrid_matcher::{
+    ApiLimits, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SystemClock,
+};
+use sealgrid_store::Store;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MatcherCommand {
+    /// Runs the matcher: intake API, chain indexer, and a scheduler per market clearing each
+    /// interval at its gate. State lives in the store; a restart resumes where it stopped.
+    ///
+    /// Example: `sealgrid matcher serve --rpc-url http://127.0.0.1:8545 --auction 0x..
+    /// --market 0x.. --operator-key 0x..` (or SEALGRID_OPERATOR_KEY).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(
+        long,
+        env = "SEALGRID_RPC_URL",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    rpc_url: String,
+    /// The auction contract.
+    #[arg(long, env = "SEALGRID_AUCTION")]
+    auction: Address,
+    /// Markets to clear (repeat or comma-separate).
+    #[arg(
+        long = "market",
+        env = "SEALGRID_MARKETS",
+        value_delimiter = ',',
+        required = true
+    )]
+    markets: Vec<B256>,
+    /// The operator's key: signs receipts (must be the markets' operator).
+    #[arg(long, env = "SEALGRID_OPERATOR_KEY", hide_env_values = true)]
+    operator_key: String,
+    /// Store: `sqlite:PATH` (default) or `postgres://...`.
+    #[arg(
+        long,
+        env = "SEALGRID_STORE",
+        default_value = "sqlite:.sealgrid/matcher.db"
+    )]
+    store: String,
+    /// Listen address of the API.
+    #[arg(long, env = "SEALGRID_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Block to start indexing from on an empty store (the auction's deployment block).
+    #[arg(long, default_value_t = 0)]
+    start_block: u64,
+    /// Blocks to wait before indexing a block (reorg safety).
+    #[arg(long, default_value_t = 0)]
+    confirmations: u64,
+    /// First interval to clear on an empty store (default: the next one still open).
+    #[arg(long)]
+    first_interval: Option<u64>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Most orders per batch request.
+    #[arg(long, default_value_t = 1000)]
+    max_batch: usize,
+    /// Orders per account in a burst.
+    #[arg(long, default_value_t = 256)]
+    rate_burst: u64,
+    /// Sustained orders per second per account.
+    #[arg(long, default_value_t = 64)]
+    rate_per_second: u64,
+}
+
+impl MatcherCommand {
+    pub(crate) fn run(self) -> Result<()> {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .init();
+        let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+        match self {
+            Self::Serve(a) => rt.block_on(a.serve()),
+        }
+    }
+}
+
+impl ServeArgs {
+    async fn serve(self) -> Result<()> {
+        let operator: PrivateKeySigner = self
+            .operator_key
+            .trim()
+            .parse()
+            .wrap_err("invalid operator key")?;
+        if let Some(path) = self.store.strip_prefix("sqlite:")
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+        }
+        let store = Store::connect(&self.store)
+            .await
+            .wrap_err("opening the store")?;
+        let chain = AuctionReader::connect(&self.rpc_url, self.auction)
+            .await
+            .wrap_err("connecting to the chain")?;
+        for m in &self.markets {
+            let Some(info) = chain.market(*m).await? else {
+                bail!("the auction has no market {m}")
+            };
+            if info.operator != operator.address() {
+                bail!(
+                    "market {m} is operated by {}, not by the operator key's {}",
+                    info.operator,
+                    operator.address()
+                );
+            }
+        }
+        tracing::info!(store = store.backend(), chain = chain.chain_id(), auction = %self.auction, "matcher starting");
+        let indexer = Arc::new(Indexer::new(
+            chain.clone(),
+            store.clone(),
+            self.start_block,
+            self.confirmations,
+        ));
+        let limits = IntakeLimits {
+            burst: self.rate_burst,
+            per_second: self.rate_per_second,
+        };
+        let intake = Intake::new(
+            chain.clone(),
+            store,
+            indexer.clone(),
+            operator,
+            Arc::new(SystemClock),
+            limits,
+            Arc::new(Metrics::default()),
+        );
+        let scheduler = Arc::new(Scheduler::new(
+            intake.clone(),
+            chain,
+            indexer.clone(),
+            Arc::new(LogSink),
+        ));
+        let resumed = scheduler.resume_handoffs().await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "handed off batches left from the last run");
+        }
+
+        let mut tasks = tokio::task::JoinSet::new();
+        let idx = indexer.clone();
+        tasks.spawn(async move {
+            loop {
+                if let Err(e) = idx.sync().await {
+                    tracing::warn!(error = %e, "indexer pass failed; retrying");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        for m in self.markets.clone() {
+            let (s, first) = (scheduler.clone(), self.first_interval);
+            tasks.spawn(async move {
+                loop {
+                    match s.run_market(m, first).await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::error!(market = %m, error = %e, "scheduler stopped; restarting in 5 s");
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let app = sealgrid_matcher::router(
+            intake,
+            indexer,
+            ApiLimits {
+                max_body_bytes: self.max_body_bytes,
+                max_batch: self.max_batch,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .wrap_err_with(|| format!("binding {}", self.listen))?;
+        tracing::info!(listen = %self.listen, "API listening");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            })
+            .await
+            .wrap_err("serving the API")?;
+        tasks.shutdown().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand, each with its arguments and a `run`.
+
+pub(crate) mod bench;
+pub(crate) mod clear;
+pub(crate) mod matcher;
+pub(crate) mod order;

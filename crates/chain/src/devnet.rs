@@ -1,0 +1,218 @@
+//! A local devnet for demos, benchmarks and tests: anvil from the project's npm toolchain and
+//! the contracts deployed by `deploy/Demo.s.sol` (token, intent token, auction, timelock, one
+//! market operated by anvil's first dev key, four funded traders).
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use alloy::{
+    primitives::{Address, B256, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+
+use crate::{ChainError, ChainResult};
+
+/// anvil's well-known dev keys (public; never use them outside a devnet). Key 0 deploys and
+/// operates the demo market; keys 1-4 are funded traders.
+pub const DEV_KEYS: [&str; 5] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+];
+
+/// The address of dev key 0.
+pub const DEV_DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+/// The demo market id: `keccak256("sealgrid/demo/feeder-7") >> 8`.
+pub fn demo_market() -> B256 {
+    B256::from(U256::from_be_bytes(keccak256("sealgrid/demo/feeder-7").0) >> 8)
+}
+
+/// The project root: `$SEALGRID_ROOT`, or the nearest directory upward from the current one
+/// holding `foundry.toml` and `deploy/Demo.s.sol`.
+pub fn project_root() -> ChainResult<PathBuf> {
+    if let Ok(r) = std::env::var("SEALGRID_ROOT") {
+        return Ok(PathBuf::from(r));
+    }
+    let cwd = std::env::current_dir().map_err(|e| ChainError::Devnet(e.to_string()))?;
+    cwd.ancestors()
+        .find(|d| d.join("foundry.toml").is_file() && d.join("deploy/Demo.s.sol").is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            ChainError::Devnet("not inside the sealgrid checkout (set SEALGRID_ROOT)".into())
+        })
+}
+
+fn tool(root: &Path, name: &str) -> ChainResult<PathBuf> {
+    let p = root.join(format!(
+        "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
+    ));
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(ChainError::Devnet(format!(
+            "{} is missing: run scripts/setup.sh",
+            p.display()
+        )))
+    }
+}
+
+/// A running anvil with the demo deployment. Dropping it stops anvil.
+#[derive(Debug)]
+pub struct Devnet {
+    anvil: Child,
+    /// The RPC URL (loopback).
+    pub rpc: String,
+    /// The chain id (unique per devnet, so that parallel devnets do not share forge records).
+    pub chain_id: u64,
+    /// The auction.
+    pub auction: Address,
+    /// The payment token (a test ERC-20).
+    pub token: Address,
+    /// A read-only provider.
+    pub provider: DynProvider,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.anvil.kill();
+        let _ = self.anvil.wait();
+    }
+}
+
+impl Devnet {
+    /// Starts anvil on a free loopback port and deploys the demo contracts with forge.
+    pub async fn start(root: &Path) -> ChainResult<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ChainError::Devnet(format!("no free port: {e}")))?
+            .port();
+        let chain_id = 40_000 + u64::from(port);
+        let anvil = Command::new(tool(root, "anvil")?)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
+            ])
+            .arg("--silent")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| ChainError::Devnet(format!("starting anvil: {e}")))?;
+        let rpc = format!("http://127.0.0.1:{port}");
+        let url = rpc.parse().map_err(|e| ChainError::BadUrl {
+            url: rpc.clone(),
+            reason: format!("{e}"),
+        })?;
+        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let mut net = Self {
+            anvil,
+            rpc,
+            chain_id,
+            auction: Address::ZERO,
+            token: Address::ZERO,
+            provider,
+        };
+        let mut up = false;
+        for _ in 0..200 {
+            if net.provider.get_chain_id().await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !up {
+            return Err(ChainError::Devnet(
+                "anvil did not answer within 10 s".into(),
+            ));
+        }
+        let (auction, token) = net.deploy(root)?;
+        net.auction = auction;
+        net.token = token;
+        Ok(net)
+    }
+
+    fn deploy(&self, root: &Path) -> ChainResult<(Address, Address)> {
+        let path = format!(
+            "{}:{}",
+            root.join("tools/solc").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(tool(root, "forge")?)
+            .current_dir(root)
+            .env("PATH", path)
+            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
+            .args([
+                "script",
+                "deploy/Demo.s.sol:Demo",
+                "--sig",
+                "deploy()",
+                "--rpc-url",
+                &self.rpc,
+            ])
+            .args(["--broadcast", "--slow", "--sender", DEV_DEPLOYER])
+            .output()
+            .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
+        if !out.status.success() {
+            return Err(ChainError::Devnet(format!(
+                "forge script deploy() failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let dir = root.join(format!("broadcast/Demo.s.sol/{}", self.chain_id));
+        let record = std::fs::read(dir.join("deploy-latest.json"))
+            .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        let json: serde_json::Value = serde_json::from_slice(&record)
+            .map_err(|e| ChainError::Devnet(format!("broadcast record: {e}")))?;
+        let find = |name: &str| -> ChainResult<Address> {
+            json["transactions"]
+                .as_array()
+                .and_then(|txs| {
+                    txs.iter()
+                        .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
+                })
+                .and_then(|t| t["contractAddress"].as_str())
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| {
+                    ChainError::Devnet(format!("no {name} deployment in the broadcast record"))
+                })
+        };
+        Ok((find("SealgridAuction")?, find("MockERC20")?))
+    }
+
+    /// The latest block's timestamp.
+    pub async fn now(&self) -> ChainResult<u64> {
+        let b = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| ChainError::MissingBlock("latest".into()))?;
+        Ok(b.header.timestamp)
+    }
+
+    /// Mines one block at unix time `t` (anvil only).
+    pub async fn warp(&self, t: u64) -> ChainResult<()> {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(
+                std::borrow::Cow::Borrowed("evm_setNextBlockTimestamp"),
+                (t,),
+            )
+            .await?;
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(std::borrow::Cow::Borrowed("evm_mine"), ())
+            .await?;
+        Ok(())
+    }
+}
