@@ -477,3 +477,34 @@ pub fn wallet_sign(tool: &str, k: usize, o: &Order, chain_id: u64, auction: Addr
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// A fresh PostgreSQL database on the server at `SEALGRID_TEST_PG_URL` (`scripts/pg.sh`), or
+/// `None` (with a message) when there is none and `SEALGRID_REQUIRE_PG` is not set.
+pub async fn postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(admin) = std::env::var("SEALGRID_TEST_PG_URL") else {
+        assert!(
+            std::env::var("SEALGRID_REQUIRE_PG").is_err(),
+            "SEALGRID_REQUIRE_PG is set but SEALGRID_TEST_PG_URL is not"
+        );
+        eprintln!("skipped: SEALGRID_TEST_PG_URL is not set (scripts/pg.sh start)");
+        return None;
+    };
+    let name = format!(
+        "sealgrid_matcher_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    );
+    let mut c = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("admin connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .expect("create db");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}

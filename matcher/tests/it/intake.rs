@@ -383,3 +383,128 @@ fn openapi_documents_every_route() {
         assert!(codes.iter().any(|x| x == c), "{c} missing");
     }
 }
+
+alloy::sol! {
+    #[sol(rpc)]
+    contract ERC1271Wallet {
+        function execute(address target, bytes data) external returns (bytes);
+    }
+}
+
+/// Deploys the TEST-ONLY ERC-1271 account (contracts/test/utils/ERC1271Wallet.sol) owned by
+/// dev key `owner`, funds it with payment tokens and approves the auction from it.
+async fn smart_account(net: &Devnet, owner: usize) -> Address {
+    use alloy::{
+        network::TransactionBuilder,
+        providers::Provider,
+        rpc::types::TransactionRequest,
+        sol_types::{SolCall, SolValue},
+    };
+    let artifact = root().join("out/ERC1271Wallet.sol/ERC1271Wallet.json");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&artifact).expect("run forge build"))
+            .expect("artifact");
+    let code: Bytes = serde_json::from_value(json["bytecode"]["object"].clone()).expect("bytecode");
+    let mut init = code.to_vec();
+    init.extend(signer(owner).address().abi_encode());
+    let wallet = net.wallet(owner);
+    let receipt = wallet
+        .send_transaction(TransactionRequest::default().with_deploy_code(init))
+        .await
+        .expect("deploy")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    let account = receipt.contract_address.expect("created");
+    let auction = sealgrid_chain::bindings::SealgridAuction::new(net.auction, net.provider.clone());
+    let token: Address = {
+        let (p, ..) = {
+            let r = auction
+                .getMarket(demo_market())
+                .call()
+                .await
+                .expect("market");
+            (r.p, r.seq)
+        };
+        p.token
+    };
+    let erc20 = sealgrid_chain::bindings::IERC20::new(token, wallet.clone());
+    let r = erc20
+        .transfer(account, alloy::primitives::U256::from(100_000_000u64))
+        .send()
+        .await
+        .expect("fund");
+    assert!(r.get_receipt().await.expect("receipt").status());
+    let approve = sealgrid_chain::bindings::IERC20::approveCall {
+        spender: net.auction,
+        amount: alloy::primitives::U256::MAX,
+    };
+    let acct = ERC1271Wallet::new(account, wallet);
+    let r = acct
+        .execute(token, approve.abi_encode().into())
+        .send()
+        .await
+        .expect("approve");
+    assert!(r.get_receipt().await.expect("receipt").status());
+    account
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_accounts_open_orders_through_erc1271() {
+    use alloy::sol_types::SolCall;
+    let net = Devnet::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = Matcher::start(
+        &net,
+        &sqlite_url(&dir),
+        ApiLimits::default(),
+        IntakeLimits::default(),
+    )
+    .await;
+    let (i, _) = net.open_interval().await;
+    let account = smart_account(&net, 1).await;
+
+    // The account commits (through its owner) ...
+    let mut o = order(1, i, Side::Buy, 2_000, 50_000, 1, "erc1271");
+    o.trader = account;
+    let commitment = sealgrid_types::order_commitment(&o).expect("commitment");
+    let call = sealgrid_chain::bindings::SealgridAuction::commitCall {
+        market: o.market,
+        interval: o.interval,
+        commitment,
+        lock: lock_for(&o),
+    };
+    let acct = ERC1271Wallet::new(account, net.wallet(1));
+    let r = acct
+        .execute(net.auction, call.abi_encode().into())
+        .send()
+        .await
+        .expect("commit");
+    assert!(
+        r.get_receipt().await.expect("receipt").status(),
+        "commit through the account"
+    );
+
+    // ... and its owner's EIP-712 signature opens the order: no EOA recovers to the account,
+    // so intake asks the account (ERC-1271).
+    let body = submission(&o, &sign(1, &o, net.chain_id, net.auction), None);
+    let (s, got) = m.post("/v1/orders", &body).await;
+    assert_eq!(s, 200, "{got}");
+    assert_eq!(got["status"], "accepted");
+    check_receipt(&net, &got, 0, &o);
+
+    // A signature by someone else is refused by the account.
+    let mut o2 = order(1, i, Side::Buy, 2_000, 50_000, 2, "erc1271-other");
+    o2.trader = account;
+    let (s, got) = m
+        .post(
+            "/v1/orders",
+            &submission(&o2, &sign(2, &o2, net.chain_id, net.auction), None),
+        )
+        .await;
+    assert_eq!(
+        (s, got["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{got}"
+    );
+}

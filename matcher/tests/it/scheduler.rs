@@ -143,9 +143,21 @@ async fn open_all(intake: &Intake, net: &Devnet, opened: &[(usize, Order)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clears_at_the_gate_and_the_contract_accepts_the_result() {
-    let net = Devnet::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let url = format!("sqlite:{}", dir.path().join("m.db").display());
+    clears_at_the_gate(&format!("sqlite:{}", dir.path().join("m.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clears_at_the_gate_on_postgres() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    clears_at_the_gate(&url).await;
+}
+
+async fn clears_at_the_gate(url: &str) {
+    let net = Devnet::start().await;
+    let url = url.to_owned();
     let m = Matcher::start(&net, &url, ApiLimits::default(), IntakeLimits::default()).await;
     let (i, gate) = net.open_interval().await;
     let (opened, expected) = commit_book(&net, i).await;

@@ -1,0 +1,104 @@
+//! The `sealgrid` binary as an operator runs it.
+
+#![allow(missing_docs)]
+
+use std::{io::Write, process::Command};
+
+fn sealgrid(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sealgrid");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn clear_prints_the_result_of_a_book() {
+    let book = r#"{"orders":[
+        {"side":"buy","quantity_wh":40000,"limit_price":120000},
+        {"side":"buy","quantity_wh":25000,"limit_price":90000},
+        {"side":"sell","quantity_wh":30000,"limit_price":60000},
+        {"side":"sell","quantity_wh":50000,"limit_price":100000}]}"#;
+    let (code, out, err) = sealgrid(&["clear", "-"], book);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        r#"{"cleared":true,"price":110000,"volume":40000,"fills":[40000,0,30000,10000]}"#
+    );
+}
+
+#[test]
+fn clear_of_a_book_that_does_not_cross() {
+    let book = r#"{"orders":[{"side":"buy","quantity_wh":5,"limit_price":-10},{"side":"sell","quantity_wh":5,"limit_price":10}]}"#;
+    let (code, out, _) = sealgrid(&["clear", "-"], book);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        r#"{"cleared":false,"price":null,"volume":0,"fills":[0,0]}"#
+    );
+}
+
+#[test]
+fn clear_rejects_bad_books_with_a_clear_error() {
+    for (book, needle) in [
+        ("{\"orders\": [", "line 1"),
+        (
+            r#"{"orders":[{"side":"hold","quantity_wh":1,"limit_price":1}]}"#,
+            "hold",
+        ),
+        (
+            r#"{"orders":[{"side":"buy","quantity_wh":-1,"limit_price":1}]}"#,
+            "-1",
+        ),
+        (
+            r#"{"orders":[{"side":"buy","quantity_wh":1,"limit_price":1,"x":0}]}"#,
+            "x",
+        ),
+        (
+            r#"{"orders":[{"side":"buy","quantity_wh":1}]}"#,
+            "limit_price",
+        ),
+    ] {
+        let (code, out, err) = sealgrid(&["clear", "-"], book);
+        assert_ne!(code, 0, "{book} must fail");
+        assert!(out.is_empty(), "nothing on stdout for {book}");
+        assert!(
+            err.contains("not a valid book") && err.contains(needle),
+            "{book}: {err}"
+        );
+    }
+    let (code, _, err) = sealgrid(&["clear", "/nonexistent/book.json"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("/nonexistent/book.json"), "{err}");
+}
+
+#[test]
+fn order_commitment_matches_the_library() {
+    let order = r#"{"trader":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8","market":"0x0000000000000000000000000000000000000000000000000000000000000007","interval":5,"side":0,"quantityWh":1000,"limitPrice":-20,"nonce":1,"salt":"0x0000000000000000000000000000000000000000000000000000000000000001"}"#;
+    let dir = std::env::temp_dir().join(format!("sealgrid-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("order.json");
+    std::fs::write(&file, order).expect("write");
+    let (code, out, err) = sealgrid(&["order", "commitment", file.to_str().expect("path")], "");
+    assert_eq!(code, 0, "{err}");
+    let parsed: sealgrid_types::Order = serde_json::from_str(order).expect("order");
+    let expected = sealgrid_types::order_commitment(&parsed).expect("commitment");
+    assert_eq!(out.trim(), expected.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
