@@ -32,4 +32,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 step "demo (scripts/demo.sh end to end on a fresh anvil)"
-SEALGRID_DEMO_PORT= "$ROOT/scripts/demo.sh"
+"$ROOT/scripts/demo.sh"

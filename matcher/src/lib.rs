@@ -3,6 +3,7 @@
 pub mod api;
 pub mod bench;
 mod clock;
+pub mod demo;
 mod error;
 mod indexer;
 mod intake;

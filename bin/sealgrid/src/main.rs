@@ -15,6 +15,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// One interval end to end on a local anvil: real contracts, wallets' EIP-712 orders opened
+    /// to the matcher over HTTP, clearing at the gate, settle and claims on-chain.
+    Demo(cmd::demo::DemoArgs),
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
@@ -30,6 +33,7 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Demo(a) => a.run(),
         Command::Order(c) => c.run(),
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),

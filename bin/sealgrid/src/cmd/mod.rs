@@ -2,5 +2,6 @@
 
 pub(crate) mod bench;
 pub(crate) mod clear;
+pub(crate) mod demo;
 pub(crate) mod matcher;
 pub(crate) mod order;

@@ -1,0 +1,25 @@
+use std::path::PathBuf;
+
+use clap::Args;
+use eyre::{Result, WrapErr};
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// The sealgrid checkout (default: found from the current directory, or $SEALGRID_ROOT).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+impl DemoArgs {
+    pub(crate) fn run(self) -> Result<()> {
+        let root = match self.root {
+            Some(r) => r,
+            None => sealgrid_chain::devnet::project_root()?,
+        };
+        let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+        rt.block_on(sealgrid_matcher::demo::run_demo(root, |line| {
+            println!("demo: {line}")
+        }))?;
+        Ok(())
+    }
+}
