@@ -6,6 +6,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {Vm} from "../contracts/test/utils/Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "../contracts/test/utils/Mocks.sol";
 import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
+import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {OrderLib} from "../contracts/src/libraries/OrderLib.sol";
@@ -40,7 +41,14 @@ contract Demo {
         MockERC20 token = new MockERC20();
         EnergyIntentToken intents =
             new EnergyIntentToken(deployer, "https://sealgrid.invalid/intent/{id}.json");
-        SealgridAuction auction = new SealgridAuction(deployer, deployer, intents);
+        // The Poseidon libraries are their own contracts (compiled for runtime gas).
+        SealgridAuction auction = new SealgridAuction(
+            deployer,
+            deployer,
+            intents,
+            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
+        );
         intents.grantRole(intents.MARKET_ROLE(), address(auction));
         auction.createMarket(
             MARKET,

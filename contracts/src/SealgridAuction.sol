@@ -10,6 +10,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
+import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
 import {FillsLib} from "./libraries/FillsLib.sol";
@@ -37,6 +38,12 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
 
     /// @notice The energy-intent token minted on claim.
     EnergyIntentToken public immutable intents;
+
+    /// @notice Poseidon with two inputs (the commitment accumulator).
+    IPoseidonT3 public immutable poseidonT3;
+
+    /// @notice Poseidon with four inputs (order commitments, in disputes).
+    IPoseidonT5 public immutable poseidonT5;
 
     struct Market {
         // slot 0: everything commit reads
@@ -89,11 +96,25 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     /// @param admin DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
     /// @param pauser PAUSER_ROLE holder (an incident-response key).
     /// @param intents_ The energy-intent token; this contract needs its MARKET_ROLE.
-    constructor(address admin, address pauser, EnergyIntentToken intents_) EIP712("sealgrid", "1") {
-        if (admin == address(0) || address(intents_) == address(0)) revert AuctionZeroAddress();
+    /// @param poseidonT3_ A deployed poseidon-solidity PoseidonT3 library.
+    /// @param poseidonT5_ A deployed poseidon-solidity PoseidonT5 library.
+    constructor(
+        address admin,
+        address pauser,
+        EnergyIntentToken intents_,
+        IPoseidonT3 poseidonT3_,
+        IPoseidonT5 poseidonT5_
+    ) EIP712("sealgrid", "1") {
+        if (admin == address(0) || address(intents_) == address(0)) {
+            revert AuctionZeroAddress();
+        }
+        if (address(poseidonT3_).code.length == 0) revert AuctionNoCode(address(poseidonT3_));
+        if (address(poseidonT5_).code.length == 0) revert AuctionNoCode(address(poseidonT5_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         if (pauser != address(0)) _grantRole(PAUSER_ROLE, pauser);
         intents = intents_;
+        poseidonT3 = poseidonT3_;
+        poseidonT5 = poseidonT5_;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -305,7 +326,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         Interval storage iv = _intervals[market][interval];
         index = iv.count;
         if (index >= m.maxCommitments) revert AuctionIntervalFull(interval, m.maxCommitments);
-        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment);
+        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment, poseidonT3);
         iv.accumulator = acc;
         unchecked {
             iv.count = index + 1; // index < maxCommitments < 2^24
@@ -552,8 +573,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     /// @notice The Poseidon commitment of `order` (docs/encoding.md).
     /// @param order The order.
     /// @return The commitment.
-    function orderCommitment(OrderLib.Order calldata order) external pure returns (bytes32) {
-        return OrderLib.commitment(order);
+    function orderCommitment(OrderLib.Order calldata order) external view returns (bytes32) {
+        return OrderLib.commitment(order, poseidonT5);
     }
 
     /// @notice The EIP-712 domain separator.
@@ -778,7 +799,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         ) revert AuctionInvalidOrder();
         uint256 required = OrderLib.requiredLock(o.side, o.quantityWh, o.limitPrice);
         if (d.lock < required) revert AuctionLockInsufficient(d.lock, required);
-        return OrderLib.commitment(o);
+        return OrderLib.commitment(o, poseidonT5);
     }
 
     /// @dev Pulls `amount` from the caller and checks exactly that much arrived.

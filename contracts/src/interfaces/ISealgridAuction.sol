@@ -228,4 +228,6 @@ interface ISealgridAuction {
     error AuctionInsufficientFees(uint256 available, uint256 amount);
     /// @notice The address is zero.
     error AuctionZeroAddress();
+    /// @notice A contract the auction depends on has no code at `account`.
+    error AuctionNoCode(address account);
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.31;
 
-import {PoseidonT3} from "poseidon-solidity/PoseidonT3.sol";
-import {PoseidonT5} from "poseidon-solidity/PoseidonT5.sol";
+import {IPoseidonT3, IPoseidonT5} from "../interfaces/IPoseidon.sol";
 
 /// @title OrderLib
 /// @notice The sealgrid order: its EIP-712 struct hash, its Poseidon commitment and the
@@ -75,7 +74,7 @@ library OrderLib {
     ///         (uint64(limitPrice) ^ 2^63) << 128 | side << 192, w3 = salt.
     /// @dev Reverts with {OrderFieldOverflow} if market or salt is not below the field modulus;
     ///      w0 (224 bits) and w2 (200 bits) cannot reach it.
-    function commitment(Order calldata o) internal pure returns (bytes32) {
+    function commitment(Order calldata o, IPoseidonT5 t5) internal view returns (bytes32) {
         uint256 market = uint256(o.market);
         uint256 salt = uint256(o.salt);
         if (market >= FIELD_MODULUS) revert OrderFieldOverflow(market);
@@ -83,14 +82,14 @@ library OrderLib {
         uint256 w0 = uint256(uint160(o.trader)) | (uint256(o.nonce) << 160);
         uint256 w2 = uint256(o.interval) | (uint256(o.quantityWh) << 64)
             | (uint256(uint64(o.limitPrice) ^ (uint64(1) << 63)) << 128) | (uint256(o.side) << 192);
-        return bytes32(PoseidonT5.hash([w0, market, w2, salt]));
+        return bytes32(t5.hash([w0, market, w2, salt]));
     }
 
     /// @notice One accumulator step: H(acc, commitment).
     /// @dev Both inputs must be below the field modulus; the auction checks commitments on entry
     ///      and the accumulator is a Poseidon output.
-    function accumulate(uint256 acc, bytes32 c) internal pure returns (uint256) {
-        return PoseidonT3.hash([acc, uint256(c)]);
+    function accumulate(uint256 acc, bytes32 c, IPoseidonT3 t3) internal view returns (uint256) {
+        return t3.hash([acc, uint256(c)]);
     }
 
     /// @notice The lock an order needs: the most its trader can owe at any clearing price the

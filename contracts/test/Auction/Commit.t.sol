@@ -7,7 +7,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {OrderLib} from "../../src/libraries/OrderLib.sol";
-import {PoseidonT3} from "poseidon-solidity/PoseidonT3.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 contract CommitTest is AuctionFixture {
@@ -19,7 +18,7 @@ contract CommitTest is AuctionFixture {
         vm.assertEq(before - token.balanceOf(alice), 100e6, "pulled");
         (uint256 acc, uint32 count,,,,) = auction.getInterval(MARKET, i);
         vm.assertEq(count, 1, "count");
-        vm.assertEq(acc, PoseidonT3.hash([uint256(0), uint256(r.commitment)]), "accumulator");
+        vm.assertEq(acc, poseidonT3.hash([uint256(0), uint256(r.commitment)]), "accumulator");
         vm.assertTrue(auction.isOutstanding(MARKET, i, r), "outstanding");
     }
 
@@ -30,7 +29,7 @@ contract CommitTest is AuctionFixture {
         vm.assertEq(b.index, 1, "second index");
         (uint256 acc,,,,,) = auction.getInterval(MARKET, i);
         uint256 expected =
-            PoseidonT3.hash([PoseidonT3.hash([uint256(0), uint256(a.commitment)]), uint256(22)]);
+            poseidonT3.hash([poseidonT3.hash([uint256(0), uint256(a.commitment)]), uint256(22)]);
         vm.assertEq(acc, expected, "acc");
     }
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TestBase} from "../utils/Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "../utils/Mocks.sol";
+import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
@@ -30,7 +31,13 @@ contract AuctionInvariants is TestBase {
         address operator = vm.addr(operatorPk);
         token = new MockERC20();
         intents = new EnergyIntentToken(admin, "");
-        auction = new SealgridAuction(admin, admin, intents);
+        auction = new SealgridAuction(
+            admin,
+            admin,
+            intents,
+            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
+        );
         vm.startPrank(admin);
         intents.grantRole(intents.MARKET_ROLE(), address(auction));
         auction.createMarket(

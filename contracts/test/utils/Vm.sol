@@ -6,6 +6,7 @@ pragma solidity ^0.8.31;
 interface Vm {
     function warp(uint256 timestamp) external;
     function etch(address target, bytes calldata code) external;
+    function deployCode(string calldata artifactPath) external returns (address deployed);
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
