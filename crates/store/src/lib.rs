@@ -293,20 +293,31 @@ impl Store {
             // Every stored row any order of the batch could collide with, in three set queries
             // (the same rows a concurrent writer may have committed a moment ago).
             let mut existing: Vec<StoredOrder> = Vec::new();
+            // Three queries, not one with OR: each is answered from its own unique index
+            // (PostgreSQL plans an OR of row-value lists as a scan of the table).
             for chunk in valid.chunks(SET_CHUNK) {
                 let mut q = sqlx::QueryBuilder::new("SELECT * FROM orders WHERE digest IN (");
                 let mut sep = q.separated(", ");
                 for o in chunk {
                     sep.push_bind(o.digest.as_slice());
                 }
-                q.push(") OR (trader, nonce) IN (");
+                q.push(")");
+                for r in q.build().fetch_all(&mut *tx).await? {
+                    existing.push(rows::order_from(&r)?);
+                }
+                let mut q = sqlx::QueryBuilder::new("SELECT * FROM orders WHERE (trader, nonce) IN (");
                 for (k, o) in chunk.iter().enumerate() {
                     if k > 0 {
                         q.push(", ");
                     }
                     q.push("(").push_bind(o.trader.as_slice()).push(", ").push_bind(o.nonce.to_string()).push(")");
                 }
-                q.push(") OR (market, interval_idx, idx) IN (");
+                q.push(")");
+                for r in q.build().fetch_all(&mut *tx).await? {
+                    existing.push(rows::order_from(&r)?);
+                }
+                let mut q =
+                    sqlx::QueryBuilder::new("SELECT * FROM orders WHERE (market, interval_idx, idx) IN (");
                 for (k, o) in chunk.iter().enumerate() {
                     if k > 0 {
                         q.push(", ");
