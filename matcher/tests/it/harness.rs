@@ -2,12 +2,10 @@
 //! traders committing through alloy, and a matcher served over loopback HTTP.
 
 use std::{
-    borrow::Cow,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::Arc,
-    time::Duration,
 };
 
 use alloy::{
@@ -16,21 +14,14 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use sealgrid_chain::{AuctionReader, bindings::SealgridAuction};
+use sealgrid_chain::{AuctionReader, bindings::SealgridAuction, devnet};
 use sealgrid_matcher::{ApiLimits, Indexer, Intake, IntakeLimits, Metrics, SimClock};
 use sealgrid_store::Store;
 use sealgrid_types::{Order, Side, order_commitment, required_lock, sealgrid_domain, sign_order};
 
-/// anvil's well-known dev keys (public; devnet only). K0 deploys and operates the market.
-pub const KEYS: [&str; 5] = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-];
+pub use sealgrid_chain::devnet::{DEV_KEYS as KEYS, demo_market};
 
-/// Serialises forge invocations: they share `out/`, `cache/` and `broadcast/`.
+/// Serialises devnet deployments: forge runs share `out/`, `cache/` and `broadcast/`.
 static FORGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub fn root() -> PathBuf {
@@ -40,146 +31,33 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn tool(name: &str) -> PathBuf {
-    let p = root().join(format!(
-        "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
-    ));
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh",
-        p.display()
-    );
-    p
-}
-
 pub fn signer(k: usize) -> PrivateKeySigner {
     KEYS[k].parse().expect("dev key")
 }
 
-/// The demo market id: keccak256("sealgrid/demo/feeder-7") >> 8.
-pub fn demo_market() -> B256 {
-    B256::from(U256::from_be_bytes(keccak256("sealgrid/demo/feeder-7").0) >> 8)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
+/// A devnet (`sealgrid_chain::devnet`) with the helpers the tests use.
 pub struct Devnet {
-    anvil: Child,
+    net: devnet::Devnet,
     pub rpc: String,
     pub chain_id: u64,
     pub auction: Address,
     pub provider: DynProvider,
 }
 
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.anvil.kill();
-        let _ = self.anvil.wait();
-    }
-}
-
 impl Devnet {
     /// anvil on a free port with a chain id of its own, and the demo deployment on it.
     pub async fn start() -> Self {
-        let port = free_port();
-        let chain_id = 40_000 + u64::from(port);
-        let anvil = Command::new(tool("anvil"))
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--chain-id",
-                &chain_id.to_string(),
-            ])
-            .arg("--silent")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let rpc = format!("http://127.0.0.1:{port}");
-        let provider = ProviderBuilder::new()
-            .connect_http(rpc.parse().expect("url"))
-            .erased();
-        for _ in 0..100 {
-            if provider.get_chain_id().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(provider.get_chain_id().await.expect("anvil up"), chain_id);
-        let mut net = Self {
-            anvil,
-            rpc,
-            chain_id,
-            auction: Address::ZERO,
-            provider,
+        let net = {
+            let _one = FORGE.lock().await;
+            devnet::Devnet::start(&root()).await.expect("devnet")
         };
-        net.auction = net.deploy().await;
-        net
-    }
-
-    async fn deploy(&self) -> Address {
-        let _one = FORGE.lock().await;
-        let root = root();
-        let solc = root.join("tools/solc");
-        let path = format!(
-            "{}:{}",
-            solc.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = Command::new(tool("forge"))
-            .current_dir(&root)
-            .env("PATH", path)
-            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
-            .args([
-                "script",
-                "deploy/Demo.s.sol:Demo",
-                "--sig",
-                "deploy()",
-                "--rpc-url",
-                &self.rpc,
-            ])
-            .args([
-                "--broadcast",
-                "--slow",
-                "--sender",
-                "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-            ])
-            .output()
-            .expect("run forge script");
-        assert!(
-            out.status.success(),
-            "forge script failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let record = root.join(format!(
-            "broadcast/Demo.s.sol/{}/deploy-latest.json",
-            self.chain_id
-        ));
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&record).expect("broadcast record"))
-                .expect("json");
-        let tx = json["transactions"]
-            .as_array()
-            .expect("transactions")
-            .iter()
-            .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == "SealgridAuction")
-            .expect("auction deployment");
-        let _ =
-            std::fs::remove_dir_all(root.join(format!("broadcast/Demo.s.sol/{}", self.chain_id)));
-        tx["contractAddress"]
-            .as_str()
-            .expect("address")
-            .parse()
-            .expect("address")
+        Self {
+            rpc: net.rpc.clone(),
+            chain_id: net.chain_id,
+            auction: net.auction,
+            provider: net.provider.clone(),
+            net,
+        }
     }
 
     /// A provider that signs with dev key `k`.
@@ -191,25 +69,12 @@ impl Devnet {
     }
 
     pub async fn now(&self) -> u64 {
-        let b = self
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await;
-        b.expect("rpc").expect("block").header.timestamp
+        self.net.now().await.expect("chain time")
     }
 
     /// Mines a block at time `t`.
     pub async fn warp(&self, t: u64) {
-        let _: serde_json::Value = self
-            .provider
-            .raw_request(Cow::Borrowed("evm_setNextBlockTimestamp"), (t,))
-            .await
-            .expect("set time");
-        let _: serde_json::Value = self
-            .provider
-            .raw_request(Cow::Borrowed("evm_mine"), ())
-            .await
-            .expect("mine");
+        self.net.warp(t).await.expect("warp");
     }
 
     /// Commits `order` from its trader (dev key `k`) with `lock`; returns the index.
