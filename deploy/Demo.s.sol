@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {Vm} from "../contracts/test/utils/Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "../contracts/test/utils/Mocks.sol";
+import {FillsProof} from "../contracts/test/utils/FillsProof.sol";
 import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
 import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
@@ -166,21 +167,11 @@ contract Demo {
                     commitment: auction.orderCommitment(o[k])
                 }),
                 word: w[k],
-                proof: _proof(w, uint32(k))
+                proof: FillsProof.siblings(w, uint32(k))
             });
         }
         vms.startBroadcast(K0);
         auction.claimBatch(MARKET, interval, cs);
         vms.stopBroadcast();
-    }
-
-    function _proof(uint64[] memory w, uint32 index) internal pure returns (bytes32[] memory p) {
-        bytes32[4] memory l;
-        for (uint256 k; k < 4; ++k) {
-            l[k] = FillsLib.leaf(uint32(k), w[k]);
-        }
-        p = new bytes32[](2);
-        p[0] = l[index ^ 1];
-        p[1] = index < 2 ? keccak256(abi.encodePacked(l[2], l[3])) : keccak256(abi.encodePacked(l[0], l[1]));
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.31;
 
+import {FillsProof} from "../utils/FillsProof.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Vm} from "../utils/Vm.sol";
 import {MockERC20} from "../utils/Mocks.sol";
@@ -187,7 +188,7 @@ contract AuctionHandler {
         if (!found || _words[i].length == 0) return;
         Rec storage r = _recs[i][k];
         ISealgridAuction.Claim memory c = ISealgridAuction.Claim({
-            record: r.record, word: _words[i][k], proof: _proof(_words[i], uint32(k))
+            record: r.record, word: _words[i][k], proof: FillsProof.siblings(_words[i], uint32(k))
         });
         try auction.claim(market, i, c) {
             if (r.claimed || !r.outstanding) ghostDoubleClaim = true;
@@ -236,7 +237,7 @@ contract AuctionHandler {
                 index: uint32(k),
                 order: o,
                 lock: rs[k].record.lock,
-                proof: _proof(w, uint32(k)),
+                proof: FillsProof.siblings(w, uint32(k)),
                 receipt: abi.encodePacked(r, s, v)
             });
             auction.dispute(market, i, d);
@@ -331,28 +332,5 @@ contract AuctionHandler {
         uint64 i = intervals[seed % intervals.length];
         if (_recs[i].length == 0) return (false, 0, 0);
         return (true, i, (seed >> 16) % _recs[i].length);
-    }
-
-    function _proof(uint64[] memory words, uint32 index) internal pure returns (bytes32[] memory proof) {
-        uint256 n = words.length;
-        bytes32[] memory level = new bytes32[](n);
-        for (uint256 k; k < n; ++k) {
-            level[k] = FillsLib.leaf(uint32(k), words[k]);
-        }
-        proof = new bytes32[](FillsLib.depth(n));
-        uint256 pos = index;
-        for (uint256 d; d < proof.length; ++d) {
-            uint256 sib = pos ^ 1;
-            proof[d] = sib < n ? level[sib] : bytes32(0);
-            uint256 half = (n + 1) / 2;
-            bytes32[] memory next = new bytes32[](half);
-            for (uint256 k; k < half; ++k) {
-                bytes32 r = 2 * k + 1 < n ? level[2 * k + 1] : bytes32(0);
-                next[k] = keccak256(abi.encodePacked(level[2 * k], r));
-            }
-            level = next;
-            n = half;
-            pos >>= 1;
-        }
     }
 }

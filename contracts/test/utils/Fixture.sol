@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TestBase} from "./Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "./Mocks.sol";
 import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
+import {FillsProof} from "./FillsProof.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {IClearingVerifier} from "../../src/interfaces/IClearingVerifier.sol";
@@ -181,27 +182,8 @@ abstract contract AuctionFixture is TestBase {
     }
 
     /// @dev Merkle siblings of leaf `index` over `words` (docs/encoding.md).
-    function proofOf(uint64[] memory words, uint32 index) internal pure returns (bytes32[] memory proof) {
-        uint256 n = words.length;
-        bytes32[] memory level = new bytes32[](n);
-        for (uint256 k; k < n; ++k) {
-            level[k] = FillsLib.leaf(uint32(k), words[k]);
-        }
-        proof = new bytes32[](FillsLib.depth(n));
-        uint256 pos = index;
-        for (uint256 d; d < proof.length; ++d) {
-            uint256 sib = pos ^ 1;
-            proof[d] = sib < n ? level[sib] : bytes32(0);
-            uint256 half = (n + 1) / 2;
-            bytes32[] memory next = new bytes32[](half);
-            for (uint256 k; k < half; ++k) {
-                bytes32 r = 2 * k + 1 < n ? level[2 * k + 1] : bytes32(0);
-                next[k] = keccak256(abi.encodePacked(level[2 * k], r));
-            }
-            level = next;
-            n = half;
-            pos >>= 1;
-        }
+    function proofOf(uint64[] memory words, uint32 index) internal pure returns (bytes32[] memory) {
+        return FillsProof.siblings(words, index);
     }
 
     function settleAt(uint64 interval, int64 price, uint64 volume, uint64[] memory words) internal {
