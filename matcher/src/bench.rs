@@ -17,6 +17,7 @@ use sealgrid_chain::{
     AuctionReader,
     devnet::{DEV_KEYS, Devnet, demo_market},
 };
+use sealgrid_clearing::bench::SplitMix64;
 use sealgrid_store::{CommitmentRow, Store};
 use sealgrid_types::{
     Order, Side, order_commitment, recover_order_signer, required_lock, sealgrid_domain, sign_order,
@@ -39,14 +40,6 @@ pub struct IntakeBenchOptions {
     pub clients: usize,
     /// Store URL; a fresh SQLite file in a temporary directory if `None`.
     pub store: Option<String>,
-}
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 fn bench_err(e: impl std::fmt::Display) -> MatcherError {
@@ -86,13 +79,13 @@ pub async fn run_intake_bench(
         .map(|k| k.parse().map_err(bench_err))
         .collect::<MatcherResult<_>>()?;
     let domain = sealgrid_domain(net.chain_id, net.auction);
-    let mut rng = 0x5ea1_6d00_u64;
+    let mut rng = SplitMix64::new(0x5ea1_6d00);
     let mut bodies = Vec::with_capacity(opts.orders);
     let mut signed = Vec::with_capacity(opts.orders);
     let mut rows = Vec::with_capacity(opts.orders);
     for j in 0..opts.orders {
         let signer = &signers[j % signers.len()];
-        let side = if splitmix(&mut rng).is_multiple_of(2) {
+        let side = if rng.next_u64().is_multiple_of(2) {
             Side::Buy
         } else {
             Side::Sell
@@ -102,10 +95,10 @@ pub async fn run_intake_bench(
             market,
             interval,
             side: side.code(),
-            quantityWh: 1 + splitmix(&mut rng) % 100_000,
-            limitPrice: 20_000 + (splitmix(&mut rng) % 200_000) as i64,
+            quantityWh: 1 + rng.next_u64() % 100_000,
+            limitPrice: 20_000 + (rng.next_u64() % 200_000) as i64,
             nonce: j as u64,
-            salt: B256::from(U256::from(splitmix(&mut rng)) << 128 | U256::from(j)),
+            salt: B256::from(U256::from(rng.next_u64()) << 128 | U256::from(j)),
         };
         let commitment = order_commitment(&order)?;
         let signature = sign_order(signer, &order, &domain)?;

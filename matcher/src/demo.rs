@@ -44,14 +44,26 @@ const BOOK: [(usize, Side, u64, i64, bool); 9] = [
     (3, Side::Buy, 9_000, 150_000, false),
 ];
 
-fn provider(net: &Devnet, key: &str) -> MatcherResult<alloy::providers::DynProvider> {
-    use alloy::providers::{Provider, ProviderBuilder};
-    let signer: PrivateKeySigner = key.parse().map_err(demo_err)?;
-    let url = net.rpc.parse().map_err(demo_err)?;
-    Ok(ProviderBuilder::new()
-        .wallet(alloy::network::EthereumWallet::from(signer))
-        .connect_http(url)
-        .erased())
+/// Sends a contract call and waits for its receipt; a revert is an error naming `what`.
+async fn mined<P, D>(
+    call: alloy::contract::CallBuilder<P, D>,
+    what: &str,
+) -> MatcherResult<alloy::rpc::types::TransactionReceipt>
+where
+    P: alloy::providers::Provider,
+    D: alloy::contract::CallDecoder,
+{
+    let receipt = call
+        .send()
+        .await
+        .map_err(demo_err)?
+        .get_receipt()
+        .await
+        .map_err(demo_err)?;
+    if !receipt.status() {
+        return Err(demo_err(format!("{what} reverted")));
+    }
+    Ok(receipt)
 }
 
 /// Runs the demo, reporting each step through `say`.
@@ -128,18 +140,12 @@ pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResu
         };
         let commitment = order_commitment(&order)?;
         let lock = required_lock(side, q, limit);
-        let auction = SealgridAuction::new(net.auction, provider(&net, DEV_KEYS[k])?);
-        let receipt = auction
-            .commit(market, interval, commitment, lock)
-            .send()
-            .await
-            .map_err(demo_err)?
-            .get_receipt()
-            .await
-            .map_err(demo_err)?;
-        if !receipt.status() {
-            return Err(demo_err(format!("commit {n} reverted")));
-        }
+        let auction = SealgridAuction::new(net.auction, net.wallet(DEV_KEYS[k])?);
+        mined(
+            auction.commit(market, interval, commitment, lock),
+            &format!("commit {n}"),
+        )
+        .await?;
         let index = u32::try_from(n).map_err(demo_err)?;
         records.push(ISealgridAuction::CommitmentRecord {
             index,
@@ -212,9 +218,9 @@ pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResu
     }
 
     // Settle on-chain (the accept-all test verifier stands in for the proof until the prover).
-    let op = SealgridAuction::new(net.auction, provider(&net, DEV_KEYS[0])?);
-    let settle = op
-        .settle(
+    let op = SealgridAuction::new(net.auction, net.wallet(DEV_KEYS[0])?);
+    let settle = mined(
+        op.settle(
             market,
             interval,
             batch.price.unwrap_or(0),
@@ -222,16 +228,10 @@ pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResu
             Bytes::from(pack_fill_words(&batch.fills)),
             Bytes::new(),
         )
-        .gas(3_000_000)
-        .send()
-        .await
-        .map_err(demo_err)?
-        .get_receipt()
-        .await
-        .map_err(demo_err)?;
-    if !settle.status() {
-        return Err(demo_err("settle reverted"));
-    }
+        .gas(3_000_000),
+        "settle",
+    )
+    .await?;
     let onchain = chain.interval(market, interval).await?;
     say(format!(
         "settled on-chain in tx {} ({} gas); fills root {}",
@@ -250,17 +250,7 @@ pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResu
             proof,
         });
     }
-    let claimed = op
-        .claimBatch(market, interval, claims)
-        .send()
-        .await
-        .map_err(demo_err)?
-        .get_receipt()
-        .await
-        .map_err(demo_err)?;
-    if !claimed.status() {
-        return Err(demo_err("claimBatch reverted"));
-    }
+    let claimed = mined(op.claimBatch(market, interval, claims), "claimBatch").await?;
     say(format!(
         "claimed {} commitments in one tx ({} gas)",
         records.len(),

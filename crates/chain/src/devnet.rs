@@ -190,6 +190,21 @@ impl Devnet {
         Ok((find("SealgridAuction")?, find("MockERC20")?))
     }
 
+    /// A provider that signs and sends with `key` (a hex private key, e.g. one of [`DEV_KEYS`]).
+    pub fn wallet(&self, key: &str) -> ChainResult<DynProvider> {
+        let signer: alloy::signers::local::PrivateKeySigner = key
+            .parse()
+            .map_err(|e| ChainError::Devnet(format!("bad key: {e}")))?;
+        let url = self.rpc.parse().map_err(|e| ChainError::BadUrl {
+            url: self.rpc.clone(),
+            reason: format!("{e}"),
+        })?;
+        Ok(ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased())
+    }
+
     /// The latest block's timestamp.
     pub async fn now(&self) -> ChainResult<u64> {
         let b = self

@@ -2,6 +2,8 @@
 
 mod error;
 mod rows;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 
 use std::{
     collections::{HashMap, HashSet},

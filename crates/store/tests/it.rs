@@ -283,15 +283,9 @@ async fn sqlite_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_suite() {
-    let Ok(admin) = std::env::var("SEALGRID_TEST_PG_URL") else {
-        assert!(
-            std::env::var("SEALGRID_REQUIRE_PG").is_err(),
-            "SEALGRID_REQUIRE_PG is set but SEALGRID_TEST_PG_URL is not"
-        );
-        eprintln!("postgres_suite skipped: SEALGRID_TEST_PG_URL is not set (scripts/pg.sh start)");
+    let Some(url) = sealgrid_store::test_utils::postgres_test_database("sealgrid_it").await else {
         return;
     };
-    let url = fresh_pg_database(&admin).await;
     suite(Store::connect(&url).await.expect("connect")).await;
     let store = Store::connect(&url).await.expect("reopen");
     assert_eq!(store.counts().await.expect("counts"), (3, 5, 1));
@@ -305,25 +299,4 @@ async fn rejects_unknown_urls() {
     let msg = e.to_string();
     assert!(matches!(e, StoreError::UnsupportedUrl(_)));
     assert!(!msg.contains("secret"), "{msg}");
-}
-
-async fn fresh_pg_database(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!(
-        "sealgrid_it_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
-    let mut c = sqlx::PgConnection::connect(admin)
-        .await
-        .expect("admin connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create db");
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    format!("{base}/{name}")
 }

@@ -9,9 +9,8 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use sealgrid_chain::{AuctionReader, bindings::SealgridAuction, devnet};
@@ -62,10 +61,7 @@ impl Devnet {
 
     /// A provider that signs with dev key `k`.
     pub fn wallet(&self, k: usize) -> DynProvider {
-        ProviderBuilder::new()
-            .wallet(EthereumWallet::from(signer(k)))
-            .connect_http(self.rpc.parse().expect("url"))
-            .erased()
+        self.net.wallet(KEYS[k]).expect("wallet")
     }
 
     pub async fn now(&self) -> u64 {
@@ -343,33 +339,7 @@ pub fn wallet_sign(tool: &str, k: usize, o: &Order, chain_id: u64, auction: Addr
         .collect()
 }
 
-/// A fresh PostgreSQL database on the server at `SEALGRID_TEST_PG_URL` (`scripts/pg.sh`), or
-/// `None` (with a message) when there is none and `SEALGRID_REQUIRE_PG` is not set.
+/// A fresh PostgreSQL database for a matcher test (see `sealgrid_store::test_utils`).
 pub async fn postgres_database() -> Option<String> {
-    use sqlx::Connection;
-    let Ok(admin) = std::env::var("SEALGRID_TEST_PG_URL") else {
-        assert!(
-            std::env::var("SEALGRID_REQUIRE_PG").is_err(),
-            "SEALGRID_REQUIRE_PG is set but SEALGRID_TEST_PG_URL is not"
-        );
-        eprintln!("skipped: SEALGRID_TEST_PG_URL is not set (scripts/pg.sh start)");
-        return None;
-    };
-    let name = format!(
-        "sealgrid_matcher_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    );
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("admin connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .expect("create db");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
+    sealgrid_store::test_utils::postgres_test_database("sealgrid_matcher").await
 }
