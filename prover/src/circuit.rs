@@ -1,0 +1,377 @@
+//! The clearing circuit (DESIGN §3.6) over halo2-base's flex gate and range chip.
+//!
+//! Every value below has its native twin in [`crate::witness`] under the same name. The shape
+//! of the circuit depends only on the capacity, never on the witness: every loop runs over all
+//! `capacity` slots, and slots past `count` are padding that the accumulator skips and whose fill
+//! word is 0.
+//!
+//! Per slot `k`:
+//! - `in_seq = k < count`; `opened` implies `in_seq`; an opened slot has `1 <= q < 2^48`,
+//!   `side ∈ {0, 1}`, `floor <= limit <= cap`, and its commitment is
+//!   `H(w0, market, interval | q << 64 | limit' << 128 | side << 192, salt)` with the public
+//!   market and interval; an excluded slot's commitment is a free witness (the accumulator binds it);
+//! - `acc_{k+1} = in_seq ? H(acc_k, c_k) : acc_k`, and the last one equals the public accumulator;
+//! - three comparisons against the side's thresholds (`pHi`, `pHi + 1`, `c + 1` for bids, `pLo`,
+//!   `pLo - 1`, `c` for asks) give `D` and `S` at the points of the certificate (see witness.rs);
+//! - bids above `pHi` / asks below `pLo` fill fully; marginal ones get
+//!   `floor(q R / Q) + [rank < leftover]`, with the division checked as `q R = base Q + rem`,
+//!   `rem < Q`;
+//! - the 50-bit chunk of the fill word, packed five per public element.
+//!
+//! Prices enter comparisons as `phi(x) = uint64(x) ^ 2^63 + 1`, so that `pLo - 1` and `c = floor - 1`
+//! stay non-negative; all comparison operands are range-checked below 2^65 and compared with 66 bits.
+
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
+use halo2_base::halo2_proofs::halo2curves::ff::Field;
+use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
+use sealgrid_types::fr_from_u256;
+
+use crate::error::{ProverError, ProverResult};
+use crate::poseidon::{hash, spec_t3, spec_t5};
+use crate::statement::{CHUNK_BITS, CHUNKS_PER_ELEMENT, price_offset};
+use crate::witness::{Witness, phi};
+
+/// Bits of a price comparison operand (`phi` values and thresholds are below 2^65).
+const CMP_BITS: usize = 66;
+/// Bits of a volume or a sum of quantities (capacity <= 2^13 orders of < 2^48 Wh).
+const SUM_BITS: usize = 64;
+/// Bits of a rank or leftover among marginal orders (capacity < 2^16).
+const RANK_BITS: usize = 16;
+/// Bits of a quantity or fill.
+const QTY_BITS: usize = 48;
+
+fn pow2(n: usize) -> Fr {
+    Fr::from(2u64).pow_vartime([n as u64])
+}
+
+fn u128_fr(x: u128) -> Fr {
+    Fr::from(x as u64) + Fr::from((x >> 64) as u64) * pow2(64)
+}
+
+/// Constrains `bit == 1` when `cond == 1` (both boolean).
+fn assert_if(
+    ctx: &mut Context<Fr>,
+    gate: &GateChip<Fr>,
+    cond: AssignedValue<Fr>,
+    bit: AssignedValue<Fr>,
+) {
+    // (1 - bit) * cond == 0
+    let violation = gate.mul_not(ctx, bit, cond);
+    gate.assert_is_const(ctx, &violation, &Fr::from(0u64));
+}
+
+fn assert_zero(ctx: &mut Context<Fr>, gate: &GateChip<Fr>, x: AssignedValue<Fr>) {
+    gate.assert_is_const(ctx, &x, &Fr::from(0u64));
+}
+
+/// `side == 1 (ask) ? [value <= t_ask] : [value >= t_bid]`, all operands below 2^65.
+fn included(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    side: AssignedValue<Fr>,
+    value: AssignedValue<Fr>,
+    t_bid: AssignedValue<Fr>,
+    t_ask: AssignedValue<Fr>,
+) -> AssignedValue<Fr> {
+    let gate = range.gate();
+    let a = gate.select(ctx, t_ask, value, side);
+    let b = gate.select(ctx, value, t_bid, side);
+    let lt = range.is_less_than(ctx, a, b, CMP_BITS);
+    gate.not(ctx, lt)
+}
+
+/// Per-slot cells kept between the passes.
+struct SlotCells {
+    in_seq: AssignedValue<Fr>,
+    opened: AssignedValue<Fr>,
+    side: AssignedValue<Fr>,
+    q: AssignedValue<Fr>,
+    a: AssignedValue<Fr>,
+    b: AssignedValue<Fr>,
+    base: Option<AssignedValue<Fr>>,
+    marg: Option<AssignedValue<Fr>>,
+}
+
+/// Assigns the circuit for `w` with `capacity` slots into `builder` and sets its public
+/// instances. Returns the instance values.
+pub fn build(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    w: &Witness,
+    capacity: usize,
+) -> ProverResult<Vec<Fr>> {
+    let instances = w.statement.instances(capacity)?;
+    if w.slots.len() > capacity {
+        return Err(ProverError::TooManyCommitments {
+            count: w.slots.len(),
+            capacity,
+        });
+    }
+    let range = builder.range_chip();
+    let gate = range.gate().clone();
+    let ctx = builder.main(0);
+    let zero = Fr::from(0u64);
+    let load = |ctx: &mut Context<Fr>, v: Fr| ctx.load_witness(v);
+
+    // ---- public header ----
+    let header: Vec<AssignedValue<Fr>> = instances[..8].iter().map(|v| load(ctx, *v)).collect();
+    let (market, interval, acc_pub, count, floor, cap, price, volume) = (
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7],
+    );
+    for (cell, bits) in [
+        (interval, 64),
+        (count, 32),
+        (floor, 64),
+        (cap, 64),
+        (price, 64),
+        (volume, SUM_BITS),
+    ] {
+        range.range_check(ctx, cell, bits);
+    }
+    let fits = range.is_less_than(ctx, count, Constant(Fr::from(capacity as u64 + 1)), 32);
+    gate.assert_is_const(ctx, &fits, &Fr::from(1u64));
+    let v_zero = gate.is_zero(ctx, volume);
+    let nz = gate.not(ctx, v_zero);
+
+    // ---- clearing globals ----
+    let cleared = w.statement.volume > 0;
+    let lo_off = price_offset(w.price_low);
+    let hi_off = price_offset(w.price_high);
+    let p_lo = load(ctx, Fr::from(lo_off));
+    let p_hi = load(ctx, Fr::from(hi_off));
+    range.range_check(ctx, p_lo, 64);
+    range.range_check(ctx, p_hi, 64);
+    let spread = gate.sub(ctx, p_hi, p_lo);
+    range.range_check(ctx, spread, 64);
+    let cp = load(ctx, u128_fr(phi(w.cross)));
+    range.range_check(ctx, cp, 65);
+    let parity = if cleared {
+        (u128::from(lo_off) + u128::from(hi_off) - 2 * u128::from(price_offset(w.statement.price)))
+            as u64
+    } else {
+        0
+    };
+    let r = load(ctx, Fr::from(parity));
+    gate.assert_bit(ctx, r);
+    // nz * (pLo + pHi - 2 p* - r) == 0
+    let sum_lh = gate.add(ctx, p_lo, p_hi);
+    let two_p = gate.mul(ctx, price, Constant(Fr::from(2u64)));
+    let two_p_r = gate.add(ctx, two_p, r);
+    let mid = gate.sub(ctx, sum_lh, two_p_r);
+    let mid_nz = gate.mul(ctx, mid, nz);
+    assert_zero(ctx, &gate, mid_nz);
+    // (1 - nz) * (p* - 2^63) == 0: p* = 0 when nothing clears
+    let p_zero = gate.sub(ctx, price, Constant(Fr::from(1u64 << 63)));
+    let p_zero_z = gate.mul(ctx, p_zero, v_zero);
+    assert_zero(ctx, &gate, p_zero_z);
+    // thresholds in the phi domain
+    let ta_bid = gate.add(ctx, p_hi, Constant(Fr::from(1u64)));
+    let tb_bid = gate.add(ctx, p_hi, Constant(Fr::from(2u64)));
+    let tx_bid = gate.add(ctx, cp, Constant(Fr::from(1u64)));
+    let ta_ask = gate.add(ctx, p_lo, Constant(Fr::from(1u64)));
+    let tb_ask = p_lo;
+    let tx_ask = cp;
+
+    // ---- pass 1: openings, commitments, accumulator, D and S ----
+    let spec3 = spec_t3();
+    let spec5 = spec_t5();
+    let mut acc = ctx.load_constant(zero);
+    let mut sums = [ctx.load_zero(); 6]; // totA, sellA, totB, sellB, totX, sellX
+    let mut cells = Vec::with_capacity(capacity);
+    let c64 = pow2(64);
+    let c128 = pow2(128);
+    let c192 = pow2(192);
+    for k in 0..capacity {
+        let s = w.slots.get(k);
+        let get =
+            |f: &dyn Fn(&crate::witness::SlotWitness) -> Fr, default: Fr| s.map_or(default, f);
+        let opened = load(ctx, get(&|s| Fr::from(u64::from(s.opened)), zero));
+        let side = load(ctx, get(&|s| Fr::from(u64::from(s.sell)), zero));
+        let q = load(ctx, get(&|s| Fr::from(s.quantity), zero));
+        let limit = load(
+            ctx,
+            get(
+                &|s| Fr::from(s.price_offset),
+                Fr::from(price_offset(w.statement.price_floor)),
+            ),
+        );
+        let w0 = load(ctx, get(&|s| fr_from_u256(s.w0).unwrap_or(zero), zero));
+        let salt = load(ctx, get(&|s| fr_from_u256(s.salt).unwrap_or(zero), zero));
+        let c_excl = load(
+            ctx,
+            get(
+                &|s| sealgrid_types::fr_from_b256(s.commitment).unwrap_or(zero),
+                zero,
+            ),
+        );
+        gate.assert_bit(ctx, opened);
+        gate.assert_bit(ctx, side);
+        range.range_check(ctx, q, QTY_BITS);
+        range.range_check(ctx, limit, 64);
+        let in_seq = range.is_less_than(ctx, Constant(Fr::from(k as u64)), count, 32);
+        let stray = gate.mul_not(ctx, in_seq, opened);
+        assert_zero(ctx, &gate, stray);
+        let q_zero = gate.is_zero(ctx, q);
+        let empty = gate.mul(ctx, q_zero, opened);
+        assert_zero(ctx, &gate, empty);
+        let above_floor = gate.sub(ctx, limit, floor);
+        range.range_check(ctx, above_floor, 64);
+        let below_cap = gate.sub(ctx, cap, limit);
+        range.range_check(ctx, below_cap, 64);
+
+        let w2 = gate.inner_product(
+            ctx,
+            [interval, q, limit, side],
+            [
+                Constant(Fr::from(1u64)),
+                Constant(c64),
+                Constant(c128),
+                Constant(c192),
+            ],
+        );
+        let c_open = hash::<5, 4>(ctx, &gate, spec5, [w0, market, w2, salt]);
+        let c = gate.select(ctx, c_open, c_excl, opened);
+        let acc_next = hash::<3, 2>(ctx, &gate, spec3, [acc, c]);
+        acc = gate.select(ctx, acc_next, acc, in_seq);
+
+        let value = gate.add(ctx, limit, Constant(Fr::from(1u64)));
+        let a = included(ctx, &range, side, value, ta_bid, ta_ask);
+        let b = included(ctx, &range, side, value, tb_bid, tb_ask);
+        let x = included(ctx, &range, side, value, tx_bid, tx_ask);
+        let qa = gate.mul(ctx, opened, q);
+        let qs = gate.mul(ctx, qa, side);
+        for (i, ind) in [a, b, x].into_iter().enumerate() {
+            sums[2 * i] = gate.mul_add(ctx, qa, ind, sums[2 * i]);
+            sums[2 * i + 1] = gate.mul_add(ctx, qs, ind, sums[2 * i + 1]);
+        }
+        cells.push(SlotCells {
+            in_seq,
+            opened,
+            side,
+            q,
+            a,
+            b,
+            base: None,
+            marg: None,
+        });
+    }
+    ctx.constrain_equal(&acc, &acc_pub);
+
+    let d_a = gate.sub(ctx, sums[0], sums[1]); // D(pHi)
+    let s_a = sums[1]; // S(pLo)
+    let d_b = gate.sub(ctx, sums[2], sums[3]); // D(pHi + 1)
+    let s_b = sums[3]; // S(pLo - 1)
+    let d_x = gate.sub(ctx, sums[4], sums[5]); // D(c + 1)
+    let s_x = sums[5]; // S(c)
+    // S(pLo - 1) < V* <= S(pLo) and D(pHi + 1) < V* <= D(pHi) when V* > 0
+    let t = range.is_less_than(ctx, s_b, volume, SUM_BITS);
+    assert_if(ctx, &gate, nz, t);
+    let t = range.is_less_than(ctx, s_a, volume, SUM_BITS);
+    let t = gate.not(ctx, t);
+    assert_if(ctx, &gate, nz, t);
+    let t = range.is_less_than(ctx, d_b, volume, SUM_BITS);
+    assert_if(ctx, &gate, nz, t);
+    let t = range.is_less_than(ctx, d_a, volume, SUM_BITS);
+    let t = gate.not(ctx, t);
+    assert_if(ctx, &gate, nz, t);
+    // D(c + 1) <= V* and S(c) <= V*, always
+    for sum in [d_x, s_x] {
+        let over = range.is_less_than(ctx, volume, sum, SUM_BITS);
+        assert_zero(ctx, &gate, over);
+    }
+    // what the marginal orders share, and their total quantity (1 when nothing clears)
+    let rest_bid = gate.sub(ctx, volume, d_b);
+    let rest_bid = gate.mul(ctx, rest_bid, nz);
+    let rest_ask = gate.sub(ctx, volume, s_b);
+    let rest_ask = gate.mul(ctx, rest_ask, nz);
+    let qm_bid = gate.sub(ctx, d_a, d_b);
+    let qm_bid = gate.mul_add(ctx, qm_bid, nz, v_zero);
+    let qm_ask = gate.sub(ctx, s_a, s_b);
+    let qm_ask = gate.mul_add(ctx, qm_ask, nz, v_zero);
+
+    // ---- pass 2: pro-rata bases ----
+    let mut marg_base = [ctx.load_zero(); 2]; // total, sell
+    for (k, cell) in cells.iter_mut().enumerate() {
+        let s = w.slots.get(k);
+        let base = load(ctx, Fr::from(s.map_or(0, |s| s.base)));
+        let rem = load(ctx, Fr::from(s.map_or(0, |s| s.remainder)));
+        range.range_check(ctx, base, QTY_BITS);
+        range.range_check(ctx, rem, SUM_BITS);
+        let rest = gate.select(ctx, rest_ask, rest_bid, cell.side);
+        let qm = gate.select(ctx, qm_ask, qm_bid, cell.side);
+        let below = range.is_less_than(ctx, rem, qm, SUM_BITS);
+        gate.assert_is_const(ctx, &below, &Fr::from(1u64));
+        let lhs = gate.mul(ctx, cell.q, rest);
+        let rhs = gate.mul_add(ctx, base, qm, rem);
+        ctx.constrain_equal(&lhs, &rhs);
+        let diff = gate.sub(ctx, cell.a, cell.b);
+        let marg = gate.mul(ctx, cell.opened, diff);
+        let mb = gate.mul(ctx, marg, base);
+        marg_base[0] = gate.add(ctx, marg_base[0], mb);
+        marg_base[1] = gate.mul_add(ctx, mb, cell.side, marg_base[1]);
+        cell.base = Some(base);
+        cell.marg = Some(marg);
+    }
+    let bid_bases = gate.sub(ctx, marg_base[0], marg_base[1]);
+    let left_bid = gate.sub(ctx, rest_bid, bid_bases);
+    let left_ask = gate.sub(ctx, rest_ask, marg_base[1]);
+    range.range_check(ctx, left_bid, RANK_BITS);
+    range.range_check(ctx, left_ask, RANK_BITS);
+
+    // ---- pass 3: leftovers, fills, totals, fill words ----
+    let (mut rank_bid, mut rank_ask) = (ctx.load_zero(), ctx.load_zero());
+    let (mut total, mut sells) = (ctx.load_zero(), ctx.load_zero());
+    let mut chunks = Vec::with_capacity(capacity);
+    for cell in &cells {
+        let (Some(base), Some(marg)) = (cell.base, cell.marg) else {
+            return Err(ProverError::Proving(
+                "internal: pass 2 skipped a slot".into(),
+            ));
+        };
+        let rank = gate.select(ctx, rank_ask, rank_bid, cell.side);
+        let left = gate.select(ctx, left_ask, left_bid, cell.side);
+        let gets_one = range.is_less_than(ctx, rank, left, RANK_BITS);
+        let extra = gate.mul(ctx, marg, gets_one);
+        let marg_sell = gate.mul(ctx, marg, cell.side);
+        rank_ask = gate.add(ctx, rank_ask, marg_sell);
+        let marg_buy = gate.sub(ctx, marg, marg_sell);
+        rank_bid = gate.add(ctx, rank_bid, marg_buy);
+
+        let full = gate.mul(ctx, cell.opened, cell.b);
+        let full_q = gate.mul(ctx, full, cell.q);
+        let share = gate.add(ctx, base, extra);
+        let fill = gate.mul_add(ctx, marg, share, full_q);
+        let fill = gate.mul(ctx, fill, nz);
+        range.range_check(ctx, fill, QTY_BITS);
+        total = gate.add(ctx, total, fill);
+        sells = gate.mul_add(ctx, cell.side, fill, sells);
+
+        let fill_zero = gate.is_zero(ctx, fill);
+        let sell_flag = gate.mul_not(ctx, fill_zero, cell.side);
+        let excluded = gate.sub(ctx, cell.in_seq, cell.opened);
+        let chunk = gate.inner_product(
+            ctx,
+            [fill, excluded, sell_flag],
+            [
+                Constant(Fr::from(1u64)),
+                Constant(pow2(48)),
+                Constant(pow2(49)),
+            ],
+        );
+        chunks.push(chunk);
+    }
+    ctx.constrain_equal(&sells, &volume);
+    let buys = gate.sub(ctx, total, sells);
+    ctx.constrain_equal(&buys, &volume);
+
+    let mut public = header;
+    for group in chunks.chunks(CHUNKS_PER_ELEMENT) {
+        let coeffs: Vec<_> = (0..group.len())
+            .map(|i| Constant(pow2(CHUNK_BITS * i)))
+            .collect();
+        public.push(gate.inner_product(ctx, group.iter().copied(), coeffs));
+    }
+    builder.assigned_instances = vec![public];
+    Ok(instances)
+}

@@ -1,0 +1,1 @@
+//! Circuit tests (MockProver) that need crate internals.
