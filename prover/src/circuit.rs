@@ -46,6 +46,11 @@ fn pow2(n: usize) -> Fr {
     Fr::from(2u64).pow_vartime([n as u64])
 }
 
+fn fr_i128(x: i128) -> Fr {
+    let magnitude = u128_fr(x.unsigned_abs());
+    if x < 0 { -magnitude } else { magnitude }
+}
+
 fn u128_fr(x: u128) -> Fr {
     Fr::from(x as u64) + Fr::from((x >> 64) as u64) * pow2(64)
 }
@@ -146,13 +151,13 @@ pub fn build(
     range.range_check(ctx, spread, 64);
     let cp = load(ctx, u128_fr(phi(w.cross)));
     range.range_check(ctx, cp, 65);
+    // pLo + pHi - 2 p* (0 or 1 for an honest witness; anything else fails `assert_bit`)
     let parity = if cleared {
-        (u128::from(lo_off) + u128::from(hi_off) - 2 * u128::from(price_offset(w.statement.price)))
-            as u64
+        i128::from(lo_off) + i128::from(hi_off) - 2 * i128::from(price_offset(w.statement.price))
     } else {
         0
     };
-    let r = load(ctx, Fr::from(parity));
+    let r = load(ctx, fr_i128(parity));
     gate.assert_bit(ctx, r);
     // nz * (pLo + pHi - 2 p* - r) == 0
     let sum_lh = gate.add(ctx, p_lo, p_hi);

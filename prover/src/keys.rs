@@ -117,10 +117,20 @@ pub fn keygen(params: &KzgParams, slots: usize) -> ProverResult<CircuitKeys> {
 /// Runs the constraint system on `witness` without a proof (halo2's MockProver): the quick
 /// check the tests use to show a constraint rejects a bad witness.
 pub fn mock_check(witness: &Witness, slots: usize) -> ProverResult<Vec<Fr>> {
+    mock_check_with(witness, slots, |_| {})
+}
+
+/// [`mock_check`] against instances changed by `tamper` (a statement other than the witness's).
+pub fn mock_check_with(
+    witness: &Witness,
+    slots: usize,
+    tamper: impl FnOnce(&mut Vec<Fr>),
+) -> ProverResult<Vec<Fr>> {
     use halo2_base::halo2_proofs::dev::MockProver;
     let cap = capacity(slots)?;
     let mut builder = stage_builder(CircuitBuilderStage::Mock, cap.k);
-    let instances = build(&mut builder, witness, cap.slots)?;
+    let mut instances = build(&mut builder, witness, cap.slots)?;
+    tamper(&mut instances);
     builder.calculate_params(Some(BLINDING_ROWS));
     let prover = MockProver::run(cap.k, &builder, vec![instances.clone()])
         .map_err(|e| ProverError::Proving(format!("{e:?}")))?;

@@ -10,6 +10,7 @@
 //! - [`keys`]: proving and verifying keys per [`capacity`], proofs and native verification;
 //! - [`evm`]: the Solidity verifier (snark-verifier-sdk), compiled with solc and run in revm.
 
+pub mod bench;
 pub mod capacity;
 pub mod circuit;
 pub mod error;

@@ -409,7 +409,8 @@ mod tests {
         assert_eq!(w.statement.volume, 10);
         assert_eq!((w.price_low, w.price_high), (55, 60));
         assert_eq!(w.statement.price, 57);
-        assert!(w.cross >= 55 && w.cross < 60, "cross {}", w.cross);
+        // S never exceeds V* = 10, so the crossing is the cap (D(cap + 1) = 0).
+        assert_eq!(w.cross, 500);
     }
 
     #[test]

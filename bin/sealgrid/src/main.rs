@@ -29,6 +29,9 @@ enum Command {
     /// The batch matcher: intake API, chain indexer, gate-closure scheduler.
     #[command(subcommand)]
     Matcher(cmd::matcher::MatcherCommand),
+    /// The clearing prover: KZG parameters and the generated on-chain verifiers.
+    #[command(subcommand)]
+    Prover(cmd::prover::ProverCommand),
 }
 
 fn main() -> Result<()> {
@@ -38,5 +41,6 @@ fn main() -> Result<()> {
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),
         Command::Matcher(c) => c.run(),
+        Command::Prover(c) => c.run(),
     }
 }

@@ -5,3 +5,4 @@ pub(crate) mod clear;
 pub(crate) mod demo;
 pub(crate) mod matcher;
 pub(crate) mod order;
+pub(crate) mod prover;

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {TestBase} from "./utils/Vm.sol";
+import {MockERC20} from "./utils/Mocks.sol";
+import {ClearingVerifier} from "../src/ClearingVerifier.sol";
+import {IClearingVerifier} from "../src/interfaces/IClearingVerifier.sol";
+import {SealgridAuction} from "../src/SealgridAuction.sol";
+import {ISealgridAuction} from "../src/interfaces/ISealgridAuction.sol";
+import {EnergyIntentToken} from "../src/EnergyIntentToken.sol";
+import {IPoseidonT3, IPoseidonT5} from "../src/interfaces/IPoseidon.sol";
+
+/// @notice The generated halo2 verifiers behind the ClearingVerifier adapter, fed a real proof
+///         made by the Rust prover (contracts/test/vectors/clearing-proof-4.json, written by
+///         `SEALGRID_WRITE_VECTORS=1 cargo test -p sealgrid-prover --test proof`), and the auction
+///         settling with it: accepted only for exactly the committed book.
+contract ClearingVerifierTest is TestBase {
+    string internal vec;
+    ClearingVerifier internal adapter;
+    address internal v4;
+    address internal v16;
+
+    function setUp() public {
+        vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
+        v4 = vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4");
+        v16 = vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16");
+        uint32[] memory caps = new uint32[](2);
+        (caps[0], caps[1]) = (4, 16);
+        address[] memory vs = new address[](2);
+        (vs[0], vs[1]) = (v4, v16);
+        adapter = new ClearingVerifier(caps, vs);
+    }
+
+    function _statement() internal view returns (IClearingVerifier.Statement memory s) {
+        s.market = vm.parseJsonBytes32(vec, ".market");
+        s.interval = uint64(vm.parseJsonUint(vec, ".interval"));
+        s.accumulator = uint256(vm.parseJsonBytes32(vec, ".accumulator"));
+        s.count = uint32(vm.parseJsonUint(vec, ".count"));
+        s.priceFloor = int64(vm.parseJsonInt(vec, ".priceFloor"));
+        s.priceCap = int64(vm.parseJsonInt(vec, ".priceCap"));
+        s.clearingPrice = int64(vm.parseJsonInt(vec, ".clearingPrice"));
+        s.volume = uint64(vm.parseJsonUint(vec, ".volume"));
+        s.fills = vm.parseJsonBytes(vec, ".fills");
+    }
+
+    function _proof() internal view returns (bytes memory) {
+        return vm.parseJsonBytes(vec, ".proof");
+    }
+
+    function test_acceptsTheProvenStatement() public view {
+        IClearingVerifier.Statement memory s = _statement();
+        bytes memory proof = _proof();
+        uint256 before = gasleft();
+        bool ok = adapter.verifyClearing(s, proof);
+        uint256 used = before - gasleft();
+        vm.assertTrue(ok, "valid proof rejected");
+        vm.assertLe(used, 350_000, "verification gas");
+    }
+
+    function test_rejectsAnyOtherStatement() public view {
+        IClearingVerifier.Statement memory s = _statement();
+        bytes memory proof = _proof();
+        s.clearingPrice += 1;
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "price");
+        s = _statement();
+        s.volume += 1;
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "volume");
+        s = _statement();
+        s.accumulator ^= 1;
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "accumulator");
+        s = _statement();
+        s.fills[7] = bytes1(uint8(s.fills[7]) + 1);
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "fill word");
+        s = _statement();
+        s.priceCap -= 1;
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "bounds");
+        s = _statement();
+        s.interval += 1;
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "interval");
+    }
+
+    function test_rejectsCorruptProofAndBadShapes() public view {
+        IClearingVerifier.Statement memory s = _statement();
+        bytes memory proof = _proof();
+        proof[100] = bytes1(uint8(proof[100]) ^ 1);
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "corrupt proof");
+        proof = _proof();
+        // The same words under the 16-slot key: another verifying key, another statement.
+        s.count = 5;
+        s.fills = bytes.concat(s.fills, new bytes(8));
+        vm.assertFalse(adapter.verifyClearing{gas: 2_000_000}(s, proof), "other capacity");
+        s = _statement();
+        s.count = 17; // no capacity holds it
+        s.fills = new bytes(17 * 8);
+        vm.assertFalse(adapter.verifyClearing(s, proof), "no capacity");
+        s = _statement();
+        s.fills = new bytes(8);
+        vm.assertFalse(adapter.verifyClearing(s, proof), "fills length");
+    }
+
+    function test_constructorRejectsBadConfigs() public {
+        uint32[] memory caps = new uint32[](2);
+        address[] memory vs = new address[](2);
+        (caps[0], caps[1]) = (16, 4);
+        (vs[0], vs[1]) = (v4, v16);
+        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        new ClearingVerifier(caps, vs);
+        (caps[0], caps[1]) = (4, 16);
+        vs[1] = address(0xdead);
+        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        new ClearingVerifier(caps, vs);
+        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        new ClearingVerifier(new uint32[](0), new address[](0));
+        (uint32[] memory c, address[] memory v) = adapter.circuits();
+        vm.assertEq(c.length, 2, "capacities");
+        vm.assertEq(v[1], v16, "verifier 16");
+    }
+
+    /// The auction settles the committed book only with its proof.
+    function test_auctionSettlesOnlyWithTheProof() public {
+        IClearingVerifier.Statement memory s = _statement();
+        MockERC20 token = new MockERC20();
+        EnergyIntentToken intents = new EnergyIntentToken(address(this), "https://sealgrid.invalid/{id}.json");
+        SealgridAuction auction = new SealgridAuction(
+            address(this),
+            address(this),
+            intents,
+            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
+        );
+        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        auction.createMarket(
+            s.market,
+            ISealgridAuction.MarketParams({
+                token: IERC20(address(token)),
+                verifier: adapter,
+                operator: address(this),
+                intervalLength: 300,
+                gateLead: 300,
+                settleWindow: 240,
+                commitHorizon: 1 days,
+                maxCommitments: 16,
+                verifierGasLimit: 500_000,
+                priceFloor: s.priceFloor,
+                priceCap: s.priceCap,
+                minBond: 1e6,
+                slashAmount: 1e5
+            })
+        );
+        token.mint(address(this), 1e12);
+        token.approve(address(auction), type(uint256).max);
+        auction.depositBond(s.market, 1e6);
+        uint256 gate = uint256(s.interval) * 300 - 300;
+        vm.warp(gate - 600);
+        bytes32[] memory commitments = vm.parseJsonBytes32Array(vec, ".commitments");
+        for (uint256 k; k < commitments.length; ++k) {
+            auction.commit(s.market, s.interval, commitments[k], 1e6);
+        }
+        vm.warp(gate + 10);
+        bytes memory proof = _proof();
+        vm.expectRevert(ISealgridAuction.AuctionInvalidProof.selector);
+        auction.settle(s.market, s.interval, s.clearingPrice + 1, s.volume, s.fills, proof);
+        auction.settle(s.market, s.interval, s.clearingPrice, s.volume, s.fills, proof);
+        (uint256 acc,,, int64 price, uint64 volume,) = auction.getInterval(s.market, s.interval);
+        vm.assertEq(acc, s.accumulator, "accumulator");
+        vm.assertEq(price, s.clearingPrice, "price");
+        vm.assertEq(volume, s.volume, "volume");
+    }
+}

@@ -1,0 +1,124 @@
+//! `sealgrid bench prove`: proving time, memory, proof size and on-chain verification gas per
+//! book size.
+
+use std::path::Path;
+use std::time::Instant;
+
+use alloy_primitives::{Address, B256};
+use sealgrid_clearing::bench::SplitMix64;
+use sealgrid_types::{MarketBounds, Order};
+
+use crate::capacity::capacity_for;
+use crate::error::ProverResult;
+use crate::evm::{EvmVerifier, compile, verifier_source};
+use crate::keys::{keygen, prove, verify};
+use crate::params::ParamsSource;
+use crate::witness::{Batch, Slot, Witness};
+
+/// A random batch of `n` commitments: about 5% never opened, the rest bids and asks around a
+/// common price with a few exact ties, quantities from 1 Wh to 50 kWh.
+pub fn random_batch(n: usize, seed: u64) -> Batch {
+    let mut rng = SplitMix64::new(seed);
+    let market = B256::with_last_byte(0x42);
+    let slots = (0..n)
+        .map(|i| {
+            if rng.below(20) == 0 {
+                return Slot::Excluded(B256::from(alloy_primitives::U256::from(rng.next_u64())));
+            }
+            let sell = rng.below(2) == 1;
+            let base: i64 = if sell { 40_000 } else { 60_000 };
+            let limit = base + rng.below(60_000) as i64 - 30_000;
+            Slot::Opened(Order {
+                trader: Address::with_last_byte((i % 251) as u8 + 1),
+                market,
+                interval: 1_000,
+                side: u8::from(sell),
+                quantityWh: 1 + rng.below(50_000),
+                limitPrice: limit - limit % 500,
+                nonce: i as u64,
+                salt: B256::from(alloy_primitives::U256::from(rng.next_u64()) << 64),
+            })
+        })
+        .collect();
+    Batch {
+        market,
+        interval: 1_000,
+        bounds: MarketBounds {
+            price_floor: -500_000,
+            price_cap: 5_000_000,
+        },
+        slots,
+    }
+}
+
+/// The process's peak resident set size in MiB (Linux `VmHWM`), 0 where unknown.
+fn peak_rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// Runs the benchmark for each size and returns its `RESULT` lines.
+pub fn run_prove_bench(
+    sizes: &[usize],
+    params: &ParamsSource,
+    solc: &Path,
+    seed: u64,
+    mut say: impl FnMut(String),
+) -> ProverResult<Vec<String>> {
+    let mut lines = Vec::new();
+    for &n in sizes {
+        let cap = capacity_for(n)?;
+        say(format!(
+            "orders={n}: capacity {} (k = {}); parameters",
+            cap.slots, cap.k
+        ));
+        let t = Instant::now();
+        let kzg = params.get(cap.k)?;
+        let setup_s = t.elapsed().as_secs_f64();
+        say(format!("orders={n}: parameters in {setup_s:.1} s; keygen"));
+        let t = Instant::now();
+        let keys = keygen(&kzg, cap.slots)?;
+        let keygen_s = t.elapsed().as_secs_f64();
+        let columns = keys.config.num_advice_per_phase.iter().sum::<usize>();
+        say(format!(
+            "orders={n}: keys in {keygen_s:.1} s ({columns} advice columns); witness"
+        ));
+        let witness = Witness::new(&random_batch(n, seed))?;
+        say(format!(
+            "orders={n}: cleared {} Wh at {}; proving",
+            witness.statement.volume, witness.statement.price
+        ));
+        let t = Instant::now();
+        let proof = prove(&kzg, &keys, &witness)?;
+        let prove_s = t.elapsed().as_secs_f64();
+        let rss = peak_rss_mb();
+        let native_ok = verify(&kzg, keys.vk(), &proof.instances, &proof.bytes);
+        say(format!(
+            "orders={n}: proven in {prove_s:.1} s (native check {native_ok}); verifier"
+        ));
+        let code = compile(&verifier_source(&kzg, keys.vk(), cap.slots), solc)?;
+        let mut evm = EvmVerifier::deploy(&code)?;
+        let gas = evm.verify(&proof.instances, &proof.bytes)?;
+        let line = format!(
+            "RESULT prove orders={n} capacity={} k={} advice_columns={columns} setup_s={setup_s:.1} \
+             keygen_s={keygen_s:.1} prove_s={prove_s:.2} peak_rss_mb={rss} proof_bytes={} \
+             verify_gas={gas} verifier_bytes={} instances={}",
+            cap.slots,
+            cap.k,
+            proof.bytes.len(),
+            evm.runtime_size,
+            proof.instances.len()
+        );
+        say(line.clone());
+        lines.push(line);
+    }
+    Ok(lines)
+}
