@@ -55,7 +55,7 @@ pub async fn run_intake_bench(
         return Err(bench_err("orders, batch and clients must be positive"));
     }
     progress("starting anvil and deploying the demo contracts");
-    let net = Devnet::start(&opts.root).await?;
+    let net = Devnet::start_with_test_verifier(&opts.root).await?;
     let tmp = tempfile::tempdir().map_err(bench_err)?;
     let store_url = opts
         .store

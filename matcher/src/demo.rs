@@ -2,9 +2,9 @@
 //!
 //! anvil and the demo deployment; four traders commit on-chain with alloy, sign EIP-712
 //! orders and open them to the matcher over HTTP; the scheduler clears at the gate; the
-//! operator settles on-chain and claims every fill for the traders. Until the prover lands the
-//! demo market's verifier is the TEST-ONLY accept-all verifier, so the settle carries an empty
-//! proof. The settle and claim calls here are the seed of the submitter.
+//! prover (plugged in by the binary) proves the clearing; the auction refuses the proof for any
+//! other statement and accepts it for the committed book; the operator claims every fill for the
+//! traders. The settle and claim calls here are the seed of the submitter.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -22,8 +22,8 @@ use sealgrid_types::{
 };
 
 use crate::{
-    ApiLimits, Indexer, Intake, IntakeLimits, LogSink, MatcherError, MatcherResult, Metrics,
-    Scheduler, SimClock,
+    ApiLimits, ClearingProver, Indexer, Intake, IntakeLimits, LogSink, MatcherError, MatcherResult,
+    Metrics, Scheduler, SimClock, proof_request,
 };
 
 fn demo_err(e: impl std::fmt::Display) -> MatcherError {
@@ -67,7 +67,11 @@ where
 }
 
 /// Runs the demo, reporting each step through `say`.
-pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResult<()> {
+pub async fn run_demo(
+    root: PathBuf,
+    prover: Arc<dyn ClearingProver>,
+    mut say: impl FnMut(String),
+) -> MatcherResult<()> {
     say(
         "starting anvil and deploying token, intent token, auction, timelock and the demo market"
             .into(),
@@ -217,18 +221,64 @@ pub async fn run_demo(root: PathBuf, mut say: impl FnMut(String)) -> MatcherResu
         say(format!("  fill {k}: {}", describe(*w)));
     }
 
-    // Settle on-chain (the accept-all test verifier stands in for the proof until the prover).
+    // Prove the clearing over the committed sequence (openings from the store, the excluded
+    // commitment from the indexed chain events).
+    let request = proof_request(&store, &batch, info.bounds).await?;
+    say(format!(
+        "proving the clearing of {} commitments (halo2, KZG on BN254) ...",
+        request.slots.len()
+    ));
+    let proven = {
+        let prover = prover.clone();
+        tokio::task::spawn_blocking(move || prover.prove(&request))
+            .await
+            .map_err(demo_err)?
+            .map_err(demo_err)?
+    };
+    if proven.fills != batch.fills
+        || proven.volume != batch.volume
+        || proven.price != batch.price.unwrap_or(0)
+    {
+        return Err(demo_err(
+            "the prover's statement differs from the matcher's batch",
+        ));
+    }
+    say(format!(
+        "proved in {:.1} s with the {}-slot circuit: {} proof bytes",
+        proven.seconds,
+        proven.capacity,
+        proven.proof.len()
+    ));
+
     let op = SealgridAuction::new(net.auction, net.wallet(DEV_KEYS[0])?);
+    let fills = Bytes::from(pack_fill_words(&batch.fills));
+    let proof = Bytes::from(proven.proof.clone());
+    // The same proof for another price must be refused (simulated, not sent).
+    if batch.volume > 0 {
+        let forged = op
+            .settle(
+                market,
+                interval,
+                proven.price + 1,
+                batch.volume,
+                fills.clone(),
+                proof.clone(),
+            )
+            .gas(3_000_000)
+            .call()
+            .await;
+        match forged {
+            Err(e) if e.to_string().contains("revert") => say(format!(
+                "the auction refuses the proof for price {} (AuctionInvalidProof)",
+                proven.price + 1
+            )),
+            Err(e) => return Err(demo_err(format!("forged settle failed oddly: {e}"))),
+            Ok(_) => return Err(demo_err("the auction accepted a proof for another price")),
+        }
+    }
     let settle = mined(
-        op.settle(
-            market,
-            interval,
-            batch.price.unwrap_or(0),
-            batch.volume,
-            Bytes::from(pack_fill_words(&batch.fills)),
-            Bytes::new(),
-        )
-        .gas(3_000_000),
+        op.settle(market, interval, proven.price, batch.volume, fills, proof)
+            .gas(3_000_000),
         "settle",
     )
     .await?;

@@ -8,6 +8,7 @@ mod error;
 mod indexer;
 mod intake;
 mod metrics;
+pub mod prove;
 mod scheduler;
 mod sink;
 
@@ -17,5 +18,6 @@ pub use error::{IntakeError, MatcherError, MatcherResult};
 pub use indexer::{Indexer, SyncState};
 pub use intake::{Accepted, Intake, IntakeLimits, ReceiptJson, SignedDomain, SubmitOrder};
 pub use metrics::Metrics;
+pub use prove::{ClearingProver, ProofRequest, ProofSlot, ProvenBatch, proof_request};
 pub use scheduler::Scheduler;
 pub use sink::{BatchSink, ClearedBatch, LogSink};

@@ -223,4 +223,33 @@ mod tests {
         fast.write(&mut b).expect("write");
         assert!(a == b, "lagrange bases differ");
     }
+
+    /// A parameter file written locally loads back, downsizes to a smaller k, and is refused
+    /// for a larger k or when it is not a parameter file.
+    #[test]
+    fn parameter_files_load_and_downsize() {
+        let dir = std::env::temp_dir().join(format!("sealgrid-params-{}", std::process::id()));
+        let path = dir.join("ceremony_6.srs");
+        let params = insecure_setup(6);
+        save(&params, &path).expect("save");
+        let same = load(&path, 6).expect("load");
+        assert_eq!(same.get_g(), params.get_g());
+        let mut expected = params.clone();
+        expected.downsize(4);
+        let small = load(&path, 4).expect("downsize");
+        assert_eq!(small.k(), 4);
+        assert_eq!(small.get_g(), expected.get_g());
+        assert!(matches!(load(&path, 7), Err(ProverError::BadFile { .. })));
+        let junk = dir.join("junk.srs");
+        std::fs::write(&junk, b"not parameters").expect("write");
+        assert!(matches!(load(&junk, 4), Err(ProverError::BadFile { .. })));
+        assert!(matches!(
+            load(&dir.join("missing.srs"), 4),
+            Err(ProverError::Io { .. })
+        ));
+        let source = ParamsSource::File(path.clone());
+        assert_eq!(source.get(5).expect("source").k(), 5);
+        assert!(!source.is_insecure());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

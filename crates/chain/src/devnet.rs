@@ -86,8 +86,20 @@ impl Drop for Devnet {
 }
 
 impl Devnet {
-    /// Starts anvil on a free loopback port and deploys the demo contracts with forge.
+    /// Starts anvil on a free loopback port and deploys the demo contracts with forge; the demo
+    /// market checks clearing proofs with the generated verifiers (capacities 4 and 16).
     pub async fn start(root: &Path) -> ChainResult<Self> {
+        Self::start_with(root, "deploy()").await
+    }
+
+    /// As [`Devnet::start`], but the demo market's verifier is the TEST-ONLY accept-all
+    /// verifier (and it takes 4,096 commitments per interval): for tests and benchmarks of
+    /// everything except the proof.
+    pub async fn start_with_test_verifier(root: &Path) -> ChainResult<Self> {
+        Self::start_with(root, "deployWithTestVerifier()").await
+    }
+
+    async fn start_with(root: &Path, signature: &str) -> ChainResult<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| ChainError::Devnet(format!("no free port: {e}")))?
@@ -134,13 +146,13 @@ impl Devnet {
                 "anvil did not answer within 10 s".into(),
             ));
         }
-        let (auction, token) = net.deploy(root)?;
+        let (auction, token) = net.deploy(root, signature)?;
         net.auction = auction;
         net.token = token;
         Ok(net)
     }
 
-    fn deploy(&self, root: &Path) -> ChainResult<(Address, Address)> {
+    fn deploy(&self, root: &Path, signature: &str) -> ChainResult<(Address, Address)> {
         let path = format!(
             "{}:{}",
             root.join("tools/solc").display(),
@@ -154,7 +166,7 @@ impl Devnet {
                 "script",
                 "deploy/Demo.s.sol:Demo",
                 "--sig",
-                "deploy()",
+                signature,
                 "--rpc-url",
                 &self.rpc,
             ])
@@ -163,13 +175,14 @@ impl Devnet {
             .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
         if !out.status.success() {
             return Err(ChainError::Devnet(format!(
-                "forge script deploy() failed:\n{}{}",
+                "forge script {signature} failed:\n{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
         let dir = root.join(format!("broadcast/Demo.s.sol/{}", self.chain_id));
-        let record = std::fs::read(dir.join("deploy-latest.json"))
+        let stem = signature.trim_end_matches("()");
+        let record = std::fs::read(dir.join(format!("{stem}-latest.json")))
             .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
         let _ = std::fs::remove_dir_all(&dir);
         let json: serde_json::Value = serde_json::from_slice(&record)

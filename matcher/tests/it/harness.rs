@@ -48,7 +48,9 @@ impl Devnet {
     pub async fn start() -> Self {
         let net = {
             let _one = FORGE.lock().await;
-            devnet::Devnet::start(&root()).await.expect("devnet")
+            devnet::Devnet::start_with_test_verifier(&root())
+                .await
+                .expect("devnet")
         };
         Self {
             rpc: net.rpc.clone(),

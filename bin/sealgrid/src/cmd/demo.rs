@@ -17,7 +17,12 @@ impl DemoArgs {
             None => sealgrid_chain::devnet::project_root()?,
         };
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
-        rt.block_on(sealgrid_matcher::demo::run_demo(root, |line| {
+        // The demo market's verifiers are generated from the devnet parameters.
+        let prover = std::sync::Arc::new(crate::cmd::prover::HaloProver::new(
+            crate::cmd::prover::params_source(None),
+            sealgrid_prover::evm::CHECKED_IN,
+        ));
+        rt.block_on(sealgrid_matcher::demo::run_demo(root, prover, |line| {
             println!("demo: {line}")
         }))?;
         Ok(())
