@@ -32,8 +32,8 @@ contract ClearingVerifier is IClearingVerifier {
     constructor(uint32[] memory capacities, address[] memory verifiers) {
         uint256 n = capacities.length;
         if (n == 0 || n > 4 || verifiers.length != n) revert ClearingVerifierBadConfig();
-        uint256 packed;
-        address[4] memory v;
+        uint256 packed = 0;
+        address[4] memory v = [address(0), address(0), address(0), address(0)];
         for (uint256 i; i < n; ++i) {
             if (capacities[i] == 0 || (i > 0 && capacities[i] <= capacities[i - 1])) {
                 revert ClearingVerifierBadConfig();
