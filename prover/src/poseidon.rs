@@ -16,13 +16,13 @@ use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 /// Width 3 (two inputs): 8 full, 57 partial rounds.
 pub(crate) fn spec_t3() -> &'static OptimizedPoseidonSpec<Fr, 3, 2> {
     static SPEC: OnceLock<OptimizedPoseidonSpec<Fr, 3, 2>> = OnceLock::new();
-    SPEC.get_or_init(|| OptimizedPoseidonSpec::new::<8, 57, 0>())
+    SPEC.get_or_init(OptimizedPoseidonSpec::new::<8, 57, 0>)
 }
 
 /// Width 5 (four inputs): 8 full, 60 partial rounds.
 pub(crate) fn spec_t5() -> &'static OptimizedPoseidonSpec<Fr, 5, 4> {
     static SPEC: OnceLock<OptimizedPoseidonSpec<Fr, 5, 4>> = OnceLock::new();
-    SPEC.get_or_init(|| OptimizedPoseidonSpec::new::<8, 60, 0>())
+    SPEC.get_or_init(OptimizedPoseidonSpec::new::<8, 60, 0>)
 }
 
 fn pow5_plus(
