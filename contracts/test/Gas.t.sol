@@ -4,6 +4,7 @@ pragma solidity ^0.8.31;
 import {AuctionFixture} from "./utils/Fixture.sol";
 import {ISealgridAuction} from "./../src/interfaces/ISealgridAuction.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ClearingVerifier} from "./../src/ClearingVerifier.sol";
 
 /// @notice Gas of the named operations, written to snapshots/AuctionGas.json (committed; forge
 ///         fails the run if a number changes and the snapshot was not regenerated with
@@ -77,6 +78,45 @@ contract AuctionGas is AuctionFixture {
 
     function test_gas_settle1024() public {
         _settleGas(1024);
+    }
+
+    /// Settle with a real halo2 proof (contracts/test/vectors/clearing-proof-4.json, made by the
+    /// Rust prover) through the ClearingVerifier adapter and the generated 4-slot verifier:
+    /// statement building, the fills scan and root, and the pairing check. Target for the
+    /// verification alone: <= 350k.
+    function test_gas_settle_with_proof() public {
+        string memory vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
+        bytes32 market = vm.parseJsonBytes32(vec, ".market");
+        uint64 i = uint64(vm.parseJsonUint(vec, ".interval"));
+        uint32[] memory caps = new uint32[](1);
+        caps[0] = 4;
+        address[] memory vs = new address[](1);
+        vs[0] = vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4");
+        ISealgridAuction.MarketParams memory p = params();
+        p.verifier = new ClearingVerifier(caps, vs);
+        p.priceFloor = int64(vm.parseJsonInt(vec, ".priceFloor"));
+        p.priceCap = int64(vm.parseJsonInt(vec, ".priceCap"));
+        p.maxCommitments = 16;
+        vm.prank(admin);
+        auction.createMarket(market, p);
+        fund(operator, MIN_BOND);
+        vm.prank(operator);
+        auction.depositBond(market, MIN_BOND);
+        vm.warp(gateOf(i) - 60);
+        bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
+        for (uint256 k; k < cs.length; ++k) {
+            vm.prank(alice);
+            auction.commit(market, i, cs[k], 1e6);
+        }
+        vm.warp(gateOf(i));
+        bytes memory fills = vm.parseJsonBytes(vec, ".fills");
+        bytes memory proof = vm.parseJsonBytes(vec, ".proof");
+        int64 price = int64(vm.parseJsonInt(vec, ".clearingPrice"));
+        uint64 volume = uint64(vm.parseJsonUint(vec, ".volume"));
+        vm.prank(operator);
+        auction.settle(market, i, price, volume, fills, proof);
+        uint256 g = _snap("settle 4 fills with the halo2 proof");
+        vm.assertLe(g, 60_000 + 4000 + 350_000, "settle with proof <= settle budget + 350k verification");
     }
 
     function test_gas_claimAndBatch() public {

@@ -1,9 +1,12 @@
 //! KZG parameters (the structured reference string) over BN254.
 //!
-//! File format: halo2's `ParamsKZG::write` (the format of the PSE/Axiom perpetual-powers-of-tau
-//! conversions, e.g. `kzg_bn254_22.srs`): `k` as a little-endian `u32`, then `2^k` compressed G1
-//! points `[s^i]G1`, `2^k` compressed G1 points of the Lagrange basis, then the G2 generator and
-//! `[s]G2`, each compressed. A file made for `k` serves every smaller `k` (it is downsized).
+//! File format: what halo2's `ParamsKZG::write` produces (the format of the PSE/Axiom
+//! perpetual-powers-of-tau conversions, e.g. `kzg_bn254_22.srs`): `k` as a little-endian `u32`,
+//! then `2^k` G1 points `[s^i]G1`, `2^k` G1 points of the Lagrange basis `[L_i(s)]G1`, then the
+//! G2 generator and `[s]G2`; points are uncompressed affine coordinates in halo2curves' raw
+//! encoding (64 bytes per G1 point, 128 per G2 point), so a file is `4 + 2^(k+7) + 256` bytes.
+//! [`load`] checks the length against `k` and every point against its curve before use. A file
+//! made for `k` serves every smaller `k` (it is downsized).
 //!
 //! Production loads the result of a ceremony with [`load`]. [`insecure_setup`] samples `s` from
 //! a fixed seed: anyone can recompute `s` and forge proofs, so it is for devnets and tests only.
@@ -12,6 +15,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
+use halo2_base::halo2_proofs::SerdeFormat;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1, G1Affine, G2Affine};
 use halo2_base::halo2_proofs::halo2curves::ff::{BatchInvert, Field, PrimeField};
 use halo2_base::halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
@@ -26,6 +30,9 @@ use crate::error::{ProverError, ProverResult};
 
 /// KZG parameters on BN254.
 pub type KzgParams = ParamsKZG<Bn256>;
+
+/// The largest `k` a parameter file may have (BN254's scalar field has 2-adicity 28).
+pub const MAX_K: u32 = 28;
 
 /// The warning every tool prints when it uses [`insecure_setup`].
 pub const INSECURE_WARNING: &str = "INSECURE: KZG parameters from a fixed public seed; anyone can \
@@ -128,21 +135,35 @@ fn setup_with_secret(k: u32, s: Fr) -> KzgParams {
 
 /// Loads a parameter file and downsizes it to `k`; fails if the file is for a smaller `k`.
 pub fn load(path: &Path, k: u32) -> ProverResult<KzgParams> {
-    let file = File::open(path).map_err(|e| ProverError::io(path, e))?;
-    let mut params =
-        KzgParams::read(&mut BufReader::new(file)).map_err(|e| ProverError::BadFile {
-            path: path.display().to_string(),
-            reason: format!("not a halo2 KZG parameter file: {e}"),
-        })?;
-    if params.k() < k {
-        return Err(ProverError::BadFile {
-            path: path.display().to_string(),
-            reason: format!(
-                "parameters are for k = {}, the circuit needs k = {k}",
-                params.k()
-            ),
-        });
+    let bad = |reason: String| ProverError::BadFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut file = File::open(path).map_err(|e| ProverError::io(path, e))?;
+    let len = file.metadata().map_err(|e| ProverError::io(path, e))?.len();
+    let mut header = [0u8; 4];
+    std::io::Read::read_exact(&mut file, &mut header)
+        .map_err(|_| bad("shorter than its 4-byte header".into()))?;
+    let file_k = u32::from_le_bytes(header);
+    if !(1..=MAX_K).contains(&file_k) {
+        return Err(bad(format!(
+            "not a KZG parameter file (header says k = {file_k})"
+        )));
     }
+    let expected = 4 + (1u64 << (file_k + 7)) + 256;
+    if len != expected {
+        return Err(bad(format!(
+            "{len} bytes, but a k = {file_k} parameter file has {expected}"
+        )));
+    }
+    if file_k < k {
+        return Err(bad(format!(
+            "parameters are for k = {file_k}, the circuit needs k = {k}"
+        )));
+    }
+    let file = File::open(path).map_err(|e| ProverError::io(path, e))?;
+    let mut params = KzgParams::read_custom(&mut BufReader::new(file), SerdeFormat::RawBytes)
+        .map_err(|e| bad(format!("not a valid KZG parameter file: {e}")))?;
     if params.k() > k {
         params.downsize(k);
     }
