@@ -102,3 +102,52 @@ fn order_commitment_matches_the_library() {
     assert_eq!(out.trim(), expected.to_string());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn prover_commands_list_capacities_make_parameters_and_refuse_bad_input() {
+    let (code, out, err) = sealgrid(&["prover", "capacities"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["16", "17", "12"]),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("k4.srs");
+    let path = file.to_str().expect("utf-8 path");
+    let (code, out, err) = sealgrid(&["prover", "setup", "--k", "4", "--out", path], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("INSECURE"),
+        "the insecure setup must say so: {err}"
+    );
+    assert_eq!(out.trim(), path);
+    // k as u32, 2 x 16 G1 points of 64 bytes, 2 G2 points of 128 bytes
+    assert_eq!(
+        std::fs::metadata(&file).expect("written").len(),
+        4 + 2 * 16 * 64 + 256
+    );
+
+    let (code, _, err) = sealgrid(&["prover", "setup"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("--capacity N or --k K"), "{err}");
+    let (code, _, err) = sealgrid(&["prover", "export-verifier", "--capacity", "5"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("unsupported capacity 5"), "{err}");
+    let (code, _, err) = sealgrid(
+        &[
+            "prover",
+            "export-verifier",
+            "--capacity",
+            "4",
+            "--params",
+            path,
+            "--out",
+            "/dev/null",
+        ],
+        "",
+    );
+    assert_ne!(code, 0, "k = 4 parameters cannot serve the k = 15 circuit");
+    assert!(err.contains("k = 4"), "{err}");
+}
