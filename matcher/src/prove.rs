@@ -2,7 +2,9 @@
 //! binary plugs one in (DESIGN §2).
 
 use alloy_primitives::B256;
-use sealgrid_store::{BatchRow, Store};
+use std::collections::HashMap;
+
+use sealgrid_store::{BatchRow, Store, StoredOrder};
 use sealgrid_types::{EXCLUDED_FLAG, MarketBounds, Order};
 
 use crate::error::{MatcherError, MatcherResult};
@@ -69,10 +71,11 @@ pub async fn proof_request(
             commitments.len()
         )));
     }
+    let mut opened: HashMap<usize, &StoredOrder> =
+        orders.iter().map(|o| (o.index as usize, o)).collect();
     let mut slots = Vec::with_capacity(commitments.len());
     for (k, c) in commitments.iter().enumerate() {
-        let opened = orders.iter().find(|o| o.index as usize == k);
-        let slot = match opened {
+        let slot = match opened.remove(&k) {
             Some(o) if batch.fills[k] != EXCLUDED_FLAG => ProofSlot::Opened(Order {
                 trader: o.trader,
                 market: o.market,

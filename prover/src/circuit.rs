@@ -21,17 +21,18 @@
 //! Prices enter comparisons as `phi(x) = uint64(x) ^ 2^63 + 1`, so that `pLo - 1` and `c = floor - 1`
 //! stay non-negative; all comparison operands are range-checked below 2^65 and compared with 66 bits.
 
+use alloy_primitives::B256;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
-use sealgrid_types::fr_from_u256;
+use sealgrid_types::{fr_from_b256, fr_from_u256};
 
 use crate::error::{ProverError, ProverResult};
 use crate::poseidon::{hash, spec_t3, spec_t5};
 use crate::statement::{CHUNK_BITS, CHUNKS_PER_ELEMENT, price_offset};
-use crate::witness::{Witness, phi};
+use crate::witness::{SlotWitness, Witness, phi};
 
 /// Bits of a price comparison operand (`phi` values and thresholds are below 2^65).
 const CMP_BITS: usize = 66;
@@ -95,8 +96,6 @@ struct SlotCells {
     q: AssignedValue<Fr>,
     a: AssignedValue<Fr>,
     b: AssignedValue<Fr>,
-    base: Option<AssignedValue<Fr>>,
-    marg: Option<AssignedValue<Fr>>,
 }
 
 /// Assigns the circuit for `w` with `capacity` slots into `builder` and sets its public
@@ -187,29 +186,16 @@ pub fn build(
     let c64 = pow2(64);
     let c128 = pow2(128);
     let c192 = pow2(192);
+    let padding = SlotWitness::unopened(B256::ZERO, w.statement.price_floor);
     for k in 0..capacity {
-        let s = w.slots.get(k);
-        let get =
-            |f: &dyn Fn(&crate::witness::SlotWitness) -> Fr, default: Fr| s.map_or(default, f);
-        let opened = load(ctx, get(&|s| Fr::from(u64::from(s.opened)), zero));
-        let side = load(ctx, get(&|s| Fr::from(u64::from(s.sell)), zero));
-        let q = load(ctx, get(&|s| Fr::from(s.quantity), zero));
-        let limit = load(
-            ctx,
-            get(
-                &|s| Fr::from(s.price_offset),
-                Fr::from(price_offset(w.statement.price_floor)),
-            ),
-        );
-        let w0 = load(ctx, get(&|s| fr_from_u256(s.w0).unwrap_or(zero), zero));
-        let salt = load(ctx, get(&|s| fr_from_u256(s.salt).unwrap_or(zero), zero));
-        let c_excl = load(
-            ctx,
-            get(
-                &|s| sealgrid_types::fr_from_b256(s.commitment).unwrap_or(zero),
-                zero,
-            ),
-        );
+        let s = w.slots.get(k).unwrap_or(&padding);
+        let opened = load(ctx, Fr::from(u64::from(s.opened)));
+        let side = load(ctx, Fr::from(u64::from(s.sell)));
+        let q = load(ctx, Fr::from(s.quantity));
+        let limit = load(ctx, Fr::from(s.price_offset));
+        let w0 = load(ctx, fr_from_u256(s.w0).unwrap_or(zero));
+        let salt = load(ctx, fr_from_u256(s.salt).unwrap_or(zero));
+        let c_excl = load(ctx, fr_from_b256(s.commitment).unwrap_or(zero));
         gate.assert_bit(ctx, opened);
         gate.assert_bit(ctx, side);
         range.range_check(ctx, q, QTY_BITS);
@@ -257,8 +243,6 @@ pub fn build(
             q,
             a,
             b,
-            base: None,
-            marg: None,
         });
     }
     ctx.constrain_equal(&acc, &acc_pub);
@@ -297,10 +281,11 @@ pub fn build(
 
     // ---- pass 2: pro-rata bases ----
     let mut marg_base = [ctx.load_zero(); 2]; // total, sell
-    for (k, cell) in cells.iter_mut().enumerate() {
-        let s = w.slots.get(k);
-        let base = load(ctx, Fr::from(s.map_or(0, |s| s.base)));
-        let rem = load(ctx, Fr::from(s.map_or(0, |s| s.remainder)));
+    let mut shares = Vec::with_capacity(capacity); // (base, marginal flag) per slot
+    for (k, cell) in cells.iter().enumerate() {
+        let s = w.slots.get(k).unwrap_or(&padding);
+        let base = load(ctx, Fr::from(s.base));
+        let rem = load(ctx, Fr::from(s.remainder));
         range.range_check(ctx, base, QTY_BITS);
         range.range_check(ctx, rem, SUM_BITS);
         let rest = gate.select(ctx, rest_ask, rest_bid, cell.side);
@@ -315,8 +300,7 @@ pub fn build(
         let mb = gate.mul(ctx, marg, base);
         marg_base[0] = gate.add(ctx, marg_base[0], mb);
         marg_base[1] = gate.mul_add(ctx, mb, cell.side, marg_base[1]);
-        cell.base = Some(base);
-        cell.marg = Some(marg);
+        shares.push((base, marg));
     }
     let bid_bases = gate.sub(ctx, marg_base[0], marg_base[1]);
     let left_bid = gate.sub(ctx, rest_bid, bid_bases);
@@ -328,12 +312,7 @@ pub fn build(
     let (mut rank_bid, mut rank_ask) = (ctx.load_zero(), ctx.load_zero());
     let (mut total, mut sells) = (ctx.load_zero(), ctx.load_zero());
     let mut chunks = Vec::with_capacity(capacity);
-    for cell in &cells {
-        let (Some(base), Some(marg)) = (cell.base, cell.marg) else {
-            return Err(ProverError::Proving(
-                "internal: pass 2 skipped a slot".into(),
-            ));
-        };
+    for (cell, &(base, marg)) in cells.iter().zip(&shares) {
         let rank = gate.select(ctx, rank_ask, rank_bid, cell.side);
         let left = gate.select(ctx, left_ask, left_bid, cell.side);
         let gets_one = range.is_less_than(ctx, rank, left, RANK_BITS);

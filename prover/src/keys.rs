@@ -78,17 +78,6 @@ fn stage_builder(stage: CircuitBuilderStage, k: u32) -> BaseCircuitBuilder<Fr> {
         .use_instance_columns(1)
 }
 
-/// Cell counts of a capacity's circuit: `(advice cells, lookup cells)`.
-pub fn statistics(slots: usize) -> ProverResult<(usize, usize)> {
-    let cap = capacity(slots)?;
-    let mut builder = stage_builder(CircuitBuilderStage::Mock, cap.k);
-    build(&mut builder, &shape_witness()?, cap.slots)?;
-    let stats = builder.statistics();
-    let advice: usize = stats.gate.total_advice_per_phase.iter().sum();
-    let lookup: usize = stats.total_lookup_advice_per_phase.iter().sum();
-    Ok((advice, lookup))
-}
-
 /// Generates the keys of a capacity's circuit from `params` (which must be for `capacity.k`).
 pub fn keygen(params: &KzgParams, slots: usize) -> ProverResult<CircuitKeys> {
     let cap = capacity(slots)?;

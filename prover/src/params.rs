@@ -12,7 +12,7 @@
 //! a fixed seed: anyone can recompute `s` and forge proofs, so it is for devnets and tests only.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use halo2_base::halo2_proofs::SerdeFormat;
@@ -142,7 +142,7 @@ pub fn load(path: &Path, k: u32) -> ProverResult<KzgParams> {
     let mut file = File::open(path).map_err(|e| ProverError::io(path, e))?;
     let len = file.metadata().map_err(|e| ProverError::io(path, e))?.len();
     let mut header = [0u8; 4];
-    std::io::Read::read_exact(&mut file, &mut header)
+    file.read_exact(&mut header)
         .map_err(|_| bad("shorter than its 4-byte header".into()))?;
     let file_k = u32::from_le_bytes(header);
     if !(1..=MAX_K).contains(&file_k) {
@@ -161,7 +161,8 @@ pub fn load(path: &Path, k: u32) -> ProverResult<KzgParams> {
             "parameters are for k = {file_k}, the circuit needs k = {k}"
         )));
     }
-    let file = File::open(path).map_err(|e| ProverError::io(path, e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| ProverError::io(path, e))?;
     let mut params = KzgParams::read_custom(&mut BufReader::new(file), SerdeFormat::RawBytes)
         .map_err(|e| bad(format!("not a valid KZG parameter file: {e}")))?;
     if params.k() > k {

@@ -17,9 +17,7 @@
 
 use alloy_primitives::{B256, U256};
 use sealgrid_clearing::BookOrder;
-use sealgrid_types::{
-    MAX_QUANTITY_WH, MarketBounds, Order, Side, accumulate_all, fr_from_b256, order_commitment,
-};
+use sealgrid_types::{MarketBounds, Order, Side, accumulate_all, fr_from_b256, order_commitment};
 
 use crate::error::{ProverError, ProverResult};
 use crate::statement::{EXCLUDED_WORD, Statement, opened_word, price_offset};
@@ -94,6 +92,25 @@ pub struct Witness {
     pub marginal_ask_qty: u64,
 }
 
+impl SlotWitness {
+    /// A slot without an opening: an excluded commitment, or (with commitment 0) a padding slot
+    /// past `count`. Its limit is the floor so that the range checks hold.
+    pub fn unopened(commitment: B256, price_floor: i64) -> Self {
+        Self {
+            opened: false,
+            commitment,
+            w0: U256::ZERO,
+            salt: U256::ZERO,
+            sell: false,
+            quantity: 0,
+            price_offset: price_offset(price_floor),
+            base: 0,
+            remainder: 0,
+            fill: 0,
+        }
+    }
+}
+
 fn invalid(index: usize, reason: impl Into<String>) -> ProverError {
     ProverError::InvalidOpening {
         index,
@@ -138,7 +155,6 @@ impl Witness {
 
         // Openings: check and commit; excluded: check the commitment is a field element.
         let mut slots = Vec::with_capacity(batch.slots.len());
-        let mut commitments = Vec::with_capacity(batch.slots.len());
         let mut book = Vec::new();
         for (index, slot) in batch.slots.iter().enumerate() {
             match slot {
@@ -151,7 +167,6 @@ impl Witness {
                     }
                     o.validate(&batch.bounds)
                         .map_err(|e| invalid(index, e.to_string()))?;
-                    debug_assert!(o.quantityWh <= MAX_QUANTITY_WH);
                     let sell =
                         o.order_side().map_err(|e| invalid(index, e.to_string()))? == Side::Sell;
                     let commitment =
@@ -170,7 +185,6 @@ impl Witness {
                         remainder: 0,
                         fill: 0,
                     });
-                    commitments.push(commitment);
                     book.push((sell, o.quantityWh, o.limitPrice));
                 }
                 Slot::Excluded(c) => {
@@ -178,23 +192,11 @@ impl Witness {
                         index,
                         commitment: *c,
                     })?;
-                    slots.push(SlotWitness {
-                        opened: false,
-                        commitment: *c,
-                        w0: U256::ZERO,
-                        salt: U256::ZERO,
-                        sell: false,
-                        quantity: 0,
-                        price_offset: price_offset(price_floor),
-                        base: 0,
-                        remainder: 0,
-                        fill: 0,
-                    });
-                    commitments.push(*c);
+                    slots.push(SlotWitness::unopened(*c, price_floor));
                 }
             }
         }
-        let accumulator = accumulate_all(commitments.iter())
+        let accumulator = accumulate_all(slots.iter().map(|s| &s.commitment))
             .map_err(|e| ProverError::InvalidStatement(e.to_string()))?;
 
         // The reference engine over the openings, in commitment order.
@@ -364,67 +366,4 @@ impl Witness {
 /// `i128`, then `+ 1` so the value is never negative (the circuit's comparison domain).
 pub(crate) fn phi(x: i128) -> u128 {
     (x + (1i128 << 63) + 1) as u128
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloy_primitives::Address;
-
-    pub(crate) fn order(i: u64, sell: bool, q: u64, l: i64) -> Order {
-        Order {
-            trader: Address::with_last_byte(i as u8 + 1),
-            market: B256::with_last_byte(7),
-            interval: 100,
-            side: u8::from(sell),
-            quantityWh: q,
-            limitPrice: l,
-            nonce: i,
-            salt: B256::with_last_byte(i as u8),
-        }
-    }
-
-    fn batch(slots: Vec<Slot>) -> Batch {
-        Batch {
-            market: B256::with_last_byte(7),
-            interval: 100,
-            bounds: MarketBounds {
-                price_floor: -500,
-                price_cap: 500,
-            },
-            slots,
-        }
-    }
-
-    #[test]
-    fn plateau_counterexample_is_cleared_by_the_crossing() {
-        // V = 5 on [50,55), 10 on [55,60], 5 on (60,100]: V* = 10 on [55, 60].
-        let b = batch(vec![
-            Slot::Opened(order(0, false, 5, 100)),
-            Slot::Opened(order(1, false, 5, 60)),
-            Slot::Opened(order(2, true, 5, 50)),
-            Slot::Opened(order(3, true, 5, 55)),
-        ]);
-        let w = Witness::new(&b).expect("witness");
-        assert_eq!(w.statement.volume, 10);
-        assert_eq!((w.price_low, w.price_high), (55, 60));
-        assert_eq!(w.statement.price, 57);
-        // S never exceeds V* = 10, so the crossing is the cap (D(cap + 1) = 0).
-        assert_eq!(w.cross, 500);
-    }
-
-    #[test]
-    fn excluded_and_empty() {
-        let b = batch(vec![Slot::Excluded(B256::with_last_byte(3))]);
-        let w = Witness::new(&b).expect("witness");
-        assert_eq!(w.statement.fills, vec![EXCLUDED_WORD]);
-        assert_eq!(w.statement.volume, 0);
-        assert_eq!(w.cross, 500);
-        let mut bad = b.clone();
-        bad.slots.push(Slot::Opened(order(1, false, 0, 1)));
-        assert!(matches!(
-            Witness::new(&bad),
-            Err(ProverError::InvalidOpening { index: 1, .. })
-        ));
-    }
 }

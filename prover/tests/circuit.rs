@@ -8,8 +8,9 @@ use alloy_primitives::B256;
 use common::*;
 use proptest::prelude::*;
 use sealgrid_prover::keys::{mock_check, mock_check_with};
+use sealgrid_prover::statement::EXCLUDED_WORD;
 use sealgrid_prover::statement::price_offset;
-use sealgrid_prover::{Fr, Slot, Witness};
+use sealgrid_prover::{Fr, ProverError, Slot, Witness};
 
 const CAPACITY: usize = 4;
 
@@ -19,6 +20,38 @@ fn named_batches_satisfy_the_circuit() {
         let w = Witness::new(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
         mock_check(&w, CAPACITY).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+}
+
+#[test]
+fn plateau_counterexample_is_cleared_by_the_crossing() {
+    // V = 5 on [50,55), 10 on [55,60], 5 on (60,100]: V* = 10 on [55, 60].
+    let b = batch(vec![
+        bid(0, 5, 100),
+        bid(1, 5, 60),
+        ask(2, 5, 50),
+        ask(3, 5, 55),
+    ]);
+    let w = Witness::new(&b).expect("witness");
+    assert_eq!(w.statement.volume, 10);
+    assert_eq!((w.price_low, w.price_high), (55, 60));
+    assert_eq!(w.statement.price, 57);
+    // S never exceeds V* = 10, so the crossing is the cap (D(cap + 1) = 0).
+    assert_eq!(w.cross, 500);
+}
+
+#[test]
+fn excluded_and_empty() {
+    let b = batch(vec![excluded(3)]);
+    let w = Witness::new(&b).expect("witness");
+    assert_eq!(w.statement.fills, vec![EXCLUDED_WORD]);
+    assert_eq!(w.statement.volume, 0);
+    assert_eq!(w.cross, 500);
+    let mut bad = b.clone();
+    bad.slots.push(bid(1, 0, 1));
+    assert!(matches!(
+        Witness::new(&bad),
+        Err(ProverError::InvalidOpening { index: 1, .. })
+    ));
 }
 
 #[test]

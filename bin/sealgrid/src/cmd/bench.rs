@@ -71,55 +71,40 @@ pub(crate) struct IntakeArgs {
 
 impl BenchCommand {
     pub(crate) fn run(self) -> Result<()> {
-        match self {
+        let lines = match self {
             Self::Clearing(a) => {
-                let lines = sealgrid_clearing::bench::run_clearing_bench(&a.sizes, a.seed, |m| {
+                sealgrid_clearing::bench::run_clearing_bench(&a.sizes, a.seed, |m| {
                     eprintln!("bench: {m}")
-                });
-                for l in lines {
-                    println!("{l}");
-                }
-                Ok(())
+                })
             }
             Self::Prove(a) => {
-                let root = match a.root {
-                    Some(r) => r,
-                    None => sealgrid_chain::devnet::project_root()?,
-                };
+                let root = crate::cmd::checkout(a.root)?;
                 let source = crate::cmd::prover::params_source(a.params);
-                let lines = sealgrid_prover::bench::run_prove_bench(
+                sealgrid_prover::bench::run_prove_bench(
                     &a.orders,
                     &source,
                     &root.join("tools/solc/solc"),
                     a.seed,
                     |m| eprintln!("bench: {m}"),
-                )?;
-                for l in lines {
-                    println!("{l}");
-                }
-                Ok(())
+                )?
             }
             Self::Intake(a) => {
-                let root = match a.root {
-                    Some(r) => r,
-                    None => sealgrid_chain::devnet::project_root()?,
-                };
                 let opts = sealgrid_matcher::bench::IntakeBenchOptions {
-                    root,
+                    root: crate::cmd::checkout(a.root)?,
                     orders: a.orders,
                     batch: a.batch,
                     clients: a.clients,
                     store: a.store,
                 };
                 let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
-                let lines = rt.block_on(sealgrid_matcher::bench::run_intake_bench(opts, |m| {
+                rt.block_on(sealgrid_matcher::bench::run_intake_bench(opts, |m| {
                     eprintln!("bench: {m}")
-                }))?;
-                for l in lines {
-                    println!("{l}");
-                }
-                Ok(())
+                }))?
             }
+        };
+        for l in lines {
+            println!("{l}");
         }
+        Ok(())
     }
 }

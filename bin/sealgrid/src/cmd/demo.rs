@@ -12,10 +12,7 @@ pub(crate) struct DemoArgs {
 
 impl DemoArgs {
     pub(crate) fn run(self) -> Result<()> {
-        let root = match self.root {
-            Some(r) => r,
-            None => sealgrid_chain::devnet::project_root()?,
-        };
+        let root = crate::cmd::checkout(self.root)?;
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
         // The demo market's verifiers are generated from the devnet parameters.
         let prover = std::sync::Arc::new(crate::cmd::prover::HaloProver::new(

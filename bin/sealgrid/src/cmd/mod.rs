@@ -6,3 +6,12 @@ pub(crate) mod demo;
 pub(crate) mod matcher;
 pub(crate) mod order;
 pub(crate) mod prover;
+
+/// The sealgrid checkout: `root` if given, else found from the current directory (or
+/// `$SEALGRID_ROOT`).
+pub(crate) fn checkout(root: Option<std::path::PathBuf>) -> eyre::Result<std::path::PathBuf> {
+    match root {
+        Some(r) => Ok(r),
+        None => Ok(sealgrid_chain::devnet::project_root()?),
+    }
+}
