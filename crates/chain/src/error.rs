@@ -37,6 +37,56 @@ pub enum ChainError {
     /// The local devnet could not be started or deployed.
     #[error("devnet: {0}")]
     Devnet(String),
+    /// A transaction would revert (its gas estimate failed with this auction error).
+    #[error("{what} would revert: {reason}")]
+    Revert {
+        /// What was sent.
+        what: String,
+        /// The decoded revert.
+        reason: String,
+    },
+    /// A transaction was mined but reverted.
+    #[error("{what} reverted in tx {tx}")]
+    Reverted {
+        /// What was sent.
+        what: String,
+        /// The transaction.
+        tx: alloy::primitives::B256,
+    },
+    /// The interval is settled with another clearing.
+    #[error(
+        "interval {interval} is already settled with another clearing (price {price}, volume {volume} Wh)"
+    )]
+    SettledDifferently {
+        /// The interval.
+        interval: u64,
+        /// The price on-chain.
+        price: i64,
+        /// The volume on-chain.
+        volume: u64,
+    },
+    /// The interval cannot be settled.
+    #[error("interval {interval} cannot be settled: {reason}")]
+    NotSettleable {
+        /// The interval.
+        interval: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The base fee is above the configured cap: no transaction could be included.
+    #[error("base fee {base_fee} wei is above the fee cap {cap} wei")]
+    FeeCapExceeded {
+        /// The latest base fee.
+        base_fee: u128,
+        /// The cap.
+        cap: u128,
+    },
+    /// An operation did not complete in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The submitter is misconfigured or got unusable input.
+    #[error("submitter: {0}")]
+    Submit(String),
     /// The node returned no block where one must exist.
     #[error("block {0} not found")]
     MissingBlock(String),

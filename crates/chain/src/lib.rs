@@ -3,9 +3,11 @@
 pub mod devnet;
 mod error;
 mod reader;
+pub mod submitter;
 
 pub use error::{ChainError, ChainResult};
 pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
+pub use submitter::{Confirmed, GasAlert, SettleOutcome, Settlement, Submitter, SubmitterConfig};
 
 /// Contract bindings generated from the committed ABIs (`abi/*.json`).
 pub mod bindings {
