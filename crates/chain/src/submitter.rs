@@ -129,7 +129,7 @@ pub enum SettleOutcome {
 }
 
 enum Landed {
-    Confirmed(TransactionReceipt),
+    Confirmed(Box<TransactionReceipt>),
     /// Gone from the canonical chain (reorg) or replaced at its nonce by another transaction.
     Dropped,
 }
@@ -517,7 +517,7 @@ impl Submitter {
                 tokio::time::sleep(self.cfg.poll).await;
                 if let Some(receipt) = self.provider.get_transaction_receipt(hash).await? {
                     return match self.confirm(receipt).await? {
-                        Some(r) => Ok(Landed::Confirmed(r)),
+                        Some(r) => Ok(Landed::Confirmed(Box::new(r))),
                         None => {
                             *nonce_guard = None;
                             Ok(Landed::Dropped)
