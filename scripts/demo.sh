@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job (README): `sealgrid demo` — a local anvil with the real contracts; four traders
-# commit on-chain and open EIP-712-signed orders to the matcher over HTTP; the matcher clears at
-# the gate; the operator settles on-chain and claims every fill. Setup is included and
+# The main job (README): `sealgrid demo` — the pilot scenario (180 C&I sites with 12 MW of PV,
+# 9 MWh of storage, an aggregator) on a local anvil with the contracts and halo2 verifiers
+# deployed from deploy/config/local.toml: wallets commit and open EIP-712 orders to the matcher,
+# the matcher clears at each gate, the prover proves, the submitter settles, claims run.
+# Arguments go to `sealgrid demo` (e.g. --intervals 6 --start-hour 18). Setup is included and
 # idempotent.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -10,4 +12,4 @@ cd "$ROOT"
 forge build >/dev/null
 echo "demo: building sealgrid"
 cargo build --locked --quiet -p sealgrid
-exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/sealgrid" demo --root "$ROOT"
+exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/sealgrid" demo --root "$ROOT" "$@"

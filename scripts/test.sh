@@ -31,5 +31,5 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
-step "demo (scripts/demo.sh end to end on a fresh anvil)"
-"$ROOT/scripts/demo.sh"
+step "demo (scripts/demo.sh on a fresh anvil, a 12-site feeder for 2 intervals; the README's main command runs all 180 sites)"
+"$ROOT/scripts/demo.sh" --sites 12 --intervals 2

@@ -1,115 +1,217 @@
-//! `sealgrid demo`: one interval end to end on a local devnet, through the real services.
+//! `sealgrid demo`: the pilot scenario ([`crate::pilot`]) end to end on a local devnet, through
+//! the real services.
 //!
-//! anvil and the demo deployment; four traders commit on-chain with alloy, sign EIP-712
-//! orders and open them to the matcher over HTTP; the scheduler clears at the gate; the
-//! prover (plugged in by the binary) proves the clearing; the auction refuses the proof for any
-//! other statement and accepts it for the committed book; the operator claims every fill for the
-//! traders. The settle and claim calls here are the seed of the submitter.
+//! For each of K intervals, on an accelerated chain clock: every participant's wallet commits its
+//! order on-chain (alloy), signs it with EIP-712 and opens it to the matcher over HTTP, and
+//! checks the operator's signed receipt; the chain is moved to the gate; the scheduler clears;
+//! the [`SettleSink`] proves the clearing (the binary's prover) and the submitter settles it,
+//! checked on-chain by the generated verifier. The first interval also carries a commitment that
+//! is never opened (excluded, its lock refunded) and shows that the verifier refuses the same
+//! proof for another price. After the last interval the operator claims every commitment in
+//! batches, and the demo checks that the clearing pool is back to zero and that the auction's
+//! token balance equals free balances + bond + fees.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy::{
+    network::EthereumWallet,
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use alloy_primitives::{Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
-    AuctionReader,
-    bindings::{EnergyIntentToken, ISealgridAuction, SealgridAuction},
-    devnet::{DEV_KEYS, Devnet, demo_market},
+    AuctionReader, Submitter, SubmitterConfig,
+    bindings::{IClearingVerifier, IERC20, IMockToken, ISealgridAuction, SealgridAuction},
+    devnet::{DEV_KEYS, Devnet},
 };
 use sealgrid_store::Store;
 use sealgrid_types::{
-    Order, Receipt, Side, TokenKind, fills_proof, order_commitment, pack_fill_words,
-    recover_struct_signer, required_lock, sealgrid_domain, sign_order, token_id,
+    Order, Receipt, SELL_FLAG, Side, fills_proof, order_commitment, pack_fill_words,
+    recover_struct_signer, required_lock, sealgrid_domain, sign_order,
 };
 
 use crate::{
-    ApiLimits, ClearingProver, Indexer, Intake, IntakeLimits, LogSink, MatcherError, MatcherResult,
-    Metrics, Scheduler, SimClock, proof_request,
+    ApiLimits, ClearingProver, Indexer, Intake, IntakeLimits, MatcherError, MatcherResult, Metrics,
+    Scheduler, SettleReport, SettleSink, Settled, SimClock,
+    pilot::{Kind, Pilot},
 };
 
 fn demo_err(e: impl std::fmt::Display) -> MatcherError {
     MatcherError::Config(format!("demo: {e}"))
 }
 
-/// The demo's orders: (trader key, side, Wh, limit per kWh, opened to the matcher).
-const BOOK: [(usize, Side, u64, i64, bool); 9] = [
-    (1, Side::Buy, 40_000, 120_000, true),
-    (2, Side::Buy, 25_000, 90_000, true),
-    (3, Side::Sell, 30_000, 60_000, true),
-    (4, Side::Sell, 50_000, 100_000, true),
-    (1, Side::Buy, 12_000, 105_000, true),
-    (2, Side::Sell, 8_000, 95_000, true),
-    (3, Side::Buy, 6_000, 80_000, true),
-    (4, Side::Sell, 15_000, 130_000, true),
-    // Committed but never opened: the matcher must exclude it, and its lock comes back.
-    (3, Side::Buy, 9_000, 150_000, false),
-];
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// C&I sites (the pilot has 180).
+    pub sites: usize,
+    /// Intervals to trade.
+    pub intervals: usize,
+    /// Hour of day of the first interval (12.0 = noon).
+    pub start_hour: f64,
+    /// Scenario seed.
+    pub seed: u64,
+}
 
-/// Sends a contract call and waits for its receipt; a revert is an error naming `what`.
-async fn mined<P, D>(
-    call: alloy::contract::CallBuilder<P, D>,
-    what: &str,
-) -> MatcherResult<alloy::rpc::types::TransactionReceipt>
-where
-    P: alloy::providers::Provider,
-    D: alloy::contract::CallDecoder,
-{
-    let receipt = call
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            sites: 180,
+            intervals: 3,
+            start_hour: 12.0,
+            seed: 7,
+        }
+    }
+}
+
+/// One interval's row of the demo table.
+#[derive(Clone, Debug)]
+pub struct IntervalRow {
+    /// The interval index.
+    pub interval: u64,
+    /// Hour of day in the scenario.
+    pub hour: f64,
+    /// Commitments.
+    pub orders: usize,
+    /// Clearing price (base units per kWh), if anything cleared.
+    pub price: Option<i64>,
+    /// Cleared volume (Wh).
+    pub volume: u64,
+    /// Proving time (s) and circuit capacity.
+    pub prove: Option<(f64, usize)>,
+    /// Settle gas.
+    pub settle_gas: u64,
+    /// Gate closure to settle confirmed (wall-clock s).
+    pub latency: f64,
+}
+
+/// The demo's result.
+#[derive(Clone, Debug)]
+pub struct DemoSummary {
+    /// One row per interval.
+    pub rows: Vec<IntervalRow>,
+    /// Gas of all claim transactions.
+    pub claim_gas: u64,
+    /// Claim transactions.
+    pub claim_txs: usize,
+    /// Rounding fees accrued (milli base units).
+    pub fees_milli: u128,
+}
+
+struct Committed {
+    who: usize,
+    order: Order,
+    record: ISealgridAuction::CommitmentRecord,
+}
+
+/// The deployment the demo runs on: `net` with the auction of the local config.
+pub async fn run_demo(
+    net: &Devnet,
+    market: alloy_primitives::B256,
+    prover: Arc<dyn ClearingProver>,
+    submitter_cfg: SubmitterConfig,
+    opts: DemoOptions,
+    mut say: impl FnMut(String),
+) -> MatcherResult<DemoSummary> {
+    let mut pilot = Pilot::new(opts.sites, opts.seed);
+    let chain = AuctionReader::connect(&net.rpc, net.auction).await?;
+    let info = chain
+        .market(market)
+        .await?
+        .ok_or_else(|| demo_err("the demo market is missing"))?;
+    let token = info.token;
+    let operator: PrivateKeySigner = DEV_KEYS[0].parse().map_err(demo_err)?;
+    let op_wallet = net.wallet(DEV_KEYS[0])?;
+
+    // Fund every participant: gas money, and 10,000 tokens (1M for the aggregator) deposited
+    // into the auction by the operator, so that no site needs an approval transaction.
+    say(format!(
+        "funding {} participants ({} sites, {} storage, 1 aggregator)",
+        pilot.participants.len(),
+        opts.sites,
+        pilot.participants.len() - opts.sites - 1
+    ));
+    let amounts: Vec<U256> = pilot
+        .participants
+        .iter()
+        .map(|p| {
+            U256::from(if p.kind == Kind::Aggregator {
+                1_000_000_000_000u64
+            } else {
+                10_000_000_000u64
+            })
+        })
+        .collect();
+    let total: U256 = amounts.iter().copied().sum();
+    let mint = IMockToken::new(token, op_wallet.clone());
+    mint.mint(operator.address(), total)
         .send()
         .await
         .map_err(demo_err)?
         .get_receipt()
         .await
         .map_err(demo_err)?;
-    if !receipt.status() {
-        return Err(demo_err(format!("{what} reverted")));
+    IERC20::new(token, op_wallet.clone())
+        .approve(net.auction, total)
+        .send()
+        .await
+        .map_err(demo_err)?
+        .get_receipt()
+        .await
+        .map_err(demo_err)?;
+    let op_auction = SealgridAuction::new(net.auction, op_wallet.clone());
+    let mut last = None;
+    for (p, amount) in pilot.participants.iter().zip(&amounts) {
+        let _: serde_json::Value = net
+            .provider
+            .raw_request(
+                "anvil_setBalance".into(),
+                (p.key.address(), U256::from(10u128.pow(20))),
+            )
+            .await
+            .map_err(demo_err)?;
+        last = Some(
+            op_auction
+                .deposit(token, p.key.address(), *amount)
+                .send()
+                .await
+                .map_err(demo_err)?,
+        );
     }
-    Ok(receipt)
-}
+    if let Some(pending) = last {
+        pending.get_receipt().await.map_err(demo_err)?;
+    }
+    let wallets: Vec<DynProvider> = pilot
+        .participants
+        .iter()
+        .map(|p| {
+            let url = net.rpc.parse().map_err(demo_err)?;
+            Ok(ProviderBuilder::new()
+                .wallet(EthereumWallet::from(p.key.clone()))
+                .connect_http(url)
+                .erased())
+        })
+        .collect::<MatcherResult<_>>()?;
 
-/// Runs the demo, reporting each step through `say`.
-pub async fn run_demo(
-    root: PathBuf,
-    prover: Arc<dyn ClearingProver>,
-    mut say: impl FnMut(String),
-) -> MatcherResult<()> {
-    say(
-        "starting anvil and deploying token, intent token, auction, timelock and the demo market"
-            .into(),
-    );
-    let net = Devnet::start(&root).await?;
-    say(format!(
-        "chain {} at {}; auction {}",
-        net.chain_id, net.rpc, net.auction
-    ));
-
+    // The matcher: store, indexer, intake API, scheduler, and the prove-and-settle sink.
     let tmp = tempfile::tempdir().map_err(demo_err)?;
     let store = Store::connect(&format!(
         "sqlite:{}",
         tmp.path().join("matcher.db").display()
     ))
     .await?;
-    let chain = AuctionReader::connect(&net.rpc, net.auction).await?;
-    let market = demo_market();
-    let info = chain
-        .market(market)
-        .await?
-        .ok_or_else(|| demo_err("the demo market is missing"))?;
-    let now = net.now().await?;
-    // One interval of room so that every commit lands before the gate.
-    let interval = info.timing.next_open_interval(now)? + 1;
-    let gate = info.timing.gate(interval)?;
-    let start = info.timing.start(interval)?;
-
-    let clock = SimClock::new(now);
+    let clock = SimClock::new(net.now().await?);
     let indexer = Arc::new(Indexer::new(chain.clone(), store.clone(), 0, 0));
-    let operator: PrivateKeySigner = DEV_KEYS[0].parse().map_err(demo_err)?;
     let intake = Intake::new(
         chain.clone(),
         store.clone(),
         indexer.clone(),
         operator.clone(),
         Arc::new(clock.clone()),
-        IntakeLimits::default(),
+        IntakeLimits {
+            burst: 1_000,
+            per_second: 1_000,
+        },
         Arc::new(Metrics::default()),
     );
     let app = crate::router(intake.clone(), indexer.clone(), ApiLimits::default());
@@ -118,219 +220,316 @@ pub async fn run_demo(
         .map_err(demo_err)?;
     let base = format!("http://{}", listener.local_addr().map_err(demo_err)?);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // Proving keys for the largest interval this scenario can have, before the first gate.
+    let most = pilot.participants.len() + 2;
     say(format!(
-        "matcher API on {base}; interval {interval}: gate {gate}, delivery from {start}"
+        "preparing the prover for up to {most} commitments per interval (keygen) ..."
     ));
-
-    // Commit on-chain, then open to the matcher with an EIP-712 signature.
-    let domain = sealgrid_domain(net.chain_id, net.auction);
-    let http = reqwest::Client::new();
-    let mut records = Vec::new();
-    for (n, (k, side, q, limit, open)) in BOOK.into_iter().enumerate() {
-        let trader: PrivateKeySigner = DEV_KEYS[k].parse().map_err(demo_err)?;
-        let order = Order {
-            trader: trader.address(),
-            market,
-            interval,
-            side: side.code(),
-            quantityWh: q,
-            limitPrice: limit,
-            nonce: interval * 100 + n as u64,
-            salt: B256::from(
-                U256::from_be_bytes(
-                    alloy_primitives::keccak256(format!("demo-salt-{interval}-{n}")).0,
-                ) >> 8,
-            ),
-        };
-        let commitment = order_commitment(&order)?;
-        let lock = required_lock(side, q, limit);
-        let auction = SealgridAuction::new(net.auction, net.wallet(DEV_KEYS[k])?);
-        mined(
-            auction.commit(market, interval, commitment, lock),
-            &format!("commit {n}"),
-        )
-        .await?;
-        let index = u32::try_from(n).map_err(demo_err)?;
-        records.push(ISealgridAuction::CommitmentRecord {
-            index,
-            trader: order.trader,
-            lock,
-            commitment,
-        });
-        let what = format!("{:?} {} kWh at limit {}", side, q as f64 / 1000.0, limit);
-        if !open {
-            say(format!(
-                "commitment {index}: {} commits ({what}) but never opens it",
-                order.trader
-            ));
-            continue;
-        }
-        let signature = sign_order(&trader, &order, &domain)?;
-        let body = serde_json::json!({
-            "order": order,
-            "signature": alloy_primitives::hex::encode_prefixed(signature),
-            "domain": { "name": "sealgrid", "version": "1", "chainId": net.chain_id, "verifyingContract": net.auction },
-        });
-        let answer: serde_json::Value = http
-            .post(format!("{base}/v1/orders"))
-            .json(&body)
-            .send()
+    let started = Instant::now();
+    {
+        let prover = prover.clone();
+        tokio::task::spawn_blocking(move || prover.prepare(most))
             .await
             .map_err(demo_err)?
-            .json()
-            .await
             .map_err(demo_err)?;
-        if answer["status"] != "accepted" {
-            return Err(demo_err(format!("order {n} refused: {answer}")));
-        }
-        let sig: Bytes =
-            serde_json::from_value(answer["operatorSignature"].clone()).map_err(demo_err)?;
-        let r = Receipt {
-            market,
-            interval,
-            index,
-            commitment,
-        };
-        let signer = recover_struct_signer(&r, &domain, &sig)?;
-        if signer != operator.address() {
-            return Err(demo_err("receipt not signed by the operator"));
-        }
-        say(format!(
-            "commitment {index}: {} commits and opens {what}; receipt signed by {signer}",
-            order.trader
-        ));
     }
-
-    // Gate closure: the scheduler clears.
-    net.warp(gate).await?;
-    clock.set(gate);
+    say(format!(
+        "prover ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let submitter =
+        Arc::new(Submitter::connect(&net.rpc, net.auction, operator.clone(), submitter_cfg).await?);
+    let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SettleReport>();
+    let sink =
+        SettleSink::new(store.clone(), chain.clone(), prover, submitter.clone()).with_reports(tx);
     let scheduler = Scheduler::new(
         intake.clone(),
         chain.clone(),
         indexer.clone(),
-        Arc::new(LogSink),
+        Arc::new(sink),
     );
-    let batch = scheduler.close_interval(market, interval).await?;
     say(format!(
-        "gate closed; cleared {} commitments: price {} per kWh, volume {} kWh",
-        batch.count,
-        batch.price.map_or("-".into(), |p| p.to_string()),
-        batch.volume as f64 / 1000.0
+        "matcher API on {base}; operator {}",
+        operator.address()
     ));
-    for (k, w) in batch.fills.iter().enumerate() {
-        say(format!("  fill {k}: {}", describe(*w)));
-    }
 
-    // Prove the clearing over the committed sequence (openings from the store, the excluded
-    // commitment from the indexed chain events).
-    let request = proof_request(&store, &batch, info.bounds).await?;
-    say(format!(
-        "proving the clearing of {} commitments (halo2, KZG on BN254) ...",
-        request.slots.len()
-    ));
-    let proven = {
-        let prover = prover.clone();
-        tokio::task::spawn_blocking(move || prover.prove(&request))
-            .await
-            .map_err(demo_err)?
-            .map_err(demo_err)?
-    };
-    if proven.fills != batch.fills
-        || proven.volume != batch.volume
-        || proven.price != batch.price.unwrap_or(0)
-    {
-        return Err(demo_err(
-            "the prover's statement differs from the matcher's batch",
+    let domain = sealgrid_domain(net.chain_id, net.auction);
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    let mut settled: Vec<(u64, Vec<Committed>, Vec<u64>)> = Vec::new();
+    for step in 0..opts.intervals {
+        let hour = opts.start_hour + step as f64 * 5.0 / 60.0;
+        let now = net.now().await?;
+        let mut interval = info.timing.next_open_interval(now)?;
+        if info.timing.gate(interval)? < now + 60 {
+            interval += 1;
+        }
+        let gate = info.timing.gate(interval)?;
+        let intents = pilot.intents(hour);
+        say(format!(
+            "interval {interval} ({}): {} orders; committing on-chain ...",
+            clock_label(hour),
+            intents.len()
         ));
-    }
-    say(format!(
-        "proved in {:.1} s with the {}-slot circuit: {} proof bytes",
-        proven.seconds,
-        proven.capacity,
-        proven.proof.len()
-    ));
 
-    let op = SealgridAuction::new(net.auction, net.wallet(DEV_KEYS[0])?);
-    let fills = Bytes::from(pack_fill_words(&batch.fills));
-    let proof = Bytes::from(proven.proof.clone());
-    // The same proof for another price must be refused (simulated, not sent).
-    if batch.volume > 0 {
-        let forged = op
-            .settle(
+        // Commit: one task per participant (its orders in sequence, for its nonces).
+        let mut by_who: HashMap<usize, Vec<(usize, Order, u128)>> = HashMap::new();
+        for (n, i) in intents.iter().enumerate() {
+            let order = Order {
+                trader: pilot.participants[i.who].key.address(),
                 market,
                 interval,
-                proven.price + 1,
-                batch.volume,
-                fills.clone(),
-                proof.clone(),
-            )
-            .gas(3_000_000)
-            .call()
-            .await;
-        match forged {
-            Err(e) if e.to_string().contains("revert") => say(format!(
-                "the auction refuses the proof for price {} (AuctionInvalidProof)",
-                proven.price + 1
-            )),
-            Err(e) => return Err(demo_err(format!("forged settle failed oddly: {e}"))),
-            Ok(_) => return Err(demo_err("the auction accepted a proof for another price")),
+                side: i.side.code(),
+                quantityWh: i.quantity_wh,
+                limitPrice: i.limit,
+                nonce: interval * 1_000 + n as u64,
+                salt: Pilot::salt(opts.seed, interval, n),
+            };
+            let lock = required_lock(i.side, i.quantity_wh, i.limit);
+            by_who.entry(i.who).or_default().push((n, order, lock));
         }
-    }
-    let settle = mined(
-        op.settle(market, interval, proven.price, batch.volume, fills, proof)
-            .gas(3_000_000),
-        "settle",
-    )
-    .await?;
-    let onchain = chain.interval(market, interval).await?;
-    say(format!(
-        "settled on-chain in tx {} ({} gas); fills root {}",
-        settle.transaction_hash, settle.gas_used, onchain.fills_root
-    ));
+        // The first interval also gets a commitment that is never opened.
+        let unopened = if step == 0 {
+            let who = pilot.participants.len() - 1;
+            let order = Order {
+                trader: pilot.participants[who].key.address(),
+                market,
+                interval,
+                side: Side::Buy.code(),
+                quantityWh: 9_000,
+                limitPrice: 150_000,
+                nonce: interval * 1_000 + 999,
+                salt: Pilot::salt(opts.seed, interval, 999),
+            };
+            by_who.entry(who).or_default().push((
+                usize::MAX,
+                order,
+                required_lock(Side::Buy, 9_000, 150_000),
+            ));
+            true
+        } else {
+            false
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for (who, orders) in by_who {
+            let auction = SealgridAuction::new(net.auction, wallets[who].clone());
+            tasks.spawn(async move {
+                let mut out = Vec::new();
+                for (n, order, lock) in orders {
+                    let commitment = order_commitment(&order).map_err(demo_err)?;
+                    let receipt = auction
+                        .commit(order.market, order.interval, commitment, lock)
+                        .send()
+                        .await
+                        .map_err(demo_err)?
+                        .get_receipt()
+                        .await
+                        .map_err(demo_err)?;
+                    let index = receipt
+                        .inner
+                        .logs()
+                        .iter()
+                        .find_map(|l| l.log_decode::<SealgridAuction::Committed>().ok())
+                        .ok_or_else(|| demo_err("commit without a Committed event"))?
+                        .inner
+                        .data
+                        .index;
+                    out.push((
+                        n,
+                        Committed {
+                            who,
+                            record: ISealgridAuction::CommitmentRecord {
+                                index,
+                                trader: order.trader,
+                                lock,
+                                commitment,
+                            },
+                            order,
+                        },
+                    ));
+                }
+                Ok::<_, MatcherError>(out)
+            });
+        }
+        let mut committed: Vec<(usize, Committed)> = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            committed.extend(r.map_err(demo_err)??);
+        }
+        committed.sort_by_key(|(_, c)| c.record.index);
+        if net.now().await? >= gate {
+            return Err(demo_err(format!(
+                "committing took past the gate of interval {interval}"
+            )));
+        }
 
-    // Delivery starts: the operator claims every commitment for the traders.
-    net.warp(start).await?;
-    let mut claims = Vec::new();
-    for (k, r) in records.iter().enumerate() {
-        let index = u32::try_from(k).map_err(demo_err)?;
-        let proof = fills_proof(&batch.fills, index)?;
-        claims.push(ISealgridAuction::Claim {
-            record: r.clone(),
-            word: batch.fills[k],
-            proof,
-        });
-    }
-    let claimed = mined(op.claimBatch(market, interval, claims), "claimBatch").await?;
-    say(format!(
-        "claimed {} commitments in one tx ({} gas)",
-        records.len(),
-        claimed.gas_used
-    ));
-
-    let reader = SealgridAuction::new(net.auction, net.provider.clone());
-    let intents = EnergyIntentToken::new(
-        reader.intents().call().await.map_err(demo_err)?,
-        net.provider.clone(),
-    );
-    let token = info.token;
-    for key in &DEV_KEYS[1..] {
-        let who: PrivateKeySigner = key.parse().map_err(demo_err)?;
-        let a: Address = who.address();
-        let free = reader.balanceOf(token, a).call().await.map_err(demo_err)?;
-        let bought = intents
-            .balanceOf(a, token_id(info.seq, interval, TokenKind::Bought))
-            .call()
-            .await
-            .map_err(demo_err)?;
-        let sold = intents
-            .balanceOf(a, token_id(info.seq, interval, TokenKind::Sold))
-            .call()
-            .await
-            .map_err(demo_err)?;
+        // Open to the matcher: EIP-712 signatures over HTTP; every receipt is checked.
+        let mut opens = tokio::task::JoinSet::new();
+        for (n, c) in &committed {
+            if *n == usize::MAX {
+                continue;
+            }
+            let key = pilot.participants[c.who].key.clone();
+            let (order, index, commitment) = (c.order.clone(), c.record.index, c.record.commitment);
+            let (http, base, domain, op) = (
+                http.clone(),
+                base.clone(),
+                domain.clone(),
+                operator.address(),
+            );
+            let chain_id = net.chain_id;
+            let verifying = net.auction;
+            opens.spawn(async move {
+                let signature = sign_order(&key, &order, &domain)?;
+                let body = serde_json::json!({
+                    "order": order,
+                    "signature": alloy_primitives::hex::encode_prefixed(signature),
+                    "domain": { "name": "sealgrid", "version": "1", "chainId": chain_id, "verifyingContract": verifying },
+                });
+                let answer: serde_json::Value = http
+                    .post(format!("{base}/v1/orders"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(demo_err)?
+                    .json()
+                    .await
+                    .map_err(demo_err)?;
+                if answer["status"] != "accepted" {
+                    return Err(demo_err(format!("order refused: {answer}")));
+                }
+                let sig: Bytes = serde_json::from_value(answer["operatorSignature"].clone())
+                    .map_err(demo_err)?;
+                let r = Receipt {
+                    market: order.market,
+                    interval: order.interval,
+                    index,
+                    commitment,
+                };
+                if recover_struct_signer(&r, &domain, &sig)? != op {
+                    return Err(demo_err("a receipt not signed by the operator"));
+                }
+                Ok::<_, MatcherError>(())
+            });
+        }
+        while let Some(r) = opens.join_next().await {
+            r.map_err(demo_err)??;
+        }
         say(format!(
-            "trader {a}: free balance {free}, intents bought {bought} Wh, sold {sold} Wh"
+            "interval {interval}: {} commitments on-chain, {} opened to the matcher with operator-signed receipts{}",
+            committed.len(),
+            committed.len() - usize::from(unopened),
+            if unopened {
+                " (one committed but never opened)"
+            } else {
+                ""
+            }
+        ));
+
+        // Gate closure: clear, prove, settle.
+        net.warp(gate).await?;
+        clock.set(gate);
+        let started = Instant::now();
+        say(format!(
+            "interval {interval}: gate closed; clearing, proving ({} slots) and settling ...",
+            committed.len()
+        ));
+        let batch = scheduler.close_interval(market, interval).await?;
+        let latency = started.elapsed().as_secs_f64();
+        let report = reports
+            .try_recv()
+            .map_err(|_| demo_err(format!("no settle report for interval {interval}")))?;
+        let (prove, settle_gas) = match report.outcome {
+            Settled::Settled {
+                prove_seconds,
+                capacity,
+                settle_gas,
+                ..
+            } => (Some((prove_seconds, capacity)), settle_gas),
+            other => {
+                return Err(demo_err(format!(
+                    "interval {interval} was not settled with a proof: {other:?}"
+                )));
+            }
+        };
+        let onchain = chain.interval(market, interval).await?;
+        if onchain.status != 1 {
+            return Err(demo_err(format!(
+                "interval {interval} is not settled on-chain"
+            )));
+        }
+        if step == 0 && batch.volume > 0 {
+            refuse_forgery(net, &info, &batch, &onchain, &report.proof, &mut say).await?;
+        }
+        for (k, w) in batch.fills.iter().enumerate() {
+            if let Some((_, c)) = committed.get(k)
+                && *w & sealgrid_types::EXCLUDED_FLAG == 0
+                && *w != 0
+            {
+                let side = if *w & SELL_FLAG != 0 {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                pilot.apply_fill(c.who, side, *w & sealgrid_types::FILL_QUANTITY_MASK);
+            }
+        }
+        let row = IntervalRow {
+            interval,
+            hour,
+            orders: committed.len(),
+            price: batch.price,
+            volume: batch.volume,
+            prove,
+            settle_gas,
+            latency,
+        };
+        say(format!(
+            "interval {interval}: settled in {latency:.1} s from the gate: price {} per MWh, {:.1} kWh, proof {:.1} s ({} slots), settle {} gas",
+            row.price
+                .map_or("-".into(), |p| format!("{:.2}", p as f64 / 1_000.0)),
+            row.volume as f64 / 1000.0,
+            prove.map_or(0.0, |p| p.0),
+            prove.map_or(0, |p| p.1),
+            settle_gas
+        ));
+        rows.push(row);
+        settled.push((
+            interval,
+            committed.into_iter().map(|(_, c)| c).collect(),
+            batch.fills.clone(),
         ));
     }
+
+    // Delivery: the operator claims every commitment for the traders, in batches.
+    let last_start = match settled.last() {
+        Some((i, _, _)) => info.timing.start(*i)?,
+        None => net.now().await?,
+    };
+    net.warp(last_start.max(net.now().await? + 1)).await?;
+    let (mut claim_gas, mut claim_txs) = (0u64, 0usize);
+    for (interval, committed, fills) in &settled {
+        let claims = committed
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                Ok(ISealgridAuction::Claim {
+                    record: c.record.clone(),
+                    word: fills[k],
+                    proof: fills_proof(fills, u32::try_from(k).map_err(demo_err)?)?,
+                })
+            })
+            .collect::<MatcherResult<Vec<_>>>()?;
+        let sent = submitter.claim(market, *interval, claims).await?;
+        claim_txs += sent.len();
+        claim_gas += sent.iter().map(|c| c.gas_used).sum::<u64>();
+    }
+    say(format!(
+        "claimed every commitment of {} intervals in {claim_txs} transactions ({claim_gas} gas)",
+        settled.len()
+    ));
+
+    // Money: the pool is empty, and the auction holds exactly free balances + bond + fees.
+    let reader = SealgridAuction::new(net.auction, net.provider.clone());
     let ledger = reader.ledger(token).call().await.map_err(demo_err)?;
     if ledger.poolMilli != 0 {
         return Err(demo_err(format!(
@@ -338,23 +537,141 @@ pub async fn run_demo(
             ledger.poolMilli
         )));
     }
+    let mut free = U256::ZERO;
+    for a in pilot
+        .participants
+        .iter()
+        .map(|p| p.key.address())
+        .chain([operator.address()])
+    {
+        free += reader.balanceOf(token, a).call().await.map_err(demo_err)?;
+    }
+    let held = IERC20::new(token, net.provider.clone())
+        .balanceOf(net.auction)
+        .call()
+        .await
+        .map_err(demo_err)?;
+    let bond = U256::from(chain.market(market).await?.map_or(0, |m| m.bond));
+    let lhs = held * U256::from(1000u32);
+    let rhs = (free + bond) * U256::from(1000u32) + U256::from(ledger.feesMilli);
+    if lhs != rhs {
+        return Err(demo_err(format!(
+            "money is not conserved: 1000 x held {held} != 1000 x (free {free} + bond {bond}) + fees {} milli",
+            ledger.feesMilli
+        )));
+    }
     say(format!(
-        "clearing pool back to 0; rounding fees {} milli-units. Interval {interval} done.",
+        "money conserved: the auction holds {held} = free balances {free} + bond {bond} + fees {} milli-units; clearing pool 0",
         ledger.feesMilli
     ));
     server.abort();
+    Ok(DemoSummary {
+        rows,
+        claim_gas,
+        claim_txs,
+        fees_milli: ledger.feesMilli,
+    })
+}
+
+fn clock_label(hour: f64) -> String {
+    let minutes = (hour * 60.0).round() as u64;
+    format!("{:02}:{:02}", (minutes / 60) % 24, minutes % 60)
+}
+
+/// The generated verifier accepts the proof for the settled statement and refuses it for the
+/// price + 1 (an eth_call; nothing is sent).
+async fn refuse_forgery(
+    net: &Devnet,
+    info: &sealgrid_chain::MarketInfo,
+    batch: &crate::ClearedBatch,
+    onchain: &sealgrid_chain::IntervalInfo,
+    proof: &[u8],
+    say: &mut impl FnMut(String),
+) -> MatcherResult<()> {
+    let verifier = IClearingVerifier::new(info.verifier, net.provider.clone());
+    let statement = |price: i64| IClearingVerifier::Statement {
+        market: batch.market,
+        interval: batch.interval,
+        accumulator: U256::from_be_bytes(onchain.accumulator.0),
+        count: batch.count,
+        priceFloor: info.bounds.price_floor,
+        priceCap: info.bounds.price_cap,
+        clearingPrice: price,
+        volume: batch.volume,
+        fills: Bytes::from(pack_fill_words(&batch.fills)),
+    };
+    let price = batch.price.unwrap_or(0);
+    let proof = Bytes::copy_from_slice(proof);
+    let honest = verifier
+        .verifyClearing(statement(price), proof.clone())
+        .call()
+        .await
+        .map_err(demo_err)?;
+    let forged = verifier
+        .verifyClearing(statement(price + 1), proof)
+        .call()
+        .await;
+    if !honest || matches!(forged, Ok(true)) {
+        return Err(demo_err(format!(
+            "the verifier answered {honest} for the settled statement and {forged:?} for price + 1"
+        )));
+    }
+    say(format!(
+        "the verifier at {} accepts the proof for price {price} and refuses it for price {}",
+        info.verifier,
+        price + 1
+    ));
     Ok(())
 }
 
-fn describe(word: u64) -> String {
-    use sealgrid_types::{EXCLUDED_FLAG, FILL_QUANTITY_MASK, SELL_FLAG};
-    if word & EXCLUDED_FLAG != 0 {
-        "excluded (never opened)".into()
-    } else if word == 0 {
-        "no fill".into()
-    } else if word & SELL_FLAG != 0 {
-        format!("sells {} Wh", word & FILL_QUANTITY_MASK)
-    } else {
-        format!("buys {} Wh", word & FILL_QUANTITY_MASK)
+/// The demo's table and summary, as printed.
+pub fn render(summary: &DemoSummary) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "interval    time   orders  price/MWh  volume kWh  prove s  slots  settle gas  gate->settled s"
+    );
+    for r in &summary.rows {
+        let _ = writeln!(
+            s,
+            "{:>8}  {:>5}  {:>6}  {:>9}  {:>10.1}  {:>7.1}  {:>5}  {:>10}  {:>15.1}",
+            r.interval,
+            clock_label(r.hour),
+            r.orders,
+            r.price
+                .map_or("-".into(), |p| format!("{:.2}", p as f64 / 1_000.0)),
+            r.volume as f64 / 1000.0,
+            r.prove.map_or(0.0, |p| p.0),
+            r.prove.map_or(0, |p| p.1),
+            r.settle_gas,
+            r.latency
+        );
     }
+    let n = summary.rows.len().max(1) as f64;
+    let orders: usize = summary.rows.iter().map(|r| r.orders).sum();
+    let volume: u64 = summary.rows.iter().map(|r| r.volume).sum();
+    let prove: f64 = summary
+        .rows
+        .iter()
+        .filter_map(|r| r.prove.map(|p| p.0))
+        .sum();
+    let latency_max = summary.rows.iter().map(|r| r.latency).fold(0.0, f64::max);
+    let gas: u64 = summary.rows.iter().map(|r| r.settle_gas).sum();
+    let _ = writeln!(
+        s,
+        "summary: {} intervals settled with verified proofs; {orders} orders; {:.1} kWh traded; \
+         prove {:.1} s mean; settle {} gas mean; gate->settled {:.1} s mean, {:.1} s max; \
+         claims {} gas in {} txs; rounding fees {} milli-units",
+        summary.rows.len(),
+        volume as f64 / 1000.0,
+        prove / n,
+        gas / summary.rows.len().max(1) as u64,
+        summary.rows.iter().map(|r| r.latency).sum::<f64>() / n,
+        latency_max,
+        summary.claim_gas,
+        summary.claim_txs,
+        summary.fees_milli
+    );
+    s
 }

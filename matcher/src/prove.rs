@@ -52,6 +52,13 @@ pub struct ProvenBatch {
 pub trait ClearingProver: Send + Sync + std::fmt::Debug {
     /// Proves `request`, or says why not.
     fn prove(&self, request: &ProofRequest) -> Result<ProvenBatch, String>;
+
+    /// Gets ready to prove batches of up to `count` commitments (e.g. generates proving keys),
+    /// so that the first interval does not pay for it inside its settle window. CPU-bound.
+    fn prepare(&self, count: usize) -> Result<(), String> {
+        let _ = count;
+        Ok(())
+    }
 }
 
 /// Builds the proof request of a cleared batch from the store: a slot is opened when the batch

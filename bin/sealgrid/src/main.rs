@@ -15,9 +15,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// One interval end to end on a local anvil: real contracts, wallets' EIP-712 orders opened
-    /// to the matcher over HTTP, clearing at the gate, settle and claims on-chain.
+    /// The pilot scenario end to end on a local anvil: 180 C&I sites with 12 MW of PV, 9 MWh of
+    /// storage and an aggregator trade K intervals; wallets commit and open EIP-712 orders, the
+    /// matcher clears, the prover proves, the submitter settles, claims run.
     Demo(cmd::demo::DemoArgs),
+    /// Deploys the contracts and the generated verifiers from a network config and writes the
+    /// deployment record. Example: `sealgrid deploy --rpc http://127.0.0.1:8545 --config
+    /// deploy/config/local.toml` (the key comes from $SEALGRID_DEPLOYER_KEY).
+    Deploy(cmd::deploy::DeployArgs),
+    /// A local market to develop against: anvil from the project's toolchain, the contracts and
+    /// verifiers deployed from deploy/config/local.toml, and the matcher API proving and settling
+    /// every interval. Prints the endpoints and funded test accounts; runs until Ctrl-C.
+    Devnet(cmd::devnet::DevnetArgs),
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
@@ -37,6 +46,8 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo(a) => a.run(),
+        Command::Deploy(a) => a.run(),
+        Command::Devnet(a) => a.run(),
         Command::Order(c) => c.run(),
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),

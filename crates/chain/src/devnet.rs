@@ -48,7 +48,7 @@ pub fn project_root() -> ChainResult<PathBuf> {
         })
 }
 
-fn tool(root: &Path, name: &str) -> ChainResult<PathBuf> {
+pub(crate) fn tool(root: &Path, name: &str) -> ChainResult<PathBuf> {
     let p = root.join(format!(
         "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
     ));
@@ -100,11 +100,24 @@ impl Devnet {
     }
 
     async fn start_with(root: &Path, signature: &str) -> ChainResult<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ChainError::Devnet(format!("no free port: {e}")))?
-            .port();
-        let chain_id = 40_000 + u64::from(port);
+        let mut net = Self::anvil(root, None, None).await?;
+        let (auction, token) = net.deploy(root, signature)?;
+        net.auction = auction;
+        net.token = token;
+        Ok(net)
+    }
+
+    /// Starts anvil only (nothing deployed: `auction` and `token` are zero) on loopback `port`
+    /// (default: a free one) with `chain_id` (default: 40,000 + port, unique per devnet).
+    pub async fn anvil(root: &Path, port: Option<u16>, chain_id: Option<u64>) -> ChainResult<Self> {
+        let port = match port {
+            Some(p) => p,
+            None => std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| ChainError::Devnet(format!("no free port: {e}")))?
+                .port(),
+        };
+        let chain_id = chain_id.unwrap_or(40_000 + u64::from(port));
         let anvil = Command::new(tool(root, "anvil")?)
             .args([
                 "--host",
@@ -133,23 +146,20 @@ impl Devnet {
             token: Address::ZERO,
             provider,
         };
-        let mut up = false;
         for _ in 0..200 {
-            if net.provider.get_chain_id().await.is_ok() {
-                up = true;
-                break;
+            if net.provider.get_chain_id().await.ok() == Some(chain_id) {
+                return Ok(net);
+            }
+            if let Ok(Some(status)) = net.anvil.try_wait() {
+                return Err(ChainError::Devnet(format!(
+                    "anvil exited ({status}): is port {port} taken?"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        if !up {
-            return Err(ChainError::Devnet(
-                "anvil did not answer within 10 s".into(),
-            ));
-        }
-        let (auction, token) = net.deploy(root, signature)?;
-        net.auction = auction;
-        net.token = token;
-        Ok(net)
+        Err(ChainError::Devnet(
+            "anvil did not answer within 10 s".into(),
+        ))
     }
 
     fn deploy(&self, root: &Path, signature: &str) -> ChainResult<(Address, Address)> {

@@ -84,6 +84,9 @@ pub enum ChainError {
     /// An operation did not complete in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A deployment config is invalid.
+    #[error("config: {0}")]
+    Config(String),
     /// The submitter is misconfigured or got unusable input.
     #[error("submitter: {0}")]
     Submit(String),

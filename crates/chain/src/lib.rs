@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod deploy;
 pub mod devnet;
 mod error;
 mod reader;
@@ -34,6 +35,30 @@ pub mod bindings {
             function balanceOf(address account) external view returns (uint256);
             function approve(address spender, uint256 amount) external returns (bool);
             function transfer(address to, uint256 amount) external returns (bool);
+        }
+
+        /// The clearing verifier interface (contracts/src/interfaces/IClearingVerifier.sol).
+        #[sol(rpc)]
+        #[derive(Debug)]
+        interface IClearingVerifier {
+            struct Statement {
+                bytes32 market;
+                uint64 interval;
+                uint256 accumulator;
+                uint32 count;
+                int64 priceFloor;
+                int64 priceCap;
+                int64 clearingPrice;
+                uint64 volume;
+                bytes fills;
+            }
+            function verifyClearing(Statement calldata statement, bytes calldata proof) external view returns (bool valid);
+        }
+
+        /// The test token's open mint (devnet only).
+        #[sol(rpc)]
+        interface IMockToken {
+            function mint(address to, uint256 amount) external;
         }
 
         /// ERC-1271: signature validation by contract accounts.

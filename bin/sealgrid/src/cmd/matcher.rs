@@ -4,10 +4,15 @@ use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
-use sealgrid_chain::AuctionReader;
+use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
+use sealgrid_chain::{AuctionReader, Submitter};
 use sealgrid_matcher::{
-    ApiLimits, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SystemClock,
+    ApiLimits, BatchSink, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SettleSink,
+    SystemClock,
 };
+
+use crate::cmd::prover::params_source;
+use sealgrid_operator::HaloProver;
 use sealgrid_store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +79,11 @@ pub(crate) struct ServeArgs {
     /// Sustained orders per second per account.
     #[arg(long, default_value_t = 64)]
     rate_per_second: u64,
+    /// Network config (deploy/config/*.toml): with it, every cleared batch is proven (the
+    /// config's verifier capacities and parameters) and settled by the submitter (its gas policy
+    /// and confirmations). Without it the matcher only clears and logs.
+    #[arg(long, env = "SEALGRID_CONFIG")]
+    config: Option<std::path::PathBuf>,
 }
 
 impl MatcherCommand {
@@ -92,7 +102,75 @@ impl MatcherCommand {
 }
 
 impl ServeArgs {
-    async fn serve(self) -> Result<()> {
+    /// Options for a devnet's matcher (`sealgrid devnet`).
+    pub(crate) fn for_devnet(
+        rpc_url: String,
+        auction: Address,
+        market: B256,
+        operator_key: String,
+        store: String,
+        listen: SocketAddr,
+        config: std::path::PathBuf,
+    ) -> Self {
+        Self {
+            rpc_url,
+            auction,
+            markets: vec![market],
+            operator_key,
+            store,
+            listen,
+            start_block: 0,
+            confirmations: 0,
+            first_interval: None,
+            max_body_bytes: 1 << 20,
+            max_batch: 1000,
+            rate_burst: 256,
+            rate_per_second: 64,
+            config: Some(config),
+        }
+    }
+
+    async fn sink(
+        &self,
+        store: &Store,
+        chain: &AuctionReader,
+        operator: &PrivateKeySigner,
+    ) -> Result<Arc<dyn BatchSink>> {
+        let Some(path) = &self.config else {
+            tracing::warn!("no --config: batches are cleared and logged, not proven or settled");
+            return Ok(Arc::new(LogSink));
+        };
+        let cfg = DeployConfig::load(path)?;
+        if cfg.network.kind != NetworkKind::Local && cfg.network.chain_id != chain.chain_id() {
+            bail!(
+                "{} is for chain {}, the node is chain {}",
+                path.display(),
+                cfg.network.chain_id,
+                chain.chain_id()
+            );
+        }
+        let prover = Arc::new(HaloProver::new(
+            params_source(cfg.verifier.params.clone()),
+            &cfg.verifier.capacities,
+        ));
+        let submitter = Submitter::connect(
+            &self.rpc_url,
+            self.auction,
+            operator.clone(),
+            cfg.submitter_config()?,
+        )
+        .await?;
+        tracing::info!(capacities = ?cfg.verifier.capacities, confirmations = cfg.network.confirmations,
+            "cleared batches are proven and settled");
+        Ok(Arc::new(SettleSink::new(
+            store.clone(),
+            chain.clone(),
+            prover,
+            Arc::new(submitter),
+        )))
+    }
+
+    pub(crate) async fn serve(self) -> Result<()> {
         let operator: PrivateKeySigner = self
             .operator_key
             .trim()
@@ -133,6 +211,7 @@ impl ServeArgs {
             burst: self.rate_burst,
             per_second: self.rate_per_second,
         };
+        let sink = self.sink(&store, &chain, &operator).await?;
         let intake = Intake::new(
             chain.clone(),
             store,
@@ -142,12 +221,7 @@ impl ServeArgs {
             limits,
             Arc::new(Metrics::default()),
         );
-        let scheduler = Arc::new(Scheduler::new(
-            intake.clone(),
-            chain,
-            indexer.clone(),
-            Arc::new(LogSink),
-        ));
+        let scheduler = Arc::new(Scheduler::new(intake.clone(), chain, indexer.clone(), sink));
         let resumed = scheduler.resume_handoffs().await?;
         if resumed > 0 {
             tracing::info!(resumed, "handed off batches left from the last run");

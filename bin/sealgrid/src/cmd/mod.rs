@@ -3,6 +3,8 @@
 pub(crate) mod bench;
 pub(crate) mod clear;
 pub(crate) mod demo;
+pub(crate) mod deploy;
+pub(crate) mod devnet;
 pub(crate) mod matcher;
 pub(crate) mod order;
 pub(crate) mod prover;

@@ -1,18 +1,13 @@
 //! `sealgrid prover ...`: KZG parameters and verifier export.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
-use sealgrid_matcher::{ClearingProver, ProofRequest, ProofSlot, ProvenBatch};
-use sealgrid_prover::keys::CircuitKeys;
-use sealgrid_prover::params::KzgParams;
 use sealgrid_prover::params::{
     INSECURE_WARNING, ParamsSource, default_cache_dir, insecure_setup, save,
 };
-use sealgrid_prover::{Batch, CAPACITIES, Slot, Witness, capacity, evm};
+use sealgrid_prover::{CAPACITIES, capacity, evm};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ProverCommand {
@@ -121,78 +116,5 @@ impl ProverCommand {
                 Ok(())
             }
         }
-    }
-}
-
-/// The clearing prover the binary plugs into the matcher's pipeline: sealgrid-prover's circuit
-/// for the smallest of `capacities` holding the batch, keys generated once per capacity.
-#[derive(Debug)]
-pub(crate) struct HaloProver {
-    source: ParamsSource,
-    capacities: Vec<usize>,
-    keys: Mutex<HashMap<usize, Arc<(KzgParams, CircuitKeys)>>>,
-}
-
-impl HaloProver {
-    pub(crate) fn new(source: ParamsSource, capacities: &[usize]) -> Self {
-        Self {
-            source,
-            capacities: capacities.to_vec(),
-            keys: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn keys(&self, slots: usize) -> Result<Arc<(KzgParams, CircuitKeys)>, String> {
-        let mut cache = self
-            .keys
-            .lock()
-            .map_err(|_| "prover key cache poisoned".to_string())?;
-        if let Some(k) = cache.get(&slots) {
-            return Ok(k.clone());
-        }
-        let cap = capacity(slots).map_err(|e| e.to_string())?;
-        let params = self.source.get(cap.k).map_err(|e| e.to_string())?;
-        let keys = sealgrid_prover::keygen(&params, slots).map_err(|e| e.to_string())?;
-        let entry = Arc::new((params, keys));
-        cache.insert(slots, entry.clone());
-        Ok(entry)
-    }
-}
-
-impl ClearingProver for HaloProver {
-    fn prove(&self, request: &ProofRequest) -> Result<ProvenBatch, String> {
-        let count = request.slots.len();
-        let slots = self
-            .capacities
-            .iter()
-            .copied()
-            .find(|c| *c >= count)
-            .ok_or_else(|| format!("no configured capacity holds {count} commitments"))?;
-        let batch = Batch {
-            market: request.market,
-            interval: request.interval,
-            bounds: request.bounds,
-            slots: request
-                .slots
-                .iter()
-                .map(|s| match s {
-                    ProofSlot::Opened(o) => Slot::Opened(o.clone()),
-                    ProofSlot::Excluded(c) => Slot::Excluded(*c),
-                })
-                .collect(),
-        };
-        let witness = Witness::new(&batch).map_err(|e| e.to_string())?;
-        let entry = self.keys(slots)?;
-        let started = std::time::Instant::now();
-        let proof =
-            sealgrid_prover::prove(&entry.0, &entry.1, &witness).map_err(|e| e.to_string())?;
-        Ok(ProvenBatch {
-            proof: proof.bytes,
-            price: witness.statement.price,
-            volume: witness.statement.volume,
-            fills: witness.statement.fills,
-            capacity: slots,
-            seconds: started.elapsed().as_secs_f64(),
-        })
     }
 }

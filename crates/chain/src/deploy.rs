@@ -1,0 +1,671 @@
+//! Deployment from a network config (`deploy/config/*.toml`): validation, the generated
+//! verifiers, `deploy/Deploy.s.sol` through forge, and the deployment record (JSON).
+//!
+//! The verifiers' creation code comes from the caller (the binary generates it from the
+//! prover's keys), so this crate does not depend on the prover.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    primitives::{Address, B256, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{ChainError, ChainResult, SubmitterConfig, devnet};
+
+/// Where a network sits; it decides which shortcuts the config may take.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkKind {
+    /// A local anvil: mock token, insecure parameters and no timelock delay allowed.
+    Local,
+    /// A public chain (an L2): a real token, ceremony parameters, a timelock delay of a day or more.
+    Public,
+    /// A permissioned EVM chain: a real token, ceremony parameters, any timelock delay.
+    Permissioned,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// A name for records and logs.
+    pub name: String,
+    /// Local, public or permissioned.
+    pub kind: NetworkKind,
+    /// The chain id the node must report.
+    pub chain_id: u64,
+    /// Blocks deep before the submitter counts a transaction.
+    pub confirmations: u64,
+}
+
+/// `[gas]`: the submitter's fee policy.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasConfig {
+    /// Hard cap on `maxFeePerGas` (gwei).
+    pub max_fee_gwei: f64,
+    /// Cap on `maxPriorityFeePerGas` (gwei).
+    pub max_priority_fee_gwei: f64,
+    /// Alert threshold (gwei).
+    pub alert_gwei: f64,
+    /// Percent added to gas estimates.
+    pub margin_percent: u64,
+}
+
+/// `[roles]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    /// The market operator (the submitter's key).
+    pub operator: Address,
+    /// PAUSER_ROLE holder, if any.
+    #[serde(default)]
+    pub pauser: Option<Address>,
+    /// Timelock proposers (and cancellers).
+    pub proposers: Vec<Address>,
+    /// Timelock executors (empty: anyone may execute a ready operation).
+    #[serde(default)]
+    pub executors: Vec<Address>,
+    /// Timelock delay for every admin change (s).
+    pub timelock_delay_s: u64,
+}
+
+/// `[token]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The payment token; omitted on local networks to deploy a mock.
+    #[serde(default)]
+    pub address: Option<Address>,
+    /// Its decimals (for display).
+    pub decimals: u8,
+}
+
+/// `[market]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketConfig {
+    /// Market name; id = `keccak256("sealgrid/" + name) >> 8`.
+    pub name: String,
+    /// Interval length (s).
+    pub interval_length_s: u32,
+    /// Gate closure before delivery start (s).
+    pub gate_lead_s: u32,
+    /// Settle window after the gate (s).
+    pub settle_window_s: u32,
+    /// How far ahead of the gate commits are accepted (s).
+    pub commit_horizon_s: u32,
+    /// Commitments per interval.
+    pub max_commitments: u32,
+    /// Gas the auction forwards to the verifier.
+    pub verifier_gas_limit: u32,
+    /// Price floor per kWh (token base units).
+    pub price_floor: i64,
+    /// Price cap per kWh (token base units).
+    pub price_cap: i64,
+    /// Minimum operator bond (base units, decimal string).
+    pub min_bond: String,
+    /// Slash per proven censorship (base units, decimal string).
+    pub slash_amount: String,
+    /// Bond the deployer deposits now (base units, decimal string; "0" for none).
+    pub bond: String,
+    /// ERC-1155 metadata URI of the intent token.
+    pub intent_uri: String,
+}
+
+impl MarketConfig {
+    /// The market id.
+    pub fn id(&self) -> B256 {
+        market_id(&self.name)
+    }
+}
+
+/// The market id of `name`: `keccak256("sealgrid/" + name) >> 8` (below the field modulus).
+pub fn market_id(name: &str) -> B256 {
+    B256::from(U256::from_be_bytes(keccak256(format!("sealgrid/{name}")).0) >> 8)
+}
+
+/// `[verifier]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierConfig {
+    /// Circuit capacities, ascending, 1 to 4 of them.
+    pub capacities: Vec<usize>,
+    /// A ceremony parameter file (relative paths from the config's directory); omitted on local
+    /// networks for the INSECURE devnet parameters.
+    #[serde(default)]
+    pub params: Option<PathBuf>,
+}
+
+/// A deployment config (`deploy/config/*.toml`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// `[network]`.
+    pub network: NetworkConfig,
+    /// `[gas]`.
+    pub gas: GasConfig,
+    /// `[roles]`.
+    pub roles: RolesConfig,
+    /// `[token]`.
+    pub token: TokenConfig,
+    /// `[market]`.
+    pub market: MarketConfig,
+    /// `[verifier]`.
+    pub verifier: VerifierConfig,
+}
+
+fn bad(reason: impl Into<String>) -> ChainError {
+    ChainError::Config(reason.into())
+}
+
+fn amount(field: &str, s: &str) -> ChainResult<u128> {
+    s.parse::<u128>().map_err(|_| {
+        bad(format!(
+            "market.{field} = {s:?} is not an amount in base units"
+        ))
+    })
+}
+
+fn gwei(field: &str, g: f64) -> ChainResult<u128> {
+    if !g.is_finite() || !(0.0..=1e9).contains(&g) {
+        return Err(bad(format!("gas.{field} = {g} is not a fee in gwei")));
+    }
+    Ok((g * 1e9).round() as u128)
+}
+
+/// Capacities the circuit supports (`sealgrid prover capacities`).
+pub const SUPPORTED_CAPACITIES: [usize; 6] = [4, 16, 64, 256, 1024, 4096];
+
+impl DeployConfig {
+    /// Reads and validates a config file; a relative `verifier.params` is resolved against the
+    /// file's directory.
+    pub fn load(path: &Path) -> ChainResult<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("reading {}: {e}", path.display())))?;
+        let mut cfg: Self =
+            toml::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        if let Some(p) = &cfg.verifier.params
+            && p.is_relative()
+        {
+            cfg.verifier.params = Some(path.parent().unwrap_or(Path::new(".")).join(p));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the config as a whole; every problem is a [`ChainError::Config`] naming the field.
+    pub fn validate(&self) -> ChainResult<()> {
+        let m = &self.market;
+        let local = self.network.kind == NetworkKind::Local;
+        if self.network.confirmations == 0 {
+            return Err(bad("network.confirmations must be at least 1"));
+        }
+        if m.interval_length_s == 0 || m.commit_horizon_s == 0 || m.max_commitments == 0 {
+            return Err(bad(
+                "market.interval_length_s, commit_horizon_s and max_commitments must be positive",
+            ));
+        }
+        if m.settle_window_s == 0 || m.settle_window_s > m.gate_lead_s {
+            return Err(bad(format!(
+                "market.settle_window_s = {} must be positive and at most gate_lead_s = {} (settle before delivery)",
+                m.settle_window_s, m.gate_lead_s
+            )));
+        }
+        if m.price_floor >= m.price_cap {
+            return Err(bad(format!(
+                "market.price_floor {} must be below price_cap {}",
+                m.price_floor, m.price_cap
+            )));
+        }
+        let min_bond = amount("min_bond", &m.min_bond)?;
+        amount("slash_amount", &m.slash_amount)?;
+        let bond = amount("bond", &m.bond)?;
+        if bond != 0 && bond < min_bond {
+            return Err(bad(format!(
+                "market.bond {bond} is below min_bond {min_bond}"
+            )));
+        }
+        let caps = &self.verifier.capacities;
+        if caps.is_empty() || caps.len() > 4 || caps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad(
+                "verifier.capacities must list 1 to 4 capacities in ascending order",
+            ));
+        }
+        if let Some(c) = caps.iter().find(|c| !SUPPORTED_CAPACITIES.contains(c)) {
+            return Err(bad(format!(
+                "verifier.capacities: {c} is not a circuit capacity (supported: {SUPPORTED_CAPACITIES:?})"
+            )));
+        }
+        if caps.last().is_some_and(|c| *c < m.max_commitments as usize) {
+            return Err(bad(format!(
+                "market.max_commitments = {} exceeds the largest verifier capacity {:?}: such intervals could never be proven",
+                m.max_commitments,
+                caps.last()
+            )));
+        }
+        if m.verifier_gas_limit < 400_000 {
+            return Err(bad(format!(
+                "market.verifier_gas_limit = {} is too low: verifying a clearing proof takes 310k-390k gas",
+                m.verifier_gas_limit
+            )));
+        }
+        gwei("max_fee_gwei", self.gas.max_fee_gwei)?;
+        gwei("max_priority_fee_gwei", self.gas.max_priority_fee_gwei)?;
+        gwei("alert_gwei", self.gas.alert_gwei)?;
+        if self.roles.proposers.is_empty() {
+            return Err(bad(
+                "roles.proposers: the timelock needs at least one proposer",
+            ));
+        }
+        if !local {
+            if self.token.address.is_none() {
+                return Err(bad(
+                    "token.address is required: a mock token is for local networks only",
+                ));
+            }
+            if self.verifier.params.is_none() {
+                return Err(bad(
+                    "verifier.params is required: the INSECURE devnet parameters are for local networks only",
+                ));
+            }
+            if self.network.kind == NetworkKind::Public && self.roles.timelock_delay_s < 86_400 {
+                return Err(bad(format!(
+                    "roles.timelock_delay_s = {} is below one day, the minimum on a public network",
+                    self.roles.timelock_delay_s
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The submitter settings of this network.
+    pub fn submitter_config(&self) -> ChainResult<SubmitterConfig> {
+        Ok(SubmitterConfig {
+            confirmations: self.network.confirmations,
+            max_fee_per_gas: gwei("max_fee_gwei", self.gas.max_fee_gwei)?,
+            max_priority_fee_per_gas: gwei(
+                "max_priority_fee_gwei",
+                self.gas.max_priority_fee_gwei,
+            )?,
+            gas_price_alert: gwei("alert_gwei", self.gas.alert_gwei)?,
+            gas_margin_percent: self.gas.margin_percent,
+            ..SubmitterConfig::default()
+        })
+    }
+}
+
+/// One generated verifier's creation code.
+#[derive(Clone, Debug)]
+pub struct VerifierCode {
+    /// Its circuit capacity.
+    pub capacity: usize,
+    /// Its circuit's k.
+    pub k: u32,
+    /// Creation bytecode (from `solc --bin`).
+    pub creation: Vec<u8>,
+}
+
+/// A deployed verifier in the record.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerifierRecord {
+    /// Circuit capacity.
+    pub capacity: usize,
+    /// Circuit k.
+    pub k: u32,
+    /// Address.
+    pub address: Address,
+    /// keccak256 of its runtime code: auditors compare it with `sealgrid prover export-verifier`.
+    pub code_hash: B256,
+}
+
+/// The deployment record, written as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeployRecord {
+    /// Network name.
+    pub network: String,
+    /// Network kind.
+    pub kind: NetworkKind,
+    /// Chain id.
+    pub chain_id: u64,
+    /// First block of the deployment.
+    pub block: u64,
+    /// The deployer.
+    pub deployer: Address,
+    /// The auction.
+    pub auction: Address,
+    /// The intent token.
+    pub intents: Address,
+    /// The payment token.
+    pub token: Address,
+    /// The ClearingVerifier adapter.
+    pub clearing_verifier: Address,
+    /// The timelock (admin of auction and intent token).
+    pub timelock: Address,
+    /// The market id.
+    pub market: B256,
+    /// The market name.
+    pub market_name: String,
+    /// The operator.
+    pub operator: Address,
+    /// Parameters the verifiers come from ("INSECURE devnet" or the ceremony file).
+    pub params: String,
+    /// The generated verifiers.
+    pub verifiers: Vec<VerifierRecord>,
+}
+
+/// Deploys `cfg` to `rpc` with `deployer`: the verifiers from `verifiers` (one per configured
+/// capacity, in order), then `deploy/Deploy.s.sol`. `say` gets progress lines.
+pub async fn deploy(
+    root: &Path,
+    rpc: &str,
+    cfg: &DeployConfig,
+    deployer: &PrivateKeySigner,
+    verifiers: &[VerifierCode],
+    mut say: impl FnMut(String),
+) -> ChainResult<DeployRecord> {
+    cfg.validate()?;
+    let url = rpc.parse().map_err(|e| ChainError::BadUrl {
+        url: rpc.to_owned(),
+        reason: format!("{e}"),
+    })?;
+    let provider: DynProvider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(deployer.clone()))
+        .connect_http(url)
+        .erased();
+    let chain_id = provider.get_chain_id().await?;
+    if chain_id != cfg.network.chain_id {
+        return Err(bad(format!(
+            "the node at {rpc} is chain {chain_id}, the config is for chain {} ({})",
+            cfg.network.chain_id, cfg.network.name
+        )));
+    }
+    let caps: Vec<usize> = verifiers.iter().map(|v| v.capacity).collect();
+    if caps != cfg.verifier.capacities {
+        return Err(bad(format!(
+            "verifier code for capacities {caps:?}, the config wants {:?}",
+            cfg.verifier.capacities
+        )));
+    }
+    let block = provider.get_block_number().await? + 1;
+
+    let mut records = Vec::new();
+    for v in verifiers {
+        let tx = TransactionRequest::default().with_deploy_code(v.creation.clone());
+        let receipt = provider
+            .send_transaction(tx)
+            .await?
+            .get_receipt()
+            .await
+            .map_err(|e| ChainError::Devnet(format!("deploying a verifier: {e}")))?;
+        let address = receipt
+            .contract_address
+            .filter(|_| receipt.status())
+            .ok_or_else(|| {
+                ChainError::Devnet(format!(
+                    "deploying the {}-slot verifier failed in tx {}",
+                    v.capacity, receipt.transaction_hash
+                ))
+            })?;
+        let code = provider.get_code_at(address).await?;
+        say(format!(
+            "verifier for {} slots at {address} ({} bytes of code)",
+            v.capacity,
+            code.len()
+        ));
+        records.push(VerifierRecord {
+            capacity: v.capacity,
+            k: v.k,
+            address,
+            code_hash: keccak256(&code),
+        });
+    }
+
+    let m = &cfg.market;
+    let join = |xs: &[String]| xs.join(",");
+    let mut env: Vec<(&str, String)> = vec![
+        ("SG_DEPLOYER_KEY", deployer.to_bytes().to_string()),
+        (
+            "SG_TOKEN",
+            cfg.token.address.unwrap_or(Address::ZERO).to_string(),
+        ),
+        ("SG_INTENT_URI", m.intent_uri.clone()),
+        (
+            "SG_PAUSER",
+            cfg.roles.pauser.unwrap_or(Address::ZERO).to_string(),
+        ),
+        ("SG_MARKET", m.id().to_string()),
+        ("SG_BOND", m.bond.clone()),
+        ("SG_TIMELOCK_DELAY", cfg.roles.timelock_delay_s.to_string()),
+        ("SG_OPERATOR", cfg.roles.operator.to_string()),
+        ("SG_INTERVAL_LENGTH", m.interval_length_s.to_string()),
+        ("SG_GATE_LEAD", m.gate_lead_s.to_string()),
+        ("SG_SETTLE_WINDOW", m.settle_window_s.to_string()),
+        ("SG_COMMIT_HORIZON", m.commit_horizon_s.to_string()),
+        ("SG_MAX_COMMITMENTS", m.max_commitments.to_string()),
+        ("SG_VERIFIER_GAS_LIMIT", m.verifier_gas_limit.to_string()),
+        ("SG_PRICE_FLOOR", m.price_floor.to_string()),
+        ("SG_PRICE_CAP", m.price_cap.to_string()),
+        ("SG_MIN_BOND", m.min_bond.clone()),
+        ("SG_SLASH_AMOUNT", m.slash_amount.clone()),
+        (
+            "SG_CAPACITIES",
+            join(&caps.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        ),
+        (
+            "SG_VERIFIERS",
+            join(
+                &records
+                    .iter()
+                    .map(|r| r.address.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ];
+    // An empty list is "unset" for the script's envOr defaults.
+    let proposers = join(
+        &cfg.roles
+            .proposers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    );
+    env.push(("SG_PROPOSERS", proposers));
+    if !cfg.roles.executors.is_empty() {
+        env.push((
+            "SG_EXECUTORS",
+            join(
+                &cfg.roles
+                    .executors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            ),
+        ));
+    }
+    say(format!(
+        "running deploy/Deploy.s.sol on chain {chain_id} ({})",
+        cfg.network.name
+    ));
+    let path = format!(
+        "{}:{}",
+        root.join("tools/solc").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(devnet::tool(root, "forge")?)
+        .current_dir(root)
+        .env("PATH", path)
+        .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
+        .envs(env)
+        .args(["script", "deploy/Deploy.s.sol:Deploy", "--rpc-url", rpc])
+        .args(["--broadcast", "--slow", "--sender"])
+        .arg(deployer.address().to_string())
+        .output()
+        .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
+    if !out.status.success() {
+        return Err(ChainError::Devnet(format!(
+            "forge script deploy/Deploy.s.sol failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let dir = root.join(format!("broadcast/Deploy.s.sol/{chain_id}"));
+    let text = std::fs::read(dir.join("run-latest.json"))
+        .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
+    let json: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| ChainError::Devnet(format!("broadcast record: {e}")))?;
+    let created = |name: &str| -> ChainResult<Address> {
+        json["transactions"]
+            .as_array()
+            .and_then(|txs| {
+                txs.iter()
+                    .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
+            })
+            .and_then(|t| t["contractAddress"].as_str())
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| {
+                ChainError::Devnet(format!("no {name} deployment in the broadcast record"))
+            })
+    };
+    let token = match cfg.token.address {
+        Some(a) => a,
+        None => created("MockERC20")?,
+    };
+    Ok(DeployRecord {
+        network: cfg.network.name.clone(),
+        kind: cfg.network.kind,
+        chain_id,
+        block,
+        deployer: deployer.address(),
+        auction: created("SealgridAuction")?,
+        intents: created("EnergyIntentToken")?,
+        token,
+        clearing_verifier: created("ClearingVerifier")?,
+        timelock: created("TimelockController")?,
+        market: m.id(),
+        market_name: m.name.clone(),
+        operator: cfg.roles.operator,
+        params: cfg.verifier.params.as_ref().map_or_else(
+            || "INSECURE devnet (fixed public seed)".to_owned(),
+            |p| p.display().to_string(),
+        ),
+        verifiers: records,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> DeployConfig {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../deploy/config/{name}.toml"));
+        DeployConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn refused(cfg: &DeployConfig, needle: &str) {
+        match cfg.validate() {
+            Err(ChainError::Config(m)) => {
+                assert!(m.contains(needle), "{m:?} should name {needle:?}")
+            }
+            r => panic!("expected a config error naming {needle:?}, got {r:?}"),
+        }
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        let local = shipped("local");
+        assert_eq!(local.network.kind, NetworkKind::Local);
+        assert_eq!(local.market.id(), crate::devnet::demo_market());
+        let l2 = shipped("public-l2");
+        assert_eq!(l2.network.kind, NetworkKind::Public);
+        let params = l2.verifier.params.clone().expect("params");
+        assert!(
+            params.ends_with("deploy/config/params/perpetual-powers-of-tau-k20.srs"),
+            "{params:?}"
+        );
+        let p = shipped("permissioned");
+        let sub = p.submitter_config().expect("submitter config");
+        assert_eq!((sub.max_fee_per_gas, sub.confirmations), (0, 1));
+        let sub = l2.submitter_config().expect("submitter config");
+        assert_eq!(sub.max_fee_per_gas, 500_000_000);
+        assert_eq!(sub.confirmations, 10);
+    }
+
+    #[test]
+    fn bad_configs_are_refused_naming_the_field() {
+        let local = shipped("local");
+        let l2 = shipped("public-l2");
+        let mut c = l2.clone();
+        c.token.address = None;
+        refused(&c, "token.address");
+        let mut c = l2.clone();
+        c.verifier.params = None;
+        refused(&c, "verifier.params");
+        let mut c = l2.clone();
+        c.roles.timelock_delay_s = 3600;
+        refused(&c, "timelock_delay_s");
+        let mut c = local.clone();
+        c.verifier.capacities = vec![16, 4];
+        refused(&c, "ascending");
+        let mut c = local.clone();
+        c.verifier.capacities = vec![4, 16, 100];
+        refused(&c, "not a circuit capacity");
+        let mut c = local.clone();
+        c.verifier.capacities = vec![4, 16];
+        refused(&c, "max_commitments");
+        let mut c = local.clone();
+        c.market.settle_window_s = c.market.gate_lead_s + 1;
+        refused(&c, "settle_window_s");
+        let mut c = local.clone();
+        c.market.price_floor = c.market.price_cap;
+        refused(&c, "price_floor");
+        let mut c = local.clone();
+        c.market.min_bond = "lots".into();
+        refused(&c, "min_bond");
+        let mut c = local.clone();
+        c.market.bond = "1".into();
+        refused(&c, "below min_bond");
+        let mut c = local.clone();
+        c.gas.max_fee_gwei = -1.0;
+        refused(&c, "max_fee_gwei");
+        let mut c = local.clone();
+        c.roles.proposers.clear();
+        refused(&c, "proposers");
+        let mut c = local.clone();
+        c.market.verifier_gas_limit = 100_000;
+        refused(&c, "verifier_gas_limit");
+        let mut c = local;
+        c.network.confirmations = 0;
+        refused(&c, "confirmations");
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        let dir = std::env::temp_dir().join(format!("sealgrid-deploy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let local = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/local.toml"),
+        )
+        .expect("local.toml");
+        let typo = dir.join("typo.toml");
+        std::fs::write(
+            &typo,
+            local.replace("confirmations = 1", "confirmation = 1"),
+        )
+        .expect("write");
+        let e = DeployConfig::load(&typo).expect_err("typo");
+        assert!(e.to_string().contains("confirmation"), "{e}");
+        let e = DeployConfig::load(&dir.join("missing.toml")).expect_err("missing");
+        assert!(e.to_string().contains("missing.toml"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

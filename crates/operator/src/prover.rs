@@ -1,0 +1,167 @@
+//! The halo2 clearing prover behind the matcher's [`ClearingProver`] trait, and the verifiers a
+//! deployment needs: the one place that knows both the matcher and the prover (they never
+//! import each other, DESIGN §2).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sealgrid_matcher::{ClearingProver, ProofRequest, ProofSlot, ProvenBatch};
+use sealgrid_prover::keys::CircuitKeys;
+use sealgrid_prover::params::{KzgParams, ParamsSource, default_cache_dir};
+use sealgrid_prover::{Batch, Slot, Witness, capacity, evm};
+
+use crate::{OperatorError, OperatorResult};
+
+/// The clearing prover the binary plugs into the matcher's pipeline: sealgrid-prover's circuit
+/// for the smallest of `capacities` holding the batch, keys generated once per capacity.
+#[derive(Debug)]
+pub struct HaloProver {
+    source: ParamsSource,
+    capacities: Vec<usize>,
+    keys: Mutex<HashMap<usize, Arc<(KzgParams, CircuitKeys)>>>,
+}
+
+impl HaloProver {
+    /// A prover over `source` for batches up to the largest of `capacities`.
+    pub fn new(source: ParamsSource, capacities: &[usize]) -> Self {
+        Self {
+            source,
+            capacities: capacities.to_vec(),
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(&self, slots: usize) -> Result<Arc<(KzgParams, CircuitKeys)>, String> {
+        let mut cache = self
+            .keys
+            .lock()
+            .map_err(|_| "prover key cache poisoned".to_string())?;
+        if let Some(k) = cache.get(&slots) {
+            return Ok(k.clone());
+        }
+        let cap = capacity(slots).map_err(|e| e.to_string())?;
+        let params = self.source.get(cap.k).map_err(|e| e.to_string())?;
+        let keys = sealgrid_prover::keygen(&params, slots).map_err(|e| e.to_string())?;
+        let entry = Arc::new((params, keys));
+        cache.insert(slots, entry.clone());
+        Ok(entry)
+    }
+}
+
+impl HaloProver {
+    /// The creation code of the generated verifier of each capacity, for `sealgrid deploy`.
+    ///
+    /// From the devnet parameters, the checked-in verifiers are compiled as they are, and other
+    /// capacities are cached under the prover cache keyed by the checked-in 4-slot verifier (which
+    /// changes whenever the circuit does); from a ceremony file every verifier is generated from
+    /// its verifying key.
+    pub fn verifier_codes(
+        &self,
+        root: &std::path::Path,
+        capacities: &[usize],
+        say: &mut (dyn FnMut(String) + Send),
+    ) -> OperatorResult<Vec<sealgrid_chain::deploy::VerifierCode>> {
+        let solc = root.join("tools/solc/solc");
+        let mut out = Vec::new();
+        for &slots in capacities {
+            let k = capacity(slots)
+                .map_err(|e| OperatorError::Prover(e.to_string()))?
+                .k;
+            let insecure = self.source.is_insecure();
+            let creation = if insecure && evm::CHECKED_IN.contains(&slots) {
+                let path = root.join(evm::verifier_path(slots));
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| OperatorError::io(&path, e))?;
+                evm::compile(&text, &solc).map_err(|e| OperatorError::Prover(e.to_string()))?
+            } else {
+                let cached = if insecure {
+                    let anchor = std::fs::read(root.join(evm::verifier_path(evm::CHECKED_IN[0])))
+                        .map_err(|e| {
+                        OperatorError::io(&root.join(evm::verifier_path(evm::CHECKED_IN[0])), e)
+                    })?;
+                    let tag = alloy_primitives::keccak256(&anchor);
+                    Some(default_cache_dir().join(format!(
+                        "verifiers/{}-{}.bin",
+                        evm::verifier_name(slots),
+                        &tag.to_string()[2..18]
+                    )))
+                } else {
+                    None
+                };
+                match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                    Some(code) => code,
+                    None => {
+                        say(format!(
+                            "generating the {slots}-slot verifier (k = {k}: parameters and keygen) ..."
+                        ));
+                        let entry = self.keys(slots).map_err(OperatorError::Prover)?;
+                        let text = evm::verifier_source(&entry.0, entry.1.vk(), slots);
+                        let code = evm::compile(&text, &solc)
+                            .map_err(|e| OperatorError::Prover(e.to_string()))?;
+                        if let Some(p) = &cached {
+                            if let Some(dir) = p.parent() {
+                                std::fs::create_dir_all(dir)
+                                    .map_err(|e| OperatorError::io(dir, e))?;
+                            }
+                            std::fs::write(p, &code).map_err(|e| OperatorError::io(p, e))?;
+                        }
+                        code
+                    }
+                }
+            };
+            out.push(sealgrid_chain::deploy::VerifierCode {
+                capacity: slots,
+                k,
+                creation,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl HaloProver {
+    fn slots_for(&self, count: usize) -> Result<usize, String> {
+        self.capacities
+            .iter()
+            .copied()
+            .find(|c| *c >= count)
+            .ok_or_else(|| format!("no configured capacity holds {count} commitments"))
+    }
+}
+
+impl ClearingProver for HaloProver {
+    fn prepare(&self, count: usize) -> Result<(), String> {
+        self.keys(self.slots_for(count)?).map(|_| ())
+    }
+
+    fn prove(&self, request: &ProofRequest) -> Result<ProvenBatch, String> {
+        let count = request.slots.len();
+        let slots = self.slots_for(count)?;
+        let batch = Batch {
+            market: request.market,
+            interval: request.interval,
+            bounds: request.bounds,
+            slots: request
+                .slots
+                .iter()
+                .map(|s| match s {
+                    ProofSlot::Opened(o) => Slot::Opened(o.clone()),
+                    ProofSlot::Excluded(c) => Slot::Excluded(*c),
+                })
+                .collect(),
+        };
+        let witness = Witness::new(&batch).map_err(|e| e.to_string())?;
+        let entry = self.keys(slots)?;
+        let started = std::time::Instant::now();
+        let proof =
+            sealgrid_prover::prove(&entry.0, &entry.1, &witness).map_err(|e| e.to_string())?;
+        Ok(ProvenBatch {
+            proof: proof.bytes,
+            price: witness.statement.price,
+            volume: witness.statement.volume,
+            fills: witness.statement.fills,
+            capacity: slots,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {MockERC20} from "../contracts/test/utils/Mocks.sol";
+import {ClearingVerifier} from "../contracts/src/ClearingVerifier.sol";
+import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
+import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
+import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
+import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
+
+interface VmDeploy {
+    function startBroadcast(uint256 privateKey) external;
+    function stopBroadcast() external;
+    function addr(uint256 privateKey) external pure returns (address);
+    function deployCode(string calldata artifactPath) external returns (address deployed);
+    function envUint(string calldata name) external view returns (uint256);
+    function envInt(string calldata name) external view returns (int256);
+    function envAddress(string calldata name) external view returns (address);
+    function envBytes32(string calldata name) external view returns (bytes32);
+    function envString(string calldata name) external view returns (string memory);
+    function envOr(string calldata name, string calldata delim, address[] calldata defaultValue)
+        external
+        view
+        returns (address[] memory);
+    function envOr(string calldata name, string calldata delim, uint256[] calldata defaultValue)
+        external
+        view
+        returns (uint256[] memory);
+}
+
+/// @notice The production deployment, driven by `sealgrid deploy --rpc URL --config FILE`, which
+///         validates the config (deploy/config/*.toml), deploys the generated halo2 verifiers and
+///         passes everything here as `SG_*` environment variables (the deployer key included, so
+///         it never appears in a process list):
+///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers,
+///         one market with its operator bond, and a TimelockController that takes over every admin
+///         role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
+///         the CLI refuses it elsewhere).
+contract Deploy {
+    VmDeploy internal constant vm = VmDeploy(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @notice Runs the deployment.
+    function run() external {
+        uint256 key = vm.envUint("SG_DEPLOYER_KEY");
+        address deployer = vm.addr(key);
+        vm.startBroadcast(key);
+
+        IERC20 token = IERC20(vm.envAddress("SG_TOKEN"));
+        if (address(token) == address(0)) {
+            MockERC20 mock = new MockERC20();
+            mock.mint(deployer, vm.envUint("SG_BOND"));
+            token = IERC20(address(mock));
+        }
+        ClearingVerifier verifier = _verifier();
+        EnergyIntentToken intents = new EnergyIntentToken(deployer, vm.envString("SG_INTENT_URI"));
+        SealgridAuction auction = new SealgridAuction(
+            deployer,
+            vm.envAddress("SG_PAUSER"),
+            intents,
+            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
+        );
+        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        bytes32 market = vm.envBytes32("SG_MARKET");
+        auction.createMarket(market, _params(token, verifier));
+        uint256 bond = vm.envUint("SG_BOND");
+        if (bond > 0) {
+            token.approve(address(auction), bond);
+            auction.depositBond(market, uint128(bond));
+        }
+
+        // Governance: the timelock becomes the only admin.
+        address[] memory none = new address[](0);
+        TimelockController timelock = new TimelockController(
+            vm.envUint("SG_TIMELOCK_DELAY"),
+            vm.envOr("SG_PROPOSERS", ",", none),
+            vm.envOr("SG_EXECUTORS", ",", none),
+            address(0)
+        );
+        auction.grantRole(auction.DEFAULT_ADMIN_ROLE(), address(timelock));
+        intents.grantRole(intents.DEFAULT_ADMIN_ROLE(), address(timelock));
+        auction.renounceRole(auction.DEFAULT_ADMIN_ROLE(), deployer);
+        intents.renounceRole(intents.DEFAULT_ADMIN_ROLE(), deployer);
+        vm.stopBroadcast();
+    }
+
+    function _verifier() internal returns (ClearingVerifier) {
+        uint256[] memory none = new uint256[](0);
+        uint256[] memory caps = vm.envOr("SG_CAPACITIES", ",", none);
+        address[] memory nobody = new address[](0);
+        address[] memory impls = vm.envOr("SG_VERIFIERS", ",", nobody);
+        uint32[] memory c = new uint32[](caps.length);
+        for (uint256 i; i < caps.length; ++i) {
+            c[i] = uint32(caps[i]);
+        }
+        return new ClearingVerifier(c, impls);
+    }
+
+    function _params(IERC20 token, ClearingVerifier verifier)
+        internal
+        view
+        returns (ISealgridAuction.MarketParams memory)
+    {
+        return ISealgridAuction.MarketParams({
+            token: token,
+            verifier: verifier,
+            operator: vm.envAddress("SG_OPERATOR"),
+            intervalLength: uint24(vm.envUint("SG_INTERVAL_LENGTH")),
+            gateLead: uint24(vm.envUint("SG_GATE_LEAD")),
+            settleWindow: uint24(vm.envUint("SG_SETTLE_WINDOW")),
+            commitHorizon: uint24(vm.envUint("SG_COMMIT_HORIZON")),
+            maxCommitments: uint24(vm.envUint("SG_MAX_COMMITMENTS")),
+            verifierGasLimit: uint32(vm.envUint("SG_VERIFIER_GAS_LIMIT")),
+            priceFloor: int64(vm.envInt("SG_PRICE_FLOOR")),
+            priceCap: int64(vm.envInt("SG_PRICE_CAP")),
+            minBond: uint128(vm.envUint("SG_MIN_BOND")),
+            slashAmount: uint128(vm.envUint("SG_SLASH_AMOUNT"))
+        });
+    }
+}

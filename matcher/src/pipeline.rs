@@ -1,0 +1,207 @@
+//! The operator's pipeline after clearing: prove the batch, settle it through the submitter.
+//! [`SettleSink`] is the [`BatchSink`] that `sealgrid matcher serve`, `sealgrid devnet` and the
+//! demo plug into the scheduler.
+//!
+//! It is idempotent per interval, as the sink contract requires: an interval the chain already
+//! holds settled with this clearing is taken without proving again; one voided, or past its
+//! settle deadline, is voided (so every lock can be refunded) and taken; any other failure leaves
+//! the batch with the scheduler, which offers it again.
+
+use std::{sync::Arc, time::Instant};
+
+use sealgrid_chain::{AuctionReader, SettleOutcome, Settlement, Submitter};
+use sealgrid_store::Store;
+use sealgrid_types::fills_root;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{BatchSink, BoxFuture, ClearedBatch, ClearingProver, proof_request};
+
+/// What happened to one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settled {
+    /// Proven and settled now.
+    Settled {
+        /// Proving time (s).
+        prove_seconds: f64,
+        /// The circuit capacity used.
+        capacity: usize,
+        /// Proof size (bytes).
+        proof_bytes: usize,
+        /// Gas of the settle transaction.
+        settle_gas: u64,
+        /// Transactions sent for the settle (more than one after a reorg or replacement).
+        attempts: u32,
+    },
+    /// The chain already held this clearing (a retry after a restart).
+    AlreadySettled,
+    /// Nothing was committed: nothing to settle.
+    Empty,
+    /// The settle window passed: the interval is void and every lock refundable.
+    Voided,
+}
+
+/// A report per interval, for progress output and the demo's table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettleReport {
+    /// The batch.
+    pub batch: ClearedBatch,
+    /// What happened.
+    pub outcome: Settled,
+    /// Wall-clock seconds from the hand-off to the settle confirmed.
+    pub seconds: f64,
+    /// The proof settled with (empty when none was made).
+    pub proof: Vec<u8>,
+}
+
+/// Proves and settles each cleared batch.
+#[derive(Debug)]
+pub struct SettleSink {
+    store: Store,
+    chain: AuctionReader,
+    prover: Arc<dyn ClearingProver>,
+    submitter: Arc<Submitter>,
+    reports: Option<UnboundedSender<SettleReport>>,
+}
+
+impl SettleSink {
+    /// A sink proving with `prover` and settling with `submitter`.
+    pub fn new(
+        store: Store,
+        chain: AuctionReader,
+        prover: Arc<dyn ClearingProver>,
+        submitter: Arc<Submitter>,
+    ) -> Self {
+        Self {
+            store,
+            chain,
+            prover,
+            submitter,
+            reports: None,
+        }
+    }
+
+    /// Also sends a [`SettleReport`] per interval to `tx`.
+    pub fn with_reports(mut self, tx: UnboundedSender<SettleReport>) -> Self {
+        self.reports = Some(tx);
+        self
+    }
+
+    async fn run(&self, b: &ClearedBatch, proof: &mut Vec<u8>) -> Result<Settled, String> {
+        if b.count == 0 {
+            return Ok(Settled::Empty);
+        }
+        let price = b.price.unwrap_or(0);
+        let root = fills_root(&b.fills).map_err(|e| e.to_string())?;
+        let on_chain = self
+            .chain
+            .interval(b.market, b.interval)
+            .await
+            .map_err(|e| e.to_string())?;
+        match on_chain.status {
+            1 if on_chain.price == price
+                && on_chain.volume == b.volume
+                && on_chain.fills_root == root =>
+            {
+                return Ok(Settled::AlreadySettled);
+            }
+            1 => {
+                return Err(format!(
+                    "interval {} is settled on-chain with another clearing (price {}, volume {}): \
+                     the store and the chain disagree",
+                    b.interval, on_chain.price, on_chain.volume
+                ));
+            }
+            2 => return Ok(Settled::Voided),
+            _ => {}
+        }
+        let info = self
+            .chain
+            .market(b.market)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("unknown market {}", b.market))?;
+        let deadline = info
+            .timing
+            .settle_deadline(b.interval)
+            .map_err(|e| e.to_string())?;
+        let now = self
+            .chain
+            .head()
+            .await
+            .map_err(|e| e.to_string())?
+            .timestamp;
+        if now >= deadline {
+            return self.void(b).await;
+        }
+
+        let request = proof_request(&self.store, b, info.bounds)
+            .await
+            .map_err(|e| e.to_string())?;
+        let prover = self.prover.clone();
+        let proven = tokio::task::spawn_blocking(move || prover.prove(&request))
+            .await
+            .map_err(|e| format!("prover task: {e}"))??;
+        if proven.fills != b.fills || proven.volume != b.volume || proven.price != price {
+            return Err(format!(
+                "the prover's statement for interval {} differs from the matcher's batch",
+                b.interval
+            ));
+        }
+        proof.clone_from(&proven.proof);
+        let settlement = Settlement {
+            market: b.market,
+            interval: b.interval,
+            price,
+            volume: b.volume,
+            fills: b.fills.clone(),
+            proof: proven.proof.clone().into(),
+        };
+        match self.submitter.settle(&settlement).await {
+            Ok(SettleOutcome::Settled(c)) => Ok(Settled::Settled {
+                prove_seconds: proven.seconds,
+                capacity: proven.capacity,
+                proof_bytes: proven.proof.len(),
+                settle_gas: c.gas_used,
+                attempts: c.attempts,
+            }),
+            Ok(SettleOutcome::AlreadySettled) => Ok(Settled::AlreadySettled),
+            Err(sealgrid_chain::ChainError::NotSettleable { reason, .. })
+                if reason.contains("deadline") =>
+            {
+                self.void(b).await
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn void(&self, b: &ClearedBatch) -> Result<Settled, String> {
+        tracing::warn!(market = %b.market, interval = b.interval, "settle window missed; voiding");
+        self.submitter
+            .void(b.market, b.interval)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Settled::Voided)
+    }
+}
+
+impl BatchSink for SettleSink {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let mut proof = Vec::new();
+            let outcome = self.run(b, &mut proof).await.inspect_err(|e| {
+                tracing::error!(market = %b.market, interval = b.interval, error = %e, "settle failed; will retry");
+            })?;
+            tracing::info!(market = %b.market, interval = b.interval, ?outcome, "interval done");
+            if let Some(tx) = &self.reports {
+                let _ = tx.send(SettleReport {
+                    batch: b.clone(),
+                    outcome,
+                    seconds: started.elapsed().as_secs_f64(),
+                    proof,
+                });
+            }
+            Ok(())
+        })
+    }
+}

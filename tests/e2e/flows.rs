@@ -1,0 +1,334 @@
+//! Whole flows on anvil: one interval with a real proof, a missed settle window, a dispute.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Bytes, U256};
+use sealgrid_chain::{
+    SettleOutcome, Settlement, Submitter, SubmitterConfig, bindings::ISealgridAuction,
+};
+use sealgrid_e2e::{Matcher, Net, prover, signer, small_local_config};
+use sealgrid_matcher::{
+    BoxFuture, ClearedBatch, ClearingProver, ProofRequest, ProvenBatch, SettleReport, SettleSink,
+    Settled,
+    demo::{DemoOptions, run_demo},
+};
+use sealgrid_types::{EXCLUDED_FLAG, SELL_FLAG, Side, fills_proof};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_interval_with_a_real_proof() {
+    let net = Net::real().await;
+    let cfg = small_local_config();
+    let mut lines = Vec::new();
+    let summary = run_demo(
+        &net.net,
+        net.market,
+        prover(),
+        cfg.submitter_config().expect("submitter config"),
+        DemoOptions {
+            sites: 6,
+            intervals: 1,
+            start_hour: 12.0,
+            seed: 11,
+        },
+        |l| lines.push(l),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("demo failed: {e}\n{}", lines.join("\n")));
+    assert_eq!(summary.rows.len(), 1);
+    let row = &summary.rows[0];
+    assert!(row.volume > 0, "something cleared: {row:?}");
+    let (seconds, capacity) = row.prove.expect("proven");
+    assert!(seconds > 0.0 && capacity == 16, "{row:?}");
+    assert!(
+        row.settle_gas > 300_000,
+        "the settle ran the verifier: {row:?}"
+    );
+    let on_chain = net
+        .chain()
+        .await
+        .interval(net.market, row.interval)
+        .await
+        .expect("interval");
+    assert_eq!(on_chain.status, 1);
+    assert_eq!(Some(on_chain.price), row.price);
+    assert!(summary.claim_txs >= 1);
+    assert!(
+        lines.iter().any(|l| l.contains("refuses it for price")),
+        "the forged statement was checked: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("money conserved")),
+        "{lines:?}"
+    );
+}
+
+/// A prover that must not be called (test double).
+#[derive(Debug)]
+struct NoProver;
+
+impl ClearingProver for NoProver {
+    fn prove(&self, _: &ProofRequest) -> Result<ProvenBatch, String> {
+        panic!("the pipeline must not prove an interval past its deadline")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_settle_window_voids_and_refunds_every_lock() {
+    let net = Net::with_test_verifier().await;
+    let (interval, gate) = net.open_interval().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let submitter = Arc::new(
+        Submitter::connect(
+            &net.net.rpc,
+            net.net.auction,
+            signer(0),
+            SubmitterConfig::default(),
+        )
+        .await
+        .expect("submitter"),
+    );
+    let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SettleReport>();
+    let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
+    let sink = {
+        let store = sealgrid_store::Store::connect(&store_url)
+            .await
+            .expect("store");
+        SettleSink::new(
+            store,
+            net.chain().await,
+            Arc::new(NoProver),
+            submitter.clone(),
+        )
+        .with_reports(tx)
+    };
+    let m = Matcher::start(&net, &store_url, Arc::new(sink)).await;
+
+    let traders = [1usize, 2, 3, 4];
+    let mut before = Vec::new();
+    for k in traders {
+        before.push(net.wealth(signer(k).address()).await);
+    }
+    let mut records = Vec::new();
+    for (n, k) in traders.into_iter().enumerate() {
+        let side = if k % 2 == 0 { Side::Sell } else { Side::Buy };
+        let o = net.order(k, interval, side, 10_000, 100_000, n as u64);
+        records.push(net.commit(k, &o).await);
+        m.open(&net, k, &o).await;
+    }
+    for ((k, b), r) in traders.iter().zip(&before).zip(&records) {
+        assert_eq!(
+            net.wealth(signer(*k).address()).await,
+            *b - U256::from(r.lock),
+            "trader {k}'s lock is taken"
+        );
+    }
+    assert!(records.iter().any(|r| r.lock > 0), "buyers lock money");
+
+    // The operator is down through the whole settle window.
+    let (_, deadline, _) = net.times(interval).await;
+    net.warp(deadline).await;
+    m.clock.set(gate);
+    let batch = m
+        .scheduler
+        .close_interval(net.market, interval)
+        .await
+        .expect("close");
+    assert_eq!(batch.count, 4);
+    let report = reports.try_recv().expect("report");
+    assert_eq!(report.outcome, Settled::Voided);
+    assert_eq!(
+        net.chain()
+            .await
+            .interval(net.market, interval)
+            .await
+            .expect("iv")
+            .status,
+        2
+    );
+
+    // Every lock comes back, and only once.
+    let refunds = submitter
+        .refund(net.market, interval, records.clone())
+        .await
+        .expect("refund");
+    assert_eq!(refunds.len(), 1);
+    assert!(
+        submitter
+            .refund(net.market, interval, records)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    for (k, b) in traders.iter().zip(&before) {
+        assert_eq!(
+            net.wealth(signer(*k).address()).await,
+            *b,
+            "trader {k} is whole again"
+        );
+    }
+    // A late settle is refused before anything is sent.
+    let late = Settlement {
+        market: net.market,
+        interval,
+        price: 100_000,
+        volume: 0,
+        fills: vec![0; 4],
+        proof: Bytes::new(),
+    };
+    assert!(submitter.settle(&late).await.is_err());
+}
+
+/// An operator's sink that settles the honest clearing except that it marks one opened order
+/// excluded (a censoring operator; accept-all verifier, as no honest proof exists for it).
+#[derive(Debug)]
+struct CensoringSink {
+    submitter: Arc<Submitter>,
+    victim: u32,
+    fills: tokio::sync::Mutex<Vec<u64>>,
+}
+
+impl sealgrid_matcher::BatchSink for CensoringSink {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut fills = b.fills.clone();
+            fills[self.victim as usize] = EXCLUDED_FLAG;
+            let s = Settlement {
+                market: b.market,
+                interval: b.interval,
+                price: 0,
+                volume: 0,
+                fills: fills
+                    .iter()
+                    .map(|w| if *w == EXCLUDED_FLAG { *w } else { 0 })
+                    .collect(),
+                proof: Bytes::from_static(b"accept-all"),
+            };
+            *self.fills.lock().await = s.fills.clone();
+            match self.submitter.settle(&s).await {
+                Ok(SettleOutcome::Settled(_)) => Ok(()),
+                r => Err(format!("{r:?}")),
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excluded_order_disputed_voids_and_slashes() {
+    let net = Net::with_test_verifier().await;
+    let (interval, gate) = net.open_interval().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let submitter = Arc::new(
+        Submitter::connect(
+            &net.net.rpc,
+            net.net.auction,
+            signer(0),
+            SubmitterConfig::default(),
+        )
+        .await
+        .expect("submitter"),
+    );
+    let sink = Arc::new(CensoringSink {
+        submitter: submitter.clone(),
+        victim: 1,
+        fills: tokio::sync::Mutex::new(Vec::new()),
+    });
+    let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
+    let m = Matcher::start(&net, &store_url, sink.clone()).await;
+
+    let buy = net.order(1, interval, Side::Buy, 20_000, 120_000, 1);
+    let sell = net.order(2, interval, Side::Sell, 20_000, 50_000, 2);
+    let r_buy = net.commit(1, &buy).await;
+    let r_sell = net.commit(2, &sell).await;
+    m.open(&net, 1, &buy).await;
+    let receipt = m.open(&net, 2, &sell).await;
+
+    net.warp(gate).await;
+    m.clock.set(gate);
+    m.scheduler
+        .close_interval(net.market, interval)
+        .await
+        .expect("close");
+    let fills = sink.fills.lock().await.clone();
+    assert_eq!(
+        fills[1], EXCLUDED_FLAG,
+        "the operator excluded the opened sell"
+    );
+    let iv = net
+        .chain()
+        .await
+        .interval(net.market, interval)
+        .await
+        .expect("iv");
+    assert_eq!(iv.status, 1, "settled (censoring)");
+
+    // The victim disputes before delivery with the matcher's signed receipt.
+    let bond_before = net
+        .reader()
+        .getMarket(net.market)
+        .call()
+        .await
+        .expect("market")
+        .bond;
+    let slash = net
+        .reader()
+        .getMarket(net.market)
+        .call()
+        .await
+        .expect("market")
+        .p
+        .slashAmount;
+    let wealth_before = net.wealth(sell.trader).await;
+    let d = ISealgridAuction::Dispute {
+        index: r_sell.index,
+        order: sealgrid_chain::bindings::OrderLib::Order {
+            trader: sell.trader,
+            market: sell.market,
+            interval: sell.interval,
+            side: sell.side,
+            quantityWh: sell.quantityWh,
+            limitPrice: sell.limitPrice,
+            nonce: sell.nonce,
+            salt: sell.salt,
+        },
+        lock: r_sell.lock,
+        proof: fills_proof(&fills, r_sell.index).expect("proof"),
+        receipt,
+    };
+    let r = net
+        .auction(2)
+        .dispute(net.market, interval, d)
+        .send()
+        .await
+        .expect("dispute")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(r.status(), "dispute accepted");
+    let iv = net
+        .chain()
+        .await
+        .interval(net.market, interval)
+        .await
+        .expect("iv");
+    assert_eq!(iv.status, 2, "voided for censorship");
+    let bond_after = net
+        .reader()
+        .getMarket(net.market)
+        .call()
+        .await
+        .expect("market")
+        .bond;
+    assert_eq!(bond_before - bond_after, slash, "bond slashed");
+    assert_eq!(
+        net.wealth(sell.trader).await,
+        wealth_before + U256::from(r_sell.lock) + U256::from(slash),
+        "lock back plus the slash"
+    );
+    // The other commitment is refunded: the interval is void.
+    let refunds = submitter
+        .refund(net.market, interval, vec![r_buy])
+        .await
+        .expect("refund");
+    assert_eq!(refunds.len(), 1);
+    let _ = SELL_FLAG;
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests (see tests/README.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod flows;
+mod restart;
+mod sim;
