@@ -151,3 +151,75 @@ fn prover_commands_list_capacities_make_parameters_and_refuse_bad_input() {
     assert_ne!(code, 0, "k = 4 parameters cannot serve the k = 15 circuit");
     assert!(err.contains("k = 4"), "{err}");
 }
+
+#[test]
+fn deploy_refuses_bad_configs_and_missing_keys_before_touching_a_chain() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().expect("tmp");
+    // A public network without a deployer key.
+    let public = root.join("deploy/config/public-l2.toml");
+    let (code, _, err) = sealgrid(
+        &[
+            "deploy",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--config",
+            public.to_str().expect("utf-8"),
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("SEALGRID_DEPLOYER_KEY"), "{err}");
+    // An invalid config names its field.
+    let local = std::fs::read_to_string(root.join("deploy/config/local.toml")).expect("local");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        local.replace("settle_window_s = 240", "settle_window_s = 400"),
+    )
+    .expect("write");
+    let (code, _, err) = sealgrid(
+        &[
+            "deploy",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--config",
+            bad.to_str().expect("utf-8"),
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("settle_window_s"), "{err}");
+    // A missing config file.
+    let (code, _, err) = sealgrid(
+        &[
+            "deploy",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--config",
+            "/nonexistent.toml",
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("/nonexistent.toml"), "{err}");
+}
+
+#[test]
+fn demo_and_devnet_refuse_bad_arguments() {
+    for (args, needle) in [
+        (&["demo", "--sites", "0"][..], "--sites"),
+        (&["demo", "--sites", "500"][..], "--sites"),
+        (&["demo", "--intervals", "0"][..], "--intervals"),
+        (&["demo", "--start-hour", "25"][..], "--start-hour"),
+    ] {
+        let (code, _, err) = sealgrid(args, "");
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let public = root.join("deploy/config/public-l2.toml");
+    let (code, _, err) = sealgrid(&["devnet", "--config", public.to_str().expect("utf-8")], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("local network"), "{err}");
+}
