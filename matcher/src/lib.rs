@@ -20,7 +20,7 @@ pub use error::{IntakeError, MatcherError, MatcherResult};
 pub use indexer::{Indexer, SyncState};
 pub use intake::{Accepted, Intake, IntakeLimits, ReceiptJson, SignedDomain, SubmitOrder};
 pub use metrics::Metrics;
-pub use pipeline::{SettleReport, SettleSink, Settled};
+pub use pipeline::{Claimer, SettleReport, SettleSink, Settled};
 pub use prove::{ClearingProver, ProofRequest, ProofSlot, ProvenBatch, proof_request};
 pub use scheduler::Scheduler;
 pub use sink::{BatchSink, ClearedBatch, LogSink};

@@ -205,3 +205,116 @@ impl BatchSink for SettleSink {
         })
     }
 }
+
+/// Claims and refunds on the traders' behalf once intervals are final: for every handed-off
+/// batch whose delivery has started, a settled interval is claimed and a voided one refunded,
+/// in batches. Anyone may claim for anyone and proceeds go to the trader, so the operator does
+/// it for everyone; the submitter skips records already consumed (by the trader, a dispute or an
+/// earlier pass), so a restart re-sends nothing.
+#[derive(Debug)]
+pub struct Claimer {
+    store: Store,
+    chain: AuctionReader,
+    submitter: Arc<Submitter>,
+    done: tokio::sync::Mutex<std::collections::HashSet<(alloy_primitives::B256, u64)>>,
+}
+
+impl Claimer {
+    /// A claimer sending through `submitter`.
+    pub fn new(store: Store, chain: AuctionReader, submitter: Arc<Submitter>) -> Self {
+        Self {
+            store,
+            chain,
+            submitter,
+            done: tokio::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// One pass over the handed-off batches; returns how many intervals it completed.
+    pub async fn run_once(&self) -> Result<usize, String> {
+        let batches = self
+            .store
+            .batches_in(sealgrid_store::BatchState::HandedOff)
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = self
+            .chain
+            .head()
+            .await
+            .map_err(|e| e.to_string())?
+            .timestamp;
+        let mut completed = 0;
+        for b in batches {
+            let key = (b.market, b.interval);
+            if self.done.lock().await.contains(&key) {
+                continue;
+            }
+            if b.count == 0 {
+                self.done.lock().await.insert(key);
+                continue;
+            }
+            let info = self
+                .chain
+                .market(b.market)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("unknown market {}", b.market))?;
+            let start = info.timing.start(b.interval).map_err(|e| e.to_string())?;
+            let iv = self
+                .chain
+                .interval(b.market, b.interval)
+                .await
+                .map_err(|e| e.to_string())?;
+            let records: Vec<_> = self
+                .store
+                .commitments(b.market, b.interval)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(
+                    |c| sealgrid_chain::bindings::ISealgridAuction::CommitmentRecord {
+                        index: c.index,
+                        trader: c.trader,
+                        lock: c.lock,
+                        commitment: c.commitment,
+                    },
+                )
+                .collect();
+            let sent = match iv.status {
+                1 if now >= start => {
+                    let claims = records
+                        .into_iter()
+                        .map(|r| {
+                            let word = *b
+                                .fills
+                                .get(r.index as usize)
+                                .ok_or_else(|| format!("no fill word for index {}", r.index))?;
+                            let proof = sealgrid_types::fills_proof(&b.fills, r.index)
+                                .map_err(|e| e.to_string())?;
+                            Ok(sealgrid_chain::bindings::ISealgridAuction::Claim {
+                                record: r,
+                                word,
+                                proof,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    self.submitter
+                        .claim(b.market, b.interval, claims)
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
+                2 => self
+                    .submitter
+                    .refund(b.market, b.interval, records)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                _ => continue,
+            };
+            tracing::info!(market = %b.market, interval = b.interval, txs = sent.len(),
+                status = iv.status, "claimed or refunded every outstanding commitment");
+            self.done.lock().await.insert(key);
+            completed += 1;
+        }
+        Ok(completed)
+    }
+}

@@ -95,6 +95,8 @@ async fn settled_events(net: &Net, interval: u64) -> usize {
 async fn a_matcher_killed_mid_interval_settles_once() {
     let net = Net::real().await;
     let tmp = tempfile::tempdir().expect("tmp");
+    let mut stores = Vec::new();
+    let mut last_interval = 0;
     for failpoint in ["before_save", "after_save", "after_handoff"] {
         let (interval, gate) = net.open_interval().await;
         let store_url = format!(
@@ -163,5 +165,32 @@ async fn a_matcher_killed_mid_interval_settles_once() {
         assert_eq!(run_child(&spec, None), 0);
         assert_eq!(settled_events(&net, interval).await, 1, "{failpoint}");
         store.close().await;
+        stores.push(store_url);
+        last_interval = interval;
     }
+
+    // Delivery: the operator's claimer claims every commitment of the three intervals.
+    let (_, _, start) = net.times(last_interval).await;
+    net.warp(start).await;
+    let submitter = Arc::new(
+        Submitter::connect(
+            &net.net.rpc,
+            net.net.auction,
+            signer(0),
+            SubmitterConfig::default(),
+        )
+        .await
+        .expect("submitter"),
+    );
+    for url in &stores {
+        let store = Store::connect(url).await.expect("store");
+        let claimer = sealgrid_matcher::Claimer::new(store, net.chain().await, submitter.clone());
+        assert_eq!(claimer.run_once().await.expect("claims"), 1, "{url}");
+    }
+    let token = net.net.token;
+    let ledger = net.reader().ledger(token).call().await.expect("ledger");
+    assert_eq!(
+        ledger.poolMilli, 0,
+        "every fill claimed: the clearing pool is empty"
+    );
 }

@@ -241,6 +241,7 @@ impl Net {
 /// An in-process matcher served over loopback HTTP, clearing into `sink`.
 pub struct Matcher {
     pub intake: Intake,
+    pub scheduler_chain: AuctionReader,
     pub scheduler: Scheduler,
     pub store: Store,
     pub clock: SimClock,
@@ -272,9 +273,10 @@ impl Matcher {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let scheduler = Scheduler::new(intake.clone(), chain, indexer, sink);
+        let scheduler = Scheduler::new(intake.clone(), chain.clone(), indexer, sink);
         Self {
             intake,
+            scheduler_chain: chain,
             scheduler,
             store,
             clock,

@@ -7,8 +7,8 @@ use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
 use sealgrid_chain::{AuctionReader, Submitter};
 use sealgrid_matcher::{
-    ApiLimits, BatchSink, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SettleSink,
-    SystemClock,
+    ApiLimits, BatchSink, Claimer, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler,
+    SettleSink, SystemClock,
 };
 
 use crate::cmd::prover::params_source;
@@ -135,10 +135,10 @@ impl ServeArgs {
         store: &Store,
         chain: &AuctionReader,
         operator: &PrivateKeySigner,
-    ) -> Result<Arc<dyn BatchSink>> {
+    ) -> Result<(Arc<dyn BatchSink>, Option<Arc<Claimer>>)> {
         let Some(path) = &self.config else {
             tracing::warn!("no --config: batches are cleared and logged, not proven or settled");
-            return Ok(Arc::new(LogSink));
+            return Ok((Arc::new(LogSink), None));
         };
         let cfg = DeployConfig::load(path)?;
         if cfg.network.kind != NetworkKind::Local && cfg.network.chain_id != chain.chain_id() {
@@ -162,12 +162,17 @@ impl ServeArgs {
         .await?;
         tracing::info!(capacities = ?cfg.verifier.capacities, confirmations = cfg.network.confirmations,
             "cleared batches are proven and settled");
-        Ok(Arc::new(SettleSink::new(
-            store.clone(),
-            chain.clone(),
-            prover,
-            Arc::new(submitter),
-        )))
+        let submitter = Arc::new(submitter);
+        let claimer = Claimer::new(store.clone(), chain.clone(), submitter.clone());
+        Ok((
+            Arc::new(SettleSink::new(
+                store.clone(),
+                chain.clone(),
+                prover,
+                submitter,
+            )),
+            Some(Arc::new(claimer)),
+        ))
     }
 
     pub(crate) async fn serve(self) -> Result<()> {
@@ -211,7 +216,7 @@ impl ServeArgs {
             burst: self.rate_burst,
             per_second: self.rate_per_second,
         };
-        let sink = self.sink(&store, &chain, &operator).await?;
+        let (sink, claimer) = self.sink(&store, &chain, &operator).await?;
         let intake = Intake::new(
             chain.clone(),
             store,
@@ -237,6 +242,17 @@ impl ServeArgs {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+        if let Some(claimer) = claimer {
+            // Claims at delivery start, refunds of voided intervals, for every trader.
+            tasks.spawn(async move {
+                loop {
+                    if let Err(e) = claimer.run_once().await {
+                        tracing::warn!(error = %e, "claim pass failed; retrying");
+                    }
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+            });
+        }
         for m in self.markets.clone() {
             let (s, first) = (scheduler.clone(), self.first_interval);
             tasks.spawn(async move {
