@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+/// @title MeterRegistry
+/// @notice The registry of revenue meters (and chargers, inverters) whose gateways sign the
+///         readings that delivery settlement runs on (DESIGN 3.7): meter id -> owner account,
+///         gateway signer, accuracy class, site, generator flag and energy source.
+/// @dev Gateway keys have a history. A key is valid for the intervals from the one where it was
+///      installed up to (excluding) the one where it was rotated out, so readings of past intervals
+///      signed before a planned rotation stay valid. A revoked key (a compromise) is invalid for
+///      every interval, past ones included. Only REGISTRAR_ROLE holders (the operator's meter desk)
+///      register, rotate and revoke; the admin (a timelock) grants that role.
+contract MeterRegistry is AccessControl {
+    /// @notice The role that registers meters and manages their gateway keys.
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    /// @notice Metering accuracy (ANSI C12.20 classes).
+    enum AccuracyClass {
+        Unspecified,
+        C12_20_0_2, // +-0.2 %, revenue grade for C&I and generation
+        C12_20_0_5 // +-0.5 %
+    }
+
+    /// @notice Energy source of a generator (EnergyTag attribute).
+    enum EnergySource {
+        None,
+        Solar,
+        Wind,
+        Hydro,
+        Biomass,
+        Geothermal,
+        Storage,
+        Other
+    }
+
+    /// @notice A meter as registered.
+    struct Meter {
+        address owner; // the account whose position the meter measures
+        address gateway; // the current gateway signer (0 after a revocation until a new key)
+        uint64 gatewayFrom; // first interval the current gateway key is valid for
+        AccuracyClass accuracy;
+        bool generator; // measures a generator's export (certificate eligible when renewable)
+        EnergySource source;
+        bytes32 site; // site id (e.g. a hash of the service point)
+        bytes32 zone; // country / bidding zone (EnergyTag)
+    }
+
+    /// @notice A past gateway key of a meter and the intervals it covered.
+    struct PastKey {
+        address gateway;
+        uint64 from;
+        uint64 until; // exclusive
+    }
+
+    mapping(bytes32 meterId => Meter) internal _meters;
+    mapping(bytes32 meterId => PastKey[]) internal _history;
+    mapping(address gateway => bool) internal _revoked;
+
+    /// @notice A meter was registered.
+    event MeterRegistered(bytes32 indexed meterId, address indexed owner, address gateway, uint64 from);
+    /// @notice A meter's gateway key was rotated (planned).
+    event GatewayRotated(bytes32 indexed meterId, address oldGateway, address newGateway, uint64 from);
+    /// @notice A gateway key was revoked (compromised): invalid for every interval.
+    event GatewayRevoked(bytes32 indexed meterId, address gateway);
+    /// @notice A meter changed owner.
+    event MeterOwnerChanged(bytes32 indexed meterId, address oldOwner, address newOwner);
+
+    /// @notice The meter id is 0 or already registered.
+    error MeterExists(bytes32 meterId);
+    /// @notice The meter is not registered.
+    error MeterUnknown(bytes32 meterId);
+    /// @notice A zero owner or gateway, or a generator without an energy source.
+    error MeterInvalid(bytes32 meterId);
+    /// @notice The gateway key was revoked before and can never be installed again.
+    error MeterGatewayRevoked(address gateway);
+    /// @notice A rotation must take effect after the current key's first interval.
+    error MeterRotationTooEarly(uint64 from, uint64 currentFrom);
+
+    /// @param admin The DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
+    /// @param registrar The first REGISTRAR_ROLE holder (may be zero).
+    constructor(address admin, address registrar) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        if (registrar != address(0)) _grantRole(REGISTRAR_ROLE, registrar);
+    }
+
+    /// @notice Registers a meter with its first gateway key, valid from interval `m.gatewayFrom`.
+    /// @dev Requirements: caller has REGISTRAR_ROLE; the id is new and nonzero; owner and gateway
+    ///      are nonzero and the gateway was never revoked; a generator names its energy source.
+    ///      Emits {MeterRegistered}.
+    /// @param meterId The meter id.
+    /// @param m The meter.
+    function registerMeter(bytes32 meterId, Meter calldata m) external onlyRole(REGISTRAR_ROLE) {
+        if (meterId == bytes32(0) || _meters[meterId].owner != address(0)) revert MeterExists(meterId);
+        if (m.owner == address(0) || m.gateway == address(0)) revert MeterInvalid(meterId);
+        if (m.generator != (m.source != EnergySource.None)) revert MeterInvalid(meterId);
+        if (_revoked[m.gateway]) revert MeterGatewayRevoked(m.gateway);
+        _meters[meterId] = m;
+        emit MeterRegistered(meterId, m.owner, m.gateway, m.gatewayFrom);
+    }
+
+    /// @notice Installs a new gateway key valid from interval `from`; the old key stays valid for
+    ///         the intervals before `from` (unless it was revoked).
+    /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the new key is nonzero and
+    ///      never revoked; `from` is after the current key's first interval (at or after the revoked
+    ///      key's first interval when the meter has none). Emits {GatewayRotated}.
+    /// @param meterId The meter id.
+    /// @param gateway The new gateway signer.
+    /// @param from The first interval the new key signs for.
+    function rotateGateway(bytes32 meterId, address gateway, uint64 from) external onlyRole(REGISTRAR_ROLE) {
+        Meter storage m = _meter(meterId);
+        if (gateway == address(0)) revert MeterInvalid(meterId);
+        if (_revoked[gateway]) revert MeterGatewayRevoked(gateway);
+        address old = m.gateway;
+        if (old != address(0)) {
+            if (from <= m.gatewayFrom) revert MeterRotationTooEarly(from, m.gatewayFrom);
+            _history[meterId].push(PastKey({gateway: old, from: m.gatewayFrom, until: from}));
+        } else if (from < m.gatewayFrom) {
+            // After a revocation the new key starts where the revoked one did, or later: the
+            // intervals before stay with the (unrevoked) keys in the history.
+            revert MeterRotationTooEarly(from, m.gatewayFrom);
+        }
+        m.gateway = gateway;
+        m.gatewayFrom = from;
+        emit GatewayRotated(meterId, old, gateway, from);
+    }
+
+    /// @notice Revokes a meter's current gateway key after a compromise: readings it signed are
+    ///         invalid for every interval, and the key can never be installed again. The meter
+    ///         takes no readings until a new key is rotated in.
+    /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists and has a key.
+    ///      Emits {GatewayRevoked}.
+    /// @param meterId The meter id.
+    function revokeGateway(bytes32 meterId) external onlyRole(REGISTRAR_ROLE) {
+        Meter storage m = _meter(meterId);
+        address gateway = m.gateway;
+        if (gateway == address(0)) revert MeterInvalid(meterId);
+        _revoked[gateway] = true;
+        m.gateway = address(0);
+        emit GatewayRevoked(meterId, gateway);
+    }
+
+    /// @notice Moves a meter to a new owner account (a site changing hands).
+    /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the owner is nonzero.
+    ///      Emits {MeterOwnerChanged}.
+    /// @param meterId The meter id.
+    /// @param owner The new owner.
+    function setOwner(bytes32 meterId, address owner) external onlyRole(REGISTRAR_ROLE) {
+        Meter storage m = _meter(meterId);
+        if (owner == address(0)) revert MeterInvalid(meterId);
+        emit MeterOwnerChanged(meterId, m.owner, owner);
+        m.owner = owner;
+    }
+
+    /// @notice The meter `meterId` (all zero if unknown).
+    /// @param meterId The meter id.
+    /// @return The meter.
+    function meter(bytes32 meterId) external view returns (Meter memory) {
+        return _meters[meterId];
+    }
+
+    /// @notice The past gateway keys of a meter, oldest first.
+    /// @param meterId The meter id.
+    /// @return The keys and the intervals they covered.
+    function gatewayHistory(bytes32 meterId) external view returns (PastKey[] memory) {
+        return _history[meterId];
+    }
+
+    /// @notice Whether `gateway` was revoked.
+    /// @param gateway The signer.
+    /// @return True if revoked.
+    function isRevoked(address gateway) external view returns (bool) {
+        return _revoked[gateway];
+    }
+
+    /// @notice Whether `signer` may sign readings of `meterId` for `interval`: it is the key that
+    ///         covered that interval (current or past) and it was never revoked.
+    /// @param meterId The meter id.
+    /// @param interval The delivery interval of the reading.
+    /// @param signer The recovered signer.
+    /// @return True if the reading's signer is authorised.
+    function isAuthorized(bytes32 meterId, uint64 interval, address signer) public view returns (bool) {
+        if (signer == address(0) || _revoked[signer]) return false;
+        Meter storage m = _meters[meterId];
+        if (m.gateway == signer && interval >= m.gatewayFrom) return true;
+        PastKey[] storage h = _history[meterId];
+        for (uint256 i = h.length; i > 0; --i) {
+            PastKey storage k = h[i - 1];
+            if (k.gateway == signer && interval >= k.from && interval < k.until) return true;
+        }
+        return false;
+    }
+
+    function _meter(bytes32 meterId) internal view returns (Meter storage m) {
+        m = _meters[meterId];
+        if (m.owner == address(0)) revert MeterUnknown(meterId);
+    }
+}
