@@ -27,6 +27,9 @@ enum Command {
     /// verifiers deployed from deploy/config/local.toml, and the matcher API proving and settling
     /// every interval. Prints the endpoints and funded test accounts; runs until Ctrl-C.
     Devnet(cmd::devnet::DevnetArgs),
+    /// Meter readings: what a gateway signs (DESIGN 3.7).
+    #[command(subcommand)]
+    Meter(cmd::meter::MeterCommand),
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
@@ -48,6 +51,7 @@ fn main() -> Result<()> {
         Command::Demo(a) => a.run(),
         Command::Deploy(a) => a.run(),
         Command::Devnet(a) => a.run(),
+        Command::Meter(c) => c.run(),
         Command::Order(c) => c.run(),
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),

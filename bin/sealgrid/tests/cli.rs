@@ -223,3 +223,79 @@ fn demo_and_devnet_refuse_bad_arguments() {
     assert_ne!(code, 0);
     assert!(err.contains("local network"), "{err}");
 }
+
+#[test]
+fn meter_sign_produces_a_reading_the_gateway_signed() {
+    let key = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+    let meter = "0x0e6fd89646305c8099381351e12e6f0b8d03b8b05aac82e2cb1354914b5bd84b";
+    let contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let args = [
+        "meter",
+        "sign",
+        "--meter",
+        meter,
+        "--interval",
+        "5900000",
+        "--import-wh",
+        "1234",
+        "--export-wh",
+        "5678",
+        "--quality",
+        "estimated",
+        "--revision",
+        "2",
+        "--chain-id",
+        "31337",
+        "--contract",
+        contract,
+        "--key",
+        key,
+    ];
+    let (code, out, err) = sealgrid(&args, "");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    // The shared vector (viem) for exactly this reading and domain.
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../contracts/test/vectors/eip712.json"),
+        )
+        .expect("vectors"),
+    )
+    .expect("vectors json");
+    assert_eq!(v["signer"], vectors["meterReading"]["signer"]);
+    assert_eq!(v["digest"], vectors["meterReading"]["digest"]);
+    assert_eq!(
+        v["signature"], vectors["meterReading"]["signature"],
+        "deterministic (RFC 6979) signature"
+    );
+    assert_eq!(v["reading"]["quality"], 1);
+    assert_eq!(v["reading"]["revision"], 2);
+    // Recovered with the project's own verifier.
+    let reading: sealgrid_types::MeterReading =
+        serde_json::from_value(v["reading"].clone()).expect("reading");
+    let sig = alloy_primitives::hex::decode(v["signature"].as_str().expect("sig")).expect("hex");
+    let domain = sealgrid_types::sealgrid_domain(31337, contract.parse().expect("address"));
+    let signer = sealgrid_types::recover_struct_signer(&reading, &domain, &sig).expect("recover");
+    assert_eq!(signer.to_string(), v["signer"].as_str().expect("signer"));
+
+    for (bad, needle) in [
+        (["--import-wh", "281474976710656"], "out of range"),
+        (["--quality", "guessed"], "guessed"),
+        (
+            [
+                "--meter",
+                "0x0000000000000000000000000000000000000000000000000000000000000000",
+            ],
+            "zero",
+        ),
+        (["--key", "0x1234"], "private key"),
+    ] {
+        let mut a: Vec<&str> = args.to_vec();
+        let at = a.iter().position(|x| *x == bad[0]).expect("flag");
+        a[at + 1] = bad[1];
+        let (code, _, err) = sealgrid(&a, "");
+        assert_ne!(code, 0, "{bad:?}");
+        assert!(err.contains(needle), "{bad:?}: {err}");
+    }
+}

@@ -214,10 +214,17 @@ impl DeployConfig {
                 "market.interval_length_s, commit_horizon_s and max_commitments must be positive",
             ));
         }
-        if m.settle_window_s == 0 || m.settle_window_s > m.gate_lead_s {
+        // The auction keeps at least 60 s between the settle deadline and delivery for disputes.
+        if m.settle_window_s == 0
+            || u64::from(m.settle_window_s) + u64::from(sealgrid_types::MIN_DISPUTE_WINDOW)
+                > u64::from(m.gate_lead_s)
+        {
             return Err(bad(format!(
-                "market.settle_window_s = {} must be positive and at most gate_lead_s = {} (settle before delivery)",
-                m.settle_window_s, m.gate_lead_s
+                "market.settle_window_s = {} must be positive and leave {} s before delivery: at most gate_lead_s - {} = {}",
+                m.settle_window_s,
+                sealgrid_types::MIN_DISPUTE_WINDOW,
+                sealgrid_types::MIN_DISPUTE_WINDOW,
+                i64::from(m.gate_lead_s) - i64::from(sealgrid_types::MIN_DISPUTE_WINDOW)
             )));
         }
         if m.price_floor >= m.price_cap {
@@ -623,7 +630,7 @@ mod tests {
         c.verifier.capacities = vec![4, 16];
         refused(&c, "max_commitments");
         let mut c = local.clone();
-        c.market.settle_window_s = c.market.gate_lead_s + 1;
+        c.market.settle_window_s = c.market.gate_lead_s - 59;
         refused(&c, "settle_window_s");
         let mut c = local.clone();
         c.market.price_floor = c.market.price_cap;

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod deploy;
 pub(crate) mod devnet;
 pub(crate) mod matcher;
+pub(crate) mod meter;
 pub(crate) mod order;
 pub(crate) mod prover;
 
