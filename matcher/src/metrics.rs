@@ -18,6 +18,11 @@ pub struct Metrics {
     handoff_failures: AtomicU64,
     last_cleared_interval: AtomicU64,
     last_clear_micros: AtomicU64,
+    intervals_settled: AtomicU64,
+    intervals_voided: AtomicU64,
+    last_prove_millis: AtomicU64,
+    last_settle_gas: AtomicU64,
+    last_settled_millis: AtomicU64,
 }
 
 impl Metrics {
@@ -52,6 +57,22 @@ impl Metrics {
         }
     }
 
+    /// Counts an interval settled with a proof: proving time, settle gas and hand-off to
+    /// confirmed settle time.
+    pub fn record_settled(&self, prove_millis: u64, settle_gas: u64, settled_millis: u64) {
+        self.intervals_settled.fetch_add(1, Ordering::Relaxed);
+        self.last_prove_millis
+            .store(prove_millis, Ordering::Relaxed);
+        self.last_settle_gas.store(settle_gas, Ordering::Relaxed);
+        self.last_settled_millis
+            .store(settled_millis, Ordering::Relaxed);
+    }
+
+    /// Counts an interval voided because its settle window passed.
+    pub fn record_voided(&self) {
+        self.intervals_voided.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text, with store totals `(commitments, orders, batches)`.
     pub fn render(&self, totals: Option<(u64, u64, u64)>) -> String {
         let mut s = String::new();
@@ -83,6 +104,16 @@ impl Metrics {
                 "Failed hand-off attempts (retried).",
                 &self.handoff_failures,
             ),
+            (
+                "sealgrid_intervals_settled_total",
+                "Intervals proven and settled by this process.",
+                &self.intervals_settled,
+            ),
+            (
+                "sealgrid_intervals_voided_total",
+                "Intervals voided because the settle window passed (an alert condition).",
+                &self.intervals_voided,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(
@@ -101,6 +132,21 @@ impl Metrics {
                 "sealgrid_last_clear_microseconds",
                 "Duration of the latest clearing.",
                 &self.last_clear_micros,
+            ),
+            (
+                "sealgrid_last_prove_milliseconds",
+                "Proving time of the latest settled interval.",
+                &self.last_prove_millis,
+            ),
+            (
+                "sealgrid_last_settle_gas",
+                "Gas of the latest settle transaction.",
+                &self.last_settle_gas,
+            ),
+            (
+                "sealgrid_last_settle_latency_milliseconds",
+                "Hand-off (gate) to confirmed settle of the latest interval.",
+                &self.last_settled_millis,
             ),
         ];
         for (name, help, v) in gauges {
@@ -145,5 +191,15 @@ mod tests {
         assert!(text.contains("sealgrid_batches_cleared_total 1"));
         assert!(text.contains("sealgrid_last_cleared_interval 7"));
         assert!(text.contains("sealgrid_store_rows{table=\"orders\"} 2"));
+        m.record_settled(13_800, 393_317, 15_000);
+        m.record_voided();
+        let text = m.render(None);
+        assert!(
+            text.contains("sealgrid_intervals_settled_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("sealgrid_intervals_voided_total 1"));
+        assert!(text.contains("sealgrid_last_settle_gas 393317"));
+        assert!(text.contains("sealgrid_last_settle_latency_milliseconds 15000"));
     }
 }

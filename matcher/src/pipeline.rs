@@ -61,6 +61,7 @@ pub struct SettleSink {
     prover: Arc<dyn ClearingProver>,
     submitter: Arc<Submitter>,
     reports: Option<UnboundedSender<SettleReport>>,
+    metrics: Option<Arc<crate::Metrics>>,
 }
 
 impl SettleSink {
@@ -77,7 +78,14 @@ impl SettleSink {
             prover,
             submitter,
             reports: None,
+            metrics: None,
         }
+    }
+
+    /// Also counts settled and voided intervals in `metrics` (the matcher's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Also sends a [`SettleReport`] per interval to `tx`.
@@ -193,11 +201,27 @@ impl BatchSink for SettleSink {
                 tracing::error!(market = %b.market, interval = b.interval, error = %e, "settle failed; will retry");
             })?;
             tracing::info!(market = %b.market, interval = b.interval, ?outcome, "interval done");
+            let seconds = started.elapsed().as_secs_f64();
+            if let Some(m) = &self.metrics {
+                match &outcome {
+                    Settled::Settled {
+                        prove_seconds,
+                        settle_gas,
+                        ..
+                    } => m.record_settled(
+                        (prove_seconds * 1000.0) as u64,
+                        *settle_gas,
+                        (seconds * 1000.0) as u64,
+                    ),
+                    Settled::Voided => m.record_voided(),
+                    Settled::AlreadySettled | Settled::Empty => {}
+                }
+            }
             if let Some(tx) = &self.reports {
                 let _ = tx.send(SettleReport {
                     batch: b.clone(),
                     outcome,
-                    seconds: started.elapsed().as_secs_f64(),
+                    seconds,
                     proof,
                 });
             }

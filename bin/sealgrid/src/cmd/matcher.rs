@@ -135,6 +135,7 @@ impl ServeArgs {
         store: &Store,
         chain: &AuctionReader,
         operator: &PrivateKeySigner,
+        metrics: &Arc<Metrics>,
     ) -> Result<(Arc<dyn BatchSink>, Option<Arc<Claimer>>)> {
         let Some(path) = &self.config else {
             tracing::warn!("no --config: batches are cleared and logged, not proven or settled");
@@ -165,12 +166,10 @@ impl ServeArgs {
         let submitter = Arc::new(submitter);
         let claimer = Claimer::new(store.clone(), chain.clone(), submitter.clone());
         Ok((
-            Arc::new(SettleSink::new(
-                store.clone(),
-                chain.clone(),
-                prover,
-                submitter,
-            )),
+            Arc::new(
+                SettleSink::new(store.clone(), chain.clone(), prover, submitter)
+                    .with_metrics(metrics.clone()),
+            ),
             Some(Arc::new(claimer)),
         ))
     }
@@ -216,7 +215,8 @@ impl ServeArgs {
             burst: self.rate_burst,
             per_second: self.rate_per_second,
         };
-        let (sink, claimer) = self.sink(&store, &chain, &operator).await?;
+        let metrics = Arc::new(Metrics::default());
+        let (sink, claimer) = self.sink(&store, &chain, &operator, &metrics).await?;
         let intake = Intake::new(
             chain.clone(),
             store,
@@ -224,7 +224,7 @@ impl ServeArgs {
             operator,
             Arc::new(SystemClock),
             limits,
-            Arc::new(Metrics::default()),
+            metrics,
         );
         let scheduler = Arc::new(Scheduler::new(intake.clone(), chain, indexer.clone(), sink));
         let resumed = scheduler.resume_handoffs().await?;
