@@ -1,0 +1,233 @@
+//! `sealgrid deploy` and `sealgrid devnet` as an operator runs them, against a real anvil.
+
+#![allow(missing_docs)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// The local config with only the checked-in verifiers (no keygen in a test) and `chain_id`.
+fn small_config(dir: &Path, chain_id: u64) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("deploy/config/local.toml")).expect("local");
+    let text = text
+        .replace("chain_id = 31337", &format!("chain_id = {chain_id}"))
+        .replace("capacities = [4, 16, 64, 256]", "capacities = [4, 16]")
+        .replace("max_commitments = 256", "max_commitments = 16");
+    let path = dir.join("small.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn anvil(port: u16, chain_id: u64) -> Killed {
+    let bin = root().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let child = Command::new(bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--chain-id", &chain_id.to_string(), "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("anvil");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "anvil did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Killed(child)
+}
+
+/// A minimal HTTP/1.1 exchange over loopback: (status line, body).
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out.lines().next().unwrap_or_default().to_owned();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn rpc(port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body =
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
+    let (_, text) = http(port, "POST", "/", &body).expect("rpc");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("rpc json");
+    v["result"].clone()
+}
+
+/// forge runs share `out/`, `cache/` and `broadcast/`: one test at a time.
+static FORGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn deploy_writes_a_record_of_live_contracts() {
+    let _one = FORGE.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let chain_id = 50_000 + u64::from(port);
+    let _anvil = anvil(port, chain_id);
+    let config = small_config(dir.path(), chain_id);
+    let record = dir.path().join("record.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&record)
+        .arg("--root")
+        .arg(root())
+        .env_remove("SEALGRID_DEPLOYER_KEY")
+        .output()
+        .expect("sealgrid deploy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("INSECURE"),
+        "the devnet parameters are announced as insecure: {err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
+    assert_eq!(r["chain_id"], chain_id);
+    assert_eq!(r["kind"], "local");
+    for key in [
+        "auction",
+        "intents",
+        "token",
+        "clearing_verifier",
+        "timelock",
+    ] {
+        let code = rpc(port, "eth_getCode", serde_json::json!([r[key], "latest"]));
+        assert!(code.as_str().is_some_and(|c| c.len() > 2), "{key} has code");
+    }
+    let verifiers = r["verifiers"].as_array().expect("verifiers");
+    assert_eq!(verifiers.len(), 2);
+    for v in verifiers {
+        let code = rpc(
+            port,
+            "eth_getCode",
+            serde_json::json!([v["address"], "latest"]),
+        );
+        let bytes = alloy_primitives::hex::decode(code.as_str().expect("code")).expect("hex");
+        assert_eq!(
+            alloy_primitives::keccak256(&bytes).to_string(),
+            v["code_hash"].as_str().expect("hash"),
+            "the record's code hash is the deployed verifier's"
+        );
+    }
+    // The same config against a node of another chain is refused.
+    let other = free_port();
+    let _other = anvil(other, chain_id + 1);
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{other}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--root")
+        .arg(root())
+        .output()
+        .expect("sealgrid deploy");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("chain {}", chain_id + 1)));
+}
+
+#[test]
+fn devnet_serves_until_interrupted() {
+    let _one = FORGE.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tmp");
+    let (port, api) = (free_port(), free_port());
+    let config = small_config(dir.path(), 31337);
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+            .args(["devnet", "--port", &port.to_string()])
+            .args(["--listen", &format!("127.0.0.1:{api}")])
+            .arg("--config")
+            .arg(&config)
+            .arg("--store")
+            .arg(format!("sqlite:{}", dir.path().join("m.db").display()))
+            .arg("--root")
+            .arg(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sealgrid devnet"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.contains("Ctrl-C");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    assert!(text.contains(&format!("http://127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("funded traders"), "{text}");
+    let start = Instant::now();
+    let health = loop {
+        if let Ok((status, body)) = http(api, "GET", "/health", "")
+            && status.contains("200")
+        {
+            break body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no API");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let status = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            assert!(s.success(), "a clean shutdown: {s}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "devnet did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // anvil went with it.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "anvil stopped"
+    );
+}
