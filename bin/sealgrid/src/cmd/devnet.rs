@@ -2,7 +2,6 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use alloy::providers::Provider;
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
 use clap::Args;
@@ -26,7 +25,8 @@ pub(crate) struct DevnetArgs {
     /// Network config (default: deploy/config/local.toml; must be a local network).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The matcher's store (default: a fresh SQLite file under .sealgrid/devnet/).
+    /// The matcher's store (default: .sealgrid/devnet/matcher.db, emptied at every start since
+    /// the chain is new too).
     #[arg(long)]
     store: Option<String>,
     /// The sealgrid checkout (default: found from the current directory, or $SEALGRID_ROOT).
@@ -55,7 +55,7 @@ impl DevnetArgs {
             );
         }
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
-        rt.block_on(async move {
+        let result = rt.block_on(async move {
             eprintln!("devnet: starting anvil on 127.0.0.1:{} (chain {})", self.port, cfg.network.chain_id);
             let net = Devnet::anvil(&root, Some(self.port), Some(cfg.network.chain_id)).await?;
             let prover = HaloProver::new(
@@ -87,7 +87,16 @@ impl DevnetArgs {
             let store = match self.store {
                 Some(s) => s,
                 None => {
-                    let db = dir.join(format!("matcher-{}.db", net.provider.get_block_number().await?));
+                    // The chain is new on every start, so is the matcher's state: a store from an
+                    // earlier devnet would describe blocks of a chain that no longer exists.
+                    let db = dir.join("matcher.db");
+                    for suffix in ["", "-wal", "-shm"] {
+                        let f = PathBuf::from(format!("{}{suffix}", db.display()));
+                        if f.exists() {
+                            std::fs::remove_file(&f)
+                                .wrap_err_with(|| format!("removing {}", f.display()))?;
+                        }
+                    }
                     format!("sqlite:{}", db.display())
                 }
             };
@@ -118,6 +127,9 @@ impl DevnetArgs {
             .await?;
             drop(net);
             Ok(())
-        })
+        });
+        // A keygen still running in the background must not hold up the exit.
+        rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        result
     }
 }

@@ -95,9 +95,12 @@ impl MatcherCommand {
             )
             .init();
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
-        match self {
+        let result = match self {
             Self::Serve(a) => rt.block_on(a.serve()),
-        }
+        };
+        // A keygen still running in the background must not hold up the exit.
+        rt.shutdown_timeout(Duration::from_secs(2));
+        result
     }
 }
 
@@ -154,6 +157,27 @@ impl ServeArgs {
             params_source(cfg.verifier.params.clone()),
             &cfg.verifier.capacities,
         ));
+        // Proving keys for every capacity, smallest first, in the background: the first
+        // interval of a capacity then does not pay for keygen inside its settle window.
+        {
+            let prover = prover.clone();
+            let capacities = cfg.verifier.capacities.clone();
+            tokio::task::spawn_blocking(move || {
+                for c in capacities {
+                    let started = std::time::Instant::now();
+                    match sealgrid_matcher::ClearingProver::prepare(prover.as_ref(), c) {
+                        Ok(()) => tracing::info!(
+                            capacity = c,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "proving keys ready"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(capacity = c, error = %e, "proving keys not prepared; they are made at first use")
+                        }
+                    }
+                }
+            });
+        }
         let submitter = Submitter::connect(
             &self.rpc_url,
             self.auction,
