@@ -144,21 +144,8 @@ pub async fn run_demo(
         .collect();
     let total: U256 = amounts.iter().copied().sum();
     let mint = IMockToken::new(token, op_wallet.clone());
-    mint.mint(operator.address(), total)
-        .send()
-        .await
-        .map_err(demo_err)?
-        .get_receipt()
-        .await
-        .map_err(demo_err)?;
-    IERC20::new(token, op_wallet.clone())
-        .approve(net.auction, total)
-        .send()
-        .await
-        .map_err(demo_err)?
-        .get_receipt()
-        .await
-        .map_err(demo_err)?;
+    mined(mint.mint(operator.address(), total)).await?;
+    mined(IERC20::new(token, op_wallet.clone()).approve(net.auction, total)).await?;
     let op_auction = SealgridAuction::new(net.auction, op_wallet.clone());
     let mut last = None;
     for (p, amount) in pilot.participants.iter().zip(&amounts) {
@@ -317,14 +304,9 @@ pub async fn run_demo(
                 let mut out = Vec::new();
                 for (n, order, lock) in orders {
                     let commitment = order_commitment(&order).map_err(demo_err)?;
-                    let receipt = auction
-                        .commit(order.market, order.interval, commitment, lock)
-                        .send()
-                        .await
-                        .map_err(demo_err)?
-                        .get_receipt()
-                        .await
-                        .map_err(demo_err)?;
+                    let receipt =
+                        mined(auction.commit(order.market, order.interval, commitment, lock))
+                            .await?;
                     let index = receipt
                         .inner
                         .logs()
@@ -571,6 +553,30 @@ pub async fn run_demo(
         claim_txs,
         fees_milli: ledger.feesMilli,
     })
+}
+
+/// Sends a call and waits for its receipt; a revert is an error.
+async fn mined<P, D>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> MatcherResult<alloy::rpc::types::TransactionReceipt>
+where
+    P: Provider,
+    D: alloy::contract::CallDecoder,
+{
+    let receipt = call
+        .send()
+        .await
+        .map_err(demo_err)?
+        .get_receipt()
+        .await
+        .map_err(demo_err)?;
+    if !receipt.status() {
+        return Err(demo_err(format!(
+            "tx {} reverted",
+            receipt.transaction_hash
+        )));
+    }
+    Ok(receipt)
 }
 
 fn clock_label(hour: f64) -> String {

@@ -29,6 +29,7 @@
 
 use alloy_primitives::{B256, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
+use sealgrid_clearing::bench::SplitMix64;
 use sealgrid_types::Side;
 
 /// Base units per kWh for a price per MWh in whole tokens (6 decimals): 50 per MWh = 50,000.
@@ -97,22 +98,14 @@ pub struct Intent {
     pub limit: i64,
 }
 
-/// splitmix64: a small deterministic generator, so the scenario needs no RNG dependency.
+/// The scenario's randomness: the project's splitmix64 with the draws the profiles need.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     fn range(&mut self, lo: f64, hi: f64) -> f64 {
@@ -154,7 +147,7 @@ fn wallet(seed: u64, n: usize) -> PrivateKeySigner {
 impl Pilot {
     /// The scenario with `sites` C&I sites (180 in the pilot), from `seed`.
     pub fn new(sites: usize, seed: u64) -> Self {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(SplitMix64::new(seed));
         let mut participants = Vec::new();
         let mut sizes = Vec::new();
         for _ in 0..sites {

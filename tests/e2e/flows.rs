@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::{Bytes, U256};
-use sealgrid_chain::{
-    SettleOutcome, Settlement, Submitter, SubmitterConfig, bindings::ISealgridAuction,
-};
+use sealgrid_chain::{SettleOutcome, Settlement, Submitter, bindings::ISealgridAuction};
 use sealgrid_e2e::{Matcher, Net, prover, signer, small_local_config};
 use sealgrid_matcher::{
     BoxFuture, ClearedBatch, ClearingProver, ProofRequest, ProvenBatch, SettleReport, SettleSink,
@@ -77,16 +75,7 @@ async fn missed_settle_window_voids_and_refunds_every_lock() {
     let net = Net::with_test_verifier().await;
     let (interval, gate) = net.open_interval().await;
     let tmp = tempfile::tempdir().expect("tmp");
-    let submitter = Arc::new(
-        Submitter::connect(
-            &net.net.rpc,
-            net.net.auction,
-            signer(0),
-            SubmitterConfig::default(),
-        )
-        .await
-        .expect("submitter"),
-    );
+    let submitter = net.submitter().await;
     let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SettleReport>();
     let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
     let sink = {
@@ -217,16 +206,7 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
     let net = Net::with_test_verifier().await;
     let (interval, gate) = net.open_interval().await;
     let tmp = tempfile::tempdir().expect("tmp");
-    let submitter = Arc::new(
-        Submitter::connect(
-            &net.net.rpc,
-            net.net.auction,
-            signer(0),
-            SubmitterConfig::default(),
-        )
-        .await
-        .expect("submitter"),
-    );
+    let submitter = net.submitter().await;
     let sink = Arc::new(CensoringSink {
         submitter: submitter.clone(),
         victim: 1,

@@ -172,16 +172,7 @@ async fn a_matcher_killed_mid_interval_settles_once() {
     // Delivery: the operator's claimer claims every commitment of the three intervals.
     let (_, _, start) = net.times(last_interval).await;
     net.warp(start).await;
-    let submitter = Arc::new(
-        Submitter::connect(
-            &net.net.rpc,
-            net.net.auction,
-            signer(0),
-            SubmitterConfig::default(),
-        )
-        .await
-        .expect("submitter"),
-    );
+    let submitter = net.submitter().await;
     for url in &stores {
         let store = Store::connect(url).await.expect("store");
         let claimer = sealgrid_matcher::Claimer::new(store, net.chain().await, submitter.clone());

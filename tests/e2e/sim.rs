@@ -2,31 +2,16 @@
 //! verifier, and intervals with real proofs against the generated verifiers.
 
 use alloy_primitives::B256;
+use sealgrid_clearing::bench::SplitMix64;
 use sealgrid_e2e::{prover, root};
 use sealgrid_matcher::{ClearingProver, ProofRequest, ProofSlot};
 use sealgrid_operator::HaloProver;
 use sealgrid_sim::{Prove, Sim, SimOrder, Verifier};
 use sealgrid_types::{MarketBounds, Order, Side};
 
-/// splitmix64, for reproducible books.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A random book: few price levels (ties), negative prices, one-sided and empty books, orders
 /// never opened.
-fn book(rng: &mut Rng, traders: usize, max: u64) -> Vec<SimOrder> {
+fn book(rng: &mut SplitMix64, traders: usize, max: u64) -> Vec<SimOrder> {
     let n = rng.below(max + 1);
     let levels = [-40_000i64, -5_000, 0, 30_000, 60_000, 90_000, 120_000];
     (0..n)
@@ -48,7 +33,7 @@ fn book(rng: &mut Rng, traders: usize, max: u64) -> Vec<SimOrder> {
 fn many_intervals_in_revm() {
     let started = std::time::Instant::now();
     let mut sim = Sim::new(&root(), &Verifier::TestAcceptAll, 12).expect("sim");
-    let mut rng = Rng(2026);
+    let mut rng = SplitMix64::new(2026);
     let (mut cleared, mut empty, mut traded) = (0, 0, 0u64);
     let intervals = 200;
     for _ in 0..intervals {
@@ -118,7 +103,7 @@ fn revm_intervals_with_real_proofs() {
         &prove,
     );
     let mut sim = Sim::new(&root(), &verifier, 6).expect("sim");
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     for max in [4, 12] {
         let mut b = book(&mut rng, 6, max);
         if b.is_empty() {

@@ -118,6 +118,20 @@ impl Net {
         }
     }
 
+    /// The operator's submitter (dev key 0) with the default policy.
+    pub async fn submitter(&self) -> Arc<sealgrid_chain::Submitter> {
+        Arc::new(
+            sealgrid_chain::Submitter::connect(
+                &self.net.rpc,
+                self.net.auction,
+                signer(0),
+                sealgrid_chain::SubmitterConfig::default(),
+            )
+            .await
+            .expect("submitter"),
+        )
+    }
+
     pub fn wallet(&self, k: usize) -> DynProvider {
         self.net.wallet(DEV_KEYS[k]).expect("wallet")
     }

@@ -4,10 +4,7 @@
 //! The verifiers' creation code comes from the caller (the binary generates it from the
 //! prover's keys), so this crate does not depend on the prover.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -502,46 +499,14 @@ pub async fn deploy(
         "running deploy/Deploy.s.sol on chain {chain_id} ({})",
         cfg.network.name
     ));
-    let path = format!(
-        "{}:{}",
-        root.join("tools/solc").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new(devnet::tool(root, "forge")?)
-        .current_dir(root)
-        .env("PATH", path)
-        .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
-        .envs(env)
-        .args(["script", "deploy/Deploy.s.sol:Deploy", "--rpc-url", rpc])
-        .args(["--broadcast", "--slow", "--sender"])
-        .arg(deployer.address().to_string())
-        .output()
-        .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
-    if !out.status.success() {
-        return Err(ChainError::Devnet(format!(
-            "forge script deploy/Deploy.s.sol failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )));
+    let json = devnet::ForgeScript {
+        file: "Deploy.s.sol",
+        contract: "Deploy",
+        signature: None,
+        env,
     }
-    let dir = root.join(format!("broadcast/Deploy.s.sol/{chain_id}"));
-    let text = std::fs::read(dir.join("run-latest.json"))
-        .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
-    let json: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| ChainError::Devnet(format!("broadcast record: {e}")))?;
-    let created = |name: &str| -> ChainResult<Address> {
-        json["transactions"]
-            .as_array()
-            .and_then(|txs| {
-                txs.iter()
-                    .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
-            })
-            .and_then(|t| t["contractAddress"].as_str())
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| {
-                ChainError::Devnet(format!("no {name} deployment in the broadcast record"))
-            })
-    };
+    .run(root, rpc, chain_id, deployer.address())?;
+    let created = |name: &str| devnet::created(&json, name);
     let token = match cfg.token.address {
         Some(a) => a,
         None => created("MockERC20")?,

@@ -62,6 +62,79 @@ pub(crate) fn tool(root: &Path, name: &str) -> ChainResult<PathBuf> {
     }
 }
 
+/// One `forge script deploy/<file>:<contract>` broadcast, with the project's solc on PATH.
+pub(crate) struct ForgeScript<'a> {
+    /// The script file under `deploy/`.
+    pub(crate) file: &'a str,
+    /// The script contract.
+    pub(crate) contract: &'a str,
+    /// The function to run (`--sig`); `run()` when `None`.
+    pub(crate) signature: Option<&'a str>,
+    /// Environment for the script (`vm.env*`).
+    pub(crate) env: Vec<(&'a str, String)>,
+}
+
+impl ForgeScript<'_> {
+    /// Broadcasts the script to `rpc` from `sender` and returns forge's broadcast record.
+    pub(crate) fn run(
+        self,
+        root: &Path,
+        rpc: &str,
+        chain_id: u64,
+        sender: Address,
+    ) -> ChainResult<serde_json::Value> {
+        let path = format!(
+            "{}:{}",
+            root.join("tools/solc").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let target = format!("deploy/{}:{}", self.file, self.contract);
+        let mut cmd = Command::new(tool(root, "forge")?);
+        cmd.current_dir(root)
+            .env("PATH", path)
+            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
+            .envs(self.env)
+            .args(["script", &target, "--rpc-url", rpc]);
+        if let Some(sig) = self.signature {
+            cmd.args(["--sig", sig]);
+        }
+        let out = cmd
+            .args(["--broadcast", "--slow", "--sender"])
+            .arg(sender.to_string())
+            .output()
+            .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
+        if !out.status.success() {
+            return Err(ChainError::Devnet(format!(
+                "forge script {target} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let stem = self.signature.unwrap_or("run()").trim_end_matches("()");
+        let path = root.join(format!(
+            "broadcast/{}/{chain_id}/{stem}-latest.json",
+            self.file
+        ));
+        let text = std::fs::read(&path)
+            .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| ChainError::Devnet(format!("broadcast record: {e}")))
+    }
+}
+
+/// The address of the first contract named `name` that a broadcast record created.
+pub(crate) fn created(record: &serde_json::Value, name: &str) -> ChainResult<Address> {
+    record["transactions"]
+        .as_array()
+        .and_then(|txs| {
+            txs.iter()
+                .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
+        })
+        .and_then(|t| t["contractAddress"].as_str())
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| ChainError::Devnet(format!("no {name} deployment in the broadcast record")))
+}
+
 /// A running anvil with the demo deployment. Dropping it stops anvil.
 #[derive(Debug)]
 pub struct Devnet {
@@ -163,54 +236,23 @@ impl Devnet {
     }
 
     fn deploy(&self, root: &Path, signature: &str) -> ChainResult<(Address, Address)> {
-        let path = format!(
-            "{}:{}",
-            root.join("tools/solc").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = Command::new(tool(root, "forge")?)
-            .current_dir(root)
-            .env("PATH", path)
-            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
-            .args([
-                "script",
-                "deploy/Demo.s.sol:Demo",
-                "--sig",
-                signature,
-                "--rpc-url",
-                &self.rpc,
-            ])
-            .args(["--broadcast", "--slow", "--sender", DEV_DEPLOYER])
-            .output()
-            .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
-        if !out.status.success() {
-            return Err(ChainError::Devnet(format!(
-                "forge script {signature} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
-        let dir = root.join(format!("broadcast/Demo.s.sol/{}", self.chain_id));
-        let stem = signature.trim_end_matches("()");
-        let record = std::fs::read(dir.join(format!("{stem}-latest.json")))
-            .map_err(|e| ChainError::Devnet(format!("reading forge's broadcast record: {e}")))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        let json: serde_json::Value = serde_json::from_slice(&record)
-            .map_err(|e| ChainError::Devnet(format!("broadcast record: {e}")))?;
-        let find = |name: &str| -> ChainResult<Address> {
-            json["transactions"]
-                .as_array()
-                .and_then(|txs| {
-                    txs.iter()
-                        .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
-                })
-                .and_then(|t| t["contractAddress"].as_str())
-                .and_then(|a| a.parse().ok())
-                .ok_or_else(|| {
-                    ChainError::Devnet(format!("no {name} deployment in the broadcast record"))
-                })
+        let sender: Address = DEV_DEPLOYER
+            .parse()
+            .map_err(|e| ChainError::Devnet(format!("dev deployer: {e}")))?;
+        let script = ForgeScript {
+            file: "Demo.s.sol",
+            contract: "Demo",
+            signature: Some(signature),
+            env: Vec::new(),
         };
-        Ok((find("SealgridAuction")?, find("MockERC20")?))
+        let record = script.run(root, &self.rpc, self.chain_id, sender)?;
+        // The fixed devnet deployment leaves no broadcast record behind.
+        let _ =
+            std::fs::remove_dir_all(root.join(format!("broadcast/Demo.s.sol/{}", self.chain_id)));
+        Ok((
+            created(&record, "SealgridAuction")?,
+            created(&record, "MockERC20")?,
+        ))
     }
 
     /// A provider that signs and sends with `key` (a hex private key, e.g. one of [`DEV_KEYS`]).

@@ -340,48 +340,19 @@ impl Submitter {
         interval: u64,
         claims: Vec<ISealgridAuction::Claim>,
     ) -> ChainResult<Vec<Confirmed>> {
-        let mut done = Vec::new();
-        let mut attempts = 0u32;
-        let deadline = tokio::time::Instant::now() + self.cfg.timeout;
-        loop {
-            let mut todo = Vec::new();
-            for c in &claims {
-                if self
-                    .auction()
-                    .isOutstanding(market, interval, c.record.clone())
-                    .call()
-                    .await?
-                {
-                    todo.push(c.clone());
-                }
-            }
-            let Some(chunk) = todo.chunks(self.cfg.claim_batch).next() else {
-                return Ok(done);
-            };
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ChainError::Timeout(format!(
-                    "claims of {market}/{interval}"
-                )));
-            }
-            let what = format!("claimBatch {market}/{interval} ({} claims)", chunk.len());
-            let tx = self
-                .auction()
-                .claimBatch(market, interval, chunk.to_vec())
-                .into_transaction_request();
-            match self.land(&what, tx, &mut attempts).await? {
-                Landed::Confirmed(r) if r.status() => {
-                    done.push(confirmed(&r, attempts));
-                    attempts = 0;
-                }
-                Landed::Confirmed(r) => {
-                    return Err(ChainError::Reverted {
-                        what,
-                        tx: r.transaction_hash,
-                    });
-                }
-                Landed::Dropped => tracing::warn!(%what, "dropped; checking the chain"),
-            }
-        }
+        self.consume(
+            market,
+            interval,
+            claims,
+            |c| &c.record,
+            "claimBatch",
+            |chunk| {
+                self.auction()
+                    .claimBatch(market, interval, chunk)
+                    .into_transaction_request()
+            },
+        )
+        .await
     }
 
     /// Marks an interval that missed its deadline void (a no-op if it already is).
@@ -417,29 +388,61 @@ impl Submitter {
         interval: u64,
         records: Vec<ISealgridAuction::CommitmentRecord>,
     ) -> ChainResult<Vec<Confirmed>> {
+        self.consume(
+            market,
+            interval,
+            records,
+            |r| r,
+            "refundBatch",
+            |chunk| {
+                self.auction()
+                    .refundBatch(market, interval, chunk)
+                    .into_transaction_request()
+            },
+        )
+        .await
+    }
+
+    /// Sends `items` whose commitment record is still outstanding in batches of
+    /// [`SubmitterConfig::claim_batch`] until none is left: the chain, not this process, says
+    /// what is done, so a repeat (or a batch a reorg dropped) sends only what is missing.
+    async fn consume<T: Clone>(
+        &self,
+        market: B256,
+        interval: u64,
+        items: Vec<T>,
+        record: impl Fn(&T) -> &ISealgridAuction::CommitmentRecord,
+        name: &str,
+        batch_tx: impl Fn(Vec<T>) -> TransactionRequest,
+    ) -> ChainResult<Vec<Confirmed>> {
         let mut done = Vec::new();
         let mut attempts = 0u32;
+        let deadline = tokio::time::Instant::now() + self.cfg.timeout;
         loop {
             let mut todo = Vec::new();
-            for r in &records {
+            for item in &items {
                 if self
                     .auction()
-                    .isOutstanding(market, interval, r.clone())
+                    .isOutstanding(market, interval, record(item).clone())
                     .call()
                     .await?
                 {
-                    todo.push(r.clone());
+                    todo.push(item.clone());
                 }
             }
             let Some(chunk) = todo.chunks(self.cfg.claim_batch).next() else {
                 return Ok(done);
             };
-            let what = format!("refundBatch {market}/{interval} ({} records)", chunk.len());
-            let tx = self
-                .auction()
-                .refundBatch(market, interval, chunk.to_vec())
-                .into_transaction_request();
-            match self.land(&what, tx, &mut attempts).await? {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ChainError::Timeout(format!(
+                    "{name} of {market}/{interval}"
+                )));
+            }
+            let what = format!("{name} {market}/{interval} ({} records)", chunk.len());
+            match self
+                .land(&what, batch_tx(chunk.to_vec()), &mut attempts)
+                .await?
+            {
                 Landed::Confirmed(r) if r.status() => {
                     done.push(confirmed(&r, attempts));
                     attempts = 0;
@@ -450,7 +453,7 @@ impl Submitter {
                         tx: r.transaction_hash,
                     });
                 }
-                Landed::Dropped => {}
+                Landed::Dropped => tracing::warn!(%what, "dropped; checking the chain"),
             }
         }
     }

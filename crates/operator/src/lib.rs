@@ -88,12 +88,7 @@ pub fn write_record(path: &Path, record: &DeployRecord) -> OperatorResult<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| OperatorError::io(dir, e))?;
     }
-    let text = sealgrid_chain_json(record)?;
-    std::fs::write(path, text).map_err(|e| OperatorError::io(path, e))
-}
-
-fn sealgrid_chain_json(record: &DeployRecord) -> OperatorResult<String> {
-    serde_json::to_string_pretty(record)
-        .map(|s| s + "\n")
-        .map_err(|e| OperatorError::Config(format!("record: {e}")))
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| OperatorError::Config(format!("record: {e}")))?;
+    std::fs::write(path, text + "\n").map_err(|e| OperatorError::io(path, e))
 }
