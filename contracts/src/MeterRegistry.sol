@@ -12,6 +12,9 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      signed before a planned rotation stay valid. A revoked key (a compromise) is invalid for
 ///      every interval, past ones included. Only REGISTRAR_ROLE holders (the operator's meter desk)
 ///      register, rotate and revoke; the admin (a timelock) grants that role.
+///      Every meter also gets a device number (1, 2, ...) at registration: granular certificate
+///      ids are device number << 64 | hour (DESIGN 3.8). The registry indexes meters by owner so
+///      that delivery settlement finds every meter of an account in a market.
 contract MeterRegistry is AccessControl {
     /// @notice The role that registers meters and manages their gateway keys.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -37,14 +40,18 @@ contract MeterRegistry is AccessControl {
 
     /// @notice A meter as registered.
     struct Meter {
+        // slot 0: what certificate issuance reads
         address owner; // the account whose position the meter measures
+        uint32 device; // device number, assigned by the registry (pass 0)
+        bool generator; // measures a generator's export (certificate eligible when renewable)
+        EnergySource source;
+        // slot 1: what reading authorisation reads
         address gateway; // the current gateway signer (0 after a revocation until a new key)
         uint64 gatewayFrom; // first interval the current gateway key is valid for
         AccuracyClass accuracy;
-        bool generator; // measures a generator's export (certificate eligible when renewable)
-        EnergySource source;
         bytes32 site; // site id (e.g. a hash of the service point)
         bytes32 zone; // country / bidding zone (EnergyTag)
+        bytes32 market; // the market (zone or feeder) whose positions the meter settles
     }
 
     /// @notice A past gateway key of a meter and the intervals it covered.
@@ -57,9 +64,15 @@ contract MeterRegistry is AccessControl {
     mapping(bytes32 meterId => Meter) internal _meters;
     mapping(bytes32 meterId => PastKey[]) internal _history;
     mapping(address gateway => bool) internal _revoked;
+    mapping(address owner => bytes32[]) internal _owned;
+    mapping(bytes32 meterId => uint256) internal _ownedIndex; // position in _owned[owner], plus one
+    mapping(uint32 device => bytes32 meterId) internal _byDevice;
+    uint32 internal _devices;
 
     /// @notice A meter was registered.
-    event MeterRegistered(bytes32 indexed meterId, address indexed owner, address gateway, uint64 from);
+    event MeterRegistered(
+        bytes32 indexed meterId, address indexed owner, address gateway, uint64 from, uint32 device
+    );
     /// @notice A meter's gateway key was rotated (planned).
     event GatewayRotated(bytes32 indexed meterId, address oldGateway, address newGateway, uint64 from);
     /// @notice A gateway key was revoked (compromised): invalid for every interval.
@@ -87,17 +100,22 @@ contract MeterRegistry is AccessControl {
 
     /// @notice Registers a meter with its first gateway key, valid from interval `m.gatewayFrom`.
     /// @dev Requirements: caller has REGISTRAR_ROLE; the id is new and nonzero; owner and gateway
-    ///      are nonzero and the gateway was never revoked; a generator names its energy source.
+    ///      are nonzero and the gateway was never revoked; a generator names its energy source;
+    ///      `m.device` is 0 (the registry assigns the next device number).
     ///      Emits {MeterRegistered}.
     /// @param meterId The meter id.
     /// @param m The meter.
     function registerMeter(bytes32 meterId, Meter calldata m) external onlyRole(REGISTRAR_ROLE) {
         if (meterId == bytes32(0) || _meters[meterId].owner != address(0)) revert MeterExists(meterId);
         if (m.owner == address(0) || m.gateway == address(0)) revert MeterInvalid(meterId);
-        if (m.generator != (m.source != EnergySource.None)) revert MeterInvalid(meterId);
+        if (m.generator != (m.source != EnergySource.None) || m.device != 0) revert MeterInvalid(meterId);
         if (_revoked[m.gateway]) revert MeterGatewayRevoked(m.gateway);
+        uint32 device = ++_devices;
         _meters[meterId] = m;
-        emit MeterRegistered(meterId, m.owner, m.gateway, m.gatewayFrom);
+        _meters[meterId].device = device;
+        _own(m.owner, meterId);
+        _byDevice[device] = meterId;
+        emit MeterRegistered(meterId, m.owner, m.gateway, m.gatewayFrom, device);
     }
 
     /// @notice Installs a new gateway key valid from interval `from`; the old key stays valid for
@@ -150,6 +168,8 @@ contract MeterRegistry is AccessControl {
         Meter storage m = _meter(meterId);
         if (owner == address(0)) revert MeterInvalid(meterId);
         emit MeterOwnerChanged(meterId, m.owner, owner);
+        _disown(m.owner, meterId);
+        _own(owner, meterId);
         m.owner = owner;
     }
 
@@ -158,6 +178,52 @@ contract MeterRegistry is AccessControl {
     /// @return The meter.
     function meter(bytes32 meterId) external view returns (Meter memory) {
         return _meters[meterId];
+    }
+
+    /// @notice The meters `owner` holds in `market` (every market when `market` is zero).
+    /// @param owner The owner account.
+    /// @param market The market id, or zero for all.
+    /// @return ids The meter ids, in registration order unless an ownership change reordered them.
+    function metersOf(address owner, bytes32 market) external view returns (bytes32[] memory ids) {
+        bytes32[] storage set = _owned[owner];
+        uint256 n = set.length;
+        ids = new bytes32[](n);
+        uint256 k;
+        for (uint256 j; j < n; ++j) {
+            bytes32 id = set[j];
+            if (market == bytes32(0) || _meters[id].market == market) ids[k++] = id;
+        }
+        assembly ("memory-safe") {
+            mstore(ids, k) // shrink to the matches
+        }
+    }
+
+    /// @notice A meter's device number (granular certificate ids), 0 if unknown.
+    /// @param meterId The meter id.
+    /// @return The device number.
+    function deviceOf(bytes32 meterId) external view returns (uint32) {
+        return _meters[meterId].device;
+    }
+
+    /// @notice What certificate issuance needs of a meter, in one storage read.
+    /// @param meterId The meter id.
+    /// @return owner The owner (zero if unknown).
+    /// @return device The device number.
+    /// @return source The energy source (None unless a generator).
+    function generatorOf(bytes32 meterId)
+        external
+        view
+        returns (address owner, uint32 device, EnergySource source)
+    {
+        Meter storage m = _meters[meterId];
+        return (m.owner, m.device, m.source);
+    }
+
+    /// @notice The meter with device number `device` (zero if none).
+    /// @param device The device number.
+    /// @return The meter id.
+    function meterOfDevice(uint32 device) external view returns (bytes32) {
+        return _byDevice[device];
     }
 
     /// @notice The past gateway keys of a meter, oldest first.
@@ -190,6 +256,22 @@ contract MeterRegistry is AccessControl {
             if (k.gateway == signer && interval >= k.from && interval < k.until) return true;
         }
         return false;
+    }
+
+    function _own(address owner, bytes32 meterId) internal {
+        _owned[owner].push(meterId);
+        _ownedIndex[meterId] = _owned[owner].length;
+    }
+
+    /// @dev Swap-and-pop removal from the owner's list.
+    function _disown(address owner, bytes32 meterId) internal {
+        bytes32[] storage set = _owned[owner];
+        uint256 i = _ownedIndex[meterId] - 1;
+        bytes32 last = set[set.length - 1];
+        set[i] = last;
+        _ownedIndex[last] = i + 1;
+        set.pop();
+        delete _ownedIndex[meterId];
     }
 
     function _meter(bytes32 meterId) internal view returns (Meter storage m) {

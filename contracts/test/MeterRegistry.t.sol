@@ -26,13 +26,15 @@ contract MeterRegistryTest {
     function _meter(address gateway, uint64 from) internal view returns (MeterRegistry.Meter memory) {
         return MeterRegistry.Meter({
             owner: owner,
+            device: 0,
             gateway: gateway,
             gatewayFrom: from,
             accuracy: MeterRegistry.AccuracyClass.C12_20_0_2,
             generator: true,
             source: MeterRegistry.EnergySource.Solar,
             site: keccak256("site-17"),
-            zone: bytes32("US-CAISO")
+            zone: bytes32("US-CAISO"),
+            market: bytes32(uint256(0x5ea19d))
         });
     }
 
@@ -212,13 +214,15 @@ contract MeterReadingVectorTest {
             r.meterId,
             MeterRegistry.Meter({
                 owner: address(0xB0B),
+                device: 0,
                 gateway: signer,
                 gatewayFrom: r.interval,
                 accuracy: MeterRegistry.AccuracyClass.C12_20_0_5,
                 generator: false,
                 source: MeterRegistry.EnergySource.None,
                 site: bytes32(0),
-                zone: bytes32(0)
+                zone: bytes32(0),
+                market: bytes32(0)
             })
         );
         vm.assertTrue(reg.isAuthorized(r.meterId, r.interval, signer), "authorised gateway");

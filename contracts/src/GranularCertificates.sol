@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+
+import {DeliverySettlement} from "./DeliverySettlement.sol";
+import {MeterRegistry} from "./MeterRegistry.sol";
+
+/// @title GranularCertificates
+/// @notice Hourly granular certificates (EnergyTag, DESIGN 3.8) as ERC-1155: one unit is one Wh
+///         of verified renewable export of one registered generator in one hour. Certificates are
+///         issued to the meter's owner, move like any ERC-1155 token (the operator moves them
+///         from sellers to buyers along P2P fills, with the sellers' approval), and are retired
+///         (burned) by a holder for a beneficiary with a claim reference.
+/// @dev Token id = device number << 64 | hour (hour = unix time / 3600); the attributes (device,
+///      meter, energy source, zone, production start and end) follow from the id through the
+///      registry ({certificate}). Issuance is permissionless and idempotent: it mints the increase
+///      of verified export (actual readings of the hour's intervals whose reading deadline has
+///      passed) over what was issued for that device-hour, so no Wh is ever issued twice. A later
+///      downward revision of a certified reading cannot un-issue; it emits {CertificateOverIssued}
+///      for the registrar to resolve. Retired certificates are burned: they can never move again,
+///      and {retired} keeps the count per id.
+contract GranularCertificates is ERC1155 {
+    /// @notice The meter registry (owners, device numbers, energy sources).
+    MeterRegistry public immutable registry;
+    /// @notice The delivery settlement holding the verified readings.
+    DeliverySettlement public immutable settlement;
+    /// @notice Intervals per hour.
+    uint64 public immutable intervalsPerHour;
+
+    /// @notice Interval length in seconds (the settlement's).
+    uint256 public immutable intervalLength;
+
+    /// @dev Wh issued per device-hour, four devices per slot (issuance runs hour by hour over all
+    ///      devices): (hour, device / 4) => 4 x 64 bits.
+    mapping(uint64 hour => mapping(uint32 quad => uint256 words)) internal _issued;
+    mapping(uint256 id => uint256) internal _retired;
+
+    /// @notice Verified export of a device-hour fell below what was issued (a downward revision).
+    event CertificateOverIssued(uint256 indexed id, uint256 issuedWh, uint256 verifiedWh);
+    /// @notice Certificates were retired (cancelled) for a beneficiary.
+    event CertificateRetired(
+        uint256 indexed id, address indexed holder, address indexed beneficiary, uint256 wh, bytes32 claimRef
+    );
+
+    /// @notice The meter is not a registered renewable generator.
+    error CertificateNotEligible(bytes32 meterId);
+    /// @notice The token id does not decode to a registered device and an hour.
+    error CertificateInvalidId(uint256 id);
+    /// @notice A zero beneficiary or amount.
+    error CertificateInvalidRetirement();
+
+    /// @param registry_ The meter registry.
+    /// @param settlement_ The delivery settlement (its interval length divides an hour).
+    /// @param uri_ The metadata URI template with `{id}`.
+    constructor(MeterRegistry registry_, DeliverySettlement settlement_, string memory uri_) ERC1155(uri_) {
+        registry = registry_;
+        settlement = settlement_;
+        intervalLength = settlement_.intervalLength();
+        intervalsPerHour = uint64(3600 / intervalLength);
+    }
+
+    /// @notice Issues the certificates of `meterId` for `hour` not issued yet, to its owner.
+    /// @dev Requirements: the meter is a registered generator with a renewable source (solar,
+    ///      wind, hydro, biomass, geothermal). Counts actual readings of the hour's intervals whose
+    ///      reading deadline has passed. Emits a {TransferSingle} from the zero address (the
+    ///      issuance) when something was minted, {CertificateOverIssued} when verified export went down.
+    /// @param meterId The generator's meter.
+    /// @param hour The hour (unix time / 3600).
+    /// @return minted Wh minted now.
+    function issue(bytes32 meterId, uint64 hour) external returns (uint256 minted) {
+        return _issue(meterId, hour, _due(hour));
+    }
+
+    /// @notice {issue} for several generators and one hour (the operator's hourly run).
+    /// @dev Requirements and events as {issue}, for each meter; one ineligible meter reverts all.
+    /// @param meterIds The generators' meters.
+    /// @param hour The hour (unix time / 3600).
+    /// @return minted Wh minted now, in total.
+    function issueBatch(bytes32[] calldata meterIds, uint64 hour) external returns (uint256 minted) {
+        uint64 due = _due(hour);
+        for (uint256 k; k < meterIds.length; ++k) {
+            minted += _issue(meterIds[k], hour, due);
+        }
+    }
+
+    /// @notice Retires (cancels) `wh` certificates of `id` held by the caller for `beneficiary`.
+    /// @dev Burns them: retired certificates never move again. Requirements: the caller holds
+    ///      `wh`; `wh > 0`; the beneficiary is nonzero. Emits {CertificateRetired}.
+    /// @param id The certificate id.
+    /// @param wh The amount (Wh).
+    /// @param beneficiary Who the consumption claim is made for.
+    /// @param claimRef The claim reference (e.g. a hash of the disclosure it backs).
+    function retire(uint256 id, uint256 wh, address beneficiary, bytes32 claimRef) external {
+        if (wh == 0 || beneficiary == address(0)) revert CertificateInvalidRetirement();
+        _burn(msg.sender, id, wh);
+        _retired[id] += wh;
+        emit CertificateRetired(id, msg.sender, beneficiary, wh, claimRef);
+    }
+
+    function _issue(bytes32 meterId, uint64 hour, uint64 due) internal returns (uint256 minted) {
+        (address owner, uint32 device, MeterRegistry.EnergySource source) = registry.generatorOf(meterId);
+        if (
+            owner == address(0) || source == MeterRegistry.EnergySource.None
+                || source == MeterRegistry.EnergySource.Storage || source == MeterRegistry.EnergySource.Other
+        ) revert CertificateNotEligible(meterId);
+        (uint256 verified,) = settlement.verifiedExport(meterId, hour * intervalsPerHour, due);
+        uint256 id = certificateId(device, hour);
+        uint256 before;
+        (minted, before) = _record(device, hour, verified);
+        if (verified < before) {
+            emit CertificateOverIssued(id, before, verified);
+        } else if (minted != 0) {
+            _mint(owner, id, minted, ""); // TransferSingle(from 0) is the issuance event
+        }
+    }
+
+    /// @dev How many of the hour's intervals have their readings due.
+    function _due(uint64 hour) internal view returns (uint64 count) {
+        uint256 first = uint256(hour) * intervalsPerHour;
+        uint256 len = intervalLength;
+        uint256 wait = settlement.readingWindow();
+        while (count < intervalsPerHour && (first + count + 1) * len + wait <= block.timestamp) {
+            ++count;
+        }
+    }
+
+    /// @dev Raises the issued Wh of a device-hour to `verified`; returns the increase and the
+    ///      previous figure (nothing changes when verified export went down).
+    function _record(uint32 device, uint64 hour, uint256 verified)
+        internal
+        returns (uint256 minted, uint256 before)
+    {
+        uint256 shift = (device & 3) * 64;
+        uint256 words = _issued[hour][device >> 2];
+        before = (words >> shift) & type(uint64).max;
+        if (verified <= before) return (0, before);
+        minted = verified - before;
+        // verified <= intervalsPerHour * (2^48 - 1) < 2^64
+        _issued[hour][device >> 2] = (words & ~(uint256(type(uint64).max) << shift)) | (verified << shift);
+    }
+
+    /// @notice Wh issued for a device-hour.
+    /// @param id The certificate id.
+    /// @return The issued Wh.
+    function issued(uint256 id) public view returns (uint256) {
+        uint64 hour = uint64(id);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint32 device = uint32(id >> 64);
+        return (_issued[hour][device >> 2] >> ((device & 3) * 64)) & type(uint64).max;
+    }
+
+    /// @notice Wh retired of a device-hour.
+    /// @param id The certificate id.
+    /// @return The retired Wh.
+    function retired(uint256 id) external view returns (uint256) {
+        return _retired[id];
+    }
+
+    /// @notice The EnergyTag attributes of a certificate id.
+    /// @param id The certificate id.
+    /// @return meterId The device's meter.
+    /// @return source The energy source.
+    /// @return zone The country / bidding zone.
+    /// @return start Production start (unix seconds).
+    /// @return end Production end (unix seconds, exclusive).
+    function certificate(uint256 id)
+        external
+        view
+        returns (bytes32 meterId, MeterRegistry.EnergySource source, bytes32 zone, uint64 start, uint64 end)
+    {
+        if (id >> 96 != 0) revert CertificateInvalidId(id);
+        meterId = registry.meterOfDevice(uint32(id >> 64));
+        if (meterId == bytes32(0)) revert CertificateInvalidId(id);
+        MeterRegistry.Meter memory m = registry.meter(meterId);
+        uint64 hour = uint64(id);
+        return (meterId, m.source, m.zone, hour * 3600, hour * 3600 + 3600);
+    }
+
+    /// @notice The certificate id of a device-hour.
+    /// @param device The device number.
+    /// @param hour The hour (unix time / 3600).
+    /// @return The id.
+    function certificateId(uint32 device, uint64 hour) public pure returns (uint256) {
+        return (uint256(device) << 64) | hour;
+    }
+}
