@@ -11,6 +11,9 @@ import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
 import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
+import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
+import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
+import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
 
 interface VmScript {
     function startBroadcast(uint256 privateKey) external;
@@ -20,8 +23,10 @@ interface VmScript {
 }
 
 /// @notice The devnet deployment (crates/chain's `Devnet` runs it on a local anvil): token,
-///         intent token, Poseidon hashers, auction, the demo market with its bond, a timelock as
-///         admin, and four funded traders with approvals.
+///         intent token, Poseidon hashers, auction, the demo market with its bond, the meter
+///         registry, delivery settlement (oracle: dev key 5, balancing account: dev key 6's
+///         address, readings due 15 minutes after an interval ends, true-ups for 180 days) and
+///         granular certificates, a timelock as admin, and four funded traders with approvals.
 ///         `deploy()` gives the market the real verifier: the ClearingVerifier adapter over the
 ///         generated halo2 verifiers of capacities 4 and 16 (devnet KZG parameters), so the market
 ///         takes at most 16 commitments per interval. `deployWithTestVerifier()` gives it the
@@ -37,6 +42,8 @@ contract Demo {
     uint256 internal constant K2 = 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a;
     uint256 internal constant K3 = 0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6;
     uint256 internal constant K4 = 0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a;
+    uint256 internal constant K5 = 0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba;
+    uint256 internal constant K6 = 0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e;
 
     /// @notice Deploys with the real clearing verifier.
     function deploy() external {
@@ -94,14 +101,25 @@ contract Demo {
         token.mint(deployer, 10_000e6);
         token.approve(address(auction), type(uint256).max);
         auction.depositBond(MARKET, 2000e6);
+        // Delivery: the registry (the deployer is the meter desk), settlement and certificates.
+        MeterRegistry registry = new MeterRegistry(deployer, deployer);
+        DeliverySettlement settlement =
+            new DeliverySettlement(deployer, deployer, registry, auction, intents, 300, 900, 180 days);
+        new GranularCertificates(registry, settlement, "https://sealgrid.invalid/gc/{id}.json");
+        intents.grantRole(intents.MARKET_ROLE(), address(settlement));
+        settlement.configureMarket(MARKET, vm.addr(K5), vm.addr(K6));
         // Governance: a timelock becomes the admin; the deployer keeps only the pauser role.
         address[] memory proposers = new address[](1);
         proposers[0] = deployer;
         TimelockController timelock = new TimelockController(2 days, proposers, proposers, address(0));
         auction.grantRole(auction.DEFAULT_ADMIN_ROLE(), address(timelock));
         intents.grantRole(intents.DEFAULT_ADMIN_ROLE(), address(timelock));
+        registry.grantRole(registry.DEFAULT_ADMIN_ROLE(), address(timelock));
+        settlement.grantRole(settlement.DEFAULT_ADMIN_ROLE(), address(timelock));
         auction.renounceRole(auction.DEFAULT_ADMIN_ROLE(), deployer);
         intents.renounceRole(intents.DEFAULT_ADMIN_ROLE(), deployer);
+        registry.renounceRole(registry.DEFAULT_ADMIN_ROLE(), deployer);
+        settlement.renounceRole(settlement.DEFAULT_ADMIN_ROLE(), deployer);
         uint256[4] memory keys = [K1, K2, K3, K4];
         for (uint256 k; k < 4; ++k) {
             token.mint(vm.addr(keys[k]), 1000e6);

@@ -13,7 +13,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
 };
 
-use crate::{ChainError, ChainResult};
+use crate::{ChainError, ChainResult, delivery::DeliveryContracts};
 
 /// anvil's well-known dev keys (public; never use them outside a devnet). Key 0 deploys and
 /// operates the demo market; keys 1-4 are funded traders.
@@ -24,6 +24,13 @@ pub const DEV_KEYS: [&str; 5] = [
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
     "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
 ];
+
+/// anvil's dev key 5: the demo market's real-time price oracle (devnet only).
+pub const DEV_ORACLE_KEY: &str =
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+/// anvil's dev key 6: the demo market's balancing account (devnet only).
+pub const DEV_BALANCING_KEY: &str =
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
 
 /// The address of dev key 0.
 pub const DEV_DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
@@ -147,6 +154,8 @@ pub struct Devnet {
     pub auction: Address,
     /// The payment token (a test ERC-20).
     pub token: Address,
+    /// The meter registry, delivery settlement and certificates (zero when nothing deployed).
+    pub delivery: DeliveryContracts,
     /// A read-only provider.
     pub provider: DynProvider,
 }
@@ -174,9 +183,10 @@ impl Devnet {
 
     async fn start_with(root: &Path, signature: &str) -> ChainResult<Self> {
         let mut net = Self::anvil(root, None, None).await?;
-        let (auction, token) = net.deploy(root, signature)?;
+        let (auction, token, delivery) = net.deploy(root, signature)?;
         net.auction = auction;
         net.token = token;
+        net.delivery = delivery;
         Ok(net)
     }
 
@@ -217,6 +227,11 @@ impl Devnet {
             chain_id,
             auction: Address::ZERO,
             token: Address::ZERO,
+            delivery: DeliveryContracts {
+                registry: Address::ZERO,
+                settlement: Address::ZERO,
+                certificates: Address::ZERO,
+            },
             provider,
         };
         for _ in 0..200 {
@@ -235,7 +250,11 @@ impl Devnet {
         ))
     }
 
-    fn deploy(&self, root: &Path, signature: &str) -> ChainResult<(Address, Address)> {
+    fn deploy(
+        &self,
+        root: &Path,
+        signature: &str,
+    ) -> ChainResult<(Address, Address, DeliveryContracts)> {
         let sender: Address = DEV_DEPLOYER
             .parse()
             .map_err(|e| ChainError::Devnet(format!("dev deployer: {e}")))?;
@@ -252,6 +271,11 @@ impl Devnet {
         Ok((
             created(&record, "SealgridAuction")?,
             created(&record, "MockERC20")?,
+            DeliveryContracts {
+                registry: created(&record, "MeterRegistry")?,
+                settlement: created(&record, "DeliverySettlement")?,
+                certificates: created(&record, "GranularCertificates")?,
+            },
         ))
     }
 

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod delivery;
 pub mod deploy;
 pub mod devnet;
 mod error;
@@ -27,6 +28,39 @@ pub mod bindings {
         EnergyIntentToken,
         "abi/EnergyIntentToken.json"
     );
+
+    /// The meter registry (its own module: other bindings name its `EnergySource` type).
+    pub mod registry {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            MeterRegistry,
+            "abi/MeterRegistry.json"
+        );
+    }
+
+    /// Delivery settlement (with the `ReadingLib` structs).
+    pub mod settlement {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            DeliverySettlement,
+            "abi/DeliverySettlement.json"
+        );
+    }
+
+    /// Granular certificates.
+    pub mod certificates {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            GranularCertificates,
+            "abi/GranularCertificates.json"
+        );
+    }
 
     alloy::sol! {
         /// The ERC-20 subset the services use.

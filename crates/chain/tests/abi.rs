@@ -38,3 +38,10 @@ fn auction_abi_is_current() {
 fn intent_token_abi_is_current() {
     check("EnergyIntentToken");
 }
+
+#[test]
+fn delivery_abis_are_current() {
+    check("MeterRegistry");
+    check("DeliverySettlement");
+    check("GranularCertificates");
+}

@@ -55,6 +55,18 @@ sol! {
         uint8 quality;
         uint32 revision;
     }
+
+    /// A market oracle's signed real-time (imbalance) price for an interval, in payment-token
+    /// base units per kWh (EIP-712 type
+    /// `RealTimePrice(bytes32 market,uint64 interval,int64 price,uint32 revision)`), signed in
+    /// the delivery settlement's domain.
+    #[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+    struct RealTimePrice {
+        bytes32 market;
+        uint64 interval;
+        int64 price;
+        uint32 revision;
+    }
 }
 
 /// The EIP-712 type string of [`Order`].
@@ -64,6 +76,12 @@ pub const RECEIPT_TYPE: &str =
     "Receipt(bytes32 market,uint64 interval,uint32 index,bytes32 commitment)";
 /// The EIP-712 type string of [`MeterReading`].
 pub const METER_READING_TYPE: &str = "MeterReading(bytes32 meterId,uint64 interval,uint64 importWh,uint64 exportWh,uint8 quality,uint32 revision)";
+
+/// The EIP-712 type string of [`RealTimePrice`].
+pub const REAL_TIME_PRICE_TYPE: &str =
+    "RealTimePrice(bytes32 market,uint64 interval,int64 price,uint32 revision)";
+/// The largest revision the settlement contract stores (2^24 - 1).
+pub const MAX_REVISION: u32 = (1 << 24) - 1;
 
 /// The side of an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -322,6 +340,7 @@ mod tests {
         assert_eq!(Order::eip712_encode_type(), ORDER_TYPE);
         assert_eq!(Receipt::eip712_encode_type(), RECEIPT_TYPE);
         assert_eq!(MeterReading::eip712_encode_type(), METER_READING_TYPE);
+        assert_eq!(RealTimePrice::eip712_encode_type(), REAL_TIME_PRICE_TYPE);
         assert_eq!(order().eip712_type_hash(), keccak256(ORDER_TYPE));
     }
 
