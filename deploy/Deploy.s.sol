@@ -9,6 +9,9 @@ import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
 import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
+import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
+import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
+import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
 
 interface VmDeploy {
     function startBroadcast(uint256 privateKey) external;
@@ -35,8 +38,9 @@ interface VmDeploy {
 ///         passes everything here as `SG_*` environment variables (the deployer key included, so
 ///         it never appears in a process list):
 ///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers,
-///         one market with its operator bond, and a TimelockController that takes over every admin
-///         role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
+///         one market with its operator bond, the meter registry, delivery settlement (configured
+///         for the market) and granular certificates, and a TimelockController that takes over
+///         every admin role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
 ///         the CLI refuses it elsewhere).
 contract Deploy {
     VmDeploy internal constant vm = VmDeploy(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -71,6 +75,9 @@ contract Deploy {
             auction.depositBond(market, uint128(bond));
         }
 
+        (MeterRegistry registry, DeliverySettlement settlement) =
+            _delivery(deployer, auction, intents, market);
+
         // Governance: the timelock becomes the only admin.
         address[] memory none = new address[](0);
         TimelockController timelock = new TimelockController(
@@ -81,9 +88,33 @@ contract Deploy {
         );
         auction.grantRole(auction.DEFAULT_ADMIN_ROLE(), address(timelock));
         intents.grantRole(intents.DEFAULT_ADMIN_ROLE(), address(timelock));
+        registry.grantRole(registry.DEFAULT_ADMIN_ROLE(), address(timelock));
+        settlement.grantRole(settlement.DEFAULT_ADMIN_ROLE(), address(timelock));
         auction.renounceRole(auction.DEFAULT_ADMIN_ROLE(), deployer);
         intents.renounceRole(intents.DEFAULT_ADMIN_ROLE(), deployer);
+        registry.renounceRole(registry.DEFAULT_ADMIN_ROLE(), deployer);
+        settlement.renounceRole(settlement.DEFAULT_ADMIN_ROLE(), deployer);
         vm.stopBroadcast();
+    }
+
+    function _delivery(address deployer, SealgridAuction auction, EnergyIntentToken intents, bytes32 market)
+        internal
+        returns (MeterRegistry registry, DeliverySettlement settlement)
+    {
+        registry = new MeterRegistry(deployer, vm.envAddress("SG_REGISTRAR"));
+        settlement = new DeliverySettlement(
+            deployer,
+            vm.envAddress("SG_PAUSER"),
+            registry,
+            auction,
+            intents,
+            vm.envUint("SG_INTERVAL_LENGTH"),
+            uint32(vm.envUint("SG_READING_WINDOW")),
+            uint32(vm.envUint("SG_TRUE_UP_WINDOW"))
+        );
+        new GranularCertificates(registry, settlement, vm.envString("SG_CERTIFICATE_URI"));
+        intents.grantRole(intents.MARKET_ROLE(), address(settlement));
+        settlement.configureMarket(market, vm.envAddress("SG_ORACLE"), vm.envAddress("SG_BALANCING"));
     }
 
     function _verifier() internal returns (ClearingVerifier) {

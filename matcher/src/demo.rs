@@ -9,7 +9,9 @@
 //! is never opened (excluded, its lock refunded) and shows that the verifier refuses the same
 //! proof for another price. After the last interval the operator claims every commitment in
 //! batches, and the demo checks that the clearing pool is back to zero and that the auction's
-//! token balance equals free balances + bond + fees.
+//! token balance equals free balances + bond + fees. Then delivery settles
+//! ([`crate::demo_delivery`]): signed meter readings for every site, real-time prices, imbalance
+//! settlement, an estimate for a late meter and its resettlement, and hourly certificates.
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
@@ -85,6 +87,8 @@ pub struct IntervalRow {
     pub latency: f64,
 }
 
+pub use crate::demo_delivery::{DeliveryRow, DeliverySummary, Resettlement};
+
 /// The demo's result.
 #[derive(Clone, Debug)]
 pub struct DemoSummary {
@@ -96,6 +100,8 @@ pub struct DemoSummary {
     pub claim_txs: usize,
     /// Rounding fees accrued (milli base units).
     pub fees_milli: u128,
+    /// Delivery settlement of the traded intervals.
+    pub delivery: DeliverySummary,
 }
 
 struct Committed {
@@ -244,6 +250,7 @@ pub async fn run_demo(
     let http = reqwest::Client::new();
     let mut rows = Vec::new();
     let mut settled: Vec<(u64, Vec<Committed>, Vec<u64>)> = Vec::new();
+    let mut traded: Vec<crate::demo_delivery::Traded> = Vec::new();
     for step in 0..opts.intervals {
         let hour = opts.start_hour + step as f64 * 5.0 / 60.0;
         let now = net.now().await?;
@@ -253,6 +260,14 @@ pub async fn run_demo(
         }
         let gate = info.timing.gate(interval)?;
         let intents = pilot.intents(hour);
+        // What each participant expects to import (export < 0): its meter reads near this.
+        let mut forecast = vec![0i64; pilot.participants.len()];
+        for i in &intents {
+            if pilot.participants[i.who].kind != Kind::Aggregator {
+                let q = i64::try_from(i.quantity_wh).map_err(demo_err)?;
+                forecast[i.who] += if i.side == Side::Buy { q } else { -q };
+            }
+        }
         say(format!(
             "interval {interval} ({}): {} orders; committing on-chain ...",
             clock_label(hour),
@@ -474,6 +489,11 @@ pub async fn run_demo(
             prove.map_or(0, |p| p.1),
             settle_gas
         ));
+        traded.push(crate::demo_delivery::Traded {
+            interval,
+            forecast,
+            price: row.price,
+        });
         rows.push(row);
         settled.push((
             interval,
@@ -547,11 +567,23 @@ pub async fn run_demo(
         ledger.feesMilli
     ));
     server.abort();
+
+    let delivery = crate::demo_delivery::run_delivery(
+        net,
+        market,
+        &info.timing,
+        &pilot,
+        &traded,
+        opts.seed,
+        &mut say,
+    )
+    .await?;
     Ok(DemoSummary {
         rows,
         claim_gas,
         claim_txs,
         fees_milli: ledger.feesMilli,
+        delivery,
     })
 }
 
@@ -679,5 +711,6 @@ pub fn render(summary: &DemoSummary) -> String {
         summary.claim_txs,
         summary.fees_milli
     );
+    s.push_str(&crate::demo_delivery::render(&summary.delivery));
     s
 }

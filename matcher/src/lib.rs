@@ -4,6 +4,7 @@ pub mod api;
 pub mod bench;
 mod clock;
 pub mod demo;
+mod demo_delivery;
 mod error;
 mod indexer;
 mod intake;

@@ -516,8 +516,8 @@ impl Delivery {
         Ok((minted, gas))
     }
 
-    /// Deposits `amount` of `token` as `account`'s collateral (approving the settlement first).
-    pub async fn deposit(&self, token: Address, account: Address, amount: U256) -> ChainResult<()> {
+    /// Lets the settlement contract pull `amount` of `token` from the sender (for deposits).
+    pub async fn approve(&self, token: Address, amount: U256) -> ChainResult<()> {
         self.send(
             token,
             crate::bindings::IERC20::approveCall {
@@ -527,6 +527,12 @@ impl Delivery {
             "approve",
         )
         .await?;
+        Ok(())
+    }
+
+    /// Deposits `amount` of `token` from the sender as `account`'s collateral (the sender has
+    /// approved the settlement contract: [`Delivery::approve`]).
+    pub async fn deposit(&self, token: Address, account: Address, amount: U256) -> ChainResult<()> {
         self.send(
             self.contracts.settlement,
             DeliverySettlement::depositCall {
@@ -552,6 +558,20 @@ impl Delivery {
             .position(market, interval, account)
             .call()
             .await?)
+    }
+
+    /// The reading window and the true-up window (seconds after an interval's end).
+    pub async fn windows(&self) -> ChainResult<(u32, u32)> {
+        let s = self.settlement();
+        Ok((
+            s.readingWindow().call().await?,
+            s.trueUpWindow().call().await?,
+        ))
+    }
+
+    /// Accrued rounding fees of `token`.
+    pub async fn fees(&self, token: Address) -> ChainResult<U256> {
+        Ok(self.settlement().fees(token).call().await?)
     }
 
     /// A collateral balance.

@@ -142,6 +142,25 @@ pub struct VerifierConfig {
     pub params: Option<PathBuf>,
 }
 
+/// `[delivery]`: meter registry, delivery settlement and granular certificates (DESIGN 3.7-3.8).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// The meter desk (REGISTRAR_ROLE of the registry: registers meters, rotates and revokes
+    /// gateway keys).
+    pub registrar: Address,
+    /// The market's real-time price signer.
+    pub oracle: Address,
+    /// The market's balancing account (the counterparty of every imbalance).
+    pub balancing: Address,
+    /// Seconds after an interval ends until its readings are due and it settles.
+    pub reading_window_s: u32,
+    /// Seconds after an interval ends during which revisions post resettlements.
+    pub true_up_window_s: u32,
+    /// Metadata URI template of certificates, with `{id}`.
+    pub certificate_uri: String,
+}
+
 /// A deployment config (`deploy/config/*.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +177,8 @@ pub struct DeployConfig {
     pub market: MarketConfig,
     /// `[verifier]`.
     pub verifier: VerifierConfig,
+    /// `[delivery]`.
+    pub delivery: DeliveryConfig,
 }
 
 fn bad(reason: impl Into<String>) -> ChainError {
@@ -262,6 +283,24 @@ impl DeployConfig {
                 m.verifier_gas_limit
             )));
         }
+        let d = &self.delivery;
+        if d.reading_window_s == 0 || d.reading_window_s >= d.true_up_window_s {
+            return Err(bad(format!(
+                "delivery.reading_window_s = {} must be positive and below true_up_window_s = {}",
+                d.reading_window_s, d.true_up_window_s
+            )));
+        }
+        if 3600 % m.interval_length_s != 0 {
+            return Err(bad(format!(
+                "market.interval_length_s = {} must divide an hour (hourly certificates)",
+                m.interval_length_s
+            )));
+        }
+        if [d.registrar, d.oracle, d.balancing].contains(&Address::ZERO) {
+            return Err(bad(
+                "delivery.registrar, oracle and balancing must be nonzero addresses",
+            ));
+        }
         gwei("max_fee_gwei", self.gas.max_fee_gwei)?;
         gwei("max_priority_fee_gwei", self.gas.max_priority_fee_gwei)?;
         gwei("alert_gwei", self.gas.alert_gwei)?;
@@ -364,6 +403,8 @@ pub struct DeployRecord {
     pub params: String,
     /// The generated verifiers.
     pub verifiers: Vec<VerifierRecord>,
+    /// The meter registry, delivery settlement and certificates.
+    pub delivery: crate::delivery::DeliveryContracts,
 }
 
 /// Deploys `cfg` to `rpc` with `deployer`: the verifiers from `verifiers` (one per configured
@@ -474,6 +515,15 @@ pub async fn deploy(
             ),
         ),
     ];
+    let d = &cfg.delivery;
+    env.extend([
+        ("SG_REGISTRAR", d.registrar.to_string()),
+        ("SG_ORACLE", d.oracle.to_string()),
+        ("SG_BALANCING", d.balancing.to_string()),
+        ("SG_READING_WINDOW", d.reading_window_s.to_string()),
+        ("SG_TRUE_UP_WINDOW", d.true_up_window_s.to_string()),
+        ("SG_CERTIFICATE_URI", d.certificate_uri.clone()),
+    ]);
     // An empty list is "unset" for the script's envOr defaults.
     let proposers = join(
         &cfg.roles
@@ -530,6 +580,11 @@ pub async fn deploy(
             |p| p.display().to_string(),
         ),
         verifiers: records,
+        delivery: crate::delivery::DeliveryContracts {
+            registry: created("MeterRegistry")?,
+            settlement: created("DeliverySettlement")?,
+            certificates: created("GranularCertificates")?,
+        },
     })
 }
 
@@ -615,6 +670,15 @@ mod tests {
         let mut c = local.clone();
         c.market.verifier_gas_limit = 100_000;
         refused(&c, "verifier_gas_limit");
+        let mut c = local.clone();
+        c.delivery.reading_window_s = c.delivery.true_up_window_s;
+        refused(&c, "delivery.reading_window_s");
+        let mut c = local.clone();
+        c.delivery.oracle = Address::ZERO;
+        refused(&c, "delivery.registrar, oracle and balancing");
+        let mut c = local.clone();
+        c.market.interval_length_s = 420;
+        refused(&c, "divide an hour");
         let mut c = local;
         c.network.confirmations = 0;
         refused(&c, "confirmations");

@@ -87,6 +87,7 @@ async fn readings_prices_settlement_resettlement_and_certificates() {
         .get_receipt()
         .await
         .expect("mined");
+    d.approve(net.token, U256::MAX).await.expect("approve");
     for who in [alice.address(), bob.address(), balancing.address()] {
         d.deposit(net.token, who, U256::from(10u64.pow(9)))
             .await

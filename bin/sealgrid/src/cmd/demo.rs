@@ -69,6 +69,7 @@ impl DemoArgs {
             let record = deploy_config(&root, &net.rpc, &cfg, &prover, &mut |line| eprintln!("deploy: {line}")).await?;
             net.auction = record.auction;
             net.token = record.token;
+            net.delivery = record.delivery;
             write_record(&root.join(".sealgrid/deployments/demo.json"), &record)?;
             println!(
                 "demo: chain {} at {}; auction {}; verifiers for {:?} slots (record: .sealgrid/deployments/demo.json)",

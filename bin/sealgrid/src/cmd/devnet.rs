@@ -107,6 +107,7 @@ impl DevnetArgs {
             println!("  market          {} ({})", record.market, record.market_name);
             println!("  token           {} (mock, 6 decimals)", record.token);
             println!("  verifiers       {:?} slots behind {}", cfg.verifier.capacities, record.clearing_verifier);
+            println!("  delivery        registry {}, settlement {}, certificates {}", record.delivery.registry, record.delivery.settlement, record.delivery.certificates);
             println!("  operator        {} (anvil key 0)", record.operator);
             println!("  deployment      {}", dir.join("deployment.json").display());
             println!("  funded traders (10,000 tokens each, approved to the auction):");
