@@ -58,6 +58,27 @@ async fn full_interval_with_a_real_proof() {
         lines.iter().any(|l| l.starts_with("money conserved")),
         "{lines:?}"
     );
+    // Delivery: every account settled, the late meter on an estimate and then resettled,
+    // certificates for the solar sites, money conserved in the settlement contract.
+    let d = &summary.delivery;
+    assert_eq!(d.rows.len(), 1);
+    assert_eq!(d.rows[0].interval, row.interval);
+    assert_eq!(
+        d.rows[0].accounts,
+        6 + 2,
+        "6 sites, a battery and the aggregator"
+    );
+    assert_eq!(d.rows[0].estimates, 1, "the late meter");
+    let r = d.resettlement.as_ref().expect("resettled");
+    assert_eq!(r.old.1, 0, "deemed delivery has no imbalance");
+    assert_ne!(r.new, r.old, "the actual reading changed the settlement");
+    assert!(d.certificates_wh > 0, "{d:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("delivery: money conserved")),
+        "{lines:?}"
+    );
 }
 
 /// A prover that must not be called (test double).

@@ -30,6 +30,9 @@ enum Command {
     /// Meter readings: what a gateway signs (DESIGN 3.7).
     #[command(subcommand)]
     Meter(cmd::meter::MeterCommand),
+    /// Delivery settlement: reports of settled intervals (DESIGN 3.7).
+    #[command(subcommand)]
+    Settle(cmd::settle::SettleCommand),
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
@@ -52,6 +55,7 @@ fn main() -> Result<()> {
         Command::Deploy(a) => a.run(),
         Command::Devnet(a) => a.run(),
         Command::Meter(c) => c.run(),
+        Command::Settle(c) => c.run(),
         Command::Order(c) => c.run(),
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),

@@ -133,6 +133,41 @@ fn deploy_writes_a_record_of_live_contracts() {
         let code = rpc(port, "eth_getCode", serde_json::json!([r[key], "latest"]));
         assert!(code.as_str().is_some_and(|c| c.len() > 2), "{key} has code");
     }
+    for key in ["registry", "settlement", "certificates"] {
+        let code = rpc(
+            port,
+            "eth_getCode",
+            serde_json::json!([r["delivery"][key], "latest"]),
+        );
+        assert!(
+            code.as_str().is_some_and(|c| c.len() > 2),
+            "delivery {key} has code"
+        );
+    }
+    // The settlement report of an interval nobody settled yet: empty, from the record alone.
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args([
+            "settle",
+            "report",
+            "--rpc",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("--deployment")
+        .arg(&record)
+        .args(["--interval", "6000000"])
+        .output()
+        .expect("sealgrid settle report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no account is settled"), "{text}");
+    assert!(
+        text.contains(r["market"].as_str().expect("market")),
+        "{text}"
+    );
     let verifiers = r["verifiers"].as_array().expect("verifiers");
     assert_eq!(verifiers.len(), 2);
     for v in verifiers {

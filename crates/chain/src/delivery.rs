@@ -203,41 +203,62 @@ impl SettlementReport {
 #[derive(Clone, Debug)]
 pub struct Delivery {
     provider: DynProvider,
-    from: Address,
+    from: Option<Address>,
     contracts: DeliveryContracts,
     domain: Eip712Domain,
 }
 
 impl Delivery {
-    /// Connects to `rpc` and checks that the contracts are deployed.
+    /// Connects to `rpc`, sending from `signer`, and checks that the contracts are deployed.
     pub async fn connect(
         rpc: &str,
         contracts: DeliveryContracts,
         signer: PrivateKeySigner,
     ) -> ChainResult<Self> {
+        let d = Self::open(rpc, contracts, Some(signer)).await?;
+        for a in [contracts.registry, contracts.certificates] {
+            if d.provider.get_code_at(a).await?.is_empty() {
+                return Err(ChainError::NoContract(a));
+            }
+        }
+        Ok(d)
+    }
+
+    /// A read-only client of the settlement contract (reports and reads; sending fails).
+    pub async fn reader(rpc: &str, settlement: Address) -> ChainResult<Self> {
+        let contracts = DeliveryContracts {
+            registry: Address::ZERO,
+            settlement,
+            certificates: Address::ZERO,
+        };
+        Self::open(rpc, contracts, None).await
+    }
+
+    async fn open(
+        rpc: &str,
+        contracts: DeliveryContracts,
+        signer: Option<PrivateKeySigner>,
+    ) -> ChainResult<Self> {
         let url = rpc.parse().map_err(|e| ChainError::BadUrl {
             url: rpc.to_owned(),
             reason: format!("{e}"),
         })?;
-        let from = signer.address();
-        // Nonces are read from the node for every transaction: the operator's key is shared with
-        // the submitter, which sends from it too.
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .filler(GasFiller::default())
-            .filler(NonceFiller::new(SimpleNonceManager::default()))
-            .filler(ChainIdFiller::default())
-            .wallet(EthereumWallet::from(signer))
-            .connect_http(url)
-            .erased();
-        for a in [
-            contracts.registry,
-            contracts.settlement,
-            contracts.certificates,
-        ] {
-            if provider.get_code_at(a).await?.is_empty() {
-                return Err(ChainError::NoContract(a));
-            }
+        let from = signer.as_ref().map(PrivateKeySigner::address);
+        let provider = match signer {
+            // Nonces are read from the node for every transaction: the operator's key is shared
+            // with the submitter, which sends from it too.
+            Some(signer) => ProviderBuilder::new()
+                .disable_recommended_fillers()
+                .filler(GasFiller::default())
+                .filler(NonceFiller::new(SimpleNonceManager::default()))
+                .filler(ChainIdFiller::default())
+                .wallet(EthereumWallet::from(signer))
+                .connect_http(url)
+                .erased(),
+            None => ProviderBuilder::new().connect_http(url).erased(),
+        };
+        if provider.get_code_at(contracts.settlement).await?.is_empty() {
+            return Err(ChainError::NoContract(contracts.settlement));
         }
         let chain_id = provider.get_chain_id().await?;
         Ok(Self {
@@ -270,8 +291,11 @@ impl Delivery {
         call: C,
         what: &str,
     ) -> ChainResult<TransactionReceipt> {
+        let from = self
+            .from
+            .ok_or_else(|| ChainError::Submit(format!("{what}: a read-only client cannot send")))?;
         let tx = alloy::rpc::types::TransactionRequest::default()
-            .from(self.from)
+            .from(from)
             .to(to)
             .input(call.abi_encode().into());
         let gas = self

@@ -9,6 +9,7 @@ pub(crate) mod matcher;
 pub(crate) mod meter;
 pub(crate) mod order;
 pub(crate) mod prover;
+pub(crate) mod settle;
 
 /// The sealgrid checkout: `root` if given, else found from the current directory (or
 /// `$SEALGRID_ROOT`).
