@@ -84,6 +84,29 @@ contract GranularCertificates is ERC1155 {
         }
     }
 
+    /// @notice A transfer of certificates, in {transferAlongFills}.
+    struct Move {
+        address from;
+        address to;
+        uint256 id;
+        uint256 wh;
+    }
+
+    /// @notice Moves certificates from sellers to buyers along the P2P fills of an hour (the
+    ///         operator's allocation), in one transaction.
+    /// @dev Requirements: the caller is each `from`, or approved by it (setApprovalForAll); each
+    ///      holder has the Wh. Emits a {TransferSingle} per move; a receiver contract must accept.
+    /// @param moves The transfers.
+    function transferAlongFills(Move[] calldata moves) external {
+        for (uint256 k; k < moves.length; ++k) {
+            Move calldata m = moves[k];
+            if (m.from != msg.sender && !isApprovedForAll(m.from, msg.sender)) {
+                revert ERC1155MissingApprovalForAll(msg.sender, m.from);
+            }
+            _safeTransferFrom(m.from, m.to, m.id, m.wh, "");
+        }
+    }
+
     /// @notice Retires (cancels) `wh` certificates of `id` held by the caller for `beneficiary`.
     /// @dev Burns them: retired certificates never move again. Requirements: the caller holds
     ///      `wh`; `wh > 0`; the beneficiary is nonzero. Emits {CertificateRetired}.

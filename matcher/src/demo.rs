@@ -489,10 +489,24 @@ pub async fn run_demo(
             prove.map_or(0, |p| p.1),
             settle_gas
         ));
+        let mut filled = vec![(0u64, 0u64); pilot.participants.len()];
+        for (k, w) in batch.fills.iter().enumerate() {
+            if let Some((_, c)) = committed.get(k)
+                && *w & sealgrid_types::EXCLUDED_FLAG == 0
+            {
+                let q = *w & sealgrid_types::FILL_QUANTITY_MASK;
+                if *w & SELL_FLAG != 0 {
+                    filled[c.who].1 += q;
+                } else {
+                    filled[c.who].0 += q;
+                }
+            }
+        }
         traded.push(crate::demo_delivery::Traded {
             interval,
             forecast,
             price: row.price,
+            filled,
         });
         rows.push(row);
         settled.push((

@@ -4,10 +4,14 @@
 //! when its actual reading arrives, and the solar sites' verified export becomes hourly
 //! certificates.
 
-use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, U256, keccak256},
+    providers::{Provider, ProviderBuilder},
+};
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
-    bindings::{IERC20, IMockToken, registry::MeterRegistry},
+    bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
     delivery::{Delivery, SignedReading, sign_price, sign_reading},
     devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet},
 };
@@ -32,6 +36,8 @@ pub(crate) struct Traded {
     pub(crate) forecast: Vec<i64>,
     /// The clearing price, if anything cleared.
     pub(crate) price: Option<i64>,
+    /// Filled Wh per participant: (bought, sold).
+    pub(crate) filled: Vec<(u64, u64)>,
 }
 
 /// One interval's delivery settlement.
@@ -87,6 +93,10 @@ pub struct DeliverySummary {
     pub generators: usize,
     /// Issuance gas.
     pub certificate_gas: u64,
+    /// Certificates moved from solar sellers to buyers along the fills (Wh, transfers).
+    pub certificates_moved: (u128, usize),
+    /// Certificates a buyer retired for itself (Wh).
+    pub certificates_retired: u128,
     /// Tokens held by the settlement contract, and the rounding fees.
     pub held: U256,
     /// Rounding fees.
@@ -356,6 +366,16 @@ pub(crate) async fn run_delivery(
         certificate_gas
     ));
 
+    // Certificates follow the fills: each solar seller's certificates of the hour, up to what it
+    // sold in the hour, go to the hour's buyers pro rata to what they bought.
+    let (moved, moves, retired) =
+        follow_fills(net, &d, pilot, traded, &meters, timing, &operator).await?;
+    say(format!(
+        "delivery: {:.1} kWh of certificates moved from solar sellers to buyers along the fills ({moves} transfers); a buyer retired {:.1} kWh for itself",
+        moved as f64 / 1000.0,
+        retired as f64 / 1000.0
+    ));
+
     // Money: the settlement contract holds exactly the balances plus fees.
     let mut sum = d.fees(token).await?;
     let fees = sum;
@@ -386,9 +406,118 @@ pub(crate) async fn run_delivery(
         certificates_wh,
         generators: generators.len(),
         certificate_gas,
+        certificates_moved: (moved, moves),
+        certificates_retired: retired,
         held,
         fees,
     })
+}
+
+/// Moves certificates from solar sellers to buyers hour by hour (the sellers approve the
+/// operator once), then the largest receiver retires what it got. Returns (Wh moved, transfers,
+/// Wh retired).
+async fn follow_fills(
+    net: &Devnet,
+    d: &Delivery,
+    pilot: &Pilot,
+    traded: &[Traded],
+    meters: &[Option<(B256, PrivateKeySigner)>],
+    timing: &MarketTiming,
+    operator: &PrivateKeySigner,
+) -> MatcherResult<(u128, usize, u128)> {
+    let len = u64::from(timing.interval_length());
+    let hours: std::collections::BTreeSet<u64> =
+        traded.iter().map(|t| t.interval * len / 3600).collect();
+    let wallet = |key: &PrivateKeySigner| -> MatcherResult<_> {
+        Ok(ProviderBuilder::new()
+            .wallet(EthereumWallet::from(key.clone()))
+            .connect_http(net.rpc.parse().map_err(err)?)
+            .erased())
+    };
+    let mut approved = std::collections::HashSet::new();
+    let mut moves = Vec::new();
+    for h in hours {
+        let n = pilot.participants.len();
+        let (mut bought, mut sold) = (vec![0u128; n], vec![0u128; n]);
+        for t in traded.iter().filter(|t| t.interval * len / 3600 == h) {
+            for (k, (b, s)) in t.filled.iter().enumerate() {
+                bought[k] += u128::from(*b);
+                sold[k] += u128::from(*s);
+            }
+        }
+        for (seller, m) in meters.iter().enumerate() {
+            let Some((id, _)) = m else { continue };
+            let p = &pilot.participants[seller];
+            if p.kind == Kind::Storage || p.pv_kw <= 0.0 || sold[seller] == 0 {
+                continue;
+            }
+            let cid = (U256::from(d.device_of(*id).await?) << 64) | U256::from(h);
+            let held =
+                u128::try_from(d.certificates_of(p.key.address(), cid).await?).map_err(err)?;
+            let pass = held.min(sold[seller]);
+            let total: u128 = (0..n).filter(|b| *b != seller).map(|b| bought[b]).sum();
+            if pass == 0 || total == 0 {
+                continue;
+            }
+            if approved.insert(seller) {
+                GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?)
+                    .setApprovalForAll(operator.address(), true)
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .get_receipt()
+                    .await
+                    .map_err(err)?;
+            }
+            let mut given = 0;
+            let mut largest = (0u128, None);
+            for b in (0..n).filter(|b| *b != seller && bought[*b] > 0) {
+                let share = pass * bought[b] / total;
+                if bought[b] > largest.0 {
+                    largest = (bought[b], Some(moves.len()));
+                }
+                if share > 0 {
+                    given += share;
+                    moves.push(GranularCertificates::Move {
+                        from: p.key.address(),
+                        to: pilot.participants[b].key.address(),
+                        id: cid,
+                        wh: U256::from(share),
+                    });
+                }
+            }
+            // The rounding remainder goes to the largest buyer.
+            if let (Some(k), rest @ 1..) = (largest.1, pass - given)
+                && let Some(m) = moves.get_mut(k)
+            {
+                m.wh += U256::from(rest);
+            }
+        }
+    }
+    d.transfer_along_fills(&moves).await?;
+    let moved: u128 = moves
+        .iter()
+        .map(|m| u128::try_from(m.wh).unwrap_or(0))
+        .sum();
+    // The largest single receipt is retired by its buyer, for itself.
+    let mut retired = 0;
+    if let Some(m) = moves.iter().max_by_key(|m| m.wh) {
+        let buyer = pilot
+            .participants
+            .iter()
+            .find(|p| p.key.address() == m.to)
+            .ok_or_else(|| err("unknown buyer"))?;
+        GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?)
+            .retire(m.id, m.wh, m.to, keccak256("sealgrid/demo/scope-2 claim"))
+            .send()
+            .await
+            .map_err(err)?
+            .get_receipt()
+            .await
+            .map_err(err)?;
+        retired = u128::try_from(m.wh).map_err(err)?;
+    }
+    Ok((moved, moves.len(), retired))
 }
 
 /// The delivery lines of the demo's summary.
@@ -432,9 +561,12 @@ pub(crate) fn render(s: &DeliverySummary) -> String {
     }
     let _ = writeln!(
         out,
-        "; certificates {:.1} kWh to {} solar generators; settlement holds {} (fees {})",
+        "; certificates {:.1} kWh to {} solar generators, {:.1} kWh moved to buyers in {} transfers, {:.1} kWh retired; settlement holds {} (fees {})",
         s.certificates_wh as f64 / 1000.0,
         s.generators,
+        s.certificates_moved.0 as f64 / 1000.0,
+        s.certificates_moved.1,
+        s.certificates_retired as f64 / 1000.0,
         s.held,
         s.fees
     );

@@ -74,6 +74,10 @@ async fn full_interval_with_a_real_proof() {
     assert_ne!(r.new, r.old, "the actual reading changed the settlement");
     assert!(d.certificates_wh > 0, "{d:?}");
     assert!(
+        d.certificates_moved.0 > 0 && d.certificates_retired > 0,
+        "certificates followed the fills and one holding was retired: {d:?}"
+    );
+    assert!(
         lines
             .iter()
             .any(|l| l.starts_with("delivery: money conserved")),

@@ -114,6 +114,31 @@ contract CertificatesTest is DeliveryFixture {
         );
     }
 
+    function test_transferAlongFills_needsTheHoldersApproval() public {
+        _hourOfReadings();
+        certs.issue(meterId(1), H);
+        GranularCertificates.Move[] memory moves = new GranularCertificates.Move[](2);
+        moves[0] = GranularCertificates.Move({from: alice, to: bob, id: id, wh: 700});
+        moves[1] = GranularCertificates.Move({from: alice, to: carol, id: id, wh: 300});
+        address operatorDesk = address(0x0DE5);
+        vm.prank(operatorDesk);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC1155Errors.ERC1155MissingApprovalForAll.selector, operatorDesk, alice)
+        );
+        certs.transferAlongFills(moves);
+        vm.prank(alice);
+        certs.setApprovalForAll(operatorDesk, true);
+        vm.prank(operatorDesk);
+        certs.transferAlongFills(moves);
+        vm.assertEq(certs.balanceOf(bob, id), 700, "bob");
+        vm.assertEq(certs.balanceOf(carol, id), 300, "carol");
+        // More than the holder has: the whole batch fails.
+        moves[0].wh = certs.balanceOf(alice, id);
+        vm.prank(operatorDesk);
+        vm.expectPartialRevert(IERC1155Errors.ERC1155InsufficientBalance.selector);
+        certs.transferAlongFills(moves);
+    }
+
     function test_attributes() public view {
         (bytes32 meter, MeterRegistry.EnergySource source, bytes32 zone, uint64 start, uint64 end) =
             certs.certificate(id);

@@ -540,6 +540,46 @@ impl Delivery {
         Ok((minted, gas))
     }
 
+    /// Moves certificates along an hour's P2P fills (the sender is each holder or approved by
+    /// it), in batches of 100; returns the gas.
+    pub async fn transfer_along_fills(
+        &self,
+        moves: &[GranularCertificates::Move],
+    ) -> ChainResult<u64> {
+        let mut gas = 0;
+        for chunk in moves.chunks(100) {
+            gas += self
+                .send(
+                    self.contracts.certificates,
+                    GranularCertificates::transferAlongFillsCall {
+                        moves: chunk.to_vec(),
+                    },
+                    "transferAlongFills",
+                )
+                .await?
+                .gas_used;
+        }
+        Ok(gas)
+    }
+
+    /// A meter's device number (certificate ids are `device << 64 | hour`).
+    pub async fn device_of(&self, meter: B256) -> ChainResult<u32> {
+        Ok(MeterRegistry::new(self.contracts.registry, &self.provider)
+            .deviceOf(meter)
+            .call()
+            .await?)
+    }
+
+    /// Certificates of `id` held by `holder` (Wh).
+    pub async fn certificates_of(&self, holder: Address, id: U256) -> ChainResult<U256> {
+        Ok(
+            GranularCertificates::new(self.contracts.certificates, &self.provider)
+                .balanceOf(holder, id)
+                .call()
+                .await?,
+        )
+    }
+
     /// Lets the settlement contract pull `amount` of `token` from the sender (for deposits).
     pub async fn approve(&self, token: Address, amount: U256) -> ChainResult<()> {
         self.send(
