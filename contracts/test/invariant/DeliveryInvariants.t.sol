@@ -35,6 +35,7 @@ contract DeliveryHandler {
     uint256 public ghostOut;
     bool public ghostAmountMismatch;
     bool public ghostDownRevised;
+    bool public ghostSupplyMismatch;
     mapping(uint64 interval => mapping(address actor => int256)) public ghostMintedNet;
     mapping(bytes32 => uint256) public calls;
 
@@ -187,16 +188,28 @@ contract DeliveryHandler {
         calls["collect"]++;
     }
 
+    /// Issues certificates; right after, the device-hour's supply must equal the verified export
+    /// of the hour's due intervals (unless a certified reading was revised down).
     function issue(uint256 n) external {
         n = n % 2 == 0 ? 1 : 4;
-        try certs.issue(keccak256(abi.encode("meter", n)), first / 12) {
+        bytes32 id = keccak256(abi.encode("meter", n));
+        try certs.issue(id, first / 12) {
             calls["issue"]++;
-        } catch {}
+        } catch {
+            return;
+        }
+        uint64 due;
+        while (due < 12 && (uint256(first) + due + 1) * 300 + settlement.readingWindow() <= block.timestamp) {
+            ++due;
+        }
+        (uint256 verified,) = settlement.verifiedExport(id, first, due);
+        uint256 issued = certs.issued(certs.certificateId(uint32(n), first / 12)); // device n = meter n
+        if (issued != verified && !ghostDownRevised) ghostSupplyMismatch = true;
     }
 
     function moveCertificates(uint256 from, uint256 to, uint256 n, uint256 wh, bool retire_) external {
         address a = actors[from % 3];
-        uint256 id = certs.certificateId(n % 2 == 0 ? 1 : 2, first / 12);
+        uint256 id = certs.certificateId(n % 2 == 0 ? 1 : 4, first / 12); // the solar meters' devices
         uint256 held = certs.balanceOf(a, id);
         if (held == 0) return;
         wh = 1 + wh % held;
@@ -214,8 +227,9 @@ contract DeliveryHandler {
 ///             within one rounding unit) at every settle and resettle;
 ///         (c) no position is settled twice: recorded contracted + intents still held equals
 ///             what was minted, per account and interval;
-///         (d) certificates: issued = held + retired per device-hour, and never more than the
-///             verified export (unless a certified reading was revised down).
+///         (d) certificates: issued = held + retired per device-hour, never more than the
+///             verified export, and equal to it right after every issuance (unless a certified
+///             reading was revised down).
 contract DeliveryInvariants is DeliveryFixture {
     DeliveryHandler internal handler;
     uint64 internal first;
@@ -271,15 +285,17 @@ contract DeliveryInvariants is DeliveryFixture {
 
     function invariant_d_certificateSupply() public view {
         uint64 hour = first / 12;
-        for (uint32 device = 1; device <= 2; ++device) {
+        for (uint32 device = 1; device <= 4; device += 3) {
+            // Meters 1 and 4 (devices 1 and 4, in registration order) are the solar generators.
             uint256 id = certs.certificateId(device, hour);
             uint256 sum = certs.retired(id);
             for (uint256 k; k < 3; ++k) {
                 sum += certs.balanceOf(handler.actors(k), id);
             }
             vm.assertEq(certs.issued(id), sum, "issued == held + retired");
+            vm.assertFalse(handler.ghostSupplyMismatch(), "after issuance, supply == verified export");
             if (!handler.ghostDownRevised()) {
-                (uint256 verified,) = settlement.verifiedExport(meterId(device == 1 ? 1 : 4), hour * 12, 12);
+                (uint256 verified,) = settlement.verifiedExport(meterId(device), hour * 12, 12);
                 vm.assertLe(certs.issued(id), verified, "issued <= verified export");
             }
         }
