@@ -14,9 +14,9 @@ forge fmt --check
 step "forge build"
 forge build
 step "forge test (unit, fuzz, invariants: profile ${FOUNDRY_PROFILE:-default})"
-forge test --no-match-contract "AuctionGas|DeliveryGas"
-step "gas snapshots (isolated transactions; fails if snapshots/{AuctionGas,DeliveryGas}.json are stale)"
-FOUNDRY_PROFILE=gas forge test --match-contract "AuctionGas|DeliveryGas"
+forge test --no-match-contract "AuctionGas|DeliveryGas|PaymasterGas"
+step "gas snapshots (isolated transactions; fails if snapshots/*.json are stale)"
+FOUNDRY_PROFILE=gas forge test --match-contract "AuctionGas|DeliveryGas|PaymasterGas"
 step "slither (triage in slither.config.json)"
 slither . --config-file slither.config.json
 step "forge build (artifacts for the Rust tests; slither cleaned them)"

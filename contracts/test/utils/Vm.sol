@@ -5,6 +5,7 @@ pragma solidity ^0.8.31;
 ///         address. (forge-std cannot be installed offline; the cheatcodes work without it.)
 interface Vm {
     function warp(uint256 timestamp) external;
+    function deal(address account, uint256 newBalance) external;
     function etch(address target, bytes calldata code) external;
     function deployCode(string calldata artifactPath) external returns (address deployed);
     function prank(address sender) external;
@@ -51,6 +52,7 @@ interface Vm {
     function assertLe(uint256 left, uint256 right, string calldata err) external pure;
     function assertGe(uint256 left, uint256 right, string calldata err) external pure;
     function assertLt(uint256 left, uint256 right, string calldata err) external pure;
+    function assertGt(uint256 left, uint256 right, string calldata err) external pure;
 }
 
 /// @notice A small test base: the cheatcode handle, a `bound` for fuzz inputs, and the

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.31;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {EntryPoint} from "@account-abstraction/contracts/core/EntryPoint.sol";
+import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
+import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/PackedUserOperation.sol";
+import {SimpleAccount} from "@account-abstraction/contracts/accounts/SimpleAccount.sol";
+import {SimpleAccountFactory} from "@account-abstraction/contracts/accounts/SimpleAccountFactory.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {DeliveryFixture} from "./DeliveryFixture.sol";
+import {MarketPaymaster, IMarketAccount} from "../../src/MarketPaymaster.sol";
+
+/// @notice The delivery fixture plus EntryPoint v0.8, a SimpleAccount factory, the market
+///         paymaster (staked and funded) and helpers to build, sponsor and sign UserOperations.
+abstract contract PaymasterFixture is DeliveryFixture {
+    EntryPoint internal entryPoint;
+    SimpleAccountFactory internal factory;
+    MarketPaymaster internal paymaster;
+
+    uint256 internal constant SPONSOR_PK = 0x5B0A5;
+    uint256 internal constant OWNER_PK = 0x0E7E1;
+    address internal sponsor;
+    address payable internal bundler = payable(address(0xB0D1E));
+    SimpleAccount internal account;
+    uint32 internal constant QUOTA = 3;
+
+    function setUp() public virtual override {
+        super.setUp();
+        sponsor = vm.addr(SPONSOR_PK);
+        entryPoint = new EntryPoint();
+        factory = new SimpleAccountFactory(IEntryPoint(address(entryPoint)));
+        vm.prank(address(entryPoint.senderCreator()));
+        account = factory.createAccount(vm.addr(OWNER_PK), 0);
+        paymaster = new MarketPaymaster(IEntryPoint(address(entryPoint)), sponsor, auction, certs, 1 days);
+        vm.deal(address(this), 100 ether);
+        paymaster.deposit{value: 10 ether}();
+        paymaster.addStake{value: 1 ether}(1 days);
+        address[] memory who = new address[](1);
+        who[0] = address(account);
+        paymaster.setParticipants(who, QUOTA);
+        // The account's lock money sits in the auction (deposited for it).
+        token.mint(address(this), 1e12);
+        token.approve(address(auction), type(uint256).max);
+        auction.deposit(IERC20(address(token)), address(account), 1e12);
+        vm.label(address(account), "smartAccount");
+        vm.label(address(paymaster), "paymaster");
+    }
+
+    function commitCall(uint64 interval, bytes32 commitment, uint128 lock)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return abi.encodeCall(
+            IMarketAccount.execute,
+            (address(auction), 0, abi.encodeCall(auction.commit, (MARKET, interval, commitment, lock)))
+        );
+    }
+
+    function userOp(bytes memory callData) internal view returns (PackedUserOperation memory op) {
+        op.sender = address(account);
+        op.nonce = entryPoint.getNonce(address(account), 0);
+        op.callData = callData;
+        op.accountGasLimits = bytes32((uint256(200_000) << 128) | 300_000);
+        op.preVerificationGas = 60_000;
+        op.gasFees = bytes32((uint256(1 gwei) << 128) | 2 gwei);
+    }
+
+    /// @dev Adds the paymaster fields, signed by `pk` for [validAfter, validUntil], and the
+    ///      account owner's signature.
+    function sponsored(PackedUserOperation memory op, uint256 pk, uint48 validUntil, uint48 validAfter)
+        internal
+        view
+        returns (PackedUserOperation memory)
+    {
+        bytes memory head = abi.encodePacked(address(paymaster), uint128(150_000), uint128(0));
+        op.paymasterAndData = abi.encodePacked(head, validUntil, validAfter, new bytes(65));
+        bytes32 h = MessageHashUtils.toEthSignedMessageHash(this.hashFor(op, validUntil, validAfter));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, h);
+        op.paymasterAndData = abi.encodePacked(head, validUntil, validAfter, r, s, v);
+        return signed(op);
+    }
+
+    function hashFor(PackedUserOperation calldata op, uint48 validUntil, uint48 validAfter)
+        external
+        view
+        returns (bytes32)
+    {
+        return paymaster.getHash(op, validUntil, validAfter);
+    }
+
+    function signed(PackedUserOperation memory op) internal view returns (PackedUserOperation memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(OWNER_PK, entryPoint.getUserOpHash(op));
+        op.signature = abi.encodePacked(r, s, v);
+        return op;
+    }
+
+    function one(PackedUserOperation memory op) internal pure returns (PackedUserOperation[] memory ops) {
+        ops = new PackedUserOperation[](1);
+        ops[0] = op;
+    }
+
+    function window() internal view returns (uint48 validUntil, uint48 validAfter) {
+        return (uint48(block.timestamp + 600), uint48(block.timestamp - 60));
+    }
+}
