@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod prove;
 mod scheduler;
 mod sink;
+pub mod sponsor;
 
 pub use api::{ApiLimits, router};
 pub use clock::{BoxFuture, Clock, SimClock, SystemClock};

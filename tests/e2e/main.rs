@@ -5,3 +5,4 @@
 mod flows;
 mod restart;
 mod sim;
+mod sponsor;

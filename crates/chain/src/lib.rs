@@ -62,6 +62,50 @@ pub mod bindings {
         );
     }
 
+    /// The market's ERC-4337 paymaster (with the v0.8 `PackedUserOperation`).
+    pub mod paymaster {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            MarketPaymaster,
+            "abi/MarketPaymaster.json"
+        );
+    }
+
+    /// The EntryPoint v0.8 subset the operator and the tests use.
+    pub mod entry_point {
+        #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+        alloy::sol! {
+            /// ERC-4337 v0.8 packed user operation.
+            #[derive(Debug)]
+            struct PackedUserOperation {
+                address sender;
+                uint256 nonce;
+                bytes initCode;
+                bytes callData;
+                bytes32 accountGasLimits;
+                uint256 preVerificationGas;
+                bytes32 gasFees;
+                bytes paymasterAndData;
+                bytes signature;
+            }
+
+            /// EntryPoint v0.8.
+            #[sol(rpc)]
+            #[derive(Debug)]
+            interface IEntryPoint {
+                error FailedOp(uint256 opIndex, string reason);
+                error FailedOpWithRevert(uint256 opIndex, string reason, bytes inner);
+                function handleOps(PackedUserOperation[] calldata ops, address beneficiary) external;
+                function getUserOpHash(PackedUserOperation calldata userOp) external view returns (bytes32);
+                function getNonce(address sender, uint192 key) external view returns (uint256 nonce);
+                function balanceOf(address account) external view returns (uint256);
+                function senderCreator() external view returns (address);
+            }
+        }
+    }
+
     alloy::sol! {
         /// The ERC-20 subset the services use.
         #[sol(rpc)]

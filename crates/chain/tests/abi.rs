@@ -45,3 +45,8 @@ fn delivery_abis_are_current() {
     check("DeliverySettlement");
     check("GranularCertificates");
 }
+
+#[test]
+fn paymaster_abi_is_current() {
+    check("MarketPaymaster");
+}
