@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs from the package registries, pinned, idempotently:
 #   npm (package-lock.json): forge/anvil/cast 1.7.1, solc-js 0.8.37, OpenZeppelin 5.7,
-#        account-abstraction 0.8, poseidon-solidity, circomlibjs and viem (test peers);
+#        account-abstraction 0.8, poseidon-solidity, circomlibjs and viem (test peers), and the
+#        alto ERC-4337 bundler 0.0.20 (test peer; tools/alto/loopback.cjs keeps it on 127.0.0.1);
 #   PyPI (requirements.txt): Slither, into .venv.
 # Re-running does nothing when the lockfiles are unchanged.
 set -euo pipefail

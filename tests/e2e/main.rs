@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod aa;
+mod bundler;
 mod flows;
 mod restart;
 mod sim;

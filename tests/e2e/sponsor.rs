@@ -6,167 +6,22 @@
 
 use std::sync::Arc;
 
-use alloy::{
-    network::TransactionBuilder,
-    primitives::{Address, Bytes, U256, keccak256},
-    providers::Provider,
-    rpc::types::TransactionRequest,
-    signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::{SolCall, SolValue},
-};
-use sealgrid_chain::bindings::{
-    IERC20,
-    entry_point::{IEntryPoint, PackedUserOperation},
-    paymaster::MarketPaymaster,
-};
-use sealgrid_e2e::{Net, root, signer};
+use alloy::{primitives::Bytes, providers::Provider, signers::SignerSync};
+use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
+use sealgrid_e2e::{Net, signer};
 use sealgrid_matcher::sponsor::{POLICY_REFUSED, Sponsor};
 use serde_json::{Value, json};
 
-alloy::sol! {
-    function createAccount(address owner, uint256 salt) returns (address);
-    function getAddress(address owner, uint256 salt) view returns (address);
-    function execute(address target, uint256 value, bytes data);
-    function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock) returns (uint32);
-    function addStake(uint32 unstakeDelaySec) payable;
-    function deposit() payable;
-}
-
-fn creation_code(contract: &str) -> Vec<u8> {
-    let path = root().join(format!("out/{contract}.sol/{contract}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run forge build)", path.display()));
-    let v: Value = serde_json::from_str(&text).expect("artifact");
-    alloy::primitives::hex::decode(v["bytecode"]["object"].as_str().expect("bytecode"))
-        .expect("hex")
-}
-
-async fn deploy(net: &Net, code: Vec<u8>) -> Address {
-    let tx = TransactionRequest::default().with_deploy_code(code);
-    let r = net
-        .wallet(0)
-        .send_transaction(tx)
-        .await
-        .expect("send")
-        .get_receipt()
-        .await
-        .expect("receipt");
-    assert!(r.status(), "deployment reverted");
-    r.contract_address.expect("address")
-}
-
-async fn send(net: &Net, k: usize, to: Address, data: Vec<u8>, value: U256) {
-    let tx = TransactionRequest::default()
-        .to(to)
-        .input(data.into())
-        .value(value);
-    let r = net
-        .wallet(k)
-        .send_transaction(tx)
-        .await
-        .expect("send")
-        .get_receipt()
-        .await
-        .expect("receipt");
-    assert!(r.status(), "transaction to {to} reverted");
-}
-
-fn hex_u(v: u128) -> String {
-    format!("{v:#x}")
-}
+use crate::aa::{GAS, accounts, creation_code, deploy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sponsored_commit_from_a_new_smart_account() {
     let net = Net::with_test_verifier().await;
-    let sponsor_key =
-        PrivateKeySigner::from_bytes(&keccak256("sealgrid/test/sponsor")).expect("key");
-    let owner =
-        PrivateKeySigner::from_bytes(&keccak256("sealgrid/test/account-owner")).expect("key");
-
-    // EntryPoint v0.8, the factory and the paymaster.
     let entry_point = deploy(&net, creation_code("EntryPoint")).await;
-    let factory = deploy(
-        &net,
-        [
-            creation_code("SimpleAccountFactory"),
-            entry_point.abi_encode(),
-        ]
-        .concat(),
-    )
-    .await;
-    let certificates = net.net.delivery.certificates;
-    let args = (
-        entry_point,
-        sponsor_key.address(),
-        net.net.auction,
-        certificates,
-        alloy::primitives::aliases::U48::from(86_400u64),
-    )
-        .abi_encode_params();
-    let paymaster = deploy(&net, [creation_code("MarketPaymaster"), args].concat()).await;
-    send(
-        &net,
-        0,
-        paymaster,
-        depositCall {}.abi_encode(),
-        U256::from(10u128.pow(19)),
-    )
-    .await;
-    send(
-        &net,
-        0,
-        paymaster,
-        addStakeCall {
-            unstakeDelaySec: 86_400,
-        }
-        .abi_encode(),
-        U256::from(10u128.pow(18)),
-    )
-    .await;
-
-    // The counterfactual account of `owner` is registered before it exists, and its lock money
-    // is deposited in the auction for it.
+    let aa = accounts(&net, entry_point, 2).await;
+    let (paymaster, account) = (aa.paymaster, aa.account);
+    let sponsor_key = aa.sponsor.clone();
     let ep = IEntryPoint::new(entry_point, net.wallet(1));
-    let ret = net
-        .wallet(0)
-        .call(
-            TransactionRequest::default().to(factory).input(
-                getAddressCall {
-                    owner: owner.address(),
-                    salt: U256::ZERO,
-                }
-                .abi_encode()
-                .into(),
-            ),
-        )
-        .await
-        .expect("getAddress");
-    let account = Address::from_slice(&ret[12..32]);
-    MarketPaymaster::new(paymaster, net.wallet(0))
-        .setParticipants(vec![account], 2)
-        .send()
-        .await
-        .expect("register")
-        .get_receipt()
-        .await
-        .expect("mined");
-    let token = net.net.token;
-    IERC20::new(token, net.wallet(1))
-        .approve(net.net.auction, U256::MAX)
-        .send()
-        .await
-        .expect("approve")
-        .get_receipt()
-        .await
-        .expect("mined");
-    net.auction(1)
-        .deposit(token, account, U256::from(10_000_000u64))
-        .send()
-        .await
-        .expect("deposit")
-        .get_receipt()
-        .await
-        .expect("mined");
 
     // The service over HTTP.
     let service = Arc::new(
@@ -199,39 +54,9 @@ async fn sponsored_commit_from_a_new_smart_account() {
     };
 
     let (interval, _) = net.open_interval().await;
-    let commitment = alloy::primitives::B256::from(U256::from(12345u64));
-    let inner = commitCall {
-        market: net.market,
-        interval,
-        commitment,
-        lock: 1_000_000,
-    }
-    .abi_encode();
-    let call_data = executeCall {
-        target: net.net.auction,
-        value: U256::ZERO,
-        data: inner.into(),
-    }
-    .abi_encode();
-    let factory_data = createAccountCall {
-        owner: owner.address(),
-        salt: U256::ZERO,
-    }
-    .abi_encode();
+    let call_data = aa.commit_call(&net, interval, 12345);
     let fees = (1_000_000_000u128, 5_000_000_000u128);
-    let mut op = json!({
-        "sender": account,
-        "nonce": "0x0",
-        "factory": factory,
-        "factoryData": Bytes::from(factory_data.clone()),
-        "callData": Bytes::from(call_data.clone()),
-        "callGasLimit": hex_u(300_000),
-        "verificationGasLimit": hex_u(500_000),
-        "preVerificationGas": hex_u(80_000),
-        "maxFeePerGas": hex_u(fees.1),
-        "maxPriorityFeePerGas": hex_u(fees.0),
-        "signature": "0x",
-    });
+    let mut op = aa.rpc_op(0, false, &call_data, fees);
     let chain = format!("{:#x}", net.net.chain_id);
 
     let stub = call(
@@ -253,36 +78,14 @@ async fn sponsored_commit_from_a_new_smart_account() {
     assert_eq!(pm_data.len(), 6 + 6 + 65);
 
     // The account owner signs the EntryPoint's hash; a bundler (dev key 1) submits it.
-    let pm_gas: u128 = u128::from_str_radix(
-        stub["paymasterVerificationGasLimit"]
-            .as_str()
-            .expect("gas")
-            .trim_start_matches("0x"),
-        16,
-    )
-    .expect("hex");
-    let word =
-        |hi: u128, lo: u128| alloy::primitives::B256::from(U256::from(hi) << 128 | U256::from(lo));
-    let mut packed = PackedUserOperation {
-        sender: account,
-        nonce: U256::ZERO,
-        initCode: [factory.as_slice(), &factory_data].concat().into(),
-        callData: call_data.into(),
-        accountGasLimits: word(500_000, 300_000),
-        preVerificationGas: U256::from(80_000),
-        gasFees: word(fees.0, fees.1),
-        paymasterAndData: [
-            paymaster.as_slice(),
-            &pm_gas.to_be_bytes(),
-            &0u128.to_be_bytes(),
-            &pm_data,
-        ]
-        .concat()
-        .into(),
-        signature: Bytes::new(),
-    };
+    assert_eq!(
+        stub["paymasterVerificationGasLimit"],
+        format!("{:#x}", GAS.3)
+    );
+    let mut packed = aa.packed(0, false, &call_data, fees, &pm_data);
     let hash = ep.getUserOpHash(packed.clone()).call().await.expect("hash");
-    packed.signature = owner
+    packed.signature = aa
+        .owner
         .sign_hash_sync(&hash)
         .expect("sign")
         .as_bytes()
@@ -323,19 +126,7 @@ async fn sponsored_commit_from_a_new_smart_account() {
 
     // Outside policy: another target, a stranger, another EntryPoint or chain, a bad request.
     let mut bad = op.clone();
-    bad["callData"] = json!(Bytes::from(
-        executeCall {
-            target: token,
-            value: U256::ZERO,
-            data: IERC20::approveCall {
-                spender: account,
-                amount: U256::from(1)
-            }
-            .abi_encode()
-            .into(),
-        }
-        .abi_encode()
-    ));
+    bad["callData"] = json!(Bytes::from(aa.approve_call(&net)));
     let e = call("pm_getPaymasterData", json!([bad, entry_point, chain, {}])).await;
     assert_eq!(e["error"]["code"], POLICY_REFUSED, "{e}");
     assert!(
@@ -360,7 +151,7 @@ async fn sponsored_commit_from_a_new_smart_account() {
             .contains("not a registered participant"),
         "{e}"
     );
-    let e = call("pm_getPaymasterData", json!([op, factory, chain, {}])).await;
+    let e = call("pm_getPaymasterData", json!([op, aa.factory, chain, {}])).await;
     assert_eq!(e["error"]["code"], -32602, "{e}");
     let e = call("pm_getPaymasterData", json!([op, entry_point, "0x1", {}])).await;
     assert_eq!(e["error"]["code"], -32602, "{e}");

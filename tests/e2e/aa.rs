@@ -1,0 +1,342 @@
+//! ERC-4337 fixtures shared by the sponsorship and bundler tests: EntryPoint v0.8 (from forge's
+//! artifacts, or at its canonical address through the CREATE2 deployer), the SimpleAccount
+//! factory, the market paymaster (funded and staked), a counterfactual account registered as a
+//! participant with lock money in the auction, and user operations in both shapes (JSON-RPC
+//! unpacked, packed).
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, B256, Bytes, U256, address, b256, keccak256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolValue},
+};
+use sealgrid_chain::bindings::{
+    IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
+};
+use sealgrid_e2e::{Net, root};
+use serde_json::{Value, json};
+
+alloy::sol! {
+    function createAccount(address owner, uint256 salt) returns (address);
+    function getAddress(address owner, uint256 salt) view returns (address);
+    function execute(address target, uint256 value, bytes data);
+    function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock) returns (uint32);
+    function addStake(uint32 unstakeDelaySec) payable;
+    function deposit() payable;
+}
+
+/// The canonical EntryPoint v0.8 address and the salt it is deployed with.
+pub(crate) const CANONICAL_ENTRY_POINT: Address =
+    address!("0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108");
+const CANONICAL_SALT: B256 =
+    b256!("0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9");
+/// The deterministic deployment proxy anvil pre-installs.
+const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920ca78fbf26c0b4956c");
+
+/// Gas limits of the test operations: verification, call, pre-verification, paymaster validation.
+pub(crate) const GAS: (u128, u128, u128, u128) = (500_000, 300_000, 100_000, 60_000);
+
+fn artifact_code(path: &std::path::Path, pointer: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run forge build / scripts/setup.sh)",
+            path.display()
+        )
+    });
+    let v: Value = serde_json::from_str(&text).expect("artifact");
+    let hex = v
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .expect("bytecode");
+    alloy::primitives::hex::decode(hex).expect("hex")
+}
+
+/// Creation code of a contract forge built.
+pub(crate) fn creation_code(contract: &str) -> Vec<u8> {
+    artifact_code(
+        &root().join(format!("out/{contract}.sol/{contract}.json")),
+        "/bytecode/object",
+    )
+}
+
+pub(crate) async fn deploy(net: &Net, code: Vec<u8>) -> Address {
+    let tx = TransactionRequest::default().with_deploy_code(code);
+    let r = net
+        .wallet(0)
+        .send_transaction(tx)
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(r.status(), "deployment reverted");
+    r.contract_address.expect("address")
+}
+
+pub(crate) async fn send(net: &Net, to: Address, data: Vec<u8>, value: U256) {
+    let tx = TransactionRequest::default()
+        .to(to)
+        .input(data.into())
+        .value(value);
+    let r = net
+        .wallet(0)
+        .send_transaction(tx)
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(r.status(), "transaction to {to} reverted");
+}
+
+/// EntryPoint v0.8 from the package's own artifact through the CREATE2 deployer with the
+/// canonical salt: it lands at [`CANONICAL_ENTRY_POINT`] (what bundlers expect).
+pub(crate) async fn canonical_entry_point(net: &Net) -> Address {
+    let code = artifact_code(
+        &root().join("node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json"),
+        "/bytecode",
+    );
+    send(
+        net,
+        CREATE2_DEPLOYER,
+        [CANONICAL_SALT.as_slice(), &code].concat(),
+        U256::ZERO,
+    )
+    .await;
+    let deployed = net
+        .net
+        .provider
+        .get_code_at(CANONICAL_ENTRY_POINT)
+        .await
+        .expect("code");
+    assert!(!deployed.is_empty(), "EntryPoint at its canonical address");
+    CANONICAL_ENTRY_POINT
+}
+
+/// The smart-account side of a test.
+pub(crate) struct Accounts {
+    pub(crate) entry_point: Address,
+    pub(crate) factory: Address,
+    pub(crate) paymaster: Address,
+    pub(crate) sponsor: PrivateKeySigner,
+    pub(crate) owner: PrivateKeySigner,
+    /// The counterfactual SimpleAccount of `owner` (salt 0), registered with the paymaster.
+    pub(crate) account: Address,
+}
+
+/// Deploys the factory and the paymaster on `entry_point` (10 ETH deposit, 1 ETH stake),
+/// registers the owner's counterfactual account with `quota` operations per day and deposits
+/// 10 tokens of lock money for it in the auction.
+pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Accounts {
+    let sponsor = PrivateKeySigner::from_bytes(&keccak256("sealgrid/test/sponsor")).expect("key");
+    let owner =
+        PrivateKeySigner::from_bytes(&keccak256("sealgrid/test/account-owner")).expect("key");
+    let factory = deploy(
+        net,
+        [
+            creation_code("SimpleAccountFactory"),
+            entry_point.abi_encode(),
+        ]
+        .concat(),
+    )
+    .await;
+    let args = (
+        entry_point,
+        sponsor.address(),
+        net.net.auction,
+        net.net.delivery.certificates,
+        alloy::primitives::aliases::U48::from(86_400u64),
+    )
+        .abi_encode_params();
+    let paymaster = deploy(net, [creation_code("MarketPaymaster"), args].concat()).await;
+    send(
+        net,
+        paymaster,
+        depositCall {}.abi_encode(),
+        U256::from(10u128.pow(19)),
+    )
+    .await;
+    send(
+        net,
+        paymaster,
+        addStakeCall {
+            unstakeDelaySec: 86_400,
+        }
+        .abi_encode(),
+        U256::from(10u128.pow(18)),
+    )
+    .await;
+    let ret = net
+        .wallet(0)
+        .call(
+            TransactionRequest::default().to(factory).input(
+                getAddressCall {
+                    owner: owner.address(),
+                    salt: U256::ZERO,
+                }
+                .abi_encode()
+                .into(),
+            ),
+        )
+        .await
+        .expect("getAddress");
+    let account = Address::from_slice(&ret[12..32]);
+    MarketPaymaster::new(paymaster, net.wallet(0))
+        .setParticipants(vec![account], quota)
+        .send()
+        .await
+        .expect("register")
+        .get_receipt()
+        .await
+        .expect("mined");
+    let token = net.net.token;
+    IERC20::new(token, net.wallet(1))
+        .approve(net.net.auction, U256::MAX)
+        .send()
+        .await
+        .expect("approve")
+        .get_receipt()
+        .await
+        .expect("mined");
+    net.auction(1)
+        .deposit(token, account, U256::from(10_000_000u64))
+        .send()
+        .await
+        .expect("deposit")
+        .get_receipt()
+        .await
+        .expect("mined");
+    Accounts {
+        entry_point,
+        factory,
+        paymaster,
+        sponsor,
+        owner,
+        account,
+    }
+}
+
+impl Accounts {
+    /// The account's callData for a commit of `commitment` (1 token lock) to `interval`.
+    pub(crate) fn commit_call(&self, net: &Net, interval: u64, commitment: u64) -> Vec<u8> {
+        let inner = commitCall {
+            market: net.market,
+            interval,
+            commitment: B256::from(U256::from(commitment)),
+            lock: 1_000_000,
+        }
+        .abi_encode();
+        executeCall {
+            target: net.net.auction,
+            value: U256::ZERO,
+            data: inner.into(),
+        }
+        .abi_encode()
+    }
+
+    /// The account's callData for a call the market does not sponsor (token approve).
+    pub(crate) fn approve_call(&self, net: &Net) -> Vec<u8> {
+        executeCall {
+            target: net.net.token,
+            value: U256::ZERO,
+            data: IERC20::approveCall {
+                spender: self.account,
+                amount: U256::from(1),
+            }
+            .abi_encode()
+            .into(),
+        }
+        .abi_encode()
+    }
+
+    fn factory_data(&self) -> Vec<u8> {
+        createAccountCall {
+            owner: self.owner.address(),
+            salt: U256::ZERO,
+        }
+        .abi_encode()
+    }
+
+    /// The operation as JSON-RPC carries it (with the factory while the account is undeployed),
+    /// before any paymaster fields and signature.
+    pub(crate) fn rpc_op(
+        &self,
+        nonce: u64,
+        deployed: bool,
+        call_data: &[u8],
+        fees: (u128, u128),
+    ) -> Value {
+        let mut op = json!({
+            "sender": self.account,
+            "nonce": format!("{nonce:#x}"),
+            "callData": Bytes::copy_from_slice(call_data),
+            "callGasLimit": format!("{:#x}", GAS.1),
+            "verificationGasLimit": format!("{:#x}", GAS.0),
+            "preVerificationGas": format!("{:#x}", GAS.2),
+            "maxFeePerGas": format!("{:#x}", fees.1),
+            "maxPriorityFeePerGas": format!("{:#x}", fees.0),
+            "signature": "0x",
+        });
+        if !deployed {
+            op["factory"] = json!(self.factory);
+            op["factoryData"] = json!(Bytes::from(self.factory_data()));
+        }
+        op
+    }
+
+    /// The packed form of an operation with `paymaster_data` (the paymaster's part after the
+    /// gas limits), unsigned.
+    pub(crate) fn packed(
+        &self,
+        nonce: u64,
+        deployed: bool,
+        call_data: &[u8],
+        fees: (u128, u128),
+        paymaster_data: &[u8],
+    ) -> PackedUserOperation {
+        let word = |hi: u128, lo: u128| B256::from((U256::from(hi) << 128) | U256::from(lo));
+        PackedUserOperation {
+            sender: self.account,
+            nonce: U256::from(nonce),
+            initCode: if deployed {
+                Bytes::new()
+            } else {
+                [self.factory.as_slice(), &self.factory_data()]
+                    .concat()
+                    .into()
+            },
+            callData: Bytes::copy_from_slice(call_data),
+            accountGasLimits: word(GAS.0, GAS.1),
+            preVerificationGas: U256::from(GAS.2),
+            gasFees: word(fees.0, fees.1),
+            paymasterAndData: [
+                self.paymaster.as_slice(),
+                &GAS.3.to_be_bytes(),
+                &0u128.to_be_bytes(),
+                paymaster_data,
+            ]
+            .concat()
+            .into(),
+            signature: Bytes::new(),
+        }
+    }
+}
+
+/// The same operation as the paymaster binding's type.
+pub(crate) fn for_paymaster(
+    p: PackedUserOperation,
+) -> sealgrid_chain::bindings::paymaster::MarketPaymaster::PackedUserOperation {
+    sealgrid_chain::bindings::paymaster::MarketPaymaster::PackedUserOperation {
+        sender: p.sender,
+        nonce: p.nonce,
+        initCode: p.initCode,
+        callData: p.callData,
+        accountGasLimits: p.accountGasLimits,
+        preVerificationGas: p.preVerificationGas,
+        gasFees: p.gasFees,
+        paymasterAndData: p.paymasterAndData,
+        signature: p.signature,
+    }
+}
