@@ -12,6 +12,8 @@ import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
 import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
 import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
+import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
+import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 
 interface VmDeploy {
     function startBroadcast(uint256 privateKey) external;
@@ -23,6 +25,7 @@ interface VmDeploy {
     function envAddress(string calldata name) external view returns (address);
     function envBytes32(string calldata name) external view returns (bytes32);
     function envString(string calldata name) external view returns (string memory);
+    function envOr(string calldata name, address defaultValue) external view returns (address);
     function envOr(string calldata name, string calldata delim, address[] calldata defaultValue)
         external
         view
@@ -75,8 +78,9 @@ contract Deploy {
             auction.depositBond(market, uint128(bond));
         }
 
-        (MeterRegistry registry, DeliverySettlement settlement) =
+        (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
             _delivery(deployer, auction, intents, market);
+        _paymaster(deployer, auction, certs);
 
         // Governance: the timelock becomes the only admin.
         address[] memory none = new address[](0);
@@ -99,7 +103,7 @@ contract Deploy {
 
     function _delivery(address deployer, SealgridAuction auction, EnergyIntentToken intents, bytes32 market)
         internal
-        returns (MeterRegistry registry, DeliverySettlement settlement)
+        returns (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs)
     {
         registry = new MeterRegistry(deployer, vm.envAddress("SG_REGISTRAR"));
         settlement = new DeliverySettlement(
@@ -112,9 +116,28 @@ contract Deploy {
             uint32(vm.envUint("SG_READING_WINDOW")),
             uint32(vm.envUint("SG_TRUE_UP_WINDOW"))
         );
-        new GranularCertificates(registry, settlement, vm.envString("SG_CERTIFICATE_URI"));
+        certs = new GranularCertificates(registry, settlement, vm.envString("SG_CERTIFICATE_URI"));
         intents.grantRole(intents.MARKET_ROLE(), address(settlement));
         settlement.configureMarket(market, vm.envAddress("SG_ORACLE"), vm.envAddress("SG_BALANCING"));
+    }
+
+    /// @dev With SG_SPONSOR set: the market paymaster on SG_ENTRY_POINT, funded and staked by the
+    ///      deployer. Its owner (participants, deposit) is handed to the operator, who must
+    ///      acceptOwnership() (Ownable2Step) unless it is the deployer.
+    function _paymaster(address deployer, SealgridAuction auction, GranularCertificates certs) internal {
+        address sponsor = vm.envOr("SG_SPONSOR", address(0));
+        if (sponsor == address(0)) return;
+        MarketPaymaster paymaster = new MarketPaymaster(
+            IEntryPoint(vm.envAddress("SG_ENTRY_POINT")),
+            sponsor,
+            auction,
+            certs,
+            uint48(vm.envUint("SG_QUOTA_PERIOD"))
+        );
+        paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
+        paymaster.addStake{value: vm.envUint("SG_PAYMASTER_STAKE")}(uint32(vm.envUint("SG_UNSTAKE_DELAY")));
+        address operator = vm.envAddress("SG_OPERATOR");
+        if (operator != deployer) paymaster.transferOwnership(operator);
     }
 
     function _verifier() internal returns (ClearingVerifier) {

@@ -299,3 +299,24 @@ fn meter_sign_produces_a_reading_the_gateway_signed() {
         assert!(err.contains(needle), "{bad:?}: {err}");
     }
 }
+
+#[test]
+fn matcher_serve_wants_the_sponsor_key_with_a_paymaster() {
+    let (code, _, err) = sealgrid(
+        &[
+            "matcher",
+            "serve",
+            "--auction",
+            "0x0000000000000000000000000000000000000001",
+            "--market",
+            "0x0000000000000000000000000000000000000000000000000000000000000002",
+            "--operator-key",
+            "0x01",
+            "--paymaster",
+            "0x0000000000000000000000000000000000000003",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--sponsor-key"), "{err}");
+}

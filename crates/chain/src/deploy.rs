@@ -161,6 +161,35 @@ pub struct DeliveryConfig {
     pub certificate_uri: String,
 }
 
+/// The canonical EntryPoint v0.8 address (deterministic deployment; bundlers expect it).
+pub const CANONICAL_ENTRY_POINT: Address =
+    alloy::primitives::address!("0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108");
+
+fn canonical_entry_point() -> Address {
+    CANONICAL_ENTRY_POINT
+}
+
+/// `[accounts]` (optional): the market paymaster that sponsors participants' ERC-4337
+/// operations (DESIGN 3.9).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// The EntryPoint v0.8 (default: the canonical address; on local networks it is deployed
+    /// there when absent).
+    #[serde(default = "canonical_entry_point")]
+    pub entry_point: Address,
+    /// The sponsorship service key's address (the paymaster's signer).
+    pub sponsor: Address,
+    /// Length of a quota period in seconds.
+    pub quota_period_s: u64,
+    /// Deposit the deployer puts in the EntryPoint for the paymaster (wei, decimal string).
+    pub deposit_wei: String,
+    /// Stake the deployer adds for the paymaster (wei, decimal string).
+    pub stake_wei: String,
+    /// Unstake delay of that stake in seconds.
+    pub unstake_delay_s: u32,
+}
+
 /// A deployment config (`deploy/config/*.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +208,9 @@ pub struct DeployConfig {
     pub verifier: VerifierConfig,
     /// `[delivery]`.
     pub delivery: DeliveryConfig,
+    /// `[accounts]` (optional).
+    #[serde(default)]
+    pub accounts: Option<AccountsConfig>,
 }
 
 fn bad(reason: impl Into<String>) -> ChainError {
@@ -301,6 +333,18 @@ impl DeployConfig {
                 "delivery.registrar, oracle and balancing must be nonzero addresses",
             ));
         }
+        if let Some(a) = &self.accounts {
+            if a.sponsor == Address::ZERO || a.quota_period_s == 0 || a.quota_period_s >= 1 << 48 {
+                return Err(bad(
+                    "accounts.sponsor must be nonzero and accounts.quota_period_s in 1..2^48",
+                ));
+            }
+            for (field, v) in [("deposit_wei", &a.deposit_wei), ("stake_wei", &a.stake_wei)] {
+                v.parse::<u128>().map_err(|_| {
+                    bad(format!("accounts.{field} = {v:?} is not an amount in wei"))
+                })?;
+            }
+        }
         gwei("max_fee_gwei", self.gas.max_fee_gwei)?;
         gwei("max_priority_fee_gwei", self.gas.max_priority_fee_gwei)?;
         gwei("alert_gwei", self.gas.alert_gwei)?;
@@ -405,6 +449,9 @@ pub struct DeployRecord {
     pub verifiers: Vec<VerifierRecord>,
     /// The meter registry, delivery settlement and certificates.
     pub delivery: crate::delivery::DeliveryContracts,
+    /// The EntryPoint and the market paymaster, when `[accounts]` is configured.
+    #[serde(default)]
+    pub paymaster: Option<(Address, Address)>,
 }
 
 /// Deploys `cfg` to `rpc` with `deployer`: the verifiers from `verifiers` (one per configured
@@ -524,6 +571,24 @@ pub async fn deploy(
         ("SG_TRUE_UP_WINDOW", d.true_up_window_s.to_string()),
         ("SG_CERTIFICATE_URI", d.certificate_uri.clone()),
     ]);
+    if let Some(a) = &cfg.accounts {
+        if cfg.network.kind == NetworkKind::Local {
+            ensure_entry_point(root, &provider, a.entry_point, &mut say).await?;
+        } else if provider.get_code_at(a.entry_point).await?.is_empty() {
+            return Err(bad(format!(
+                "accounts.entry_point {} has no code on chain {chain_id}",
+                a.entry_point
+            )));
+        }
+        env.extend([
+            ("SG_ENTRY_POINT", a.entry_point.to_string()),
+            ("SG_SPONSOR", a.sponsor.to_string()),
+            ("SG_QUOTA_PERIOD", a.quota_period_s.to_string()),
+            ("SG_PAYMASTER_DEPOSIT", a.deposit_wei.clone()),
+            ("SG_PAYMASTER_STAKE", a.stake_wei.clone()),
+            ("SG_UNSTAKE_DELAY", a.unstake_delay_s.to_string()),
+        ]);
+    }
     // An empty list is "unset" for the script's envOr defaults.
     let proposers = join(
         &cfg.roles
@@ -585,7 +650,64 @@ pub async fn deploy(
             settlement: created("DeliverySettlement")?,
             certificates: created("GranularCertificates")?,
         },
+        paymaster: match &cfg.accounts {
+            Some(a) => Some((a.entry_point, created("MarketPaymaster")?)),
+            None => None,
+        },
     })
+}
+
+/// Deploys EntryPoint v0.8 from the `@account-abstraction/contracts` artifact through the
+/// deterministic deployment proxy with the canonical salt, unless code is already at
+/// `expected` (local networks only).
+async fn ensure_entry_point(
+    root: &Path,
+    provider: &DynProvider,
+    expected: Address,
+    say: &mut impl FnMut(String),
+) -> ChainResult<()> {
+    if !provider.get_code_at(expected).await?.is_empty() {
+        return Ok(());
+    }
+    if expected != CANONICAL_ENTRY_POINT {
+        return Err(bad(format!(
+            "accounts.entry_point {expected} has no code, and only the canonical EntryPoint can be deployed here"
+        )));
+    }
+    let path = root.join("node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ChainError::Devnet(format!("{}: {e} (run scripts/setup.sh)", path.display()))
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ChainError::Devnet(format!("EntryPoint artifact: {e}")))?;
+    let code = v["bytecode"]
+        .as_str()
+        .and_then(|h| alloy::primitives::hex::decode(h).ok())
+        .ok_or_else(|| ChainError::Devnet("EntryPoint artifact has no bytecode".into()))?;
+    let salt = alloy::primitives::b256!(
+        "0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9"
+    );
+    let tx = TransactionRequest::default()
+        .to(alloy::primitives::address!(
+            "0x4e59b44847b379578588920ca78fbf26c0b4956c"
+        ))
+        .input([salt.as_slice(), &code].concat().into());
+    let receipt = provider
+        .send_transaction(tx)
+        .await?
+        .get_receipt()
+        .await
+        .map_err(|e| ChainError::Devnet(format!("deploying the EntryPoint: {e}")))?;
+    if !receipt.status() || provider.get_code_at(expected).await?.is_empty() {
+        return Err(ChainError::Devnet(format!(
+            "the EntryPoint did not land at {expected} (tx {})",
+            receipt.transaction_hash
+        )));
+    }
+    say(format!(
+        "EntryPoint v0.8 deployed at its canonical address {expected}"
+    ));
+    Ok(())
 }
 
 #[cfg(test)]

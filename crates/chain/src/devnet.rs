@@ -32,6 +32,11 @@ pub const DEV_ORACLE_KEY: &str =
 pub const DEV_BALANCING_KEY: &str =
     "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
 
+/// anvil's dev key 7: the sponsorship service's key on the devnet (`[accounts].sponsor` of
+/// deploy/config/local.toml).
+pub const DEV_SPONSOR_KEY: &str =
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356";
+
 /// The address of dev key 0.
 pub const DEV_DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 

@@ -108,6 +108,9 @@ impl DevnetArgs {
             println!("  token           {} (mock, 6 decimals)", record.token);
             println!("  verifiers       {:?} slots behind {}", cfg.verifier.capacities, record.clearing_verifier);
             println!("  delivery        registry {}, settlement {}, certificates {}", record.delivery.registry, record.delivery.settlement, record.delivery.certificates);
+            if let Some((entry_point, paymaster)) = record.paymaster {
+                println!("  erc-4337        EntryPoint {entry_point}, paymaster {paymaster}; sponsorship (ERC-7677) at http://{}/v1/paymaster", self.listen);
+            }
             println!("  operator        {} (anvil key 0)", record.operator);
             println!("  deployment      {}", dir.join("deployment.json").display());
             println!("  funded traders (10,000 tokens each, approved to the auction):");
@@ -124,6 +127,7 @@ impl DevnetArgs {
                 self.listen,
                 config,
             )
+            .with_devnet_sponsor(record.paymaster.map(|(_, p)| p))
             .serve()
             .await?;
             drop(net);

@@ -84,6 +84,21 @@ pub(crate) struct ServeArgs {
     /// and confirmations). Without it the matcher only clears and logs.
     #[arg(long, env = "SEALGRID_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// The market paymaster (ERC-4337): with --sponsor-key, the API also serves ERC-7677
+    /// sponsorship (`pm_getPaymasterStubData`, `pm_getPaymasterData`) at POST /v1/paymaster.
+    #[arg(long, env = "SEALGRID_PAYMASTER", requires = "sponsor_key")]
+    paymaster: Option<Address>,
+    /// The sponsorship service's key: the paymaster's signer.
+    #[arg(
+        long,
+        env = "SEALGRID_SPONSOR_KEY",
+        hide_env_values = true,
+        requires = "paymaster"
+    )]
+    sponsor_key: Option<String>,
+    /// Seconds a sponsorship signature stays valid (at most the paymaster's quota period).
+    #[arg(long, default_value_t = 600)]
+    sponsor_validity_s: u64,
 }
 
 impl MatcherCommand {
@@ -130,7 +145,17 @@ impl ServeArgs {
             rate_burst: 256,
             rate_per_second: 64,
             config: Some(config),
+            paymaster: None,
+            sponsor_key: None,
+            sponsor_validity_s: 600,
         }
+    }
+
+    /// Serves ERC-7677 sponsorship for the devnet's paymaster with the devnet sponsor key.
+    pub(crate) fn with_devnet_sponsor(mut self, paymaster: Option<Address>) -> Self {
+        self.sponsor_key = paymaster.map(|_| sealgrid_chain::devnet::DEV_SPONSOR_KEY.to_owned());
+        self.paymaster = paymaster;
+        self
     }
 
     async fn sink(
@@ -291,7 +316,7 @@ impl ServeArgs {
                 }
             });
         }
-        let app = sealgrid_matcher::router(
+        let mut app = sealgrid_matcher::router(
             intake,
             indexer,
             ApiLimits {
@@ -299,6 +324,19 @@ impl ServeArgs {
                 max_batch: self.max_batch,
             },
         );
+        if let (Some(paymaster), Some(key)) = (self.paymaster, &self.sponsor_key) {
+            let key: alloy_signer_local::PrivateKeySigner =
+                key.trim().parse().wrap_err("invalid --sponsor-key")?;
+            let sponsor = sealgrid_matcher::sponsor::Sponsor::connect(
+                &self.rpc_url,
+                paymaster,
+                key,
+                self.sponsor_validity_s,
+            )
+            .await?;
+            tracing::info!(%paymaster, "ERC-7677 sponsorship at POST /v1/paymaster");
+            app = app.merge(std::sync::Arc::new(sponsor).router());
+        }
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .wrap_err_with(|| format!("binding {}", self.listen))?;
