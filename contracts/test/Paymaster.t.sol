@@ -6,6 +6,7 @@ import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/Pac
 import {SimpleAccount} from "@account-abstraction/contracts/accounts/SimpleAccount.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {PaymasterFixture} from "./utils/PaymasterFixture.sol";
+import {MarketAccountFactory} from "../src/accounts/MarketAccountFactory.sol";
 import {MarketPaymaster, IMarketAccount} from "../src/MarketPaymaster.sol";
 import {ISealgridAuction} from "../src/interfaces/ISealgridAuction.sol";
 
@@ -188,6 +189,27 @@ contract PaymasterTest is PaymasterFixture {
             )
         );
         entryPoint.handleOps(one(op), bundler);
+    }
+
+    function test_marketAccount_signsOrdersWithErc1271() public {
+        bytes32 digest = keccak256("an order digest");
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(OWNER_PK, digest);
+        vm.assertEq(
+            account.isValidSignature(digest, abi.encodePacked(r, s, v)),
+            bytes4(0x1626ba7e),
+            "the owner's signature"
+        );
+        (v, r, s) = vm.sign(SPONSOR_PK, digest);
+        vm.assertEq(
+            account.isValidSignature(digest, abi.encodePacked(r, s, v)), bytes4(0xffffffff), "another key"
+        );
+        vm.assertEq(account.isValidSignature(digest, hex"1234"), bytes4(0xffffffff), "malformed");
+        // The factory creates accounts only for the EntryPoint, at the counterfactual address.
+        vm.expectRevert(
+            abi.encodeWithSelector(MarketAccountFactory.FactoryNotSenderCreator.selector, address(this))
+        );
+        factory.createAccount(alice, 1);
+        vm.assertEq(factory.getAddress(vm.addr(OWNER_PK), 0), address(account), "counterfactual address");
     }
 
     function test_admin_isTheOwnerOnly() public {

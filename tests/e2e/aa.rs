@@ -1,5 +1,5 @@
 //! ERC-4337 fixtures shared by the sponsorship and bundler tests: EntryPoint v0.8 (from forge's
-//! artifacts, or at its canonical address through the CREATE2 deployer), the SimpleAccount
+//! artifacts, or at its canonical address through the CREATE2 deployer), the MarketAccount
 //! factory, the market paymaster (funded and staked), a counterfactual account registered as a
 //! participant with lock money in the auction, and user operations in both shapes (JSON-RPC
 //! unpacked, packed).
@@ -136,7 +136,7 @@ pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Acc
     let factory = deploy(
         net,
         [
-            creation_code("SimpleAccountFactory"),
+            creation_code("MarketAccountFactory"),
             entry_point.abi_encode(),
         ]
         .concat(),
@@ -221,11 +221,22 @@ pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Acc
 impl Accounts {
     /// The account's callData for a commit of `commitment` (1 token lock) to `interval`.
     pub(crate) fn commit_call(&self, net: &Net, interval: u64, commitment: u64) -> Vec<u8> {
+        self.commit_bytes32(net, interval, B256::from(U256::from(commitment)), 1_000_000)
+    }
+
+    /// The account's callData for a commit of `commitment` with `lock` to `interval`.
+    pub(crate) fn commit_bytes32(
+        &self,
+        net: &Net,
+        interval: u64,
+        commitment: B256,
+        lock: u128,
+    ) -> Vec<u8> {
         let inner = commitCall {
             market: net.market,
             interval,
-            commitment: B256::from(U256::from(commitment)),
-            lock: 1_000_000,
+            commitment,
+            lock,
         }
         .abi_encode();
         executeCall {

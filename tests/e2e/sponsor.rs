@@ -6,10 +6,16 @@
 
 use std::sync::Arc;
 
-use alloy::{primitives::Bytes, providers::Provider, signers::SignerSync};
+use alloy::{
+    primitives::{B256, Bytes, U256},
+    providers::Provider,
+    signers::SignerSync,
+};
 use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
-use sealgrid_e2e::{Net, signer};
+use sealgrid_e2e::{Matcher, Net, signer};
+use sealgrid_matcher::LogSink;
 use sealgrid_matcher::sponsor::{POLICY_REFUSED, Sponsor};
+use sealgrid_types::{Order, Side, order_commitment, required_lock, sealgrid_domain, sign_order};
 use serde_json::{Value, json};
 
 use crate::aa::{GAS, accounts, creation_code, deploy};
@@ -53,8 +59,25 @@ async fn sponsored_commit_from_a_new_smart_account() {
         }
     };
 
+    // A real order of the smart account (trader = the account), signed by its owner.
     let (interval, _) = net.open_interval().await;
-    let call_data = aa.commit_call(&net, interval, 12345);
+    let order = Order {
+        trader: account,
+        market: net.market,
+        interval,
+        side: Side::Buy.code(),
+        quantityWh: 2_000,
+        limitPrice: 90_000,
+        nonce: 1,
+        salt: B256::from(U256::from(777_777u64)),
+    };
+    let lock = required_lock(Side::Buy, 2_000, 90_000);
+    let call_data = aa.commit_bytes32(
+        &net,
+        interval,
+        order_commitment(&order).expect("commitment"),
+        lock,
+    );
     let fees = (1_000_000_000u128, 5_000_000_000u128);
     let mut op = aa.rpc_op(0, false, &call_data, fees);
     let chain = format!("{:#x}", net.net.chain_id);
@@ -123,6 +146,47 @@ async fn sponsored_commit_from_a_new_smart_account() {
         ep.balanceOf(paymaster).call().await.expect("deposit") < deposit_before,
         "the paymaster paid"
     );
+
+    // The matcher accepts the account's order: the owner's EIP-712 signature, checked through
+    // the account's ERC-1271 isValidSignature.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
+    let m = Matcher::start(&net, &store_url, Arc::new(LogSink)).await;
+    let domain = sealgrid_domain(net.net.chain_id, net.net.auction);
+    let post = |signature: Vec<u8>| {
+        let body = json!({
+            "order": order,
+            "signature": alloy::primitives::hex::encode_prefixed(signature),
+        });
+        let (http, url) = (m.http.clone(), format!("{}/v1/orders", m.base));
+        async move {
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("post")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let forged = post(
+        sign_order(&sponsor_key, &order, &domain)
+            .expect("sign")
+            .to_vec(),
+    )
+    .await;
+    assert_ne!(
+        forged["status"], "accepted",
+        "another key's signature: {forged}"
+    );
+    let answer = post(
+        sign_order(&aa.owner, &order, &domain)
+            .expect("sign")
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
 
     // Outside policy: another target, a stranger, another EntryPoint or chain, a bad request.
     let mut bad = op.clone();

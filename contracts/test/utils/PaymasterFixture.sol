@@ -5,31 +5,31 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {EntryPoint} from "@account-abstraction/contracts/core/EntryPoint.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/PackedUserOperation.sol";
-import {SimpleAccount} from "@account-abstraction/contracts/accounts/SimpleAccount.sol";
-import {SimpleAccountFactory} from "@account-abstraction/contracts/accounts/SimpleAccountFactory.sol";
+import {MarketAccount} from "../../src/accounts/MarketAccount.sol";
+import {MarketAccountFactory} from "../../src/accounts/MarketAccountFactory.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {DeliveryFixture} from "./DeliveryFixture.sol";
 import {MarketPaymaster, IMarketAccount} from "../../src/MarketPaymaster.sol";
 
-/// @notice The delivery fixture plus EntryPoint v0.8, a SimpleAccount factory, the market
+/// @notice The delivery fixture plus EntryPoint v0.8, the MarketAccount factory, the market
 ///         paymaster (staked and funded) and helpers to build, sponsor and sign UserOperations.
 abstract contract PaymasterFixture is DeliveryFixture {
     EntryPoint internal entryPoint;
-    SimpleAccountFactory internal factory;
+    MarketAccountFactory internal factory;
     MarketPaymaster internal paymaster;
 
     uint256 internal constant SPONSOR_PK = 0x5B0A5;
     uint256 internal constant OWNER_PK = 0x0E7E1;
     address internal sponsor;
     address payable internal bundler = payable(address(0xB0D1E));
-    SimpleAccount internal account;
+    MarketAccount internal account;
     uint32 internal constant QUOTA = 3;
 
     function setUp() public virtual override {
         super.setUp();
         sponsor = vm.addr(SPONSOR_PK);
         entryPoint = new EntryPoint();
-        factory = new SimpleAccountFactory(IEntryPoint(address(entryPoint)));
+        factory = new MarketAccountFactory(IEntryPoint(address(entryPoint)));
         vm.prank(address(entryPoint.senderCreator()));
         account = factory.createAccount(vm.addr(OWNER_PK), 0);
         paymaster = new MarketPaymaster(IEntryPoint(address(entryPoint)), sponsor, auction, certs, 1 days);
