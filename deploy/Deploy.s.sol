@@ -13,6 +13,7 @@ import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
 import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
 import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
 import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
+import {MarketAccountFactory} from "../contracts/src/accounts/MarketAccountFactory.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 
 interface VmDeploy {
@@ -121,8 +122,8 @@ contract Deploy {
         settlement.configureMarket(market, vm.envAddress("SG_ORACLE"), vm.envAddress("SG_BALANCING"));
     }
 
-    /// @dev With SG_SPONSOR set: the market paymaster on SG_ENTRY_POINT, funded and staked by the
-    ///      deployer. Its owner (participants, deposit) is handed to the operator, who must
+    /// @dev With SG_SPONSOR set: the MarketAccount factory and the market paymaster on
+    ///      SG_ENTRY_POINT, funded and staked by the deployer. Its owner (participants, deposit) is handed to the operator, who must
     ///      acceptOwnership() (Ownable2Step) unless it is the deployer.
     function _paymaster(address deployer, SealgridAuction auction, GranularCertificates certs) internal {
         address sponsor = vm.envOr("SG_SPONSOR", address(0));
@@ -136,6 +137,7 @@ contract Deploy {
         );
         paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
         paymaster.addStake{value: vm.envUint("SG_PAYMASTER_STAKE")}(uint32(vm.envUint("SG_UNSTAKE_DELAY")));
+        new MarketAccountFactory(IEntryPoint(vm.envAddress("SG_ENTRY_POINT")));
         address operator = vm.envAddress("SG_OPERATOR");
         if (operator != deployer) paymaster.transferOwnership(operator);
     }

@@ -144,13 +144,18 @@ fn deploy_writes_a_record_of_live_contracts() {
             "delivery {key} has code"
         );
     }
-    let (entry_point, paymaster) = (&r["paymaster"][0], &r["paymaster"][1]);
+    let accounts = &r["accounts"];
+    let (entry_point, paymaster, factory) = (
+        &accounts["entry_point"],
+        &accounts["paymaster"],
+        &accounts["account_factory"],
+    );
     assert_eq!(
         entry_point.as_str().map(str::to_lowercase).as_deref(),
         Some("0x4337084d9e255ff0702461cf8895ce9e3b5ff108"),
         "the canonical EntryPoint"
     );
-    for a in [entry_point, paymaster] {
+    for a in [entry_point, paymaster, factory] {
         let code = rpc(port, "eth_getCode", serde_json::json!([a, "latest"]));
         assert!(code.as_str().is_some_and(|c| c.len() > 2), "{a} has code");
     }

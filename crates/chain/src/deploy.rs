@@ -414,6 +414,17 @@ pub struct VerifierRecord {
     pub code_hash: B256,
 }
 
+/// The ERC-4337 part of a deployment record.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountsRecord {
+    /// The EntryPoint v0.8.
+    pub entry_point: Address,
+    /// The market paymaster.
+    pub paymaster: Address,
+    /// The MarketAccount factory (counterfactual ERC-1271 smart accounts).
+    pub account_factory: Address,
+}
+
 /// The deployment record, written as JSON.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeployRecord {
@@ -449,9 +460,9 @@ pub struct DeployRecord {
     pub verifiers: Vec<VerifierRecord>,
     /// The meter registry, delivery settlement and certificates.
     pub delivery: crate::delivery::DeliveryContracts,
-    /// The EntryPoint and the market paymaster, when `[accounts]` is configured.
+    /// The ERC-4337 contracts, when `[accounts]` is configured.
     #[serde(default)]
-    pub paymaster: Option<(Address, Address)>,
+    pub accounts: Option<AccountsRecord>,
 }
 
 /// Deploys `cfg` to `rpc` with `deployer`: the verifiers from `verifiers` (one per configured
@@ -650,8 +661,12 @@ pub async fn deploy(
             settlement: created("DeliverySettlement")?,
             certificates: created("GranularCertificates")?,
         },
-        paymaster: match &cfg.accounts {
-            Some(a) => Some((a.entry_point, created("MarketPaymaster")?)),
+        accounts: match &cfg.accounts {
+            Some(a) => Some(AccountsRecord {
+                entry_point: a.entry_point,
+                paymaster: created("MarketPaymaster")?,
+                account_factory: created("MarketAccountFactory")?,
+            }),
             None => None,
         },
     })

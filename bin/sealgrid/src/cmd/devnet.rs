@@ -108,8 +108,8 @@ impl DevnetArgs {
             println!("  token           {} (mock, 6 decimals)", record.token);
             println!("  verifiers       {:?} slots behind {}", cfg.verifier.capacities, record.clearing_verifier);
             println!("  delivery        registry {}, settlement {}, certificates {}", record.delivery.registry, record.delivery.settlement, record.delivery.certificates);
-            if let Some((entry_point, paymaster)) = record.paymaster {
-                println!("  erc-4337        EntryPoint {entry_point}, paymaster {paymaster}; sponsorship (ERC-7677) at http://{}/v1/paymaster", self.listen);
+            if let Some(a) = record.accounts {
+                println!("  erc-4337        EntryPoint {}, paymaster {}, account factory {}; sponsorship (ERC-7677) at http://{}/v1/paymaster", a.entry_point, a.paymaster, a.account_factory, self.listen);
             }
             println!("  operator        {} (anvil key 0)", record.operator);
             println!("  deployment      {}", dir.join("deployment.json").display());
@@ -127,7 +127,7 @@ impl DevnetArgs {
                 self.listen,
                 config,
             )
-            .with_devnet_sponsor(record.paymaster.map(|(_, p)| p))
+            .with_devnet_sponsor(record.accounts.map(|a| a.paymaster))
             .serve()
             .await?;
             drop(net);
