@@ -602,7 +602,7 @@ pub async fn run_demo(
 }
 
 /// Sends a call and waits for its receipt; a revert is an error.
-async fn mined<P, D>(
+pub(crate) async fn mined<P, D>(
     call: alloy::contract::CallBuilder<P, D>,
 ) -> MatcherResult<alloy::rpc::types::TransactionReceipt>
 where

@@ -15,12 +15,12 @@ use sealgrid_chain::{
     delivery::{Delivery, SignedReading, sign_price, sign_reading},
     devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet},
 };
-use sealgrid_clearing::bench::SplitMix64;
 use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
 
 use crate::{
     MatcherError, MatcherResult,
-    pilot::{Kind, Pilot, per_mwh},
+    demo::mined,
+    pilot::{Kind, Pilot, Rng, derived_key, per_mwh},
 };
 
 fn err(e: impl std::fmt::Display) -> MatcherError {
@@ -103,35 +103,17 @@ pub struct DeliverySummary {
     pub fees: U256,
 }
 
-fn derived(seed: u64, what: &str, n: usize) -> PrivateKeySigner {
-    let mut salt = 0u32;
-    loop {
-        let k = keccak256(format!("sealgrid/demo/{seed}/{what}/{n}/{salt}"));
-        if let Ok(s) = PrivateKeySigner::from_bytes(&k) {
-            return s;
-        }
-        salt += 1;
-    }
-}
-
 fn meter_id(seed: u64, n: usize) -> B256 {
     keccak256(format!("sealgrid/demo/{seed}/meter/{n}"))
 }
 
-/// Unit normal from splitmix64 (Box-Muller).
-fn normal(rng: &mut SplitMix64) -> f64 {
-    let u = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).max(1e-12);
-    let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-}
-
 /// The metered net import of a participant: the forecast with a few percent of error, and a
 /// little noise for sites that did not trade.
-fn metered(forecast: i64, kind: Kind, rng: &mut SplitMix64) -> i64 {
-    let e = normal(rng);
+fn metered(forecast: i64, kind: Kind, rng: &mut Rng) -> i64 {
+    let e = rng.normal();
     match kind {
         Kind::Storage => forecast + (forecast as f64 * 0.01 * e).round() as i64,
-        _ => forecast + (forecast as f64 * 0.06 * e + 40.0 * normal(rng)).round() as i64,
+        _ => forecast + (forecast as f64 * 0.06 * e + 40.0 * rng.normal()).round() as i64,
     }
 }
 
@@ -168,7 +150,7 @@ pub(crate) async fn run_delivery(
             meters.push(None);
             continue;
         }
-        let (id, gateway) = (meter_id(seed, n), derived(seed, "gateway", n));
+        let (id, gateway) = (meter_id(seed, n), derived_key(seed, "gateway", n));
         let source = match p.kind {
             Kind::Storage => 6,
             _ if p.pv_kw > 0.0 => 1,
@@ -204,13 +186,7 @@ pub(crate) async fn run_delivery(
     // Collateral for every account and the balancing account.
     let total = U256::from(1_000_000_000_000u64 + 1_000_000_000 * pilot.participants.len() as u64);
     let mint = IMockToken::new(token, net.wallet(DEV_KEYS[0])?);
-    mint.mint(operator.address(), total)
-        .send()
-        .await
-        .map_err(err)?
-        .get_receipt()
-        .await
-        .map_err(err)?;
+    mined(mint.mint(operator.address(), total)).await?;
     d.approve(token, total).await?;
     d.deposit(token, balancing.address(), U256::from(1_000_000_000_000u64))
         .await?;
@@ -230,7 +206,7 @@ pub(crate) async fn run_delivery(
     let mut signed = Vec::new();
     let mut late_reading = None;
     for t in traded {
-        let mut rng = SplitMix64::new(seed ^ t.interval.rotate_left(17));
+        let mut rng = Rng::new(seed ^ t.interval.rotate_left(17));
         for (n, m) in meters.iter().enumerate() {
             let Some((id, gateway)) = m else { continue };
             let net_wh = metered(t.forecast[n], pilot.participants[n].kind, &mut rng);
@@ -460,14 +436,11 @@ async fn follow_fills(
                 continue;
             }
             if approved.insert(seller) {
-                GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?)
-                    .setApprovalForAll(operator.address(), true)
-                    .send()
-                    .await
-                    .map_err(err)?
-                    .get_receipt()
-                    .await
-                    .map_err(err)?;
+                mined(
+                    GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?)
+                        .setApprovalForAll(operator.address(), true),
+                )
+                .await?;
             }
             let mut given = 0;
             let mut largest = (0u128, None);
@@ -507,14 +480,15 @@ async fn follow_fills(
             .iter()
             .find(|p| p.key.address() == m.to)
             .ok_or_else(|| err("unknown buyer"))?;
-        GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?)
-            .retire(m.id, m.wh, m.to, keccak256("sealgrid/demo/scope-2 claim"))
-            .send()
-            .await
-            .map_err(err)?
-            .get_receipt()
-            .await
-            .map_err(err)?;
+        mined(
+            GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?).retire(
+                m.id,
+                m.wh,
+                m.to,
+                keccak256("sealgrid/demo/scope-2 claim"),
+            ),
+        )
+        .await?;
         retired = u128::try_from(m.wh).map_err(err)?;
     }
     Ok((moved, moves.len(), retired))

@@ -100,9 +100,14 @@ pub struct Intent {
 
 /// The scenario's randomness: the project's splitmix64 with the draws the profiles need.
 #[derive(Clone, Debug)]
-struct Rng(SplitMix64);
+pub(crate) struct Rng(SplitMix64);
 
 impl Rng {
+    /// A generator seeded with `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(SplitMix64::new(seed))
+    }
+
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
@@ -113,7 +118,7 @@ impl Rng {
     }
 
     /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let u = self.unit().max(1e-12);
         let v = self.unit();
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
@@ -132,11 +137,12 @@ pub struct Pilot {
 /// Interval length in hours.
 const DT_H: f64 = 5.0 / 60.0;
 
-fn wallet(seed: u64, n: usize) -> PrivateKeySigner {
+/// The scenario's key `n` of kind `what` (participant wallets, meter gateways): devnet only.
+pub(crate) fn derived_key(seed: u64, what: &str, n: usize) -> PrivateKeySigner {
     // keccak of a label is a valid secp256k1 key with overwhelming probability; retry otherwise.
     let mut salt = 0u32;
     loop {
-        let k = keccak256(format!("sealgrid/demo/{seed}/participant/{n}/{salt}"));
+        let k = keccak256(format!("sealgrid/demo/{seed}/{what}/{n}/{salt}"));
         if let Ok(s) = PrivateKeySigner::from_bytes(&k) {
             return s;
         }
@@ -144,10 +150,14 @@ fn wallet(seed: u64, n: usize) -> PrivateKeySigner {
     }
 }
 
+fn wallet(seed: u64, n: usize) -> PrivateKeySigner {
+    derived_key(seed, "participant", n)
+}
+
 impl Pilot {
     /// The scenario with `sites` C&I sites (180 in the pilot), from `seed`.
     pub fn new(sites: usize, seed: u64) -> Self {
-        let mut rng = Rng(SplitMix64::new(seed));
+        let mut rng = Rng::new(seed);
         let mut participants = Vec::new();
         let mut sizes = Vec::new();
         for _ in 0..sites {

@@ -6,7 +6,7 @@
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::{Address, B256, Bytes, U256, address, b256, keccak256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
@@ -15,6 +15,7 @@ use alloy::{
 use sealgrid_chain::bindings::{
     IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
 };
+use sealgrid_chain::deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
 use sealgrid_e2e::{Net, root};
 use serde_json::{Value, json};
 
@@ -26,14 +27,6 @@ alloy::sol! {
     function addStake(uint32 unstakeDelaySec) payable;
     function deposit() payable;
 }
-
-/// The canonical EntryPoint v0.8 address and the salt it is deployed with.
-pub(crate) const CANONICAL_ENTRY_POINT: Address =
-    address!("0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108");
-const CANONICAL_SALT: B256 =
-    b256!("0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9");
-/// The deterministic deployment proxy anvil pre-installs.
-const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920ca78fbf26c0b4956c");
 
 /// Gas limits of the test operations: verification, call, pre-verification, paymaster validation.
 pub(crate) const GAS: (u128, u128, u128, u128) = (500_000, 300_000, 100_000, 60_000);
@@ -91,27 +84,12 @@ pub(crate) async fn send(net: &Net, to: Address, data: Vec<u8>, value: U256) {
     assert!(r.status(), "transaction to {to} reverted");
 }
 
-/// EntryPoint v0.8 from the package's own artifact through the CREATE2 deployer with the
-/// canonical salt: it lands at [`CANONICAL_ENTRY_POINT`] (what bundlers expect).
+/// EntryPoint v0.8 at its canonical address (what bundlers expect), deployed as `sealgrid
+/// deploy` does on local networks.
 pub(crate) async fn canonical_entry_point(net: &Net) -> Address {
-    let code = artifact_code(
-        &root().join("node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json"),
-        "/bytecode",
-    );
-    send(
-        net,
-        CREATE2_DEPLOYER,
-        [CANONICAL_SALT.as_slice(), &code].concat(),
-        U256::ZERO,
-    )
-    .await;
-    let deployed = net
-        .net
-        .provider
-        .get_code_at(CANONICAL_ENTRY_POINT)
+    ensure_entry_point(&root(), &net.wallet(0), CANONICAL_ENTRY_POINT, &mut |_| {})
         .await
-        .expect("code");
-    assert!(!deployed.is_empty(), "EntryPoint at its canonical address");
+        .expect("EntryPoint at its canonical address");
     CANONICAL_ENTRY_POINT
 }
 

@@ -674,8 +674,8 @@ pub async fn deploy(
 
 /// Deploys EntryPoint v0.8 from the `@account-abstraction/contracts` artifact through the
 /// deterministic deployment proxy with the canonical salt, unless code is already at
-/// `expected` (local networks only).
-async fn ensure_entry_point(
+/// `expected` (local networks only; `provider` sends from a funded key).
+pub async fn ensure_entry_point(
     root: &Path,
     provider: &DynProvider,
     expected: Address,
