@@ -35,6 +35,7 @@ use sealgrid_types::{
 use crate::{
     ApiLimits, ClearingProver, Indexer, Intake, IntakeLimits, MatcherError, MatcherResult, Metrics,
     Scheduler, SettleReport, SettleSink, Settled, SimClock,
+    demo_sponsored::SmartAccounts,
     pilot::{Kind, Pilot},
 };
 
@@ -88,6 +89,7 @@ pub struct IntervalRow {
 }
 
 pub use crate::demo_delivery::{DeliveryRow, DeliverySummary, Resettlement};
+pub use crate::demo_sponsored::SponsoredSummary;
 
 /// The demo's result.
 #[derive(Clone, Debug)]
@@ -102,6 +104,8 @@ pub struct DemoSummary {
     pub fees_milli: u128,
     /// Delivery settlement of the traded intervals.
     pub delivery: DeliverySummary,
+    /// The sponsored smart-account traders (when the deployment has `[accounts]`).
+    pub sponsored: Option<SponsoredSummary>,
 }
 
 struct Committed {
@@ -120,6 +124,7 @@ pub async fn run_demo(
     mut say: impl FnMut(String),
 ) -> MatcherResult<DemoSummary> {
     let mut pilot = Pilot::new(opts.sites, opts.seed);
+    let mut smart = SmartAccounts::setup(net, &mut pilot, &mut say).await?;
     let chain = AuctionReader::connect(&net.rpc, net.auction).await?;
     let info = chain
         .market(market)
@@ -165,7 +170,7 @@ pub async fn run_demo(
             .map_err(demo_err)?;
         last = Some(
             op_auction
-                .deposit(token, p.key.address(), *amount)
+                .deposit(token, p.trader(), *amount)
                 .send()
                 .await
                 .map_err(demo_err)?,
@@ -173,6 +178,9 @@ pub async fn run_demo(
     }
     if let Some(pending) = last {
         pending.get_receipt().await.map_err(demo_err)?;
+    }
+    if let Some(s) = smart.as_mut() {
+        s.snapshot_balances(&pilot).await?;
     }
     let wallets: Vec<DynProvider> = pilot
         .participants
@@ -278,7 +286,7 @@ pub async fn run_demo(
         let mut by_who: HashMap<usize, Vec<(usize, Order, u128)>> = HashMap::new();
         for (n, i) in intents.iter().enumerate() {
             let order = Order {
-                trader: pilot.participants[i.who].key.address(),
+                trader: pilot.participants[i.who].trader(),
                 market,
                 interval,
                 side: i.side.code(),
@@ -294,7 +302,7 @@ pub async fn run_demo(
         let unopened = if step == 0 {
             let who = pilot.participants.len() - 1;
             let order = Order {
-                trader: pilot.participants[who].key.address(),
+                trader: pilot.participants[who].trader(),
                 market,
                 interval,
                 side: Side::Buy.code(),
@@ -312,8 +320,15 @@ pub async fn run_demo(
         } else {
             false
         };
+        // Sites with smart accounts commit through one sponsored bundle; the others from
+        // their wallets, concurrently.
+        let mut sponsored_orders = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         for (who, orders) in by_who {
+            if pilot.participants[who].account.is_some() {
+                sponsored_orders.push((who, orders));
+                continue;
+            }
             let auction = SealgridAuction::new(net.auction, wallets[who].clone());
             tasks.spawn(async move {
                 let mut out = Vec::new();
@@ -349,6 +364,25 @@ pub async fn run_demo(
             });
         }
         let mut committed: Vec<(usize, Committed)> = Vec::new();
+        let sponsored_count = sponsored_orders.len();
+        if let Some(s) = smart.as_mut() {
+            sponsored_orders.sort_by_key(|(who, _)| *who);
+            for c in s.commit(&pilot, sponsored_orders).await? {
+                committed.push((
+                    c.n,
+                    Committed {
+                        who: c.who,
+                        record: ISealgridAuction::CommitmentRecord {
+                            index: c.index,
+                            trader: c.order.trader,
+                            lock: c.lock,
+                            commitment: c.commitment,
+                        },
+                        order: c.order,
+                    },
+                ));
+            }
+        }
         while let Some(r) = tasks.join_next().await {
             committed.extend(r.map_err(demo_err)??);
         }
@@ -412,8 +446,9 @@ pub async fn run_demo(
             r.map_err(demo_err)??;
         }
         say(format!(
-            "interval {interval}: {} commitments on-chain, {} opened to the matcher with operator-signed receipts{}",
+            "interval {interval}: {} commitments on-chain ({} smart accounts in one sponsored bundle), {} opened to the matcher with operator-signed receipts{}",
             committed.len(),
+            sponsored_count,
             committed.len() - usize::from(unopened),
             if unopened {
                 " (one committed but never opened)"
@@ -557,7 +592,7 @@ pub async fn run_demo(
     for a in pilot
         .participants
         .iter()
-        .map(|p| p.key.address())
+        .map(|p| p.trader())
         .chain([operator.address()])
     {
         free += reader.balanceOf(token, a).call().await.map_err(demo_err)?;
@@ -581,6 +616,14 @@ pub async fn run_demo(
         ledger.feesMilli
     ));
     server.abort();
+    if let Some(s) = smart.as_mut() {
+        let spent = s.trading_done().await?;
+        if !spent.is_zero() {
+            return Err(demo_err(format!(
+                "the smart accounts and their owners spent {spent} wei of their own while trading"
+            )));
+        }
+    }
 
     let delivery = crate::demo_delivery::run_delivery(
         net,
@@ -589,15 +632,21 @@ pub async fn run_demo(
         &pilot,
         &traded,
         opts.seed,
+        smart.as_mut(),
         &mut say,
     )
     .await?;
+    let sponsored = match smart.as_mut() {
+        Some(s) => Some(s.finish().await?),
+        None => None,
+    };
     Ok(DemoSummary {
         rows,
         claim_gas,
         claim_txs,
         fees_milli: ledger.feesMilli,
         delivery,
+        sponsored,
     })
 }
 
@@ -725,6 +774,9 @@ pub fn render(summary: &DemoSummary) -> String {
         summary.claim_txs,
         summary.fees_milli
     );
+    if let Some(sp) = &summary.sponsored {
+        s.push_str(&crate::demo_sponsored::render(sp));
+    }
     s.push_str(&crate::demo_delivery::render(&summary.delivery));
     s
 }

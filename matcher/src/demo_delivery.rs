@@ -11,6 +11,7 @@ use alloy::{
 };
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
+    aa::IMarketAccount,
     bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
     delivery::{Delivery, SignedReading, sign_price, sign_reading},
     devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet},
@@ -20,6 +21,7 @@ use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
 use crate::{
     MatcherError, MatcherResult,
     demo::mined,
+    demo_sponsored::SmartAccounts,
     pilot::{Kind, Pilot, Rng, derived_key, per_mwh},
 };
 
@@ -126,6 +128,7 @@ pub(crate) async fn run_delivery(
     pilot: &Pilot,
     traded: &[Traded],
     seed: u64,
+    mut smart: Option<&mut SmartAccounts>,
     say: &mut impl FnMut(String),
 ) -> MatcherResult<DeliverySummary> {
     let (Some(first), Some(last)) = (traded.first(), traded.last()) else {
@@ -162,7 +165,7 @@ pub(crate) async fn run_delivery(
         d.register_meter(
             id,
             MeterRegistry::Meter {
-                owner: p.key.address(),
+                owner: p.trader(),
                 device: 0,
                 generator: source != 0,
                 source,
@@ -191,7 +194,7 @@ pub(crate) async fn run_delivery(
     d.deposit(token, balancing.address(), U256::from(1_000_000_000_000u64))
         .await?;
     for p in &pilot.participants {
-        d.deposit(token, p.key.address(), U256::from(1_000_000_000u64))
+        d.deposit(token, p.trader(), U256::from(1_000_000_000u64))
             .await?;
     }
 
@@ -264,7 +267,7 @@ pub(crate) async fn run_delivery(
         timing.start(last.interval)? + u64::from(timing.interval_length()) + u64::from(window),
     )
     .await?;
-    let accounts: Vec<Address> = pilot.participants.iter().map(|p| p.key.address()).collect();
+    let accounts: Vec<Address> = pilot.participants.iter().map(|p| p.trader()).collect();
     let mut rows = Vec::new();
     let mut settle_gas = 0;
     for (t, price) in traded.iter().zip(&rt) {
@@ -298,7 +301,7 @@ pub(crate) async fn run_delivery(
     // The late meter reports: the estimate is replaced and the variance posted.
     let mut resettlement = None;
     if let Some(s) = late_reading {
-        let account = pilot.participants[late].key.address();
+        let account = pilot.participants[late].trader();
         let before = d.position(market, first.interval, account).await?;
         d.submit_readings(std::slice::from_ref::<SignedReading>(&s))
             .await?;
@@ -344,8 +347,17 @@ pub(crate) async fn run_delivery(
 
     // Certificates follow the fills: each solar seller's certificates of the hour, up to what it
     // sold in the hour, go to the hour's buyers pro rata to what they bought.
-    let (moved, moves, retired) =
-        follow_fills(net, &d, pilot, traded, &meters, timing, &operator).await?;
+    let (moved, moves, retired) = follow_fills(
+        net,
+        &d,
+        pilot,
+        traded,
+        &meters,
+        timing,
+        &operator,
+        smart.as_deref_mut(),
+    )
+    .await?;
     say(format!(
         "delivery: {:.1} kWh of certificates moved from solar sellers to buyers along the fills ({moves} transfers); a buyer retired {:.1} kWh for itself",
         moved as f64 / 1000.0,
@@ -400,6 +412,7 @@ async fn follow_fills(
     meters: &[Option<(B256, PrivateKeySigner)>],
     timing: &MarketTiming,
     operator: &PrivateKeySigner,
+    smart: Option<&mut SmartAccounts>,
 ) -> MatcherResult<(u128, usize, u128)> {
     let len = u64::from(timing.interval_length());
     let hours: std::collections::BTreeSet<u64> =
@@ -428,19 +441,35 @@ async fn follow_fills(
                 continue;
             }
             let cid = (U256::from(d.device_of(*id).await?) << 64) | U256::from(h);
-            let held =
-                u128::try_from(d.certificates_of(p.key.address(), cid).await?).map_err(err)?;
+            let held = u128::try_from(d.certificates_of(p.trader(), cid).await?).map_err(err)?;
             let pass = held.min(sold[seller]);
             let total: u128 = (0..n).filter(|b| *b != seller).map(|b| bought[b]).sum();
             if pass == 0 || total == 0 {
                 continue;
             }
             if approved.insert(seller) {
-                mined(
-                    GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?)
-                        .setApprovalForAll(operator.address(), true),
-                )
-                .await?;
+                let certificates =
+                    GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?);
+                match p.account {
+                    // Approvals are not market actions the paymaster sponsors: the owner
+                    // sends it through its account (SimpleAccount lets the owner call
+                    // execute directly) and pays for it.
+                    Some(account) => {
+                        let data = certificates
+                            .setApprovalForAll(operator.address(), true)
+                            .calldata()
+                            .clone();
+                        mined(IMarketAccount::new(account, wallet(&p.key)?).execute(
+                            d.contracts().certificates,
+                            U256::ZERO,
+                            data,
+                        ))
+                        .await?;
+                    }
+                    None => {
+                        mined(certificates.setApprovalForAll(operator.address(), true)).await?;
+                    }
+                }
             }
             let mut given = 0;
             let mut largest = (0u128, None);
@@ -452,8 +481,8 @@ async fn follow_fills(
                 if share > 0 {
                     given += share;
                     moves.push(GranularCertificates::Move {
-                        from: p.key.address(),
-                        to: pilot.participants[b].key.address(),
+                        from: p.trader(),
+                        to: pilot.participants[b].trader(),
                         id: cid,
                         wh: U256::from(share),
                     });
@@ -472,23 +501,40 @@ async fn follow_fills(
         .iter()
         .map(|m| u128::try_from(m.wh).unwrap_or(0))
         .sum();
-    // The largest single receipt is retired by its buyer, for itself.
+    // The largest single receipt is retired by its buyer, for itself: the largest that went
+    // to a smart account if any did (a sponsored operation), else the largest.
     let mut retired = 0;
-    if let Some(m) = moves.iter().max_by_key(|m| m.wh) {
+    let is_smart = |to: Address| pilot.participants.iter().any(|p| p.account == Some(to));
+    let pick = moves
+        .iter()
+        .filter(|m| smart.is_some() && is_smart(m.to))
+        .max_by_key(|m| m.wh)
+        .or_else(|| moves.iter().max_by_key(|m| m.wh));
+    if let Some(m) = pick {
         let buyer = pilot
             .participants
             .iter()
-            .find(|p| p.key.address() == m.to)
+            .find(|p| p.trader() == m.to)
             .ok_or_else(|| err("unknown buyer"))?;
-        mined(
-            GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?).retire(
-                m.id,
-                m.wh,
-                m.to,
-                keccak256("sealgrid/demo/scope-2 claim"),
-            ),
-        )
-        .await?;
+        let certificates =
+            GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?);
+        let retire =
+            certificates.retire(m.id, m.wh, m.to, keccak256("sealgrid/demo/scope-2 claim"));
+        match (buyer.account, smart) {
+            (Some(account), Some(s)) => {
+                s.act(
+                    &buyer.key,
+                    account,
+                    d.contracts().certificates,
+                    retire.calldata().clone(),
+                )
+                .await?;
+                s.summary.retirements += 1;
+            }
+            _ => {
+                mined(retire).await?;
+            }
+        }
         retired = u128::try_from(m.wh).map_err(err)?;
     }
     Ok((moved, moves.len(), retired))

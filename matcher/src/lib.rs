@@ -5,6 +5,7 @@ pub mod bench;
 mod clock;
 pub mod demo;
 mod demo_delivery;
+mod demo_sponsored;
 mod error;
 mod indexer;
 mod intake;

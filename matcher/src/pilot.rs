@@ -27,7 +27,7 @@
 //! interval's expected surplus (plus 50 kWh) at 45 per MWh (the wholesale price it can sell at)
 //! and offers the expected deficit (plus 50 kWh) at 180 per MWh, so the book always has a counterparty within the bounds.
 
-use alloy_primitives::{B256, U256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_clearing::bench::SplitMix64;
 use sealgrid_types::Side;
@@ -73,8 +73,11 @@ impl Kind {
 pub struct Participant {
     /// What it is.
     pub kind: Kind,
-    /// Its wallet (derived from the scenario seed: devnet only).
+    /// Its wallet (derived from the scenario seed: devnet only). For a participant that
+    /// trades through a smart account, the account's owner key.
     pub key: PrivateKeySigner,
+    /// Its ERC-4337 smart account (a MarketAccount owned by `key`), if it trades through one.
+    pub account: Option<Address>,
     /// PV size (kWp), 0 for storage and the aggregator.
     pub pv_kw: f64,
     /// Load peak (kW).
@@ -83,6 +86,14 @@ pub struct Participant {
     pub battery: Option<(f64, f64)>,
     ask: i64,
     bid: i64,
+}
+
+impl Participant {
+    /// The address it trades, holds money, meters and certificates under: its smart account,
+    /// or its wallet.
+    pub fn trader(&self) -> Address {
+        self.account.unwrap_or_else(|| self.key.address())
+    }
 }
 
 /// An order the scenario wants placed.
@@ -178,6 +189,7 @@ impl Pilot {
             participants.push(Participant {
                 kind,
                 key: wallet(seed, n),
+                account: None,
                 pv_kw,
                 load_kw: pv_kw * ratio * rng.range(0.8, 1.2),
                 battery: None,
@@ -190,6 +202,7 @@ impl Pilot {
             participants.push(Participant {
                 kind: Kind::Storage,
                 key: wallet(seed, sites + b),
+                account: None,
                 pv_kw: 0.0,
                 load_kw: 750.0,
                 battery: Some((1_500.0, 450.0)),
@@ -200,6 +213,7 @@ impl Pilot {
         participants.push(Participant {
             kind: Kind::Aggregator,
             key: wallet(seed, sites + batteries),
+            account: None,
             pv_kw: 0.0,
             load_kw: 0.0,
             battery: None,

@@ -157,6 +157,11 @@ impl Sponsor {
         self.paymaster
     }
 
+    /// The chain it sponsors on.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// `POST /v1/paymaster`: the ERC-7677 JSON-RPC endpoint.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()

@@ -12,17 +12,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolValue},
 };
+use sealgrid_chain::aa::{self, OpGas, PaymasterPart, UserOp};
 use sealgrid_chain::bindings::{
     IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
 };
 use sealgrid_chain::deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
 use sealgrid_e2e::{Net, root};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 alloy::sol! {
-    function createAccount(address owner, uint256 salt) returns (address);
-    function getAddress(address owner, uint256 salt) view returns (address);
-    function execute(address target, uint256 value, bytes data);
     function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock) returns (uint32);
     function addStake(uint32 unstakeDelaySec) payable;
     function deposit() payable;
@@ -146,21 +144,9 @@ pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Acc
         U256::from(10u128.pow(18)),
     )
     .await;
-    let ret = net
-        .wallet(0)
-        .call(
-            TransactionRequest::default().to(factory).input(
-                getAddressCall {
-                    owner: owner.address(),
-                    salt: U256::ZERO,
-                }
-                .abi_encode()
-                .into(),
-            ),
-        )
+    let account = aa::account_address(&net.net.provider, factory, owner.address(), U256::ZERO)
         .await
         .expect("getAddress");
-    let account = Address::from_slice(&ret[12..32]);
     MarketPaymaster::new(paymaster, net.wallet(0))
         .setParticipants(vec![account], quota)
         .send()
@@ -217,35 +203,56 @@ impl Accounts {
             lock,
         }
         .abi_encode();
-        executeCall {
-            target: net.net.auction,
-            value: U256::ZERO,
-            data: inner.into(),
-        }
-        .abi_encode()
+        aa::execute(net.net.auction, inner).to_vec()
     }
 
     /// The account's callData for a call the market does not sponsor (token approve).
     pub(crate) fn approve_call(&self, net: &Net) -> Vec<u8> {
-        executeCall {
-            target: net.net.token,
-            value: U256::ZERO,
-            data: IERC20::approveCall {
+        aa::execute(
+            net.net.token,
+            IERC20::approveCall {
                 spender: self.account,
                 amount: U256::from(1),
             }
-            .abi_encode()
-            .into(),
-        }
-        .abi_encode()
+            .abi_encode(),
+        )
+        .to_vec()
     }
 
-    fn factory_data(&self) -> Vec<u8> {
-        createAccountCall {
-            owner: self.owner.address(),
-            salt: U256::ZERO,
+    /// The operation (library form), with the factory while the account is undeployed and
+    /// the market paymaster when `paymaster_data` is given; unsigned.
+    fn user_op(
+        &self,
+        nonce: u64,
+        deployed: bool,
+        call_data: &[u8],
+        fees: (u128, u128),
+        paymaster_data: Option<&[u8]>,
+    ) -> UserOp {
+        UserOp {
+            sender: self.account,
+            nonce: U256::from(nonce),
+            factory: (!deployed).then(|| {
+                (
+                    self.factory,
+                    aa::factory_data(self.owner.address(), U256::ZERO),
+                )
+            }),
+            call_data: Bytes::copy_from_slice(call_data),
+            gas: OpGas {
+                verification: GAS.0,
+                call: GAS.1,
+                pre_verification: GAS.2,
+            },
+            fees,
+            paymaster: paymaster_data.map(|d| PaymasterPart {
+                paymaster: self.paymaster,
+                verification_gas: GAS.3,
+                post_op_gas: 0,
+                data: Bytes::copy_from_slice(d),
+            }),
+            signature: Bytes::new(),
         }
-        .abi_encode()
     }
 
     /// The operation as JSON-RPC carries it (with the factory while the account is undeployed),
@@ -257,22 +264,8 @@ impl Accounts {
         call_data: &[u8],
         fees: (u128, u128),
     ) -> Value {
-        let mut op = json!({
-            "sender": self.account,
-            "nonce": format!("{nonce:#x}"),
-            "callData": Bytes::copy_from_slice(call_data),
-            "callGasLimit": format!("{:#x}", GAS.1),
-            "verificationGasLimit": format!("{:#x}", GAS.0),
-            "preVerificationGas": format!("{:#x}", GAS.2),
-            "maxFeePerGas": format!("{:#x}", fees.1),
-            "maxPriorityFeePerGas": format!("{:#x}", fees.0),
-            "signature": "0x",
-        });
-        if !deployed {
-            op["factory"] = json!(self.factory);
-            op["factoryData"] = json!(Bytes::from(self.factory_data()));
-        }
-        op
+        self.user_op(nonce, deployed, call_data, fees, None)
+            .to_rpc()
     }
 
     /// The packed form of an operation with `paymaster_data` (the paymaster's part after the
@@ -285,31 +278,8 @@ impl Accounts {
         fees: (u128, u128),
         paymaster_data: &[u8],
     ) -> PackedUserOperation {
-        let word = |hi: u128, lo: u128| B256::from((U256::from(hi) << 128) | U256::from(lo));
-        PackedUserOperation {
-            sender: self.account,
-            nonce: U256::from(nonce),
-            initCode: if deployed {
-                Bytes::new()
-            } else {
-                [self.factory.as_slice(), &self.factory_data()]
-                    .concat()
-                    .into()
-            },
-            callData: Bytes::copy_from_slice(call_data),
-            accountGasLimits: word(GAS.0, GAS.1),
-            preVerificationGas: U256::from(GAS.2),
-            gasFees: word(fees.0, fees.1),
-            paymasterAndData: [
-                self.paymaster.as_slice(),
-                &GAS.3.to_be_bytes(),
-                &0u128.to_be_bytes(),
-                paymaster_data,
-            ]
-            .concat()
-            .into(),
-            signature: Bytes::new(),
-        }
+        self.user_op(nonce, deployed, call_data, fees, Some(paymaster_data))
+            .packed()
     }
 }
 

@@ -58,6 +58,23 @@ async fn full_interval_with_a_real_proof() {
         lines.iter().any(|l| l.starts_with("money conserved")),
         "{lines:?}"
     );
+    // Sponsored traders: three sites trade through smart accounts; the paymaster paid for
+    // every operation and the accounts and their owners spent nothing while trading.
+    let sp = summary
+        .sponsored
+        .as_ref()
+        .expect("the local config has [accounts]");
+    assert_eq!(sp.accounts, 3, "{sp:?}");
+    assert!(sp.commits >= 1 && sp.operations >= 1, "{sp:?}");
+    assert!(sp.bundles <= sp.operations, "{sp:?}");
+    assert!(sp.paid_wei > U256::ZERO && sp.op_gas > 0, "{sp:?}");
+    assert_eq!(sp.self_paid_wei, U256::ZERO, "{sp:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("smart accounts in one sponsored bundle")),
+        "{lines:?}"
+    );
     // Delivery: every account settled, the late meter on an estimate and then resettled,
     // certificates for the solar sites, money conserved in the settlement contract.
     let d = &summary.delivery;

@@ -37,6 +37,11 @@ pub const DEV_BALANCING_KEY: &str =
 pub const DEV_SPONSOR_KEY: &str =
     "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356";
 
+/// anvil's dev key 8: the demo's in-process bundler (it sends `handleOps` for the sponsored
+/// smart accounts and receives their fees; devnet only).
+pub const DEV_BUNDLER_KEY: &str =
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97";
+
 /// The address of dev key 0.
 pub const DEV_DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
@@ -161,6 +166,8 @@ pub struct Devnet {
     pub token: Address,
     /// The meter registry, delivery settlement and certificates (zero when nothing deployed).
     pub delivery: DeliveryContracts,
+    /// The EntryPoint, paymaster and account factory, when the deployment has `[accounts]`.
+    pub accounts: Option<crate::deploy::AccountsRecord>,
     /// A read-only provider.
     pub provider: DynProvider,
 }
@@ -237,6 +244,7 @@ impl Devnet {
                 settlement: Address::ZERO,
                 certificates: Address::ZERO,
             },
+            accounts: None,
             provider,
         };
         for _ in 0..200 {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod aa;
 pub mod delivery;
 pub mod deploy;
 pub mod devnet;
@@ -102,6 +103,8 @@ pub mod bindings {
                 function getNonce(address sender, uint192 key) external view returns (uint256 nonce);
                 function balanceOf(address account) external view returns (uint256);
                 function senderCreator() external view returns (address);
+                event UserOperationEvent(bytes32 indexed userOpHash, address indexed sender, address indexed paymaster, uint256 nonce, bool success, uint256 actualGasCost, uint256 actualGasUsed);
+                event AccountDeployed(bytes32 indexed userOpHash, address indexed sender, address factory, address paymaster);
             }
         }
     }
