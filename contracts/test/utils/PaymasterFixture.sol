@@ -59,8 +59,16 @@ abstract contract PaymasterFixture is DeliveryFixture {
     }
 
     function userOp(bytes memory callData) internal view returns (PackedUserOperation memory op) {
-        op.sender = address(account);
-        op.nonce = entryPoint.getNonce(address(account), 0);
+        return userOpOf(address(account), callData);
+    }
+
+    function userOpOf(address sender, bytes memory callData)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        op.sender = sender;
+        op.nonce = entryPoint.getNonce(sender, 0);
         op.callData = callData;
         op.accountGasLimits = bytes32((uint256(200_000) << 128) | 300_000);
         op.preVerificationGas = 60_000;
@@ -74,12 +82,23 @@ abstract contract PaymasterFixture is DeliveryFixture {
         view
         returns (PackedUserOperation memory)
     {
+        return sponsoredFor(op, pk, OWNER_PK, validUntil, validAfter);
+    }
+
+    /// @dev As `sponsored`, for the account of `ownerPk`.
+    function sponsoredFor(
+        PackedUserOperation memory op,
+        uint256 pk,
+        uint256 ownerPk,
+        uint48 validUntil,
+        uint48 validAfter
+    ) internal view returns (PackedUserOperation memory) {
         bytes memory head = abi.encodePacked(address(paymaster), uint128(150_000), uint128(0));
         op.paymasterAndData = abi.encodePacked(head, validUntil, validAfter, new bytes(65));
         bytes32 h = MessageHashUtils.toEthSignedMessageHash(this.hashFor(op, validUntil, validAfter));
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, h);
         op.paymasterAndData = abi.encodePacked(head, validUntil, validAfter, r, s, v);
-        return signed(op);
+        return signedBy(op, ownerPk);
     }
 
     function hashFor(PackedUserOperation calldata op, uint48 validUntil, uint48 validAfter)
@@ -91,7 +110,15 @@ abstract contract PaymasterFixture is DeliveryFixture {
     }
 
     function signed(PackedUserOperation memory op) internal view returns (PackedUserOperation memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(OWNER_PK, entryPoint.getUserOpHash(op));
+        return signedBy(op, OWNER_PK);
+    }
+
+    function signedBy(PackedUserOperation memory op, uint256 ownerPk)
+        internal
+        view
+        returns (PackedUserOperation memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerPk, entryPoint.getUserOpHash(op));
         op.signature = abi.encodePacked(r, s, v);
         return op;
     }
