@@ -121,6 +121,7 @@ fn metered(forecast: i64, kind: Kind, rng: &mut Rng) -> i64 {
 
 /// Runs the delivery phase for the traded intervals (all claimed, the chain at or after the
 /// last one's start).
+#[allow(clippy::too_many_arguments)] // the demo's state, handed over from the trading phase
 pub(crate) async fn run_delivery(
     net: &Devnet,
     market: B256,
@@ -128,7 +129,7 @@ pub(crate) async fn run_delivery(
     pilot: &Pilot,
     traded: &[Traded],
     seed: u64,
-    mut smart: Option<&mut SmartAccounts>,
+    smart: Option<&mut SmartAccounts>,
     say: &mut impl FnMut(String),
 ) -> MatcherResult<DeliverySummary> {
     let (Some(first), Some(last)) = (traded.first(), traded.last()) else {
@@ -347,17 +348,8 @@ pub(crate) async fn run_delivery(
 
     // Certificates follow the fills: each solar seller's certificates of the hour, up to what it
     // sold in the hour, go to the hour's buyers pro rata to what they bought.
-    let (moved, moves, retired) = follow_fills(
-        net,
-        &d,
-        pilot,
-        traded,
-        &meters,
-        timing,
-        &operator,
-        smart.as_deref_mut(),
-    )
-    .await?;
+    let (moved, moves, retired) =
+        follow_fills(net, &d, pilot, traded, &meters, timing, smart).await?;
     say(format!(
         "delivery: {:.1} kWh of certificates moved from solar sellers to buyers along the fills ({moves} transfers); a buyer retired {:.1} kWh for itself",
         moved as f64 / 1000.0,
@@ -411,9 +403,12 @@ async fn follow_fills(
     traded: &[Traded],
     meters: &[Option<(B256, PrivateKeySigner)>],
     timing: &MarketTiming,
-    operator: &PrivateKeySigner,
     smart: Option<&mut SmartAccounts>,
 ) -> MatcherResult<(u128, usize, u128)> {
+    // The operator moves the certificates (the delivery client's sender).
+    let operator = d
+        .sender()
+        .ok_or_else(|| err("a read-only delivery client cannot move certificates"))?;
     let len = u64::from(timing.interval_length());
     let hours: std::collections::BTreeSet<u64> =
         traded.iter().map(|t| t.interval * len / 3600).collect();
@@ -456,7 +451,7 @@ async fn follow_fills(
                     // execute directly) and pays for it.
                     Some(account) => {
                         let data = certificates
-                            .setApprovalForAll(operator.address(), true)
+                            .setApprovalForAll(operator, true)
                             .calldata()
                             .clone();
                         mined(IMarketAccount::new(account, wallet(&p.key)?).execute(
@@ -467,7 +462,7 @@ async fn follow_fills(
                         .await?;
                     }
                     None => {
-                        mined(certificates.setApprovalForAll(operator.address(), true)).await?;
+                        mined(certificates.setApprovalForAll(operator, true)).await?;
                     }
                 }
             }

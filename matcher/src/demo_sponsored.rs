@@ -62,6 +62,9 @@ pub struct SponsoredSummary {
     pub self_paid_wei: U256,
 }
 
+/// A site's orders of an interval: (participant, [(order number, order, lock)]).
+pub(crate) type SiteOrders = (usize, Vec<(usize, Order, u128)>);
+
 /// One site's commits of an interval, as they landed.
 pub(crate) struct SmartCommit {
     pub(crate) n: usize,
@@ -97,7 +100,7 @@ impl SmartAccounts {
         pilot: &mut Pilot,
         say: &mut impl FnMut(String),
     ) -> MatcherResult<Option<Self>> {
-        let Some(rec) = net.accounts.clone() else {
+        let Some(rec) = net.accounts else {
             say("the deployment has no [accounts]: every trader uses its own wallet".into());
             return Ok(None);
         };
@@ -272,7 +275,7 @@ impl SmartAccounts {
     pub(crate) async fn commit(
         &mut self,
         pilot: &Pilot,
-        orders: Vec<(usize, Vec<(usize, Order, u128)>)>,
+        orders: Vec<SiteOrders>,
     ) -> MatcherResult<Vec<SmartCommit>> {
         if orders.is_empty() {
             return Ok(Vec::new());

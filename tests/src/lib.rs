@@ -80,7 +80,7 @@ impl Net {
         net.auction = record.auction;
         net.token = record.token;
         net.delivery = record.delivery;
-        net.accounts = record.accounts.clone();
+        net.accounts = record.accounts;
         let mint = IMockToken::new(record.token, net.wallet(DEV_KEYS[0]).expect("wallet"));
         for (k, key) in DEV_KEYS.iter().enumerate().skip(1) {
             mint.mint(signer(k).address(), U256::from(10_000_000_000u64))

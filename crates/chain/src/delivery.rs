@@ -279,6 +279,11 @@ impl Delivery {
         self.contracts
     }
 
+    /// The account it sends from (`None` for a read-only client).
+    pub fn sender(&self) -> Option<Address> {
+        self.from
+    }
+
     fn settlement(&self) -> DeliverySettlement::DeliverySettlementInstance<&DynProvider> {
         DeliverySettlement::new(self.contracts.settlement, &self.provider)
     }

@@ -70,7 +70,7 @@ impl DemoArgs {
             net.auction = record.auction;
             net.token = record.token;
             net.delivery = record.delivery;
-            net.accounts = record.accounts.clone();
+            net.accounts = record.accounts;
             write_record(&root.join(".sealgrid/deployments/demo.json"), &record)?;
             println!(
                 "demo: chain {} at {}; auction {}; verifiers for {:?} slots (record: .sealgrid/deployments/demo.json)",
