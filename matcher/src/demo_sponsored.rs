@@ -54,8 +54,11 @@ pub struct SponsoredSummary {
     pub commits: usize,
     /// Certificate retirements inside them.
     pub retirements: usize,
-    /// Gas the EntryPoint charged the paymaster, over all operations.
+    /// Gas the EntryPoint charged the paymaster, over all operations (with each operation's
+    /// pre-verification gas and the penalty on unused call gas).
     pub op_gas: u128,
+    /// Gas of the `handleOps` transactions (what the chain spent, account deployments included).
+    pub bundle_gas: u64,
     /// Wei the paymaster's EntryPoint deposit went down by.
     pub paid_wei: U256,
     /// Wei the smart accounts and their owners spent themselves while trading (must be 0).
@@ -267,6 +270,7 @@ impl SmartAccounts {
         }
         self.summary.operations += outcomes.len();
         self.summary.bundles += 1;
+        self.summary.bundle_gas += receipt.gas_used;
         Ok(receipt)
     }
 
@@ -380,7 +384,7 @@ impl SmartAccounts {
 pub(crate) fn render(s: &SponsoredSummary) -> String {
     format!(
         "sponsored: {} smart accounts made {} commits{} in {} user operations ({} handleOps bundles); \
-         the paymaster paid {} wei from its EntryPoint deposit ({} gas per operation); the accounts and their owners paid {} wei for their trading\n",
+         the paymaster paid {} wei from its EntryPoint deposit ({} gas charged per operation, {} gas of handleOps per operation); the accounts and their owners paid {} wei for their trading\n",
         s.accounts,
         s.commits,
         if s.retirements > 0 {
@@ -392,6 +396,7 @@ pub(crate) fn render(s: &SponsoredSummary) -> String {
         s.bundles,
         s.paid_wei,
         s.op_gas / s.operations.max(1) as u128,
+        s.bundle_gas / s.operations.max(1) as u64,
         s.self_paid_wei
     )
 }

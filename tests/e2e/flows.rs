@@ -67,7 +67,10 @@ async fn full_interval_with_a_real_proof() {
     assert_eq!(sp.accounts, 3, "{sp:?}");
     assert!(sp.commits >= 1 && sp.operations >= 1, "{sp:?}");
     assert!(sp.bundles <= sp.operations, "{sp:?}");
-    assert!(sp.paid_wei > U256::ZERO && sp.op_gas > 0, "{sp:?}");
+    assert!(
+        sp.paid_wei > U256::ZERO && sp.op_gas > 0 && sp.bundle_gas > 0,
+        "{sp:?}"
+    );
     assert_eq!(sp.self_paid_wei, U256::ZERO, "{sp:?}");
     assert!(
         lines
