@@ -242,5 +242,59 @@ async fn sponsored_commit_from_a_new_smart_account() {
         .await
         .expect("usage");
     assert_eq!((usage.quota, usage.used), (2, 1));
+
+    // The second operation through the library's bundle path (sealgrid_chain::aa::handle_ops):
+    // with a tampered sponsorship signature the bundle is refused with the EntryPoint's reason
+    // and nothing is sent; with the service's signature it lands and the paymaster pays. Then
+    // the quota is used up and the service refuses a third.
+    let call2 = aa.commit_call(&net, interval, 4242);
+    let op2 = aa.rpc_op(1, true, &call2, fees);
+    let e = call("pm_getPaymasterData", json!([op2, entry_point, chain, {}])).await;
+    let pm2: Bytes = serde_json::from_value(e["result"]["paymasterData"].clone())
+        .unwrap_or_else(|err| panic!("{err}: {e}"));
+    let mut forged_pm = pm2.to_vec();
+    forged_pm[12] ^= 1; // a byte of the signature's r
+    let mut packed_ops = Vec::new();
+    for pm in [forged_pm.as_slice(), pm2.as_ref()] {
+        let mut p = aa.packed(1, true, &call2, fees, pm);
+        let hash = ep.getUserOpHash(p.clone()).call().await.expect("hash");
+        p.signature = aa
+            .owner
+            .sign_hash_sync(&hash)
+            .expect("sign")
+            .as_bytes()
+            .to_vec()
+            .into();
+        packed_ops.push(p);
+    }
+    let good = packed_ops.pop().expect("two");
+    let forged = packed_ops.pop().expect("two");
+    let bundler = signer(1).address();
+    match sealgrid_chain::aa::handle_ops(&net.wallet(1), bundler, entry_point, vec![forged]).await {
+        Err(sealgrid_chain::ChainError::Revert { reason, .. }) => {
+            assert!(reason.contains("AA34"), "{reason}")
+        }
+        other => panic!("a forged sponsorship was not refused: {other:?}"),
+    }
+    let (_, outcomes) =
+        sealgrid_chain::aa::handle_ops(&net.wallet(1), bundler, entry_point, vec![good])
+            .await
+            .expect("the sponsored operation lands");
+    assert_eq!(outcomes.len(), 1);
+    assert!(
+        outcomes[0].success && outcomes[0].paymaster == paymaster,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[0].sender, account);
+    let op3 = aa.rpc_op(2, true, &aa.commit_call(&net, interval, 4243), fees);
+    let e = call("pm_getPaymasterData", json!([op3, entry_point, chain, {}])).await;
+    assert_eq!(e["error"]["code"], POLICY_REFUSED, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("used its quota"),
+        "{e}"
+    );
     let _ = service; // kept alive for the server
 }
