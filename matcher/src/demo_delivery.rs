@@ -209,8 +209,10 @@ pub(crate) async fn run_delivery(
         .ok_or_else(|| err("no meters"))?;
     let mut signed = Vec::new();
     let mut late_reading = None;
-    for t in traded {
-        let mut rng = Rng::new(seed ^ t.interval.rotate_left(17));
+    for (step, t) in traded.iter().enumerate() {
+        // Seeded by the step, not the interval number (which follows the wall clock), so that
+        // every run of the same scenario reads the same.
+        let mut rng = Rng::new(seed ^ (step as u64 + 1).rotate_left(17));
         for (n, m) in meters.iter().enumerate() {
             let Some((id, gateway)) = m else { continue };
             let net_wh = metered(t.forecast[n], pilot.participants[n].kind, &mut rng);
