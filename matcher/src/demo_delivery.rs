@@ -447,24 +447,21 @@ async fn follow_fills(
             if approved.insert(seller) {
                 let certificates =
                     GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?);
+                let approve = certificates.setApprovalForAll(operator, true);
                 match p.account {
                     // Approvals are not market actions the paymaster sponsors: the owner
                     // sends it through its account (SimpleAccount lets the owner call
                     // execute directly) and pays for it.
                     Some(account) => {
-                        let data = certificates
-                            .setApprovalForAll(operator, true)
-                            .calldata()
-                            .clone();
                         mined(IMarketAccount::new(account, wallet(&p.key)?).execute(
                             d.contracts().certificates,
                             U256::ZERO,
-                            data,
+                            approve.calldata().clone(),
                         ))
                         .await?;
                     }
                     None => {
-                        mined(certificates.setApprovalForAll(operator, true)).await?;
+                        mined(approve).await?;
                     }
                 }
             }

@@ -9,8 +9,6 @@
 //! interval's operations in one `handleOps`. A real bundler (alto) is exercised by the test suite
 //! (`tests/e2e/bundler.rs`).
 
-use std::collections::HashSet;
-
 use alloy::{
     network::EthereumWallet,
     providers::{DynProvider, Provider, ProviderBuilder},
@@ -88,7 +86,6 @@ pub(crate) struct SmartAccounts {
     sponsor: Sponsor,
     bundler: DynProvider,
     bundler_address: Address,
-    deployed: HashSet<Address>,
     deposit_before: U256,
     balances_before: Vec<(Address, U256)>,
     pub(crate) summary: SponsoredSummary,
@@ -163,7 +160,6 @@ impl SmartAccounts {
             sponsor,
             bundler,
             bundler_address,
-            deployed: HashSet::new(),
             deposit_before,
             balances_before: Vec::new(),
             summary: SponsoredSummary {
@@ -194,13 +190,12 @@ impl SmartAccounts {
         calls: Vec<(Address, Bytes)>,
         call_gas: u128,
     ) -> MatcherResult<UserOp> {
-        let deploy = !self.deployed.contains(&account)
-            && self
-                .provider
-                .get_code_at(account)
-                .await
-                .map_err(err)?
-                .is_empty();
+        let deploy = self
+            .provider
+            .get_code_at(account)
+            .await
+            .map_err(err)?
+            .is_empty();
         let fees = self.provider.estimate_eip1559_fees().await.map_err(err)?;
         let mut op = UserOp {
             sender: account,
@@ -241,9 +236,6 @@ impl SmartAccounts {
             p.data = data;
         }
         op.sign(&self.provider, self.entry_point, owner).await?;
-        if deploy {
-            self.deployed.insert(account);
-        }
         Ok(op)
     }
 

@@ -12,12 +12,15 @@
 use std::sync::Arc;
 
 use alloy::{
-    primitives::{Address, B256, Bytes, U256},
+    primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use axum::{Json, Router, body::Bytes as Body, extract::State, routing::post};
-use sealgrid_chain::bindings::paymaster::MarketPaymaster::{self, PackedUserOperation};
+use sealgrid_chain::{
+    aa::{self, OpGas, PaymasterPart, UserOp},
+    bindings::paymaster::MarketPaymaster,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -92,13 +95,6 @@ struct RpcUserOp {
 
 fn u128_of(v: U256, field: &str) -> Result<u128, RpcError> {
     u128::try_from(v).map_err(|_| invalid(format!("{field} does not fit 128 bits")))
-}
-
-fn pack_hi_lo(hi: u128, lo: u128) -> B256 {
-    let mut b = [0u8; 32];
-    b[..16].copy_from_slice(&hi.to_be_bytes());
-    b[16..].copy_from_slice(&lo.to_be_bytes());
-    B256::from(b)
 }
 
 impl Sponsor {
@@ -269,43 +265,35 @@ impl Sponsor {
                 "isFinal": false,
             }));
         }
-        let packed = PackedUserOperation {
+        let unsigned = UserOp {
             sender: op.sender,
             nonce: op.nonce,
-            initCode: match (op.factory, &op.factory_data) {
-                (Some(f), Some(d)) => [f.as_slice(), d].concat().into(),
-                (Some(f), None) => f.to_vec().into(),
-                (None, _) => Bytes::new(),
+            factory: op
+                .factory
+                .map(|f| (f, op.factory_data.clone().unwrap_or_default())),
+            call_data: op.call_data.clone(),
+            gas: OpGas {
+                verification: u128_of(op.verification_gas_limit, "verificationGasLimit")?,
+                call: u128_of(op.call_gas_limit, "callGasLimit")?,
+                pre_verification: u128_of(op.pre_verification_gas, "preVerificationGas")?,
             },
-            callData: op.call_data.clone(),
-            accountGasLimits: pack_hi_lo(
-                u128_of(op.verification_gas_limit, "verificationGasLimit")?,
-                u128_of(op.call_gas_limit, "callGasLimit")?,
-            ),
-            preVerificationGas: op.pre_verification_gas,
-            gasFees: pack_hi_lo(
+            fees: (
                 u128_of(op.max_priority_fee_per_gas, "maxPriorityFeePerGas")?,
                 u128_of(op.max_fee_per_gas, "maxFeePerGas")?,
             ),
-            paymasterAndData: [
-                self.paymaster.as_slice(),
-                &pm_gas.to_be_bytes(),
-                &post_gas.to_be_bytes(),
-            ]
-            .concat()
-            .into(),
+            paymaster: Some(PaymasterPart {
+                paymaster: self.paymaster,
+                verification_gas: pm_gas,
+                post_op_gas: post_gas,
+                data: Bytes::new(),
+            }),
             signature: Bytes::new(),
-        };
-        let window_of = |b: &[u8]| {
-            let mut x = [0u8; 8];
-            x[2..].copy_from_slice(b);
-            u64::from_be_bytes(x)
         };
         let hash = MarketPaymaster::new(self.paymaster, &self.provider)
             .getHash(
-                packed,
-                alloy::primitives::aliases::U48::from(window_of(&window[..6])),
-                alloy::primitives::aliases::U48::from(window_of(&window[6..])),
+                aa::for_paymaster(unsigned.packed()),
+                alloy::primitives::aliases::U48::from(valid_until),
+                alloy::primitives::aliases::U48::from(valid_after),
             )
             .call()
             .await

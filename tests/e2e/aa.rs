@@ -281,21 +281,21 @@ impl Accounts {
         self.user_op(nonce, deployed, call_data, fees, Some(paymaster_data))
             .packed()
     }
-}
 
-/// The same operation as the paymaster binding's type.
-pub(crate) fn for_paymaster(
-    p: PackedUserOperation,
-) -> sealgrid_chain::bindings::paymaster::MarketPaymaster::PackedUserOperation {
-    sealgrid_chain::bindings::paymaster::MarketPaymaster::PackedUserOperation {
-        sender: p.sender,
-        nonce: p.nonce,
-        initCode: p.initCode,
-        callData: p.callData,
-        accountGasLimits: p.accountGasLimits,
-        preVerificationGas: p.preVerificationGas,
-        gasFees: p.gasFees,
-        paymasterAndData: p.paymasterAndData,
-        signature: p.signature,
+    /// The operation with `paymaster_data`, signed by the owner over the EntryPoint's hash.
+    pub(crate) async fn signed(
+        &self,
+        net: &Net,
+        nonce: u64,
+        deployed: bool,
+        call_data: &[u8],
+        fees: (u128, u128),
+        paymaster_data: &[u8],
+    ) -> UserOp {
+        let mut op = self.user_op(nonce, deployed, call_data, fees, Some(paymaster_data));
+        op.sign(&net.net.provider, self.entry_point, &self.owner)
+            .await
+            .expect("the owner's signature");
+        op
     }
 }

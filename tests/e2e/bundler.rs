@@ -120,7 +120,7 @@ async fn signed_directly(
     let packed = aa.packed(nonce, true, call_data, fees, &[]);
     let hash = MarketPaymaster::new(aa.paymaster, net.net.provider.clone())
         .getHash(
-            crate::aa::for_paymaster(packed),
+            sealgrid_chain::aa::for_paymaster(packed),
             U48::from(window.0),
             U48::from(window.1),
         )
@@ -134,35 +134,6 @@ async fn signed_directly(
         &sig.as_bytes()[..],
     ]
     .concat()
-}
-
-/// The operation for the bundler: `op` with the paymaster fields of `packed` and the owner's
-/// signature over the EntryPoint's hash of `packed`.
-async fn finished(
-    net: &Net,
-    aa: &Accounts,
-    mut op: Value,
-    mut packed: sealgrid_chain::bindings::entry_point::PackedUserOperation,
-) -> Value {
-    let pm_data = packed.paymasterAndData[52..].to_vec();
-    let hash = IEntryPoint::new(aa.entry_point, net.net.provider.clone())
-        .getUserOpHash(packed.clone())
-        .call()
-        .await
-        .expect("hash");
-    packed.signature = aa
-        .owner
-        .sign_hash_sync(&hash)
-        .expect("sign")
-        .as_bytes()
-        .to_vec()
-        .into();
-    op["paymaster"] = json!(aa.paymaster);
-    op["paymasterVerificationGasLimit"] = json!(format!("{:#x}", crate::aa::GAS.3));
-    op["paymasterPostOpGasLimit"] = json!("0x0");
-    op["paymasterData"] = json!(Bytes::from(pm_data));
-    op["signature"] = json!(packed.signature);
-    op
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,13 +169,10 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
         .await;
     let pm_data: Bytes = serde_json::from_value(answer["result"]["paymasterData"].clone())
         .unwrap_or_else(|e| panic!("{e}: {answer}"));
-    let op = finished(
-        &net,
-        &aa,
-        op,
-        aa.packed(0, false, &call_data, fees, &pm_data),
-    )
-    .await;
+    let op = aa
+        .signed(&net, 0, false, &call_data, fees, &pm_data)
+        .await
+        .to_rpc();
     let deposit = IEntryPoint::new(entry_point, net.net.provider.clone());
     let before = deposit
         .balanceOf(aa.paymaster)
@@ -275,13 +243,10 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
         );
     };
     let pm = signed_directly(&net, &aa, &aa.sponsor, 1, &call_data, fees, window).await;
-    let op2 = finished(
-        &net,
-        &aa,
-        op.clone(),
-        aa.packed(1, true, &call_data, fees, &pm),
-    )
-    .await;
+    let op2 = aa
+        .signed(&net, 1, true, &call_data, fees, &pm)
+        .await
+        .to_rpc();
     refused(
         "quota",
         "AA33",
@@ -298,13 +263,10 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
         .await
         .expect("mined");
     let pm = signed_directly(&net, &aa, &aa.owner, 1, &call_data, fees, window).await;
-    let op3 = finished(
-        &net,
-        &aa,
-        op.clone(),
-        aa.packed(1, true, &call_data, fees, &pm),
-    )
-    .await;
+    let op3 = aa
+        .signed(&net, 1, true, &call_data, fees, &pm)
+        .await
+        .to_rpc();
     refused(
         "bad signature",
         "AA34",
@@ -320,13 +282,10 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
         (now - 10, now - 100),
     )
     .await;
-    let op4 = finished(
-        &net,
-        &aa,
-        op.clone(),
-        aa.packed(1, true, &call_data, fees, &pm),
-    )
-    .await;
+    let op4 = aa
+        .signed(&net, 1, true, &call_data, fees, &pm)
+        .await
+        .to_rpc();
     refused(
         "expired",
         "AA32",
@@ -336,13 +295,7 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
     // 4. Another target (token approve), signed anyway.
     let approve = aa.approve_call(&net);
     let pm = signed_directly(&net, &aa, &aa.sponsor, 1, &approve, fees, window).await;
-    let op5 = finished(
-        &net,
-        &aa,
-        aa.rpc_op(1, true, &approve, fees),
-        aa.packed(1, true, &approve, fees, &pm),
-    )
-    .await;
+    let op5 = aa.signed(&net, 1, true, &approve, fees, &pm).await.to_rpc();
     refused(
         "wrong target",
         "AA33",

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use alloy::{
     primitives::{B256, Bytes, U256},
     providers::Provider,
-    signers::SignerSync,
 };
 use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
 use sealgrid_e2e::{Matcher, Net, signer};
@@ -105,15 +104,10 @@ async fn sponsored_commit_from_a_new_smart_account() {
         stub["paymasterVerificationGasLimit"],
         format!("{:#x}", GAS.3)
     );
-    let mut packed = aa.packed(0, false, &call_data, fees, &pm_data);
-    let hash = ep.getUserOpHash(packed.clone()).call().await.expect("hash");
-    packed.signature = aa
-        .owner
-        .sign_hash_sync(&hash)
-        .expect("sign")
-        .as_bytes()
-        .to_vec()
-        .into();
+    let packed = aa
+        .signed(&net, 0, false, &call_data, fees, &pm_data)
+        .await
+        .packed();
     let deposit_before = ep.balanceOf(paymaster).call().await.expect("deposit");
     let r = ep
         .handleOps(vec![packed], signer(1).address())
@@ -254,21 +248,11 @@ async fn sponsored_commit_from_a_new_smart_account() {
         .unwrap_or_else(|err| panic!("{err}: {e}"));
     let mut forged_pm = pm2.to_vec();
     forged_pm[12] ^= 1; // a byte of the signature's r
-    let mut packed_ops = Vec::new();
-    for pm in [forged_pm.as_slice(), pm2.as_ref()] {
-        let mut p = aa.packed(1, true, &call2, fees, pm);
-        let hash = ep.getUserOpHash(p.clone()).call().await.expect("hash");
-        p.signature = aa
-            .owner
-            .sign_hash_sync(&hash)
-            .expect("sign")
-            .as_bytes()
-            .to_vec()
-            .into();
-        packed_ops.push(p);
-    }
-    let good = packed_ops.pop().expect("two");
-    let forged = packed_ops.pop().expect("two");
+    let forged = aa
+        .signed(&net, 1, true, &call2, fees, &forged_pm)
+        .await
+        .packed();
+    let good = aa.signed(&net, 1, true, &call2, fees, &pm2).await.packed();
     let bundler = signer(1).address();
     match sealgrid_chain::aa::handle_ops(&net.wallet(1), bundler, entry_point, vec![forged]).await {
         Err(sealgrid_chain::ChainError::Revert { reason, .. }) => {

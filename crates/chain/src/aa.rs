@@ -223,6 +223,23 @@ impl UserOp {
     }
 }
 
+/// The same packed operation as the market paymaster's binding names it (for `getHash`).
+pub fn for_paymaster(
+    p: PackedUserOperation,
+) -> crate::bindings::paymaster::MarketPaymaster::PackedUserOperation {
+    crate::bindings::paymaster::MarketPaymaster::PackedUserOperation {
+        sender: p.sender,
+        nonce: p.nonce,
+        initCode: p.initCode,
+        callData: p.callData,
+        accountGasLimits: p.accountGasLimits,
+        preVerificationGas: p.preVerificationGas,
+        gasFees: p.gasFees,
+        paymasterAndData: p.paymasterAndData,
+        signature: p.signature,
+    }
+}
+
 /// The EntryPoint's account of one operation (`UserOperationEvent`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpOutcome {
