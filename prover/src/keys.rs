@@ -21,7 +21,7 @@ use alloy_primitives::B256;
 use sealgrid_types::MarketBounds;
 
 use crate::capacity::{Capacity, capacity};
-use crate::circuit::build;
+use crate::circuit::{ClearingCircuit, build};
 use crate::error::{ProverError, ProverResult};
 use crate::params::KzgParams;
 use crate::witness::{Batch, Witness};
@@ -71,11 +71,13 @@ fn shape_witness() -> ProverResult<Witness> {
     })
 }
 
-fn stage_builder(stage: CircuitBuilderStage, k: u32) -> BaseCircuitBuilder<Fr> {
-    BaseCircuitBuilder::from_stage(stage)
-        .use_k(k as usize)
-        .use_lookup_bits(k as usize - 1)
-        .use_instance_columns(1)
+fn stage_circuit(stage: CircuitBuilderStage, k: u32) -> ClearingCircuit {
+    ClearingCircuit::new(
+        BaseCircuitBuilder::from_stage(stage)
+            .use_k(k as usize)
+            .use_lookup_bits(k as usize - 1)
+            .use_instance_columns(1),
+    )
 }
 
 /// Generates the keys of a capacity's circuit from `params` (which must be for `capacity.k`).
@@ -89,12 +91,12 @@ pub fn keygen(params: &KzgParams, slots: usize) -> ProverResult<CircuitKeys> {
             cap.k
         )));
     }
-    let mut builder = stage_builder(CircuitBuilderStage::Keygen, cap.k);
-    build(&mut builder, &shape_witness()?, cap.slots)?;
-    let config = builder.calculate_params(Some(BLINDING_ROWS));
-    let vk = keygen_vk(params, &builder).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
-    let pk = keygen_pk(params, vk, &builder).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
-    let break_points = builder.break_points();
+    let mut circuit = stage_circuit(CircuitBuilderStage::Keygen, cap.k);
+    build(&mut circuit, &shape_witness()?, cap.slots)?;
+    let config = circuit.base.calculate_params(Some(BLINDING_ROWS));
+    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    let break_points = circuit.base.break_points();
     Ok(CircuitKeys {
         capacity: cap,
         config,
@@ -115,13 +117,24 @@ pub fn mock_check_with(
     slots: usize,
     tamper: impl FnOnce(&mut Vec<Fr>),
 ) -> ProverResult<Vec<Fr>> {
+    mock_check_circuit(witness, slots, tamper, |_| {})
+}
+
+/// [`mock_check_with`] that also lets `tweak` change the circuit before it runs.
+pub(crate) fn mock_check_circuit(
+    witness: &Witness,
+    slots: usize,
+    tamper: impl FnOnce(&mut Vec<Fr>),
+    tweak: impl FnOnce(&mut ClearingCircuit),
+) -> ProverResult<Vec<Fr>> {
     use halo2_base::halo2_proofs::dev::MockProver;
     let cap = capacity(slots)?;
-    let mut builder = stage_builder(CircuitBuilderStage::Mock, cap.k);
-    let mut instances = build(&mut builder, witness, cap.slots)?;
+    let mut circuit = stage_circuit(CircuitBuilderStage::Mock, cap.k);
+    let mut instances = build(&mut circuit, witness, cap.slots)?;
     tamper(&mut instances);
-    builder.calculate_params(Some(BLINDING_ROWS));
-    let prover = MockProver::run(cap.k, &builder, vec![instances.clone()])
+    circuit.base.calculate_params(Some(BLINDING_ROWS));
+    tweak(&mut circuit);
+    let prover = MockProver::run(cap.k, &circuit, vec![instances.clone()])
         .map_err(|e| ProverError::Proving(format!("{e:?}")))?;
     prover.verify().map_err(|errors| {
         ProverError::Proving(format!(
@@ -146,8 +159,11 @@ pub fn prove_with(
     witness: &Witness,
     tamper: impl FnOnce(&mut Vec<Fr>),
 ) -> ProverResult<Proof> {
-    let mut builder = BaseCircuitBuilder::prover(keys.config.clone(), keys.break_points.clone());
-    let mut instances = build(&mut builder, witness, keys.capacity.slots)?;
+    let mut circuit = ClearingCircuit::new(BaseCircuitBuilder::prover(
+        keys.config.clone(),
+        keys.break_points.clone(),
+    ));
+    let mut instances = build(&mut circuit, witness, keys.capacity.slots)?;
     tamper(&mut instances);
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
     create_proof::<
@@ -160,7 +176,7 @@ pub fn prove_with(
     >(
         params,
         &keys.pk,
-        &[builder],
+        &[circuit],
         &[&[instances.as_slice()]],
         OsRng,
         &mut transcript,
@@ -192,4 +208,28 @@ pub fn verify(
         return false;
     };
     VerificationStrategy::<_, VerifierSHPLONK<'_, Bn256>>::finalize(strategy)
+}
+
+/// A capacity's circuit shape at some `k`: the flex-gate columns halo2-base needs, the rows the
+/// Poseidon blocks take, and the constraint system's degree.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The flex-gate part's columns.
+    pub base: BaseCircuitParams,
+    /// Rows of Poseidon blocks.
+    pub poseidon_rows: usize,
+    /// Usable rows at this `k`.
+    pub usable_rows: usize,
+}
+
+/// The shape of the `slots`-slot circuit at `k` (no keys, no proof).
+pub fn layout(slots: usize, k: u32) -> ProverResult<Layout> {
+    let mut circuit = stage_circuit(CircuitBuilderStage::Keygen, k);
+    build(&mut circuit, &shape_witness()?, slots)?;
+    let base = circuit.base.calculate_params(Some(BLINDING_ROWS));
+    Ok(Layout {
+        base,
+        poseidon_rows: circuit.hashes.rows(),
+        usable_rows: (1usize << k) - BLINDING_ROWS,
+    })
 }

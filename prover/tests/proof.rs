@@ -22,8 +22,9 @@ fn source() -> ParamsSource {
 fn checked_in_verifier(slots: usize) -> EvmVerifier {
     let src = std::fs::read_to_string(root().join(evm::verifier_path(slots)))
         .expect("checked-in verifier");
-    let code = evm::compile(&src, &root().join("tools/solc/solc")).expect("solc");
-    EvmVerifier::deploy(&code).expect("deploy")
+    let stages = evm::compile(&src, &root().join("tools/solc/solc")).expect("solc");
+    assert!(stages.len() > 1, "the {slots}-slot verifier is staged");
+    EvmVerifier::deploy(&stages).expect("every stage deploys under EIP-170")
 }
 
 #[test]
@@ -60,7 +61,7 @@ fn proofs_verify_natively_and_in_revm() {
             "{name}: proof {} bytes, verifier gas {gas}",
             proof.bytes.len()
         );
-        assert!(gas < 350_000, "{name}: {gas} gas");
+        assert!(gas < 700_000, "{name}: {gas} gas");
 
         // Another statement with the same proof: the price, one fill word, the accumulator.
         for i in [6usize, 8, 2] {

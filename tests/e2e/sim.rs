@@ -98,7 +98,7 @@ fn revm_intervals_with_real_proofs() {
     let verifier = Verifier::Generated(
         codes
             .into_iter()
-            .map(|c| (c.capacity as u32, c.creation))
+            .map(|c| (c.capacity as u32, c.stages))
             .collect(),
         &prove,
     );

@@ -87,7 +87,7 @@ abstract contract AuctionFixture is TestBase {
             settleWindow: WINDOW,
             commitHorizon: HORIZON,
             maxCommitments: MAX_COMMITMENTS,
-            verifierGasLimit: 500_000,
+            verifierGasLimit: 800_000,
             priceFloor: FLOOR,
             priceCap: CAP,
             minBond: MIN_BOND,

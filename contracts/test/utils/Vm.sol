@@ -8,6 +8,9 @@ interface Vm {
     function deal(address account, uint256 newBalance) external;
     function etch(address target, bytes calldata code) external;
     function deployCode(string calldata artifactPath) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs)
+        external
+        returns (address deployed);
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;

@@ -309,9 +309,9 @@ impl DeployConfig {
                 caps.last()
             )));
         }
-        if m.verifier_gas_limit < 400_000 {
+        if m.verifier_gas_limit < 650_000 {
             return Err(bad(format!(
-                "market.verifier_gas_limit = {} is too low: verifying a clearing proof takes 310k-390k gas",
+                "market.verifier_gas_limit = {} is too low: verifying a clearing proof takes 540k-620k gas (two verifier stages)",
                 m.verifier_gas_limit
             )));
         }
@@ -397,8 +397,9 @@ pub struct VerifierCode {
     pub capacity: usize,
     /// Its circuit's k.
     pub k: u32,
-    /// Creation bytecode (from `solc --bin`).
-    pub creation: Vec<u8>,
+    /// Creation bytecode of each stage (from `solc --bin`), the entry first. Every stage but
+    /// the last takes the next stage's address as its constructor argument.
+    pub stages: Vec<Vec<u8>>,
 }
 
 /// A deployed verifier in the record.
@@ -412,6 +413,9 @@ pub struct VerifierRecord {
     pub address: Address,
     /// keccak256 of its runtime code: auditors compare it with `sealgrid prover export-verifier`.
     pub code_hash: B256,
+    /// The stages after the entry, in call order (prover/src/evm.rs).
+    #[serde(default)]
+    pub stages: Vec<Address>,
 }
 
 /// The ERC-4337 part of a deployment record.
@@ -502,33 +506,53 @@ pub async fn deploy(
 
     let mut records = Vec::new();
     for v in verifiers {
-        let tx = TransactionRequest::default().with_deploy_code(v.creation.clone());
-        let receipt = provider
-            .send_transaction(tx)
-            .await?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::Devnet(format!("deploying a verifier: {e}")))?;
-        let address = receipt
-            .contract_address
-            .filter(|_| receipt.status())
-            .ok_or_else(|| {
-                ChainError::Devnet(format!(
-                    "deploying the {}-slot verifier failed in tx {}",
-                    v.capacity, receipt.transaction_hash
-                ))
-            })?;
+        // The last stage first: each stage is constructed with the next one's address.
+        let mut next: Option<Address> = None;
+        let mut addresses = Vec::with_capacity(v.stages.len());
+        for (i, creation) in v.stages.iter().enumerate().rev() {
+            let mut init = creation.clone();
+            if let Some(next) = next {
+                init.extend_from_slice(&[0u8; 12]);
+                init.extend_from_slice(next.as_slice());
+            }
+            let tx = TransactionRequest::default().with_deploy_code(init);
+            let receipt = provider
+                .send_transaction(tx)
+                .await?
+                .get_receipt()
+                .await
+                .map_err(|e| ChainError::Devnet(format!("deploying a verifier: {e}")))?;
+            let address = receipt
+                .contract_address
+                .filter(|_| receipt.status())
+                .ok_or_else(|| {
+                    ChainError::Devnet(format!(
+                        "deploying stage {} of the {}-slot verifier failed in tx {}",
+                        i + 1,
+                        v.capacity,
+                        receipt.transaction_hash
+                    ))
+                })?;
+            addresses.push(address);
+            next = Some(address);
+        }
+        addresses.reverse();
+        let Some((&address, later)) = addresses.split_first() else {
+            return Err(bad(format!("no code for the {}-slot verifier", v.capacity)));
+        };
         let code = provider.get_code_at(address).await?;
         say(format!(
-            "verifier for {} slots at {address} ({} bytes of code)",
+            "verifier for {} slots at {address} ({} bytes of code, {} stages)",
             v.capacity,
-            code.len()
+            code.len(),
+            addresses.len()
         ));
         records.push(VerifierRecord {
             capacity: v.capacity,
             k: v.k,
             address,
             code_hash: keccak256(&code),
+            stages: later.to_vec(),
         });
     }
 

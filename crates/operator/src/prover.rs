@@ -68,7 +68,7 @@ impl HaloProver {
                 .map_err(|e| OperatorError::Prover(e.to_string()))?
                 .k;
             let insecure = self.source.is_insecure();
-            let creation = if insecure && evm::CHECKED_IN.contains(&slots) {
+            let stages = if insecure && evm::CHECKED_IN.contains(&slots) {
                 let path = root.join(evm::verifier_path(slots));
                 let text =
                     std::fs::read_to_string(&path).map_err(|e| OperatorError::io(&path, e))?;
@@ -81,15 +81,26 @@ impl HaloProver {
                     })?;
                     let tag = alloy_primitives::keccak256(&anchor);
                     Some(default_cache_dir().join(format!(
-                        "verifiers/{}-{}.bin",
+                        "verifiers/{}-{}.hex",
                         evm::verifier_name(slots),
                         &tag.to_string()[2..18]
                     )))
                 } else {
                     None
                 };
-                match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
-                    Some(code) => code,
+                // One stage per line, hex.
+                let from_cache = cached
+                    .as_ref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|text| {
+                        text.lines()
+                            .map(hex::decode)
+                            .collect::<Result<Vec<_>, _>>()
+                            .ok()
+                    })
+                    .filter(|stages| !stages.is_empty());
+                match from_cache {
+                    Some(stages) => stages,
                     None => {
                         say(format!(
                             "generating the {slots}-slot verifier (k = {k}: parameters and keygen) ..."
@@ -103,7 +114,9 @@ impl HaloProver {
                                 std::fs::create_dir_all(dir)
                                     .map_err(|e| OperatorError::io(dir, e))?;
                             }
-                            std::fs::write(p, &code).map_err(|e| OperatorError::io(p, e))?;
+                            let text: Vec<String> = code.iter().map(hex::encode).collect();
+                            std::fs::write(p, text.join("\n"))
+                                .map_err(|e| OperatorError::io(p, e))?;
                         }
                         code
                     }
@@ -112,7 +125,7 @@ impl HaloProver {
             out.push(sealgrid_chain::deploy::VerifierCode {
                 capacity: slots,
                 k,
-                creation,
+                stages,
             });
         }
         Ok(out)

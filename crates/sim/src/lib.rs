@@ -54,8 +54,9 @@ pub type SimResult<T> = Result<T, SimError>;
 pub enum Verifier<'a> {
     /// The TEST-ONLY accept-all verifier (`contracts/test/utils/Mocks.sol`).
     TestAcceptAll,
-    /// The generated verifiers: (capacity, creation code) ascending, behind `ClearingVerifier`.
-    Generated(Vec<(u32, Vec<u8>)>, &'a dyn Prove),
+    /// The generated verifiers: (capacity, creation code of each stage, the entry first)
+    /// ascending, behind `ClearingVerifier`.
+    Generated(Vec<(u32, Vec<Vec<u8>>)>, &'a dyn Prove),
 }
 
 /// Makes the proof of a settle: `(market, interval, slots)` where a slot is `Ok(order)` for an
@@ -202,9 +203,22 @@ impl Sim {
             Verifier::Generated(codes, _) => {
                 let mut caps = Vec::new();
                 let mut addrs = Vec::new();
-                for (cap, code) in codes {
+                for (cap, stages) in codes {
                     caps.push(*cap);
-                    addrs.push(sim.create(op, code.clone(), &format!("verifier {cap}"))?);
+                    // The last stage first: each stage takes the next one's address.
+                    let mut next: Option<Address> = None;
+                    for (i, code) in stages.iter().enumerate().rev() {
+                        let mut code = code.clone();
+                        if let Some(next) = next {
+                            code.extend(next.abi_encode());
+                        }
+                        let what = format!("verifier {cap} stage {}", i + 1);
+                        next = Some(sim.create(op, code, &what)?);
+                    }
+                    let entry = next.ok_or_else(|| {
+                        SimError::Invalid(format!("no code for the {cap}-slot verifier"))
+                    })?;
+                    addrs.push(entry);
                 }
                 let mut code = artifact(root, "ClearingVerifier.sol", "ClearingVerifier")?;
                 code.extend((caps, addrs).abi_encode_params());

@@ -23,7 +23,7 @@ pub use order::{
     accumulate, accumulate_all, order_commitment, order_words, recover_order_signer,
     recover_struct_signer, sealgrid_domain, sign_order, sign_struct,
 };
-pub use poseidon::{hash2, hash4};
+pub use poseidon::{hash2, hash4, permutation_t3, permutation_t5};
 pub use time::{BatchStatus, MIN_DISPUTE_WINDOW, MarketTiming};
 pub use token::{TokenKind, parse_token_id, token_id};
 pub use units::{

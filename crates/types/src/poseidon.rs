@@ -4,7 +4,7 @@
 //! and MDS matrix from the Grain LFSR with `secure_mds = 0` (poseidon-primitives 0.2.0's
 //! generator). `H(x1..xn)` starts from the state `[0, x1, .., xn]`, applies one permutation
 //! and outputs `state[0]`: this is what circomlibjs 0.1.7 and poseidon-solidity 0.0.5 compute,
-//! and what the circuit computes over halo2-base's `OptimizedPoseidonSpec::<8, R_P, 0>`.
+//! and what the circuit's Poseidon gate computes from [`permutation_t3`] / [`permutation_t5`].
 //!
 //! In poseidon-primitives that is `Hash<Fr, Spec, ConstantLengthIden3<L>, T, T - 1>` with the
 //! domain element 0: the iden3 layout puts the capacity at `state[0]` (initialised to 0), the
@@ -99,6 +99,21 @@ cached_spec!(
     5,
     60
 );
+
+/// The round constants (one row per round: 4 full, `R_P` partial, 4 full) and the MDS matrix of
+/// the width-3 permutation, unoptimised: round `r` adds `constants[r]`, applies the S-box (to
+/// every word in a full round, to word 0 in a partial one) and multiplies by `mds` (row-major,
+/// `new[i] = sum_j mds[i][j] * old[j]`). The circuit's Poseidon gate is written over these.
+pub fn permutation_t3() -> (Vec<[Fr; 3]>, [[Fr; 3]; 3]) {
+    let (rc, mds, _) = <PoseidonT3 as Spec<Fr, 3, 2>>::constants();
+    (rc, mds)
+}
+
+/// [`permutation_t3`] for width 5.
+pub fn permutation_t5() -> (Vec<[Fr; 5]>, [[Fr; 5]; 5]) {
+    let (rc, mds, _) = <PoseidonT5 as Spec<Fr, 5, 4>>::constants();
+    (rc, mds)
+}
 
 /// circomlib's `poseidon([a, b])` (width 3).
 pub fn hash2(a: Fr, b: Fr) -> Fr {

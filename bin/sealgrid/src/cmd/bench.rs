@@ -18,7 +18,8 @@ pub(crate) enum BenchCommand {
     Intake(IntakeArgs),
     /// Proving a cleared batch of N commitments with the capacity that holds it: parameters,
     /// keys, proof, native check, and the generated verifier's gas in revm. Targets on a 2-core
-    /// machine: 1,024 orders in <= 60 s, 4,096 in <= 240 s, verification <= 350k gas.
+    /// machine: 1,024 orders in <= 60 s, 4,096 in <= 240 s, verification <= 350k gas (missed by
+    /// design: about 600k, prover/README.md).
     ///
     /// Example: `sealgrid bench prove --orders 64,256`.
     Prove(ProveArgs),
