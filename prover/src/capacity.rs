@@ -14,10 +14,10 @@
 //!
 //! | slots | k  | advice columns | prove   | verify gas |
 //! |-------|----|----------------|---------|------------|
-//! | 4     | 11 | 9              | 0.7 s   | 570k       |
-//! | 64    | 14 | 10             | 4.4 s   | 592k       |
-//! | 256   | 16 | 10             | 14.8 s  | 640k       |
-//! | 1,024 | 18 | 10             | 60.1 s  | —          |
+//! | 4     | 11 | 9              | 0.8 s   | 571k       |
+//! | 64    | 14 | 10             | 4.6 s   | 602k       |
+//! | 256   | 16 | 10             | 13.9 s  | 622k       |
+//! | 1,024 | 18 | 10             | 52.0 s  | 742k       |
 //!
 //! (Over the flex gate alone the Poseidon hashes took 6,000 of 6,570 cells per slot: 256 slots
 //! needed k = 20 with two columns and proved in 108-150 s for 388k gas.)

@@ -311,7 +311,7 @@ impl DeployConfig {
         }
         if m.verifier_gas_limit < 650_000 {
             return Err(bad(format!(
-                "market.verifier_gas_limit = {} is too low: verifying a clearing proof takes 540k-620k gas (two verifier stages)",
+                "market.verifier_gas_limit = {} is too low: a clearing proof takes 500k-600k gas to verify inside the settle",
                 m.verifier_gas_limit
             )));
         }
