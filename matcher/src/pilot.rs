@@ -148,6 +148,21 @@ pub struct Pilot {
 /// Interval length in hours.
 const DT_H: f64 = 5.0 / 60.0;
 
+/// Batteries of a feeder of `sites` sites (the pilot's six per 180 sites, at least one).
+pub const fn batteries(sites: usize) -> usize {
+    let b = (6 * sites).div_ceil(180);
+    if b == 0 { 1 } else { b }
+}
+
+/// The most orders one interval can have: one per site and battery and the aggregator's two.
+pub const fn max_orders(sites: usize) -> usize {
+    sites + batteries(sites) + 2
+}
+
+/// The largest feeder whose interval fits the 256-slot circuit with the demo's one unopened
+/// commitment: 244 sites, 9 batteries, 2 aggregator orders and 1 unopened commitment are 256.
+pub const MAX_SITES: usize = 244;
+
 /// The scenario's key `n` of kind `what` (participant wallets, meter gateways): devnet only.
 pub(crate) fn derived_key(seed: u64, what: &str, n: usize) -> PrivateKeySigner {
     // keccak of a label is a valid secp256k1 key with overwhelming probability; retry otherwise.
@@ -197,8 +212,7 @@ impl Pilot {
                 bid: per_mwh(rng.range(90.0, 160.0).round() as i64),
             });
         }
-        let batteries = (6 * sites).div_ceil(180).max(1);
-        for b in 0..batteries {
+        for b in 0..batteries(sites) {
             participants.push(Participant {
                 kind: Kind::Storage,
                 key: wallet(seed, sites + b),
@@ -212,7 +226,7 @@ impl Pilot {
         }
         participants.push(Participant {
             kind: Kind::Aggregator,
-            key: wallet(seed, sites + batteries),
+            key: wallet(seed, sites + batteries(sites)),
             account: None,
             pv_kw: 0.0,
             load_kw: 0.0,
@@ -378,6 +392,21 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), 187);
+    }
+
+    #[test]
+    fn the_largest_feeder_fills_the_256_slot_circuit_exactly() {
+        assert_eq!(max_orders(MAX_SITES) + 1, 256);
+        assert!(max_orders(MAX_SITES + 1) + 1 > 256);
+        for sites in [1, 12, 180, MAX_SITES] {
+            let mut p = Pilot::new(sites, 7);
+            for h in [12.0, 19.0] {
+                assert!(
+                    p.intents(h).len() <= max_orders(sites),
+                    "{sites} sites at {h}h"
+                );
+            }
+        }
     }
 
     #[test]

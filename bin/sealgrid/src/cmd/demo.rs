@@ -36,8 +36,11 @@ pub(crate) struct DemoArgs {
 
 impl DemoArgs {
     pub(crate) fn run(self) -> Result<()> {
-        if self.sites == 0 || self.sites > 230 {
-            bail!("--sites must be 1..=230 (one interval's orders must fit the 256-slot circuit)");
+        let max = sealgrid_matcher::pilot::MAX_SITES;
+        if self.sites == 0 || self.sites > max {
+            bail!(
+                "--sites must be 1..={max} (one interval's orders must fit the 256-slot circuit)"
+            );
         }
         if self.intervals == 0 || self.intervals > 288 {
             bail!("--intervals must be 1..=288 (one day)");
