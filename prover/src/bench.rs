@@ -74,8 +74,8 @@ pub const RSS_BYTES_PER_ROW: u64 = 5_000;
 /// See [`RSS_BYTES_PER_ROW`].
 pub const RSS_BASE_MB: u64 = 40;
 
-/// Projected peak memory (MB) of proving the `slots`-slot circuit at `k`.
-pub fn projected_rss_mb(_slots: usize, k: u32) -> u64 {
+/// Projected peak memory (MB) of proving a circuit of `2^k` rows.
+pub fn projected_rss_mb(k: u32) -> u64 {
     RSS_BASE_MB + (1u64 << k) * RSS_BYTES_PER_ROW / (1 << 20)
 }
 
@@ -105,7 +105,7 @@ pub fn run_prove_bench(
     let mut lines = Vec::new();
     for &n in sizes {
         let cap = capacity_for(n)?;
-        let projected = projected_rss_mb(cap.slots, cap.k);
+        let projected = projected_rss_mb(cap.k);
         if let Some(available) = available_mb()
             && projected > available
         {
@@ -174,7 +174,7 @@ mod tests {
     fn memory_projection_matches_the_measured_runs() {
         // (slots, k, measured peak RSS in MB) from the benchmark runs in capacity.rs.
         for (slots, k, measured) in [(64, 14, 121u64), (256, 16, 385), (1024, 18, 1_348)] {
-            let p = projected_rss_mb(slots, k);
+            let p = projected_rss_mb(k);
             let err = p.abs_diff(measured) as f64 / measured as f64;
             assert!(
                 err < 0.15,
@@ -182,7 +182,7 @@ mod tests {
             );
         }
         // 4,096 slots at k = 20 fit in this machine's 24 GiB; k = 23 would not.
-        assert!(projected_rss_mb(4096, 20) < 24 * 1024);
-        assert!(projected_rss_mb(4096, 23) > 24 * 1024);
+        assert!(projected_rss_mb(20) < 24 * 1024);
+        assert!(projected_rss_mb(23) > 24 * 1024);
     }
 }

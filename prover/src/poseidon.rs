@@ -28,7 +28,7 @@ use halo2_base::halo2_proofs::circuit::{Region, Value};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::halo2_proofs::plonk::{
-    Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector,
+    Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells,
 };
 use halo2_base::halo2_proofs::poly::Rotation;
 use halo2_base::utils::halo2::constrain_virtual_equals_external;
@@ -144,7 +144,7 @@ enum Round {
     Partial,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct TraceRow {
     s: Vec<Fr>,
     aux: Fr,
@@ -168,6 +168,33 @@ pub struct PoseidonConfig {
     q_full: [Selector; 2],
     /// Partial-round selectors for width 3 and width 5.
     q_partial: [Selector; 2],
+}
+
+/// `u_i = s_i + rc_i` on the current row, for the `t` words of a round.
+fn round_input(
+    m: &mut VirtualCells<'_, Fr>,
+    s: &[Column<Advice>; COLUMNS],
+    rc: &[Column<Fixed>; COLUMNS],
+    t: usize,
+) -> Vec<Expression<Fr>> {
+    (0..t)
+        .map(|i| m.query_advice(s[i], Rotation::cur()) + m.query_fixed(rc[i], Rotation::cur()))
+        .collect()
+}
+
+fn pow4(x: &Expression<Fr>) -> Expression<Fr> {
+    let sq = x.clone() * x.clone();
+    sq.clone() * sq
+}
+
+/// One row of the MDS product, `sum_i term(i, row[i])`. The expression's shape is part of the
+/// verifying key: changing how a term is written changes the generated verifiers.
+fn mix(row: &[Fr], term: impl Fn(usize, Expression<Fr>) -> Expression<Fr>) -> Expression<Fr> {
+    row.iter()
+        .enumerate()
+        .map(|(i, c)| term(i, Expression::Constant(*c)))
+        .reduce(|a, b| a + b)
+        .unwrap_or(Expression::Constant(Fr::ZERO))
 }
 
 fn selector_index(width: usize) -> usize {
@@ -201,56 +228,31 @@ impl PoseidonConfig {
             let idx = selector_index(t);
             meta.create_gate("poseidon full round", |m| {
                 let q = m.query_selector(config.q_full[idx]);
-                let u: Vec<Expression<Fr>> = (0..t)
-                    .map(|i| {
-                        m.query_advice(s[i], Rotation::cur())
-                            + m.query_fixed(rc[i], Rotation::cur())
-                    })
-                    .collect();
+                let u = round_input(m, &s, &rc, t);
                 let x4: Vec<Expression<Fr>> = (0..t)
                     .map(|i| m.query_advice(s[i], Rotation::next()))
                     .collect();
-                let mut out = Vec::with_capacity(2 * t);
-                for i in 0..t {
-                    let sq = u[i].clone() * u[i].clone();
-                    out.push(q.clone() * (x4[i].clone() - sq.clone() * sq));
-                }
+                let mut out: Vec<Expression<Fr>> = u
+                    .iter()
+                    .zip(&x4)
+                    .map(|(u, x4)| q.clone() * (x4.clone() - pow4(u)))
+                    .collect();
                 for (j, row) in p.mds.iter().enumerate() {
                     let next = m.query_advice(s[j], Rotation(2));
-                    let mixed = row
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| Expression::Constant(*c) * x4[i].clone() * u[i].clone())
-                        .reduce(|a, b| a + b)
-                        .unwrap_or(Expression::Constant(Fr::ZERO));
+                    let mixed = mix(row, |i, c| c * x4[i].clone() * u[i].clone());
                     out.push(q.clone() * (next - mixed));
                 }
                 out
             });
             meta.create_gate("poseidon partial round", |m| {
                 let q = m.query_selector(config.q_partial[idx]);
-                let u: Vec<Expression<Fr>> = (0..t)
-                    .map(|i| {
-                        m.query_advice(s[i], Rotation::cur())
-                            + m.query_fixed(rc[i], Rotation::cur())
-                    })
-                    .collect();
+                let mut u = round_input(m, &s, &rc, t);
                 let a = m.query_advice(aux, Rotation::cur());
-                let sq = u[0].clone() * u[0].clone();
-                let mut out = vec![q.clone() * (a.clone() - sq.clone() * sq)];
-                let x5 = a * u[0].clone();
+                let mut out = vec![q.clone() * (a.clone() - pow4(&u[0]))];
+                u[0] = a * u[0].clone();
                 for (j, row) in p.mds.iter().enumerate() {
                     let next = m.query_advice(s[j], Rotation::next());
-                    let mixed = row
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            let x = if i == 0 { x5.clone() } else { u[i].clone() };
-                            Expression::Constant(*c) * x
-                        })
-                        .reduce(|a, b| a + b)
-                        .unwrap_or(Expression::Constant(Fr::ZERO));
-                    out.push(q.clone() * (next - mixed));
+                    out.push(q.clone() * (next - mix(row, |i, c| c * u[i].clone())));
                 }
                 out
             });
@@ -259,10 +261,13 @@ impl PoseidonConfig {
     }
 }
 
-/// A queued permutation: its input cells (flex gate) and its output (an external virtual cell).
+/// A queued permutation: its input cells (flex gate), its rows and its output (an external
+/// virtual cell holding the last row's `s0`).
 #[derive(Clone, Debug)]
 struct Job {
+    permutation: &'static Permutation,
     inputs: Vec<AssignedValue<Fr>>,
+    trace: Vec<TraceRow>,
     output: AssignedValue<Fr>,
 }
 
@@ -288,15 +293,16 @@ impl HashQueue {
         ctx: &Context<Fr>,
         inputs: [AssignedValue<Fr>; N],
     ) -> AssignedValue<Fr> {
-        let values = inputs.map(|a| *a.value());
-        let output = match values.as_slice() {
-            [a, b] => sealgrid_types::hash2(*a, *b),
-            [a, b, c, d] => sealgrid_types::hash4([*a, *b, *c, *d]),
-            _ => unreachable!("the circuit hashes 2 or 4 inputs"),
+        let Some(permutation) = Permutation::for_inputs(N) else {
+            unreachable!("the circuit hashes 2 or 4 inputs");
         };
+        let trace = permutation.trace(&inputs.map(|a| *a.value()));
+        let output = trace.last().map_or(Fr::ZERO, |row| row.s[0]);
         let output = lock(&ctx.copy_manager).mock_external_assigned(output);
         self.jobs.push(Job {
+            permutation,
             inputs: inputs.to_vec(),
+            trace,
             output,
         });
         output
@@ -304,11 +310,7 @@ impl HashQueue {
 
     /// Rows the queued hashes take.
     pub fn rows(&self) -> usize {
-        self.jobs
-            .iter()
-            .filter_map(|j| Permutation::for_inputs(j.inputs.len()))
-            .map(Permutation::rows)
-            .sum()
+        self.jobs.iter().map(|j| j.trace.len()).sum()
     }
 
     /// Lays the queued hashes out from row 0 down. Without `witness_gen_only` it also assigns
@@ -339,13 +341,8 @@ impl HashQueue {
                 let _ = (j, offset, column);
                 Fr::ZERO
             };
-            let p = Permutation::for_inputs(job.inputs.len()).ok_or(Error::Synthesis)?;
-            let inputs: Vec<Fr> = job.inputs.iter().map(|a| *a.value()).collect();
-            let trace = p.trace(&inputs);
+            let (p, trace) = (job.permutation, &job.trace);
             let last = trace.len() - 1;
-            if trace[last].s[0] != *job.output.value() {
-                return Err(Error::Synthesis);
-            }
             let idx = selector_index(p.width);
             let mut round = 0;
             for (offset, tr) in trace.iter().enumerate() {

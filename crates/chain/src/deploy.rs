@@ -402,6 +402,17 @@ pub struct VerifierCode {
     pub stages: Vec<Vec<u8>>,
 }
 
+/// A verifier stage's init code: its creation code with its constructor argument, the next
+/// stage's address, when it has one (every stage but the last).
+pub fn stage_init_code(creation: &[u8], next: Option<Address>) -> Vec<u8> {
+    let mut code = creation.to_vec();
+    if let Some(next) = next {
+        code.extend_from_slice(&[0u8; 12]);
+        code.extend_from_slice(next.as_slice());
+    }
+    code
+}
+
 /// A deployed verifier in the record.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VerifierRecord {
@@ -510,12 +521,8 @@ pub async fn deploy(
         let mut next: Option<Address> = None;
         let mut addresses = Vec::with_capacity(v.stages.len());
         for (i, creation) in v.stages.iter().enumerate().rev() {
-            let mut init = creation.clone();
-            if let Some(next) = next {
-                init.extend_from_slice(&[0u8; 12]);
-                init.extend_from_slice(next.as_slice());
-            }
-            let tx = TransactionRequest::default().with_deploy_code(init);
+            let tx =
+                TransactionRequest::default().with_deploy_code(stage_init_code(creation, next));
             let receipt = provider
                 .send_transaction(tx)
                 .await?

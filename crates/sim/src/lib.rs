@@ -208,10 +208,7 @@ impl Sim {
                     // The last stage first: each stage takes the next one's address.
                     let mut next: Option<Address> = None;
                     for (i, code) in stages.iter().enumerate().rev() {
-                        let mut code = code.clone();
-                        if let Some(next) = next {
-                            code.extend(next.abi_encode());
-                        }
+                        let code = sealgrid_chain::deploy::stage_init_code(code, next);
                         let what = format!("verifier {cap} stage {}", i + 1);
                         next = Some(sim.create(op, code, &what)?);
                     }
