@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use sealgrid_types::{EXCLUDED_FLAG, FILL_QUANTITY_MASK, SELL_FLAG};
+use sealgrid_types::Fill;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -164,16 +164,17 @@ async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesReject
 }
 
 /// Fill word to a JSON description.
+/// (A zero fill carries no side in its word and reads as a buy of 0 Wh.)
 fn describe_fill(word: u64) -> Value {
-    if word & EXCLUDED_FLAG != 0 {
-        json!({ "excluded": true, "filledWh": 0 })
-    } else {
-        json!({
-            "excluded": false,
-            "side": if word & SELL_FLAG != 0 { "sell" } else { "buy" },
-            "filledWh": word & FILL_QUANTITY_MASK,
-        })
-    }
+    let (side, wh) = match Fill::decode(word) {
+        Ok(Fill::Excluded) => return json!({ "excluded": true, "filledWh": 0 }),
+        Ok(Fill::Zero) => ("buy", 0),
+        Ok(Fill::Buy(wh)) => ("buy", wh),
+        Ok(Fill::Sell(wh)) => ("sell", wh),
+        // The store only holds words the scheduler encoded; say so rather than guess.
+        Err(e) => return json!({ "excluded": false, "invalid": e.to_string() }),
+    };
+    json!({ "excluded": false, "side": side, "filledWh": wh })
 }
 
 async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> Response {
@@ -197,7 +198,8 @@ async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> 
         None => ("accepted", Value::Null),
         Some(b) => (
             "cleared",
-            b.fills
+            b.batch
+                .fills
                 .get(o.index as usize)
                 .map_or(Value::Null, |w| describe_fill(*w)),
         ),
@@ -210,7 +212,7 @@ async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> 
         "trader": o.trader,
         "status": status,
         "fill": fill,
-        "clearingPrice": batch.as_ref().and_then(|b| b.price),
+        "clearingPrice": batch.as_ref().and_then(|b| b.batch.price),
         "receivedAt": o.received_at,
     }))
     .into_response()
@@ -226,19 +228,19 @@ async fn batch(
         ));
     };
     match s.intake.store().batch(market, interval).await {
-        Ok(Some(b)) => Json(json!({
-            "market": b.market,
-            "interval": b.interval,
-            "state": b.state,
-            "count": b.count,
-            "accumulator": b.accumulator,
-            "cleared": b.price.is_some(),
-            "price": b.price,
-            "volume": b.volume,
-            "fillWords": b.fills,
-            "fills": b.fills.iter().map(|w| describe_fill(*w)).collect::<Vec<_>>(),
-            "clearedAt": b.cleared_at,
-            "handedAt": b.handed_at,
+        Ok(Some(row)) => Json(json!({
+            "market": row.batch.market,
+            "interval": row.batch.interval,
+            "state": row.state.as_str(),
+            "count": row.batch.count,
+            "accumulator": row.batch.accumulator,
+            "cleared": row.batch.price.is_some(),
+            "price": row.batch.price,
+            "volume": row.batch.volume,
+            "fillWords": row.batch.fills,
+            "fills": row.batch.fills.iter().map(|w| describe_fill(*w)).collect::<Vec<_>>(),
+            "clearedAt": row.cleared_at,
+            "handedAt": row.handed_at,
         }))
         .into_response(),
         Ok(None) => not_found(format!("interval {interval} of {market} is not cleared")),

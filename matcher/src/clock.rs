@@ -1,16 +1,12 @@
 //! Time for the scheduler: the system clock in production, a simulated clock in tests.
 
+use sealgrid_types::BoxFuture;
 use std::{
-    future::Future,
-    pin::Pin,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use tokio::sync::watch;
-
-/// A boxed future, so that clocks can be used as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A source of unix time in seconds that can wait until a given time.
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -195,9 +195,6 @@ pub enum MatcherError {
         /// What disagrees.
         reason: String,
     },
-    /// The batch sink refused or failed a batch; it is retried.
-    #[error("batch hand-off failed: {0}")]
-    Sink(String),
     /// Configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),

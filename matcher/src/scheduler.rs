@@ -6,15 +6,11 @@ use std::{sync::Arc, time::Duration};
 
 use alloy_primitives::B256;
 use sealgrid_chain::AuctionReader;
-use sealgrid_clearing::{BookOrder, Side as BookSide, clear};
+use sealgrid_clearing::{BookOrder, clear_sequence};
 use sealgrid_store::{BatchRow, BatchState};
-use sealgrid_types::{EXCLUDED_FLAG, SELL_FLAG, Side};
+use sealgrid_types::{BatchSink, ClearedBatch, Side};
 
-use crate::{
-    Intake, MatcherError, MatcherResult,
-    indexer::Indexer,
-    sink::{BatchSink, ClearedBatch},
-};
+use crate::{Intake, MatcherError, MatcherResult, indexer::Indexer};
 
 /// How often to poll the chain while waiting for blocks past a gate.
 const POLL: Duration = Duration::from_millis(100);
@@ -89,7 +85,7 @@ impl Scheduler {
         let pending = self.intake.store().batches_in(BatchState::Cleared).await?;
         let mut n = 0;
         for b in pending {
-            if self.hand_off(&b).await? {
+            if self.hand_off(&b.batch).await? {
                 n += 1;
             }
         }
@@ -111,13 +107,13 @@ impl Scheduler {
                 drop(self.intake.close_for_clearing().await);
                 let b = self.clear(market, interval).await?;
                 failpoint("before_save");
-                let saved = store.save_batch(&b).await?;
+                let saved = store.save_batch(&b, self.intake.clock().now()).await?;
                 failpoint("after_save");
                 saved
             }
         };
         if batch.state == BatchState::Cleared {
-            self.hand_off(&batch).await?;
+            self.hand_off(&batch.batch).await?;
         }
         Ok(store.batch(market, interval).await?.unwrap_or(batch))
     }
@@ -135,7 +131,7 @@ impl Scheduler {
     }
 
     /// Clears `(market, interval)` from the store; does not persist.
-    pub async fn clear(&self, market: B256, interval: u64) -> MatcherResult<BatchRow> {
+    pub async fn clear(&self, market: B256, interval: u64) -> MatcherResult<ClearedBatch> {
         let started = std::time::Instant::now();
         let store = self.intake.store();
         let onchain = self.chain.interval(market, interval).await?;
@@ -159,9 +155,8 @@ impl Scheduler {
         }
         let orders = store.orders(market, interval).await?;
         let mut opened = orders.iter().peekable();
-        // Per commitment: Some(position in the book) if opened and not withdrawn.
-        let mut slots = Vec::with_capacity(commitments.len());
-        let mut book = Vec::with_capacity(orders.len());
+        // The interval's sequence: per commitment, its order if opened and not withdrawn.
+        let mut sequence = Vec::with_capacity(commitments.len());
         for (k, c) in commitments.iter().enumerate() {
             if c.index as usize != k {
                 return Err(inconsistent(format!(
@@ -178,46 +173,29 @@ impl Scheduler {
                             c.index
                         )));
                     }
-                    let side = match Side::try_from(o.side)? {
-                        Side::Buy => BookSide::Buy,
-                        Side::Sell => BookSide::Sell,
-                    };
-                    slots.push(Some((book.len(), side)));
-                    book.push(BookOrder {
-                        side,
+                    sequence.push(Some(BookOrder {
+                        side: Side::try_from(o.side)?,
                         quantity_wh: o.quantity_wh,
                         limit_price: o.limit_price,
-                    });
+                    }));
                 }
-                _ => slots.push(None),
+                _ => sequence.push(None),
             }
         }
-        let result = clear(&book)?;
-        let fills = slots
-            .iter()
-            .map(|s| match *s {
-                None => EXCLUDED_FLAG,
-                Some((_, _)) if !result.cleared() => 0,
-                Some((k, BookSide::Buy)) => result.fills[k],
-                Some((k, BookSide::Sell)) if result.fills[k] == 0 => 0,
-                Some((k, BookSide::Sell)) => SELL_FLAG | result.fills[k],
-            })
-            .collect();
+        let result = clear_sequence(&sequence)?;
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.intake.metrics().record_cleared(interval, micros);
-        tracing::info!(%market, interval, count = commitments.len(), opened = book.len(),
-            price = ?result.price, volume = result.volume, micros, "interval cleared");
-        Ok(BatchRow {
+        tracing::info!(%market, interval, count = commitments.len(),
+            opened = sequence.iter().flatten().count(), price = ?result.clearing.price,
+            volume = result.clearing.volume, micros, "interval cleared");
+        Ok(ClearedBatch {
             market,
             interval,
-            state: BatchState::Cleared,
             count: onchain.count,
             accumulator: onchain.accumulator,
-            price: result.price,
-            volume: result.volume,
-            fills,
-            cleared_at: self.intake.clock().now(),
-            handed_at: None,
+            price: result.clearing.price,
+            volume: result.clearing.volume,
+            fills: result.fills,
         })
     }
 
@@ -236,7 +214,12 @@ impl Scheduler {
             }
             Err(e) => {
                 self.intake.metrics().record_handoff(false);
-                tracing::warn!(market = %b.market, interval = b.interval, error = %e, "hand-off failed; will retry");
+                if e.is_retryable() {
+                    tracing::warn!(market = %b.market, interval = b.interval, error = %e, "hand-off failed; will retry");
+                } else {
+                    tracing::error!(market = %b.market, interval = b.interval, error = %e,
+                        "hand-off failed and needs an operator; offered again on the next pass");
+                }
                 Ok(false)
             }
         }

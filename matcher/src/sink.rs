@@ -1,26 +1,13 @@
-//! Where cleared batches go next: the proving and submission pipeline, behind a trait.
+//! A batch sink for running the matcher before a prover is configured.
 
-use sealgrid_store::BatchRow;
-
-use crate::clock::BoxFuture;
-
-/// A cleared batch, as handed on. The opened orders (private) are read from the store by the
-/// prover; the batch carries what is public.
-pub type ClearedBatch = BatchRow;
-
-/// The next stage after clearing. `accept` must be idempotent per `(market, interval)`: after a
-/// crash between a successful `accept` and the store noting it, the batch is offered again.
-pub trait BatchSink: Send + Sync + std::fmt::Debug {
-    /// Takes a batch; an error means "not taken, offer it again later".
-    fn accept<'a>(&'a self, batch: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>>;
-}
+use sealgrid_types::{BatchSink, BoxFuture, ClearedBatch, SinkError};
 
 /// A sink that only logs: for running the matcher before the prover is wired in.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogSink;
 
 impl BatchSink for LogSink {
-    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             tracing::info!(
                 market = %b.market, interval = b.interval, count = b.count,

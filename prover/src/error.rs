@@ -95,6 +95,23 @@ pub enum ProverError {
 pub type ProverResult<T> = Result<T, ProverError>;
 
 impl ProverError {
+    /// Whether the error is in the batch itself (too many commitments, a bad opening, bounds,
+    /// values outside the field): proving the same batch again cannot succeed.
+    pub fn is_invalid_batch(&self) -> bool {
+        matches!(
+            self,
+            Self::TooManyCommitments { .. }
+                | Self::NoCapacity { .. }
+                | Self::InvalidOpening { .. }
+                | Self::CommitmentNotInField { .. }
+                | Self::InvalidBounds { .. }
+                | Self::MarketNotInField(_)
+                | Self::Clearing(_)
+                | Self::NativeMismatch(_)
+                | Self::InvalidStatement(_)
+        )
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.display().to_string(),

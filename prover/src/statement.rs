@@ -22,9 +22,7 @@
 //! element per word.
 
 use alloy_primitives::B256;
-use sealgrid_types::{
-    EXCLUDED_FLAG, FILL_QUANTITY_MASK, FILL_RESERVED_MASK, Fr, SELL_FLAG, fr_from_b256,
-};
+use sealgrid_types::{EXCLUDED_FLAG, FILL_QUANTITY_MASK, FILL_RESERVED_MASK, Fr, fr_from_b256};
 
 use crate::error::{ProverError, ProverResult};
 
@@ -132,21 +130,13 @@ impl Statement {
     }
 }
 
-/// The fill word of an opened order: its quantity, with the sell flag only when it is nonzero.
-pub const fn opened_word(sell: bool, fill: u64) -> u64 {
-    if sell && fill > 0 {
-        SELL_FLAG | fill
-    } else {
-        fill
-    }
-}
-
 /// The fill word of an excluded commitment.
 pub const EXCLUDED_WORD: u64 = EXCLUDED_FLAG;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealgrid_types::SELL_FLAG;
 
     #[test]
     fn chunk_moves_flags_down() {

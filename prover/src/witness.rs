@@ -16,33 +16,19 @@
 //! With those, `[pLo, pHi]` is exactly the set of maximising prices and `mB = pHi`, `mA = pLo`.
 
 use alloy_primitives::{B256, U256};
-use sealgrid_clearing::BookOrder;
-use sealgrid_types::{MarketBounds, Order, Side, accumulate_all, fr_from_b256, order_commitment};
+use sealgrid_clearing::{BookOrder, fill_words};
+use sealgrid_types::{MarketBounds, Side, accumulate_all, fr_from_b256, order_commitment};
 
 use crate::error::{ProverError, ProverResult};
-use crate::statement::{EXCLUDED_WORD, Statement, opened_word, price_offset};
+use crate::statement::{Statement, price_offset};
 
-/// One commitment of the interval's sequence, as the operator knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Slot {
-    /// The trader opened this commitment: the signed order (with its salt).
-    Opened(Order),
-    /// Never opened (or withdrawn): only its on-chain commitment is known.
-    Excluded(B256),
-}
+/// One commitment of the interval's sequence, as the operator knows it (the pipeline's
+/// [`sealgrid_types::ProofSlot`]).
+pub use sealgrid_types::ProofSlot as Slot;
 
-/// The private input: the interval's whole sequence, in on-chain order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Batch {
-    /// Market id.
-    pub market: B256,
-    /// Interval index.
-    pub interval: u64,
-    /// The market's price bounds at settle time.
-    pub bounds: MarketBounds,
-    /// Every commitment of the interval, in commitment-index order.
-    pub slots: Vec<Slot>,
-}
+/// The private input: the interval's whole sequence, in on-chain order (the pipeline's
+/// [`sealgrid_types::ProofRequest`]).
+pub use sealgrid_types::ProofRequest as Batch;
 
 /// The per-slot values the circuit assigns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,16 +186,23 @@ impl Witness {
             .map_err(|e| ProverError::InvalidStatement(e.to_string()))?;
 
         // The reference engine over the openings, in commitment order.
-        let engine_book: Vec<BookOrder> = book
+        let mut opened = book.iter();
+        let sequence: Vec<Option<BookOrder>> = slots
             .iter()
-            .map(|&(sell, q, l)| {
-                if sell {
-                    BookOrder::sell(q, l)
-                } else {
-                    BookOrder::buy(q, l)
-                }
+            .map(|s| {
+                s.opened
+                    .then(|| opened.next())
+                    .flatten()
+                    .map(|&(sell, q, l)| {
+                        if sell {
+                            BookOrder::sell(q, l)
+                        } else {
+                            BookOrder::buy(q, l)
+                        }
+                    })
             })
             .collect();
+        let engine_book: Vec<BookOrder> = sequence.iter().flatten().copied().collect();
         let clearing = sealgrid_clearing::clear(&engine_book)?;
         let volume = clearing.volume;
         let v = u128::from(volume);
@@ -282,10 +275,8 @@ impl Witness {
         if left_bid < 0 || left_ask < 0 {
             return Err(ProverError::NativeMismatch("negative leftover".into()));
         }
-        let mut words = Vec::with_capacity(slots.len());
         for s in slots.iter_mut() {
             if !s.opened {
-                words.push(EXCLUDED_WORD);
                 continue;
             }
             let l = (s.price_offset ^ (1 << 63)) as i64;
@@ -304,7 +295,6 @@ impl Witness {
                     s.fill = s.base + extra;
                 }
             }
-            words.push(opened_word(s.sell, s.fill));
         }
 
         // The twin must agree with the engine, fill for fill.
@@ -328,6 +318,8 @@ impl Witness {
                 "crossing price does not bound V".into(),
             ));
         }
+        // The public fill words, from the one encoder the matcher and the simulation use.
+        let words = fill_words(&sequence, &clearing)?;
 
         Ok(Self {
             statement: Statement {

@@ -17,7 +17,7 @@ use sealgrid_chain::bindings::{
     IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
 };
 use sealgrid_chain::deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
-use sealgrid_e2e::{Net, root};
+use sealgrid_devkit::harness::{Net, root};
 use serde_json::Value;
 
 alloy::sol! {

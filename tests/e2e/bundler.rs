@@ -16,8 +16,8 @@ use alloy::{
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
-use sealgrid_e2e::{Net, root};
-use sealgrid_matcher::sponsor::Sponsor;
+use sealgrid_devkit::harness::{Net, root};
+use sealgrid_sponsor::Sponsor;
 use serde_json::{Value, json};
 
 use crate::aa::{Accounts, accounts, canonical_entry_point};

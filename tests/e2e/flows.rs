@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use alloy_primitives::{Bytes, U256};
-use sealgrid_chain::{SettleOutcome, Settlement, Submitter, bindings::ISealgridAuction};
-use sealgrid_e2e::{Matcher, Net, prover, signer, small_local_config};
-use sealgrid_matcher::{
-    BoxFuture, ClearedBatch, ClearingProver, ProofRequest, ProvenBatch, SettleReport, SettleSink,
-    Settled,
+use sealgrid_chain::{SettleOutcome, Submitter, SubmitterConfig, bindings::ISealgridAuction};
+use sealgrid_devkit::{
     demo::{DemoOptions, run_demo},
+    harness::{Matcher, Net, prover, signer, small_local_config},
 };
-use sealgrid_types::{EXCLUDED_FLAG, SELL_FLAG, Side, fills_proof};
+use sealgrid_node::{Pipeline, SettlementConfig};
+use sealgrid_settlement::Settled;
+use sealgrid_types::{
+    BatchSink, BatchStatus, BoxFuture, ClearedBatch, ClearingProver, EXCLUDED_FLAG, ProofRequest,
+    ProveError, ProvenBatch, SELL_FLAG, Side, SinkError, fills_proof,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_interval_with_a_real_proof() {
@@ -47,7 +50,7 @@ async fn full_interval_with_a_real_proof() {
         .interval(net.market, row.interval)
         .await
         .expect("interval");
-    assert_eq!(on_chain.status, 1);
+    assert_eq!(on_chain.status, BatchStatus::Settled);
     assert_eq!(Some(on_chain.price), row.price);
     assert!(summary.claim_txs >= 1);
     assert!(
@@ -110,7 +113,7 @@ async fn full_interval_with_a_real_proof() {
 struct NoProver;
 
 impl ClearingProver for NoProver {
-    fn prove(&self, _: &ProofRequest) -> Result<ProvenBatch, String> {
+    fn prove(&self, _: &ProofRequest) -> Result<ProvenBatch, ProveError> {
         panic!("the pipeline must not prove an interval past its deadline")
     }
 }
@@ -120,22 +123,15 @@ async fn missed_settle_window_voids_and_refunds_every_lock() {
     let net = Net::with_test_verifier().await;
     let (interval, gate) = net.open_interval().await;
     let tmp = tempfile::tempdir().expect("tmp");
-    let submitter = net.submitter().await;
-    let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SettleReport>();
     let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
-    let sink = {
-        let store = sealgrid_store::Store::connect(&store_url)
-            .await
-            .expect("store");
-        SettleSink::new(
-            store,
-            net.chain().await,
-            Arc::new(NoProver),
-            submitter.clone(),
-        )
-        .with_reports(tx)
-    };
-    let m = Matcher::start(&net, &store_url, Arc::new(sink)).await;
+    let pipeline = Pipeline::Settle(SettlementConfig {
+        prover: Arc::new(NoProver),
+        submitter: SubmitterConfig::default(),
+        prepare: Vec::new(),
+    });
+    let mut m = Matcher::start(&net, &store_url, pipeline).await;
+    let submitter = m.node.submitter.clone().expect("submitter");
+    let mut reports = m.node.take_reports().expect("reports");
 
     let traders = [1usize, 2, 3, 4];
     let mut before = Vec::new();
@@ -166,9 +162,13 @@ async fn missed_settle_window_voids_and_refunds_every_lock() {
         .scheduler
         .close_interval(net.market, interval)
         .await
-        .expect("close");
+        .expect("close")
+        .batch;
     assert_eq!(batch.count, 4);
-    let report = reports.try_recv().expect("report");
+    let report = tokio::time::timeout(std::time::Duration::from_secs(10), reports.recv())
+        .await
+        .expect("a report in time")
+        .expect("report");
     assert_eq!(report.outcome, Settled::Voided);
     assert_eq!(
         net.chain()
@@ -177,7 +177,7 @@ async fn missed_settle_window_voids_and_refunds_every_lock() {
             .await
             .expect("iv")
             .status,
-        2
+        BatchStatus::Voided
     );
 
     // Every lock comes back, and only once.
@@ -201,15 +201,13 @@ async fn missed_settle_window_voids_and_refunds_every_lock() {
         );
     }
     // A late settle is refused before anything is sent.
-    let late = Settlement {
-        market: net.market,
-        interval,
-        price: 100_000,
+    let late = ClearedBatch {
+        price: Some(100_000),
         volume: 0,
         fills: vec![0; 4],
-        proof: Bytes::new(),
+        ..batch
     };
-    assert!(submitter.settle(&late).await.is_err());
+    assert!(submitter.settle(&late, &Bytes::new()).await.is_err());
 }
 
 /// An operator's sink that settles the honest clearing except that it marks one opened order
@@ -221,26 +219,28 @@ struct CensoringSink {
     fills: tokio::sync::Mutex<Vec<u64>>,
 }
 
-impl sealgrid_matcher::BatchSink for CensoringSink {
-    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+impl BatchSink for CensoringSink {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             let mut fills = b.fills.clone();
             fills[self.victim as usize] = EXCLUDED_FLAG;
-            let s = Settlement {
-                market: b.market,
-                interval: b.interval,
-                price: 0,
+            let s = ClearedBatch {
+                price: Some(0),
                 volume: 0,
                 fills: fills
                     .iter()
                     .map(|w| if *w == EXCLUDED_FLAG { *w } else { 0 })
                     .collect(),
-                proof: Bytes::from_static(b"accept-all"),
+                ..b.clone()
             };
             *self.fills.lock().await = s.fills.clone();
-            match self.submitter.settle(&s).await {
+            match self
+                .submitter
+                .settle(&s, &Bytes::from_static(b"accept-all"))
+                .await
+            {
                 Ok(SettleOutcome::Settled(_)) => Ok(()),
-                r => Err(format!("{r:?}")),
+                r => Err(SinkError::fatal(format!("{r:?}"))),
             }
         })
     }
@@ -258,7 +258,7 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
         fills: tokio::sync::Mutex::new(Vec::new()),
     });
     let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
-    let m = Matcher::start(&net, &store_url, sink.clone()).await;
+    let m = Matcher::start(&net, &store_url, Pipeline::Sink(sink.clone())).await;
 
     let buy = net.order(1, interval, Side::Buy, 20_000, 120_000, 1);
     let sell = net.order(2, interval, Side::Sell, 20_000, 50_000, 2);
@@ -284,7 +284,7 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
         .interval(net.market, interval)
         .await
         .expect("iv");
-    assert_eq!(iv.status, 1, "settled (censoring)");
+    assert_eq!(iv.status, BatchStatus::Settled, "settled (censoring)");
 
     // The victim disputes before delivery with the matcher's signed receipt.
     let bond_before = net
@@ -335,7 +335,7 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
         .interval(net.market, interval)
         .await
         .expect("iv");
-    assert_eq!(iv.status, 2, "voided for censorship");
+    assert_eq!(iv.status, BatchStatus::Voided, "voided for censorship");
     let bond_after = net
         .reader()
         .getMarket(net.market)

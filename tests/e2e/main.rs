@@ -5,6 +5,8 @@
 mod aa;
 mod bundler;
 mod flows;
+mod intake;
 mod restart;
+mod scheduler;
 mod sim;
 mod sponsor;

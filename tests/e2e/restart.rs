@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
-use sealgrid_chain::{AuctionReader, Submitter, SubmitterConfig, bindings::SealgridAuction};
-use sealgrid_e2e::{Matcher, Net, prover, signer};
-use sealgrid_matcher::{Indexer, Intake, IntakeLimits, Metrics, Scheduler, SettleSink, SimClock};
+use sealgrid_chain::{SubmitterConfig, bindings::SealgridAuction};
+use sealgrid_devkit::harness::{Matcher, Net, prover, signer};
+use sealgrid_matcher::SimClock;
+use sealgrid_node::{NodeConfig, Pipeline, SettlementConfig, launch};
+use sealgrid_settlement::Claimer;
 use sealgrid_store::{BatchState, Store};
-use sealgrid_types::Side;
+use sealgrid_types::{BatchStatus, Side};
 
 const CHILD_ENV: &str = "SEALGRID_E2E_CHILD";
 
@@ -19,26 +21,21 @@ async fn child() {
     let spec = std::env::var(CHILD_ENV).expect("run by the restart test only");
     let v: serde_json::Value = serde_json::from_str(&spec).expect("spec");
     let s = |k: &str| v[k].as_str().expect(k).to_owned();
-    let store = Store::connect(&s("store")).await.expect("store");
-    let auction = s("auction").parse().expect("auction");
-    let chain = AuctionReader::connect(&s("rpc"), auction)
-        .await
-        .expect("chain");
-    let indexer = Arc::new(Indexer::new(chain.clone(), store.clone(), 0, 0));
-    let intake = Intake::new(
-        chain.clone(),
-        store.clone(),
-        indexer.clone(),
+    let mut cfg = NodeConfig::new(
+        s("rpc"),
+        s("auction").parse().expect("auction"),
         signer(0),
-        Arc::new(SimClock::new(v["now"].as_u64().expect("now"))),
-        IntakeLimits::default(),
-        Arc::new(Metrics::default()),
+        s("store"),
     );
-    let submitter = Submitter::connect(&s("rpc"), auction, signer(0), SubmitterConfig::default())
-        .await
-        .expect("submitter");
-    let sink = SettleSink::new(store, chain.clone(), prover(), Arc::new(submitter));
-    let scheduler = Scheduler::new(intake, chain, indexer, Arc::new(sink));
+    cfg.clock = Arc::new(SimClock::new(v["now"].as_u64().expect("now")));
+    cfg.pipeline = Pipeline::Settle(SettlementConfig {
+        prover: prover(),
+        submitter: SubmitterConfig::default(),
+        prepare: Vec::new(),
+    });
+    cfg.background = false;
+    let node = launch(cfg).await.expect("node");
+    let scheduler = node.scheduler.clone();
     scheduler.resume_handoffs().await.expect("resume");
     scheduler
         .close_interval(
@@ -105,7 +102,7 @@ async fn a_matcher_killed_mid_interval_settles_once() {
         );
         {
             // Orders are committed and opened before the gate; that matcher then stops.
-            let m = Matcher::start(&net, &store_url, Arc::new(sealgrid_matcher::LogSink)).await;
+            let m = Matcher::start(&net, &store_url, Pipeline::Log).await;
             let book = [
                 (1, Side::Buy, 30_000, 120_000),
                 (2, Side::Sell, 20_000, 60_000),
@@ -150,7 +147,9 @@ async fn a_matcher_killed_mid_interval_settles_once() {
             .await
             .expect("get")
             .expect("batch");
-        assert_eq!(b.state, BatchState::HandedOff, "{failpoint}");
+        // The pipeline recorded the outcome: a restart resumes from it, never re-settles.
+        assert_eq!(b.state, BatchState::Settled, "{failpoint}");
+        let b = b.batch;
         let on_chain = net
             .chain()
             .await
@@ -159,7 +158,7 @@ async fn a_matcher_killed_mid_interval_settles_once() {
             .expect("iv");
         assert_eq!(
             (on_chain.status, Some(on_chain.price), on_chain.volume),
-            (1, b.price, b.volume)
+            (BatchStatus::Settled, b.price, b.volume)
         );
         // A third start changes nothing.
         assert_eq!(run_child(&spec, None), 0);
@@ -175,8 +174,19 @@ async fn a_matcher_killed_mid_interval_settles_once() {
     let submitter = net.submitter().await;
     for url in &stores {
         let store = Store::connect(url).await.expect("store");
-        let claimer = sealgrid_matcher::Claimer::new(store, net.chain().await, submitter.clone());
+        let claimer = Claimer::new(store.clone(), net.chain().await, submitter.clone());
         assert_eq!(claimer.run_once().await.expect("claims"), 1, "{url}");
+        // The store records the interval claimed: the next pass (or a restart) has no work.
+        assert_eq!(claimer.run_once().await.expect("again"), 0, "{url}");
+        assert!(
+            store
+                .batches_in(BatchState::Claimed)
+                .await
+                .expect("claimed")
+                .len()
+                == 1,
+            "{url}"
+        );
     }
     let token = net.net.token;
     let ledger = net.reader().ledger(token).call().await.expect("ledger");

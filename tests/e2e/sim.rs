@@ -1,13 +1,10 @@
 //! The same flow in revm (`crates/sim`): many intervals with random books on the accept-all
 //! verifier, and intervals with real proofs against the generated verifiers.
 
-use alloy_primitives::B256;
 use sealgrid_clearing::bench::SplitMix64;
-use sealgrid_e2e::{prover, root};
-use sealgrid_matcher::{ClearingProver, ProofRequest, ProofSlot};
-use sealgrid_operator::HaloProver;
-use sealgrid_sim::{Prove, Sim, SimOrder, Verifier};
-use sealgrid_types::{MarketBounds, Order, Side};
+use sealgrid_devkit::harness::{prover, root};
+use sealgrid_sim::{Sim, SimOrder, Verifier};
+use sealgrid_types::Side;
 
 /// A random book: few price levels (ties), negative prices, one-sided and empty books, orders
 /// never opened.
@@ -57,50 +54,18 @@ fn many_intervals_in_revm() {
     );
 }
 
-/// The halo2 prover behind the simulation's callback.
-struct HaloProve(std::sync::Arc<HaloProver>);
-
-impl Prove for HaloProve {
-    fn prove(
-        &self,
-        market: B256,
-        interval: u64,
-        floor: i64,
-        cap: i64,
-        slots: &[Result<Order, B256>],
-    ) -> Result<Vec<u8>, String> {
-        let request = ProofRequest {
-            market,
-            interval,
-            bounds: MarketBounds {
-                price_floor: floor,
-                price_cap: cap,
-            },
-            slots: slots
-                .iter()
-                .map(|s| match s {
-                    Ok(o) => ProofSlot::Opened(o.clone()),
-                    Err(c) => ProofSlot::Excluded(*c),
-                })
-                .collect(),
-        };
-        Ok(self.0.prove(&request)?.proof)
-    }
-}
-
 #[test]
 fn revm_intervals_with_real_proofs() {
     let halo = prover();
     let codes = halo
         .verifier_codes(&root(), &[4, 16], &mut |_| {})
         .expect("verifier code");
-    let prove = HaloProve(halo);
     let verifier = Verifier::Generated(
         codes
             .into_iter()
             .map(|c| (c.capacity as u32, c.stages))
             .collect(),
-        &prove,
+        halo.as_ref(),
     );
     let mut sim = Sim::new(&root(), &verifier, 6).expect("sim");
     let mut rng = SplitMix64::new(7);

@@ -11,9 +11,9 @@ use alloy::{
     providers::Provider,
 };
 use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
-use sealgrid_e2e::{Matcher, Net, signer};
-use sealgrid_matcher::LogSink;
-use sealgrid_matcher::sponsor::{POLICY_REFUSED, Sponsor};
+use sealgrid_devkit::harness::{Matcher, Net, signer};
+use sealgrid_node::Pipeline;
+use sealgrid_sponsor::{POLICY_REFUSED, Sponsor};
 use sealgrid_types::{Order, Side, order_commitment, required_lock, sealgrid_domain, sign_order};
 use serde_json::{Value, json};
 
@@ -145,7 +145,7 @@ async fn sponsored_commit_from_a_new_smart_account() {
     // the account's ERC-1271 isValidSignature.
     let tmp = tempfile::tempdir().expect("tmp");
     let store_url = format!("sqlite:{}", tmp.path().join("m.db").display());
-    let m = Matcher::start(&net, &store_url, Arc::new(LogSink)).await;
+    let m = Matcher::start(&net, &store_url, Pipeline::Log).await;
     let domain = sealgrid_domain(net.net.chain_id, net.net.auction);
     let post = |signature: Vec<u8>| {
         let body = json!({

@@ -65,13 +65,16 @@ pub enum ChainError {
         /// The volume on-chain.
         volume: u64,
     },
+    /// A shared type refused a value read from the chain (an unknown status code, a fill word).
+    #[error(transparent)]
+    Types(#[from] sealgrid_types::TypesError),
     /// The interval cannot be settled.
     #[error("interval {interval} cannot be settled: {reason}")]
     NotSettleable {
         /// The interval.
         interval: u64,
         /// Why.
-        reason: String,
+        reason: NotSettleable,
     },
     /// The base fee is above the configured cap: no transaction could be included.
     #[error("base fee {base_fee} wei is above the fee cap {cap} wei")]
@@ -97,3 +100,45 @@ pub enum ChainError {
 
 /// Result of chain access.
 pub type ChainResult<T> = Result<T, ChainError>;
+
+impl ChainError {
+    /// Whether the same call may succeed later: the node, the network or the fee market was in
+    /// the way. Reverts, refused settles, bad configuration and bad data are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Rpc(_)
+                | Self::Contract(_)
+                | Self::Timeout(_)
+                | Self::FeeCapExceeded { .. }
+                | Self::MissingBlock(_)
+        )
+    }
+}
+
+/// Why an interval cannot be settled ([`ChainError::NotSettleable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotSettleable {
+    /// It is void.
+    #[error("voided")]
+    Voided,
+    /// It has no commitments.
+    #[error("no commitments")]
+    Empty,
+    /// Its gate has not closed.
+    #[error("its gate {gate} is not reached (chain time {now})")]
+    BeforeGate {
+        /// The gate closure.
+        gate: u64,
+        /// Chain time.
+        now: u64,
+    },
+    /// Its settle window has passed: it can only be voided.
+    #[error("its settle deadline {deadline} has passed (chain time {now})")]
+    PastDeadline {
+        /// The settle deadline.
+        deadline: u64,
+        /// Chain time.
+        now: u64,
+    },
+}

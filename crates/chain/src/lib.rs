@@ -8,9 +8,9 @@ mod error;
 mod reader;
 pub mod submitter;
 
-pub use error::{ChainError, ChainResult};
+pub use error::{ChainError, ChainResult, NotSettleable};
 pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
-pub use submitter::{Confirmed, GasAlert, SettleOutcome, Settlement, Submitter, SubmitterConfig};
+pub use submitter::{Confirmed, GasAlert, SettleOutcome, SettleState, Submitter, SubmitterConfig};
 
 /// Contract bindings generated from the committed ABIs (`abi/*.json`).
 pub mod bindings {

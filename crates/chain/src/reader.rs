@@ -5,7 +5,7 @@ use alloy::{
     rpc::types::{Filter, Log},
     sol_types::{SolError, SolEvent},
 };
-use sealgrid_types::{MarketBounds, MarketTiming};
+use sealgrid_types::{BatchStatus, MarketBounds, MarketTiming};
 
 use crate::{
     ChainError, ChainResult,
@@ -65,8 +65,8 @@ pub struct IntervalInfo {
     pub accumulator: B256,
     /// Number of commitments.
     pub count: u32,
-    /// 0 open, 1 settled, 2 voided.
-    pub status: u8,
+    /// Open (unsettled), settled or voided.
+    pub status: BatchStatus,
     /// Clearing price when settled.
     pub price: i64,
     /// Cleared volume when settled.
@@ -232,7 +232,7 @@ impl AuctionReader {
         Ok(IntervalInfo {
             accumulator: B256::from(r.accumulator),
             count: r.count,
-            status: r.status,
+            status: BatchStatus::try_from(r.status)?,
             price: r.price,
             volume: r.volume,
             fills_root: r.fillsRoot,

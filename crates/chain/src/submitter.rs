@@ -28,11 +28,11 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolInterface,
 };
-use sealgrid_types::{fills_root, pack_fill_words};
+use sealgrid_types::{BatchStatus, ClearedBatch, pack_fill_words};
 use tokio::sync::Mutex;
 
 use crate::{
-    ChainError, ChainResult,
+    ChainError, ChainResult, NotSettleable,
     bindings::{ISealgridAuction, SealgridAuction},
 };
 
@@ -89,23 +89,6 @@ pub struct GasAlert {
 /// The alert hook.
 pub type AlertHook = Arc<dyn Fn(&GasAlert) + Send + Sync>;
 
-/// A proven clearing to settle.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settlement {
-    /// The market.
-    pub market: B256,
-    /// The interval.
-    pub interval: u64,
-    /// Clearing price (0 when the volume is 0).
-    pub price: i64,
-    /// Cleared volume (Wh).
-    pub volume: u64,
-    /// One fill word per commitment, in commitment order.
-    pub fills: Vec<u64>,
-    /// The clearing proof.
-    pub proof: Bytes,
-}
-
 /// A transaction that landed and is final to the configured depth.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Confirmed {
@@ -117,6 +100,52 @@ pub struct Confirmed {
     pub gas_used: u64,
     /// Transactions sent for it (more than 1 after a replacement or a reorg).
     pub attempts: u32,
+}
+
+/// Where an interval stands for a settle ([`Submitter::settle_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettleState {
+    /// A settle can land until `deadline` (chain time).
+    Open {
+        /// The settle deadline.
+        deadline: u64,
+    },
+    /// The chain already holds exactly this clearing.
+    AlreadySettled,
+    /// The interval is void: every lock is refundable.
+    Voided,
+    /// The interval has no commitments: there is nothing to settle.
+    Empty,
+    /// The gate has not closed yet.
+    BeforeGate {
+        /// The gate closure.
+        gate: u64,
+        /// Chain time.
+        now: u64,
+    },
+    /// The settle window has passed: the interval can only be voided.
+    PastDeadline {
+        /// The settle deadline.
+        deadline: u64,
+        /// Chain time.
+        now: u64,
+    },
+}
+
+impl SettleState {
+    /// What a settle attempt makes of this state: `None` to send, `Some` when the chain already
+    /// answers it, an error when no settle can land.
+    fn outcome(self, interval: u64) -> ChainResult<Option<SettleOutcome>> {
+        let reason = match self {
+            Self::Open { .. } => return Ok(None),
+            Self::AlreadySettled => return Ok(Some(SettleOutcome::AlreadySettled)),
+            Self::Voided => NotSettleable::Voided,
+            Self::Empty => NotSettleable::Empty,
+            Self::BeforeGate { gate, now } => NotSettleable::BeforeGate { gate, now },
+            Self::PastDeadline { deadline, now } => NotSettleable::PastDeadline { deadline, now },
+        };
+        Err(ChainError::NotSettleable { interval, reason })
+    }
 }
 
 /// What [`Submitter::settle`] found or did.
@@ -217,20 +246,20 @@ impl Submitter {
         SealgridAuction::new(self.auction, self.provider.clone())
     }
 
-    /// Settles `s` exactly once: returns when the settle is confirmed, or when the chain already
-    /// holds this very clearing.
+    /// Settles `batch` with `proof` exactly once: returns when the settle is confirmed, or when
+    /// the chain already holds this very clearing.
     ///
     /// # Errors
     /// [`ChainError::SettledDifferently`] if another clearing was settled,
     /// [`ChainError::NotSettleable`] if the interval is voided, empty, before its gate or past
-    /// its deadline, a revert of the settle (e.g. an invalid proof), fee-cap and RPC errors.
-    pub async fn settle(&self, s: &Settlement) -> ChainResult<SettleOutcome> {
-        let root = fills_root(&s.fills).map_err(|e| ChainError::Submit(e.to_string()))?;
-        let what = format!("settle {}/{}", s.market, s.interval);
+    /// its deadline ([`SettleState`] says which), a revert of the settle (e.g. an invalid proof),
+    /// fee-cap and RPC errors.
+    pub async fn settle(&self, batch: &ClearedBatch, proof: &Bytes) -> ChainResult<SettleOutcome> {
+        let what = format!("settle {}/{}", batch.market, batch.interval);
         let deadline = tokio::time::Instant::now() + self.cfg.timeout;
         let mut attempts = 0u32;
         loop {
-            if let Some(outcome) = self.settle_state(s, root).await? {
+            if let Some(outcome) = self.settle_state(batch).await?.outcome(batch.interval)? {
                 return Ok(outcome);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -239,12 +268,12 @@ impl Submitter {
             let tx = self
                 .auction()
                 .settle(
-                    s.market,
-                    s.interval,
-                    s.price,
-                    s.volume,
-                    Bytes::from(pack_fill_words(&s.fills)),
-                    s.proof.clone(),
+                    batch.market,
+                    batch.interval,
+                    batch.settle_price(),
+                    batch.volume,
+                    Bytes::from(pack_fill_words(&batch.fills)),
+                    proof.clone(),
                 )
                 .into_transaction_request();
             match self.land(&what, tx, &mut attempts).await {
@@ -253,7 +282,9 @@ impl Submitter {
                 }
                 Ok(Landed::Confirmed(r)) => {
                     // Reverted on-chain: someone else may have settled first; the state says.
-                    if let Some(outcome) = self.settle_state(s, root).await? {
+                    if let Some(outcome) =
+                        self.settle_state(batch).await?.outcome(batch.interval)?
+                    {
                         return Ok(outcome);
                     }
                     return Err(ChainError::Reverted {
@@ -266,7 +297,9 @@ impl Submitter {
                 }
                 Err(e @ ChainError::Revert { .. }) => {
                     // The estimate reverted: re-read the state for a clear answer.
-                    if let Some(outcome) = self.settle_state(s, root).await? {
+                    if let Some(outcome) =
+                        self.settle_state(batch).await?.outcome(batch.interval)?
+                    {
                         return Ok(outcome);
                     }
                     return Err(e);
@@ -276,60 +309,52 @@ impl Submitter {
         }
     }
 
-    /// `Some` when the chain already answers the settle: done, or impossible.
-    async fn settle_state(&self, s: &Settlement, root: B256) -> ChainResult<Option<SettleOutcome>> {
+    /// Where `batch`'s interval stands for a settle, as the chain says: the one place that
+    /// judges whether a settle can still land (the settlement pipeline asks it before proving,
+    /// [`Self::settle`] before and after every transaction).
+    ///
+    /// # Errors
+    /// [`ChainError::SettledDifferently`] if the chain holds another clearing; RPC errors.
+    pub async fn settle_state(&self, batch: &ClearedBatch) -> ChainResult<SettleState> {
         let iv = self
             .auction()
-            .getInterval(s.market, s.interval)
+            .getInterval(batch.market, batch.interval)
             .call()
             .await?;
-        match iv.status {
-            0 => {}
-            1 if iv.price == s.price && iv.volume == s.volume && iv.fillsRoot == root => {
-                return Ok(Some(SettleOutcome::AlreadySettled));
-            }
-            1 => {
+        match BatchStatus::try_from(iv.status).map_err(ChainError::Types)? {
+            BatchStatus::Unsettled => {}
+            BatchStatus::Settled => {
+                if batch
+                    .matches(iv.price, iv.volume, iv.fillsRoot)
+                    .map_err(ChainError::Types)?
+                {
+                    return Ok(SettleState::AlreadySettled);
+                }
                 return Err(ChainError::SettledDifferently {
-                    interval: s.interval,
+                    interval: batch.interval,
                     price: iv.price,
                     volume: iv.volume,
                 });
             }
-            _ => {
-                return Err(ChainError::NotSettleable {
-                    interval: s.interval,
-                    reason: "voided".into(),
-                });
-            }
+            BatchStatus::Voided => return Ok(SettleState::Voided),
         }
         if iv.count == 0 {
-            return Err(ChainError::NotSettleable {
-                interval: s.interval,
-                reason: "no commitments".into(),
-            });
+            return Ok(SettleState::Empty);
         }
         let times = self
             .auction()
-            .intervalTimes(s.market, s.interval)
+            .intervalTimes(batch.market, batch.interval)
             .call()
             .await?;
         let now = self.now().await?;
-        if now < times.gate.to::<u64>() {
-            return Err(ChainError::NotSettleable {
-                interval: s.interval,
-                reason: format!("its gate {} is not reached (chain time {now})", times.gate),
-            });
+        let (gate, deadline) = (times.gate.to::<u64>(), times.deadline.to::<u64>());
+        if now < gate {
+            return Ok(SettleState::BeforeGate { gate, now });
         }
-        if now >= times.deadline.to::<u64>() {
-            return Err(ChainError::NotSettleable {
-                interval: s.interval,
-                reason: format!(
-                    "its settle deadline {} has passed (chain time {now})",
-                    times.deadline
-                ),
-            });
+        if now >= deadline {
+            return Ok(SettleState::PastDeadline { deadline, now });
         }
-        Ok(None)
+        Ok(SettleState::Open { deadline })
     }
 
     /// Claims every record of `claims` that is still outstanding, in transactions of at most
@@ -360,7 +385,7 @@ impl Submitter {
         let mut attempts = 0u32;
         loop {
             let iv = self.auction().getInterval(market, interval).call().await?;
-            if iv.status == 2 {
+            if iv.status == BatchStatus::Voided.code() {
                 return Ok(None);
             }
             let what = format!("voidInterval {market}/{interval}");

@@ -21,11 +21,39 @@ use alloy::{
     sol_types::SolEvent,
 };
 use sealgrid_chain::{
-    ChainError, GasAlert, SettleOutcome, Settlement, Submitter, SubmitterConfig,
+    ChainError, GasAlert, NotSettleable, SettleOutcome, Submitter, SubmitterConfig,
     bindings::{ISealgridAuction, SealgridAuction},
     devnet::{DEV_KEYS, Devnet, demo_market},
 };
-use sealgrid_types::{Order, SELL_FLAG, Side, fills_proof, order_commitment, required_lock};
+use sealgrid_types::{
+    ClearedBatch, Order, SELL_FLAG, Side, fills_proof, order_commitment, required_lock,
+};
+
+/// A clearing and the proof the tests settle it with.
+#[derive(Clone, Debug)]
+struct Settlement {
+    market: B256,
+    interval: u64,
+    price: i64,
+    volume: u64,
+    fills: Vec<u64>,
+    proof: Bytes,
+}
+
+impl Settlement {
+    /// The batch the submitter settles (the submitter reads neither count nor accumulator).
+    fn batch(&self) -> ClearedBatch {
+        ClearedBatch {
+            market: self.market,
+            interval: self.interval,
+            count: self.fills.len() as u32,
+            accumulator: B256::ZERO,
+            price: Some(self.price),
+            volume: self.volume,
+            fills: self.fills.clone(),
+        }
+    }
+}
 
 /// forge runs share `out/`, `cache/` and `broadcast/`: one deployment at a time.
 static FORGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -131,7 +159,7 @@ async fn settle_is_idempotent_and_refuses_another_clearing() {
     let (interval, _, s) = committed_interval(&net).await;
     let sub = submitter(&net, SubmitterConfig::default()).await;
 
-    let first = sub.settle(&s).await.expect("settle");
+    let first = sub.settle(&s.batch(), &s.proof).await.expect("settle");
     let SettleOutcome::Settled(c) = first else {
         panic!("expected a settle, got {first:?}")
     };
@@ -139,7 +167,7 @@ async fn settle_is_idempotent_and_refuses_another_clearing() {
     assert!(c.gas_used > 0);
     // A retry (e.g. after a crash) sends nothing.
     assert_eq!(
-        sub.settle(&s).await.expect("retry"),
+        sub.settle(&s.batch(), &s.proof).await.expect("retry"),
         SettleOutcome::AlreadySettled
     );
     assert_eq!(settled_events(&net, interval).await, 1);
@@ -149,7 +177,7 @@ async fn settle_is_idempotent_and_refuses_another_clearing() {
         price: s.price + 1,
         ..s.clone()
     };
-    match sub.settle(&other).await {
+    match sub.settle(&other.batch(), &other.proof).await {
         Err(ChainError::SettledDifferently { price, volume, .. }) => {
             assert_eq!((price, volume), (s.price, s.volume));
         }
@@ -181,7 +209,7 @@ async fn a_reorg_that_drops_the_settle_is_resubmitted_once() {
     let task = {
         let sub = sub.clone();
         let s = s.clone();
-        tokio::spawn(async move { sub.settle(&s).await })
+        tokio::spawn(async move { sub.settle(&s.batch(), &s.proof).await })
     };
     // Wait for the settle to be mined (one block deep, short of 3 confirmations) ...
     let reader = SealgridAuction::new(net.auction, net.provider.clone());
@@ -248,7 +276,7 @@ async fn claims_are_batched_and_never_sent_twice() {
         },
     )
     .await;
-    sub.settle(&s).await.expect("settle");
+    sub.settle(&s.batch(), &s.proof).await.expect("settle");
     let times = SealgridAuction::new(net.auction, net.provider.clone())
         .intervalTimes(s.market, interval)
         .call()
@@ -287,7 +315,7 @@ async fn fee_cap_alert_and_settle_window() {
         },
     )
     .await;
-    match capped.settle(&s).await {
+    match capped.settle(&s.batch(), &s.proof).await {
         Err(ChainError::FeeCapExceeded { cap, base_fee }) => {
             assert_eq!(cap, 1);
             assert!(base_fee > 1);
@@ -316,7 +344,7 @@ async fn fee_cap_alert_and_settle_window() {
         fills: vec![5_000, SELL_FLAG | 4_000],
         ..s.clone()
     };
-    match alerting.settle(&bad).await {
+    match alerting.settle(&bad.batch(), &bad.proof).await {
         Err(ChainError::Revert { reason, .. }) => {
             assert!(reason.contains("AuctionFillsDoNotBalance"), "{reason}");
         }
@@ -329,9 +357,13 @@ async fn fee_cap_alert_and_settle_window() {
         .await
         .expect("times");
     net.warp(times.deadline.to::<u64>()).await.expect("warp");
-    match alerting.settle(&s).await {
-        Err(ChainError::NotSettleable { reason, .. }) => {
-            assert!(reason.contains("deadline"), "{reason}");
+    match alerting.settle(&s.batch(), &s.proof).await {
+        Err(ChainError::NotSettleable {
+            reason: NotSettleable::PastDeadline { deadline, now },
+            ..
+        }) => {
+            assert_eq!(deadline, times.deadline.to::<u64>());
+            assert!(now >= deadline);
         }
         r => panic!("expected NotSettleable, got {r:?}"),
     }

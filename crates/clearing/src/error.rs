@@ -33,6 +33,21 @@ pub enum ClearingError {
         /// The widest span the reference engine enumerates.
         max: u64,
     },
+    /// A clearing has fewer fills than the sequence has opened orders (it is not the clearing of
+    /// that sequence).
+    #[error("a clearing with {fills} fills for a sequence of {orders} opened orders")]
+    FillsMismatch {
+        /// Opened orders in the sequence.
+        orders: usize,
+        /// Fills in the clearing.
+        fills: usize,
+    },
+    /// A fill does not fit a fill word's 48-bit quantity.
+    #[error("a fill of {wh} Wh does not fit a fill word (at most 2^48 - 1)")]
+    FillTooLarge {
+        /// The fill in Wh.
+        wh: u64,
+    },
 }
 
 /// `Result` with a [`ClearingError`].

@@ -6,6 +6,7 @@ mod engine;
 mod error;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod reference;
+mod sequence;
 mod types;
 
 #[cfg(test)]
@@ -14,4 +15,5 @@ mod tests;
 pub use book::{Book, ClearOutput, clear_book_json};
 pub use engine::clear;
 pub use error::{ClearingError, ClearingResult};
+pub use sequence::{SequenceClearing, clear_sequence, fill_words};
 pub use types::{BookOrder, Clearing, Side};

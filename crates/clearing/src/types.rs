@@ -7,18 +7,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// The side of an order.
-///
-/// Serialised as `"buy"` / `"sell"`. (`sealgrid_types::Side` carries the on-chain codes but no
-/// serde, and pulling that crate in would drag the BN254 stack into this I/O-free crate.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// A bid: buys energy.
-    Buy,
-    /// An ask: sells energy.
-    Sell,
-}
+pub use sealgrid_types::Side;
 
 /// One order as the clearing rule sees it.
 ///

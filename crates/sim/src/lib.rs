@@ -11,10 +11,10 @@ use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 use sealgrid_chain::bindings::{
     EnergyIntentToken, IERC20, IMockToken, ISealgridAuction, SealgridAuction,
 };
-use sealgrid_clearing::{BookOrder, Side as BookSide, clear};
+use sealgrid_clearing::{BookOrder, clear_sequence};
 use sealgrid_types::{
-    EXCLUDED_FLAG, Order, SELL_FLAG, Side, fills_proof, fills_root, order_commitment,
-    pack_fill_words, required_lock,
+    BatchStatus, ClearingProver, MarketBounds, Order, ProofRequest, ProofSlot, Side, fills_proof,
+    fills_root, order_commitment, pack_fill_words, required_lock,
 };
 
 /// Errors of the simulation.
@@ -42,6 +42,9 @@ pub enum SimError {
     /// An encoding or the clearing failed.
     #[error("{0}")]
     Invalid(String),
+    /// The prover failed.
+    #[error(transparent)]
+    Prove(#[from] sealgrid_types::ProveError),
     /// A check of the flow failed: the chain disagrees with the engine, or money is not conserved.
     #[error("check failed: {0}")]
     Check(String),
@@ -55,22 +58,9 @@ pub enum Verifier<'a> {
     /// The TEST-ONLY accept-all verifier (`contracts/test/utils/Mocks.sol`).
     TestAcceptAll,
     /// The generated verifiers: (capacity, creation code of each stage, the entry first)
-    /// ascending, behind `ClearingVerifier`.
-    Generated(Vec<(u32, Vec<Vec<u8>>)>, &'a dyn Prove),
-}
-
-/// Makes the proof of a settle: `(market, interval, slots)` where a slot is `Ok(order)` for an
-/// opened order and `Err(commitment)` for an excluded one.
-pub trait Prove {
-    /// The proof bytes, or why not.
-    fn prove(
-        &self,
-        market: B256,
-        interval: u64,
-        floor: i64,
-        cap: i64,
-        slots: &[Result<Order, B256>],
-    ) -> Result<Vec<u8>, String>;
+    /// ascending, behind `ClearingVerifier`, and the prover whose proofs they check (the
+    /// pipeline's `ClearingProver`, as the node injects it).
+    Generated(Vec<(u32, Vec<Vec<u8>>)>, &'a dyn ClearingProver),
 }
 
 /// The market's parameters in the simulation (the local config's defaults).
@@ -444,55 +434,44 @@ impl Sim {
 
         // The gate: the operator clears the opened orders (DESIGN §3.5) in commitment order.
         self.warp(gate);
-        let mut slots = Vec::new();
-        let mut engine_book = Vec::new();
-        for (o, order) in book.iter().zip(&orders) {
-            if o.opened {
-                slots.push(Some(engine_book.len()));
-                engine_book.push(BookOrder {
-                    side: match o.side {
-                        Side::Buy => BookSide::Buy,
-                        Side::Sell => BookSide::Sell,
-                    },
+        let sequence: Vec<Option<BookOrder>> = book
+            .iter()
+            .zip(&orders)
+            .map(|(o, order)| {
+                o.opened.then_some(BookOrder {
+                    side: o.side,
                     quantity_wh: order.quantityWh,
                     limit_price: order.limitPrice,
-                });
-            } else {
-                slots.push(None);
-            }
-        }
-        let result = clear(&engine_book).map_err(|e| SimError::Invalid(e.to_string()))?;
-        let fills: Vec<u64> = slots
-            .iter()
-            .zip(book)
-            .map(|(s, o)| match s {
-                None => EXCLUDED_FLAG,
-                Some(_) if !result.cleared() => 0,
-                Some(k) if o.side == Side::Sell && result.fills[*k] > 0 => {
-                    SELL_FLAG | result.fills[*k]
-                }
-                Some(k) => result.fills[*k],
+                })
             })
             .collect();
+        let cleared = clear_sequence(&sequence).map_err(|e| SimError::Invalid(e.to_string()))?;
+        let (result, fills) = (cleared.clearing, cleared.fills);
         let price = result.price.unwrap_or(0);
         let proof = match verifier {
             Verifier::TestAcceptAll => Vec::new(),
             Verifier::Generated(_, prover) => {
-                let opened: Vec<Result<Order, B256>> = book
-                    .iter()
-                    .zip(&orders)
-                    .zip(&records)
-                    .map(|((o, order), r)| {
-                        if o.opened {
-                            Ok(order.clone())
-                        } else {
-                            Err(r.commitment)
-                        }
-                    })
-                    .collect();
-                prover
-                    .prove(self.market, interval, PRICE_FLOOR, PRICE_CAP, &opened)
-                    .map_err(SimError::Invalid)?
+                let request = ProofRequest {
+                    market: self.market,
+                    interval,
+                    bounds: MarketBounds {
+                        price_floor: PRICE_FLOOR,
+                        price_cap: PRICE_CAP,
+                    },
+                    slots: book
+                        .iter()
+                        .zip(&orders)
+                        .zip(&records)
+                        .map(|((o, order), r)| {
+                            if o.opened {
+                                ProofSlot::Opened(order.clone())
+                            } else {
+                                ProofSlot::Excluded(r.commitment)
+                            }
+                        })
+                        .collect(),
+                };
+                prover.prove(&request)?.proof
             }
         };
         let mut settle_gas = 0;
@@ -521,7 +500,7 @@ impl Sim {
                 "getInterval",
             )?;
             let root = fills_root(&fills).map_err(|e| SimError::Invalid(e.to_string()))?;
-            if iv.status != 1
+            if iv.status != BatchStatus::Settled.code()
                 || iv.price != price
                 || iv.volume != result.volume
                 || iv.fillsRoot != root

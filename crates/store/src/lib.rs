@@ -12,6 +12,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256};
+use sealgrid_types::ClearedBatch;
 use sqlx::{
     PgPool, SqlitePool,
     migrate::Migrator,
@@ -469,7 +470,7 @@ impl Store {
 
     /// Stores a cleared batch unless one exists for its interval, and returns the stored row.
     /// Clearing is deterministic, so a second attempt after a crash finds the same result.
-    pub async fn save_batch(&self, b: &BatchRow) -> StoreResult<BatchRow> {
+    pub async fn save_batch(&self, b: &ClearedBatch, cleared_at: u64) -> StoreResult<BatchRow> {
         let fills = serde_json::to_string(&b.fills)?;
         let interval = rows::to_i64("interval", b.interval)?;
         with_pool!(self, p => {
@@ -486,7 +487,7 @@ impl Store {
             .bind(b.price)
             .bind(rows::to_i64("volume", b.volume)?)
             .bind(&fills)
-            .bind(rows::to_i64("cleared_at", b.cleared_at)?)
+            .bind(rows::to_i64("cleared_at", cleared_at)?)
             .execute(p)
             .await?;
         });
@@ -495,23 +496,45 @@ impl Store {
             .ok_or(StoreError::Corrupt("batch vanished after insert"))
     }
 
-    /// Marks a batch as handed to the proving pipeline. Returns false if it already was.
+    /// Marks a batch as handed to the proving pipeline. Returns false if it already was (or has
+    /// moved past that).
     pub async fn mark_handed_off(&self, market: B256, interval: u64, at: u64) -> StoreResult<bool> {
+        self.advance_batch(market, interval, BatchState::HandedOff, at)
+            .await
+    }
+
+    /// Moves a batch to `to` if it stands in one of `to`'s [`BatchState::predecessors`]; records
+    /// `at` as its hand-off time if it has none. Returns whether it moved (false when it is there
+    /// already, past it, or unknown), so calling it twice is harmless.
+    pub async fn advance_batch(
+        &self,
+        market: B256,
+        interval: u64,
+        to: BatchState,
+        at: u64,
+    ) -> StoreResult<bool> {
         let interval = rows::to_i64("interval", interval)?;
         let at = rows::to_i64("handed_at", at)?;
+        let from = to.predecessors();
+        if from.is_empty() {
+            return Ok(false);
+        }
         let n = with_pool!(self, p => {
-            sqlx::query(
-                "UPDATE batches SET status = $1, handed_at = $2 \
-                 WHERE market = $3 AND interval_idx = $4 AND status = $5",
-            )
-            .bind(BatchState::HandedOff.as_str())
-            .bind(at)
-            .bind(market.as_slice())
-            .bind(interval)
-            .bind(BatchState::Cleared.as_str())
-            .execute(p)
-            .await?
-            .rows_affected()
+            let mut q = sqlx::QueryBuilder::new("UPDATE batches SET status = ");
+            q.push_bind(to.as_str())
+                .push(", handed_at = COALESCE(handed_at, ")
+                .push_bind(at)
+                .push(") WHERE market = ")
+                .push_bind(market.as_slice())
+                .push(" AND interval_idx = ")
+                .push_bind(interval)
+                .push(" AND status IN (");
+            let mut list = q.separated(", ");
+            for s in from {
+                list.push_bind(s.as_str());
+            }
+            list.push_unseparated(")");
+            q.build().execute(p).await?.rows_affected()
         });
         Ok(n == 1)
     }
@@ -531,11 +554,22 @@ impl Store {
 
     /// Batches in state `state`, oldest interval first.
     pub async fn batches_in(&self, state: BatchState) -> StoreResult<Vec<BatchRow>> {
+        self.batches_in_any(&[state]).await
+    }
+
+    /// Batches in any of `states`, oldest interval first.
+    pub async fn batches_in_any(&self, states: &[BatchState]) -> StoreResult<Vec<BatchRow>> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
         with_pool!(self, p => {
-            let rs = sqlx::query("SELECT * FROM batches WHERE status = $1 ORDER BY interval_idx, market")
-                .bind(state.as_str())
-                .fetch_all(p)
-                .await?;
+            let mut q = sqlx::QueryBuilder::new("SELECT * FROM batches WHERE status IN (");
+            let mut list = q.separated(", ");
+            for s in states {
+                list.push_bind(s.as_str());
+            }
+            list.push_unseparated(") ORDER BY interval_idx, market");
+            let rs = q.build().fetch_all(p).await?;
             rs.iter().map(rows::batch_from).collect()
         })
     }

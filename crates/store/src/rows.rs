@@ -1,4 +1,5 @@
 use alloy_primitives::{Address, B256, Bytes};
+use sealgrid_types::ClearedBatch;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -82,53 +83,88 @@ pub enum InsertOutcome {
     Existing(Box<StoredOrder>),
 }
 
-/// Where a cleared batch is in the pipeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Where a cleared batch is in its lifecycle. The store records every step, so a restart
+/// resumes from the last one and never revisits finished work:
+///
+/// ```text
+/// cleared ──▶ handed_off ──▶ settled ──▶ claimed
+///    │             │            │
+///    └─────────────┴────────────┴──▶ voided ──▶ refunded
+/// ```
+///
+/// (`settled` and `voided` may follow `cleared` directly: the pipeline records its outcome
+/// before the scheduler notes the hand-off; a dispute voids a settled batch.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BatchState {
     /// Cleared and persisted; not yet accepted by the proving pipeline.
     Cleared,
-    /// Accepted by the proving pipeline.
+    /// Accepted by the proving pipeline; its outcome is not recorded yet.
     HandedOff,
+    /// Settled on-chain with this clearing (or nothing to settle: no commitments).
+    Settled,
+    /// Void on-chain (missed settle window, or a proven dispute): every lock is refundable.
+    Voided,
+    /// Final: every outstanding commitment was claimed (or there was none).
+    Claimed,
+    /// Final: every outstanding commitment of the voided interval was refunded.
+    Refunded,
 }
 
 impl BatchState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 6] = [
+        Self::Cleared,
+        Self::HandedOff,
+        Self::Settled,
+        Self::Voided,
+        Self::Claimed,
+        Self::Refunded,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cleared => "cleared",
             Self::HandedOff => "handed_off",
+            Self::Settled => "settled",
+            Self::Voided => "voided",
+            Self::Claimed => "claimed",
+            Self::Refunded => "refunded",
         }
     }
 
-    fn parse(s: &str) -> StoreResult<Self> {
-        match s {
-            "cleared" => Ok(Self::Cleared),
-            "handed_off" => Ok(Self::HandedOff),
-            _ => Err(StoreError::Corrupt("batches.status")),
+    /// Whether nothing remains to be done for the batch.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Claimed | Self::Refunded)
+    }
+
+    /// The states a batch may move to `self` from.
+    pub fn predecessors(self) -> &'static [Self] {
+        match self {
+            Self::Cleared => &[],
+            Self::HandedOff => &[Self::Cleared],
+            Self::Settled => &[Self::Cleared, Self::HandedOff],
+            Self::Voided => &[Self::Cleared, Self::HandedOff, Self::Settled],
+            Self::Claimed => &[Self::Settled],
+            Self::Refunded => &[Self::Voided],
         }
+    }
+
+    pub(crate) fn parse(s: &str) -> StoreResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or(StoreError::Corrupt("batches.status"))
     }
 }
 
-/// A cleared interval.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A cleared interval as the store holds it: the batch and where it is in its lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchRow {
-    /// The market.
-    pub market: B256,
-    /// The delivery interval.
-    pub interval: u64,
-    /// Pipeline state.
+    /// The cleared batch.
+    pub batch: ClearedBatch,
+    /// Lifecycle state.
     pub state: BatchState,
-    /// Number of commitments in the sequence.
-    pub count: u32,
-    /// The on-chain accumulator over the sequence.
-    pub accumulator: B256,
-    /// Clearing price, if anything cleared.
-    pub price: Option<i64>,
-    /// Cleared volume in Wh.
-    pub volume: u64,
-    /// Fill words, one per commitment (docs/encoding.md).
-    pub fills: Vec<u64>,
     /// When it was cleared (unix seconds).
     pub cleared_at: u64,
     /// When the proving pipeline accepted it.
@@ -225,14 +261,16 @@ where
 {
     let handed: Option<i64> = r.try_get("handed_at")?;
     Ok(BatchRow {
-        market: b256("batches.market", r.try_get("market")?)?,
-        interval: to_u64("batches.interval_idx", r.try_get("interval_idx")?)?,
+        batch: ClearedBatch {
+            market: b256("batches.market", r.try_get("market")?)?,
+            interval: to_u64("batches.interval_idx", r.try_get("interval_idx")?)?,
+            count: to_u32("batches.count", r.try_get("count")?)?,
+            accumulator: b256("batches.accumulator", r.try_get("accumulator")?)?,
+            price: r.try_get("price")?,
+            volume: to_u64("batches.volume", r.try_get("volume")?)?,
+            fills: serde_json::from_str(&r.try_get::<String, _>("fills")?)?,
+        },
         state: BatchState::parse(&r.try_get::<String, _>("status")?)?,
-        count: to_u32("batches.count", r.try_get("count")?)?,
-        accumulator: b256("batches.accumulator", r.try_get("accumulator")?)?,
-        price: r.try_get("price")?,
-        volume: to_u64("batches.volume", r.try_get("volume")?)?,
-        fills: serde_json::from_str(&r.try_get::<String, _>("fills")?)?,
         cleared_at: to_u64("batches.cleared_at", r.try_get("cleared_at")?)?,
         handed_at: handed.map(|h| to_u64("batches.handed_at", h)).transpose()?,
     })

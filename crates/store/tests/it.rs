@@ -11,6 +11,7 @@ use sealgrid_store::{
     BatchRow, BatchState, CommitmentRow, INDEXER_CURSOR, INDEXER_SYNCED_TIME, InsertOutcome, Store,
     StoreError, StoredOrder, Withdrawal,
 };
+use sealgrid_types::ClearedBatch;
 
 const MARKET: B256 = B256::repeat_byte(0x07);
 
@@ -180,22 +181,24 @@ async fn suite(store: Store) {
 
     // Batches: saved once, a second save returns the first, hand-off moves state once.
     let b = BatchRow {
-        market: MARKET,
-        interval: 5,
+        batch: ClearedBatch {
+            market: MARKET,
+            interval: 5,
+            count: 3,
+            accumulator: B256::repeat_byte(0xac),
+            price: Some(-42),
+            volume: 10,
+            fills: vec![10, 1 << 62, (1 << 63) | 10],
+        },
         state: BatchState::Cleared,
-        count: 3,
-        accumulator: B256::repeat_byte(0xac),
-        price: Some(-42),
-        volume: 10,
-        fills: vec![10, 1 << 62, (1 << 63) | 10],
         cleared_at: 100,
         handed_at: None,
     };
-    assert_eq!(store.save_batch(&b).await.expect("save"), b);
-    let mut other = b.clone();
+    assert_eq!(store.save_batch(&b.batch, 100).await.expect("save"), b);
+    let mut other = b.batch.clone();
     other.price = Some(1);
     assert_eq!(
-        store.save_batch(&other).await.expect("save again"),
+        store.save_batch(&other, 100).await.expect("save again"),
         b,
         "first result wins"
     );
@@ -225,6 +228,50 @@ async fn suite(store: Store) {
     assert_eq!(store.last_cleared(MARKET).await.expect("last"), Some(5));
     assert_eq!(store.last_cleared(B256::ZERO).await.expect("last"), None);
     assert_eq!(store.counts().await.expect("counts"), (3, 3, 1));
+
+    // The lifecycle only moves forward, each step once: a claimed batch is never refunded or
+    // settled again, and it leaves every list of open work.
+    assert!(
+        !store
+            .advance_batch(MARKET, 5, BatchState::Claimed, 103)
+            .await
+            .expect("claim before settle"),
+        "a batch is claimed only after it settled"
+    );
+    assert!(
+        store
+            .advance_batch(MARKET, 5, BatchState::Settled, 103)
+            .await
+            .expect("settle")
+    );
+    let open = [
+        BatchState::HandedOff,
+        BatchState::Settled,
+        BatchState::Voided,
+    ];
+    assert_eq!(store.batches_in_any(&open).await.expect("open").len(), 1);
+    assert!(
+        store
+            .advance_batch(MARKET, 5, BatchState::Claimed, 104)
+            .await
+            .expect("claim")
+    );
+    for to in BatchState::ALL {
+        assert!(
+            !store
+                .advance_batch(MARKET, 5, to, 105)
+                .await
+                .expect("after final"),
+            "a claimed batch moved to {to:?}"
+        );
+    }
+    let done = store.batch(MARKET, 5).await.expect("get").expect("exists");
+    assert_eq!(
+        (done.state, done.handed_at),
+        (BatchState::Claimed, Some(101))
+    );
+    assert!(done.state.is_final());
+    assert!(store.batches_in_any(&open).await.expect("open").is_empty());
 
     // Many orders in one transaction: each judged on its own, in order, duplicates included.
     let mut o6 = order(6, 0, 0x16, 60);

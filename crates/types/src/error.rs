@@ -40,6 +40,9 @@ pub enum TypesError {
     /// A side code other than 0 (buy) or 1 (sell).
     #[error("side {0} is neither 0 (buy) nor 1 (sell)")]
     InvalidSide(u8),
+    /// An interval status code other than 0 (open), 1 (settled), 2 (voided).
+    #[error("interval status {0} is not 0, 1 or 2")]
+    InvalidStatus(u8),
     /// A meter-reading quality code other than 0 (actual), 1 (estimated), 2 (substituted).
     #[error("meter quality {0} is not 0, 1 or 2")]
     InvalidMeterQuality(u8),

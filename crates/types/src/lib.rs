@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod error;
 mod field;
 mod fills;
@@ -9,6 +10,10 @@ mod time;
 mod token;
 mod units;
 
+pub use batch::{
+    BatchSink, BoxError, BoxFuture, ClearedBatch, ClearingProver, ProofRequest, ProofSlot,
+    ProveError, ProvenBatch, SinkError,
+};
 pub use error::{TypesError, TypesResult};
 pub use field::{
     FIELD_MODULUS, Fr, fr_from_b256, fr_from_u256, fr_to_b256, fr_to_u256, is_in_field,

@@ -83,8 +83,13 @@ pub const REAL_TIME_PRICE_TYPE: &str =
 /// The largest revision the settlement contract stores (2^24 - 1).
 pub const MAX_REVISION: u32 = (1 << 24) - 1;
 
-/// The side of an order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The side of an order: the one `Side` of the project (the clearing rule, the store, the API
+/// and the circuit's witness all use it). Its on-chain code is 0 buy, 1 sell; serialised as
+/// `"buy"` / `"sell"`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Side {
     /// A bid: buys energy.

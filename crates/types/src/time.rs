@@ -30,6 +30,30 @@ pub enum BatchStatus {
     Voided,
 }
 
+impl BatchStatus {
+    /// The contract's `ISealgridAuction.Status` code: 0 open (unsettled), 1 settled, 2 voided.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Unsettled => 0,
+            Self::Settled => 1,
+            Self::Voided => 2,
+        }
+    }
+}
+
+impl TryFrom<u8> for BatchStatus {
+    type Error = TypesError;
+
+    fn try_from(code: u8) -> TypesResult<Self> {
+        match code {
+            0 => Ok(Self::Unsettled),
+            1 => Ok(Self::Settled),
+            2 => Ok(Self::Voided),
+            other => Err(TypesError::InvalidStatus(other)),
+        }
+    }
+}
+
 /// A market's timing parameters, validated on construction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MarketTiming {

@@ -90,7 +90,7 @@ impl BenchCommand {
                 )?
             }
             Self::Intake(a) => {
-                let opts = sealgrid_matcher::bench::IntakeBenchOptions {
+                let opts = sealgrid_devkit::bench::IntakeBenchOptions {
                     root: crate::cmd::checkout(a.root)?,
                     orders: a.orders,
                     batch: a.batch,
@@ -98,7 +98,7 @@ impl BenchCommand {
                     store: a.store,
                 };
                 let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
-                rt.block_on(sealgrid_matcher::bench::run_intake_bench(opts, |m| {
+                rt.block_on(sealgrid_devkit::bench::run_intake_bench(opts, |m| {
                     eprintln!("bench: {m}")
                 }))?
             }

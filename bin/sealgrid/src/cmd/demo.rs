@@ -1,4 +1,4 @@
-//! `sealgrid demo`: the pilot scenario on a local anvil (see `sealgrid_matcher::pilot`).
+//! `sealgrid demo`: the pilot scenario on a local anvil (see `sealgrid_devkit::pilot`).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -6,10 +6,10 @@ use clap::Args;
 use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
 use sealgrid_chain::devnet::Devnet;
-use sealgrid_matcher::demo::{DemoOptions, render, run_demo};
+use sealgrid_devkit::demo::{DemoOptions, render, run_demo};
 
 use crate::cmd::prover::params_source;
-use sealgrid_operator::{HaloProver, deploy_config, write_record};
+use sealgrid_node::{HaloProver, deploy_config, write_record};
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -36,7 +36,7 @@ pub(crate) struct DemoArgs {
 
 impl DemoArgs {
     pub(crate) fn run(self) -> Result<()> {
-        let max = sealgrid_matcher::pilot::MAX_SITES;
+        let max = sealgrid_devkit::pilot::MAX_SITES;
         if self.sites == 0 || self.sites > max {
             bail!(
                 "--sites must be 1..={max} (one interval's orders must fit the 256-slot circuit)"

@@ -12,7 +12,7 @@ use sealgrid_chain::devnet::{DEV_KEYS, Devnet};
 
 use crate::cmd::matcher::ServeArgs;
 use crate::cmd::prover::params_source;
-use sealgrid_operator::{HaloProver, deploy_config, write_record};
+use sealgrid_node::{HaloProver, deploy_config, write_record};
 
 #[derive(Debug, Args)]
 pub(crate) struct DevnetArgs {

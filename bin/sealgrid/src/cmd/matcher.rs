@@ -4,16 +4,12 @@ use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
+use sealgrid_chain::AuctionReader;
 use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
-use sealgrid_chain::{AuctionReader, Submitter};
-use sealgrid_matcher::{
-    ApiLimits, BatchSink, Claimer, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler,
-    SettleSink, SystemClock,
-};
+use sealgrid_matcher::{ApiLimits, IntakeLimits};
+use sealgrid_node::{HaloProver, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 
 use crate::cmd::prover::params_source;
-use sealgrid_operator::HaloProver;
-use sealgrid_store::Store;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum MatcherCommand {
@@ -158,197 +154,81 @@ impl ServeArgs {
         self
     }
 
-    async fn sink(
-        &self,
-        store: &Store,
-        chain: &AuctionReader,
-        operator: &PrivateKeySigner,
-        metrics: &Arc<Metrics>,
-    ) -> Result<(Arc<dyn BatchSink>, Option<Arc<Claimer>>)> {
-        let Some(path) = &self.config else {
-            tracing::warn!("no --config: batches are cleared and logged, not proven or settled");
-            return Ok((Arc::new(LogSink), None));
-        };
-        let cfg = DeployConfig::load(path)?;
-        if cfg.network.kind != NetworkKind::Local && cfg.network.chain_id != chain.chain_id() {
-            bail!(
-                "{} is for chain {}, the node is chain {}",
-                path.display(),
-                cfg.network.chain_id,
-                chain.chain_id()
-            );
-        }
-        let prover = Arc::new(HaloProver::new(
-            params_source(cfg.verifier.params.clone()),
-            &cfg.verifier.capacities,
-        ));
-        // Proving keys for every capacity, smallest first, in the background: the first
-        // interval of a capacity then does not pay for keygen inside its settle window.
-        {
-            let prover = prover.clone();
-            let capacities = cfg.verifier.capacities.clone();
-            tokio::task::spawn_blocking(move || {
-                for c in capacities {
-                    let started = std::time::Instant::now();
-                    match sealgrid_matcher::ClearingProver::prepare(prover.as_ref(), c) {
-                        Ok(()) => tracing::info!(
-                            capacity = c,
-                            seconds = started.elapsed().as_secs_f64(),
-                            "proving keys ready"
-                        ),
-                        Err(e) => {
-                            tracing::warn!(capacity = c, error = %e, "proving keys not prepared; they are made at first use")
-                        }
-                    }
-                }
-            });
-        }
-        let submitter = Submitter::connect(
-            &self.rpc_url,
-            self.auction,
-            operator.clone(),
-            cfg.submitter_config()?,
-        )
-        .await?;
-        tracing::info!(capacities = ?cfg.verifier.capacities, confirmations = cfg.network.confirmations,
-            "cleared batches are proven and settled");
-        let submitter = Arc::new(submitter);
-        let claimer = Claimer::new(store.clone(), chain.clone(), submitter.clone());
-        Ok((
-            Arc::new(
-                SettleSink::new(store.clone(), chain.clone(), prover, submitter)
-                    .with_metrics(metrics.clone()),
-            ),
-            Some(Arc::new(claimer)),
-        ))
-    }
-
-    pub(crate) async fn serve(self) -> Result<()> {
+    /// The node's config from the options.
+    fn node_config(&self) -> Result<NodeConfig> {
         let operator: PrivateKeySigner = self
             .operator_key
             .trim()
             .parse()
             .wrap_err("invalid operator key")?;
-        if let Some(path) = self.store.strip_prefix("sqlite:")
-            && let Some(dir) = std::path::Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-        }
-        let store = Store::connect(&self.store)
-            .await
-            .wrap_err("opening the store")?;
-        let chain = AuctionReader::connect(&self.rpc_url, self.auction)
-            .await
-            .wrap_err("connecting to the chain")?;
-        for m in &self.markets {
-            let Some(info) = chain.market(*m).await? else {
-                bail!("the auction has no market {m}")
-            };
-            if info.operator != operator.address() {
-                bail!(
-                    "market {m} is operated by {}, not by the operator key's {}",
-                    info.operator,
-                    operator.address()
-                );
-            }
-        }
-        tracing::info!(store = store.backend(), chain = chain.chain_id(), auction = %self.auction, "matcher starting");
-        let indexer = Arc::new(Indexer::new(
-            chain.clone(),
-            store.clone(),
-            self.start_block,
-            self.confirmations,
-        ));
-        let limits = IntakeLimits {
+        let mut cfg = NodeConfig::new(
+            self.rpc_url.clone(),
+            self.auction,
+            operator,
+            self.store.clone(),
+        );
+        cfg.markets = self.markets.clone();
+        cfg.listen = self.listen;
+        cfg.start_block = self.start_block;
+        cfg.confirmations = self.confirmations;
+        cfg.first_interval = self.first_interval;
+        cfg.api = ApiLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_batch: self.max_batch,
+        };
+        cfg.intake = IntakeLimits {
             burst: self.rate_burst,
             per_second: self.rate_per_second,
         };
-        let metrics = Arc::new(Metrics::default());
-        let (sink, claimer) = self.sink(&store, &chain, &operator, &metrics).await?;
-        let intake = Intake::new(
-            chain.clone(),
-            store,
-            indexer.clone(),
-            operator,
-            Arc::new(SystemClock),
-            limits,
-            metrics,
-        );
-        let scheduler = Arc::new(Scheduler::new(intake.clone(), chain, indexer.clone(), sink));
-        let resumed = scheduler.resume_handoffs().await?;
-        if resumed > 0 {
-            tracing::info!(resumed, "handed off batches left from the last run");
-        }
-
-        let mut tasks = tokio::task::JoinSet::new();
-        let idx = indexer.clone();
-        tasks.spawn(async move {
-            loop {
-                if let Err(e) = idx.sync().await {
-                    tracing::warn!(error = %e, "indexer pass failed; retrying");
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+        cfg.pipeline = match &self.config {
+            None => Pipeline::Log,
+            Some(path) => {
+                let deploy = DeployConfig::load(path)?;
+                let prover = Arc::new(HaloProver::new(
+                    params_source(deploy.verifier.params.clone()),
+                    &deploy.verifier.capacities,
+                ));
+                tracing::info!(capacities = ?deploy.verifier.capacities,
+                    confirmations = deploy.network.confirmations,
+                    "cleared batches are proven and settled");
+                Pipeline::Settle(SettlementConfig {
+                    prover,
+                    submitter: deploy.submitter_config()?,
+                    prepare: deploy.verifier.capacities.clone(),
+                })
             }
-        });
-        if let Some(claimer) = claimer {
-            // Claims at delivery start, refunds of voided intervals, for every trader.
-            tasks.spawn(async move {
-                loop {
-                    if let Err(e) = claimer.run_once().await {
-                        tracing::warn!(error = %e, "claim pass failed; retrying");
-                    }
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                }
-            });
-        }
-        for m in self.markets.clone() {
-            let (s, first) = (scheduler.clone(), self.first_interval);
-            tasks.spawn(async move {
-                loop {
-                    match s.run_market(m, first).await {
-                        Ok(()) => return,
-                        Err(e) => {
-                            tracing::error!(market = %m, error = %e, "scheduler stopped; restarting in 5 s");
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        }
-                    }
-                }
-            });
-        }
-        let mut app = sealgrid_matcher::router(
-            intake,
-            indexer,
-            ApiLimits {
-                max_body_bytes: self.max_body_bytes,
-                max_batch: self.max_batch,
-            },
-        );
+        };
         if let (Some(paymaster), Some(key)) = (self.paymaster, &self.sponsor_key) {
-            let key: alloy_signer_local::PrivateKeySigner =
-                key.trim().parse().wrap_err("invalid --sponsor-key")?;
-            let sponsor = sealgrid_matcher::sponsor::Sponsor::connect(
-                &self.rpc_url,
+            cfg.sponsor = Some(SponsorConfig {
                 paymaster,
-                key,
-                self.sponsor_validity_s,
-            )
-            .await?;
-            tracing::info!(%paymaster, "ERC-7677 sponsorship at POST /v1/paymaster");
-            app = app.merge(std::sync::Arc::new(sponsor).router());
+                key: key.trim().parse().wrap_err("invalid --sponsor-key")?,
+                validity_s: self.sponsor_validity_s,
+            });
         }
-        let listener = tokio::net::TcpListener::bind(self.listen)
-            .await
-            .wrap_err_with(|| format!("binding {}", self.listen))?;
-        tracing::info!(listen = %self.listen, "API listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
-            })
-            .await
-            .wrap_err("serving the API")?;
-        tasks.shutdown().await;
+        Ok(cfg)
+    }
+
+    pub(crate) async fn serve(self) -> Result<()> {
+        if let Some(path) = &self.config {
+            let deploy = DeployConfig::load(path)?;
+            let chain_id = AuctionReader::connect(&self.rpc_url, self.auction)
+                .await
+                .wrap_err("connecting to the chain")?
+                .chain_id();
+            if deploy.network.kind != NetworkKind::Local && deploy.network.chain_id != chain_id {
+                bail!(
+                    "{} is for chain {}, the node is chain {chain_id}",
+                    path.display(),
+                    deploy.network.chain_id,
+                );
+            }
+        }
+        let mut node = launch(self.node_config()?).await?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+            _ = node.stopped() => tracing::warn!("a node task stopped; shutting down"),
+        }
+        node.shutdown().await;
         Ok(())
     }
 }

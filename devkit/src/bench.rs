@@ -13,19 +13,16 @@ use std::{
 
 use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use sealgrid_chain::{
-    AuctionReader,
-    devnet::{DEV_KEYS, Devnet, demo_market},
-};
+use sealgrid_chain::devnet::{DEV_KEYS, Devnet, demo_market};
 use sealgrid_clearing::bench::SplitMix64;
-use sealgrid_store::{CommitmentRow, Store};
+use sealgrid_matcher::{ApiLimits, IntakeLimits};
+use sealgrid_node::{NodeConfig, launch};
+use sealgrid_store::CommitmentRow;
 use sealgrid_types::{
     Order, Side, order_commitment, recover_order_signer, required_lock, sealgrid_domain, sign_order,
 };
 
-use crate::{
-    ApiLimits, Indexer, Intake, IntakeLimits, MatcherError, MatcherResult, Metrics, SystemClock,
-};
+use crate::{DevkitError, DevkitResult};
 
 /// Options of the intake benchmark.
 #[derive(Clone, Debug)]
@@ -42,15 +39,15 @@ pub struct IntakeBenchOptions {
     pub store: Option<String>,
 }
 
-fn bench_err(e: impl std::fmt::Display) -> MatcherError {
-    MatcherError::Config(format!("intake bench: {e}"))
+fn bench_err(e: impl std::fmt::Display) -> DevkitError {
+    DevkitError::Demo(format!("intake bench: {e}"))
 }
 
 /// Runs the benchmark; returns the `RESULT` lines (the last one is the verdict).
 pub async fn run_intake_bench(
     opts: IntakeBenchOptions,
     mut progress: impl FnMut(&str),
-) -> MatcherResult<Vec<String>> {
+) -> DevkitResult<Vec<String>> {
     if opts.orders == 0 || opts.batch == 0 || opts.clients == 0 {
         return Err(bench_err("orders, batch and clients must be positive"));
     }
@@ -61,10 +58,25 @@ pub async fn run_intake_bench(
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", tmp.path().join("bench.db").display()));
-    let store = Store::connect(&store_url).await?;
-    let chain = AuctionReader::connect(&net.rpc, net.auction).await?;
-    let indexer = Arc::new(Indexer::new(chain.clone(), store.clone(), 0, 0));
-    let synced = indexer.sync().await?;
+    // The node, on loopback: intake and the API only (no settlement, no background loops).
+    let mut cfg = NodeConfig::new(
+        net.rpc.clone(),
+        net.auction,
+        DEV_KEYS[0].parse().map_err(bench_err)?,
+        store_url,
+    );
+    cfg.intake = IntakeLimits {
+        burst: u64::MAX / 2000,
+        per_second: u64::MAX / 2000,
+    };
+    cfg.api = ApiLimits {
+        max_body_bytes: 64 << 20,
+        max_batch: opts.batch.max(1),
+    };
+    cfg.background = false;
+    let node = launch(cfg).await?;
+    let (store, chain) = (node.store.clone(), node.chain.clone());
+    let synced = node.indexer.sync().await?;
     let market = demo_market();
     let info = chain
         .market(market)
@@ -77,7 +89,7 @@ pub async fn run_intake_bench(
     let signers: Vec<PrivateKeySigner> = DEV_KEYS[1..]
         .iter()
         .map(|k| k.parse().map_err(bench_err))
-        .collect::<MatcherResult<_>>()?;
+        .collect::<DevkitResult<_>>()?;
     let domain = sealgrid_domain(net.chain_id, net.auction);
     let mut rng = SplitMix64::new(0x5ea1_6d00);
     let mut bodies = Vec::with_capacity(opts.orders);
@@ -144,30 +156,7 @@ pub async fn run_intake_bench(
     }
     let raw_rate = raw_rate.1;
 
-    // The matcher, on loopback.
-    let limits = IntakeLimits {
-        burst: u64::MAX / 2000,
-        per_second: u64::MAX / 2000,
-    };
-    let intake = Intake::new(
-        chain,
-        store.clone(),
-        indexer.clone(),
-        DEV_KEYS[0].parse().map_err(bench_err)?,
-        Arc::new(SystemClock),
-        limits,
-        Arc::new(Metrics::default()),
-    );
-    let api = ApiLimits {
-        max_body_bytes: 64 << 20,
-        max_batch: opts.batch.max(1),
-    };
-    let app = crate::router(intake, indexer, api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(bench_err)?;
-    let base = format!("http://{}", listener.local_addr().map_err(bench_err)?);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = node.base_url();
 
     progress(&format!(
         "submitting {} orders in batches of {} from {} clients",
@@ -224,7 +213,7 @@ pub async fn run_intake_bench(
         accepted += t.await.map_err(bench_err)?.map_err(bench_err)?;
     }
     let secs = started.elapsed().as_secs_f64();
-    server.abort();
+    node.shutdown().await;
     if accepted != opts.orders {
         return Err(bench_err(format!(
             "{accepted} of {} orders accepted",

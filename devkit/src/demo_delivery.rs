@@ -19,14 +19,14 @@ use sealgrid_chain::{
 use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
 
 use crate::{
-    MatcherError, MatcherResult,
+    DevkitError, DevkitResult,
     demo::mined,
     demo_sponsored::SmartAccounts,
     pilot::{Kind, Pilot, Rng, derived_key, per_mwh},
 };
 
-fn err(e: impl std::fmt::Display) -> MatcherError {
-    MatcherError::Config(format!("demo delivery: {e}"))
+fn err(e: impl std::fmt::Display) -> DevkitError {
+    DevkitError::Demo(format!("demo delivery: {e}"))
 }
 
 /// One traded interval as the delivery phase sees it.
@@ -131,7 +131,7 @@ pub(crate) async fn run_delivery(
     seed: u64,
     smart: Option<&mut SmartAccounts>,
     say: &mut impl FnMut(String),
-) -> MatcherResult<DeliverySummary> {
+) -> DevkitResult<DeliverySummary> {
     let (Some(first), Some(last)) = (traded.first(), traded.last()) else {
         return Err(err("nothing was traded"));
     };
@@ -406,7 +406,7 @@ async fn follow_fills(
     meters: &[Option<(B256, PrivateKeySigner)>],
     timing: &MarketTiming,
     smart: Option<&mut SmartAccounts>,
-) -> MatcherResult<(u128, usize, u128)> {
+) -> DevkitResult<(u128, usize, u128)> {
     // The operator moves the certificates (the delivery client's sender).
     let operator = d
         .sender()
@@ -414,7 +414,7 @@ async fn follow_fills(
     let len = u64::from(timing.interval_length());
     let hours: std::collections::BTreeSet<u64> =
         traded.iter().map(|t| t.interval * len / 3600).collect();
-    let wallet = |key: &PrivateKeySigner| -> MatcherResult<_> {
+    let wallet = |key: &PrivateKeySigner| -> DevkitResult<_> {
         Ok(ProviderBuilder::new()
             .wallet(EthereumWallet::from(key.clone()))
             .connect_http(net.rpc.parse().map_err(err)?)

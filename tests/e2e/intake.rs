@@ -4,14 +4,14 @@ use alloy::primitives::{Address, B256, Bytes};
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_types::{Receipt, Side, recover_struct_signer, sealgrid_domain};
 
-use crate::harness::*;
+use sealgrid_devkit::harness::*;
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite:{}", dir.path().join("matcher.db").display())
 }
 
 /// Checks an acceptance: status, receipt fields, and that the operator (K0) signed it.
-fn check_receipt(net: &Devnet, body: &serde_json::Value, index: u32, o: &sealgrid_types::Order) {
+fn check_receipt(net: &Net, body: &serde_json::Value, index: u32, o: &sealgrid_types::Order) {
     let receipt = Receipt {
         market: o.market,
         interval: o.interval,
@@ -39,9 +39,9 @@ fn signer_addr(k: usize) -> Address {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::start(
+    let m = Matcher::with_limits(
         &net,
         &sqlite_url(&dir),
         ApiLimits::default(),
@@ -66,7 +66,7 @@ async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
             100 + n as u64,
             &format!("wallet-{wallet}"),
         );
-        let index = net.commit(k, &o, lock_for(&o)).await;
+        let index = net.commit_with_lock(k, &o, lock_for(&o)).await;
         let sig = match wallet {
             "alloy" => sign(k, &o, net.chain_id, net.auction),
             w => wallet_sign(w, k, &o, net.chain_id, net.auction),
@@ -114,19 +114,19 @@ async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affected() {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
     let limits = ApiLimits {
         max_body_bytes: 16 * 1024,
         max_batch: 8,
     };
-    let m = Matcher::start(&net, &sqlite_url(&dir), limits, IntakeLimits::default()).await;
+    let m = Matcher::with_limits(&net, &sqlite_url(&dir), limits, IntakeLimits::default()).await;
     let (i, gate) = net.open_interval().await;
     let (cid, auction) = (net.chain_id, net.auction);
 
     // One good order, accepted first.
     let good = order(1, i, Side::Buy, 40_000, 120_000, 1, "good");
-    let good_index = net.commit(1, &good, lock_for(&good)).await;
+    let good_index = net.commit_with_lock(1, &good, lock_for(&good)).await;
     let good_body = submission(&good, &sign(1, &good, cid, auction), Some((cid, auction)));
     let (status, accepted) = m.post("/v1/orders", &good_body).await;
     assert_eq!(status, 200, "{accepted}");
@@ -164,7 +164,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
 
     // Replayed nonce: another committed order of the same trader with the good order's nonce.
     let replay = order(1, i, Side::Buy, 1_000, 100_000, good.nonce, "replay");
-    net.commit(1, &replay, lock_for(&replay)).await;
+    net.commit_with_lock(1, &replay, lock_for(&replay)).await;
     corpus.push((
         "nonce_reused",
         409,
@@ -212,7 +212,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
 
     // Someone else's copy of a commitment does not open it.
     let copied = order(3, i, Side::Buy, 1_000, 50_000, 12, "copied");
-    net.commit(4, &copied, lock_for(&copied)).await;
+    net.commit_with_lock(4, &copied, lock_for(&copied)).await;
     corpus.push((
         "commitment_not_found",
         404,
@@ -221,7 +221,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
 
     // Lock below the order's worst case.
     let short = order(3, i, Side::Buy, 10_000, 100_000, 13, "short");
-    net.commit(3, &short, lock_for(&short) - 1).await;
+    net.commit_with_lock(3, &short, lock_for(&short) - 1).await;
     corpus.push((
         "insufficient_lock",
         422,
@@ -230,7 +230,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
 
     // Withdrawn before the gate.
     let gone = order(4, i, Side::Sell, 1_000, 50_000, 14, "gone");
-    let gone_index = net.commit(4, &gone, lock_for(&gone)).await;
+    let gone_index = net.commit_with_lock(4, &gone, lock_for(&gone)).await;
     net.withdraw(4, &gone, gone_index, lock_for(&gone)).await;
     corpus.push((
         "commitment_withdrawn",
@@ -304,7 +304,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
     // After the gate (matcher clock), even valid new orders are refused; resubmission of an
     // accepted one still returns its receipt.
     let late = order(2, i, Side::Sell, 1_000, 50_000, 15, "late");
-    net.commit(2, &late, lock_for(&late)).await;
+    net.commit_with_lock(2, &late, lock_for(&late)).await;
     m.clock.set(gate);
     let (s, got) = m
         .post(
@@ -323,9 +323,9 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_over_their_rate_are_refused() {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::start(
+    let m = Matcher::with_limits(
         &net,
         &sqlite_url(&dir),
         ApiLimits::default(),
@@ -337,7 +337,7 @@ async fn accounts_over_their_rate_are_refused() {
     .await;
     let (i, _) = net.open_interval().await;
     let o = order(1, i, Side::Buy, 1_000, 1_000, 1, "rate");
-    net.commit(1, &o, lock_for(&o)).await;
+    net.commit_with_lock(1, &o, lock_for(&o)).await;
     let body = submission(&o, &sign(1, &o, net.chain_id, net.auction), None);
     assert_eq!(m.post("/v1/orders", &body).await.0, 200);
     assert_eq!(m.post("/v1/orders", &body).await.0, 200);
@@ -349,7 +349,7 @@ async fn accounts_over_their_rate_are_refused() {
     );
     // Another account is unaffected.
     let o2 = order(2, i, Side::Sell, 1_000, 1_000, 1, "rate2");
-    net.commit(2, &o2, lock_for(&o2)).await;
+    net.commit_with_lock(2, &o2, lock_for(&o2)).await;
     let body2 = submission(&o2, &sign(2, &o2, net.chain_id, net.auction), None);
     assert_eq!(m.post("/v1/orders", &body2).await.0, 200);
 }
@@ -393,7 +393,7 @@ alloy::sol! {
 
 /// Deploys the TEST-ONLY ERC-1271 account (contracts/test/utils/ERC1271Wallet.sol) owned by
 /// dev key `owner`, funds it with payment tokens and approves the auction from it.
-async fn smart_account(net: &Devnet, owner: usize) -> Address {
+async fn smart_account(net: &Net, owner: usize) -> Address {
     use alloy::{
         network::TransactionBuilder,
         providers::Provider,
@@ -452,9 +452,9 @@ async fn smart_account(net: &Devnet, owner: usize) -> Address {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contract_accounts_open_orders_through_erc1271() {
     use alloy::sol_types::SolCall;
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::start(
+    let m = Matcher::with_limits(
         &net,
         &sqlite_url(&dir),
         ApiLimits::default(),

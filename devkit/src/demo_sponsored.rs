@@ -21,17 +21,17 @@ use sealgrid_chain::{
     bindings::{SealgridAuction, entry_point::IEntryPoint, paymaster::MarketPaymaster},
     devnet::{DEV_BUNDLER_KEY, DEV_KEYS, DEV_SPONSOR_KEY, Devnet},
 };
+use sealgrid_sponsor::{PAYMASTER_VERIFICATION_GAS, Sponsor};
 use sealgrid_types::{Order, order_commitment};
 
 use crate::{
-    MatcherError, MatcherResult,
+    DevkitError, DevkitResult,
     demo::mined,
     pilot::{Kind, Pilot},
-    sponsor::{PAYMASTER_VERIFICATION_GAS, Sponsor},
 };
 
-fn err(e: impl std::fmt::Display) -> MatcherError {
-    MatcherError::Config(format!("demo (sponsored accounts): {e}"))
+fn err(e: impl std::fmt::Display) -> DevkitError {
+    DevkitError::Demo(format!("demo (sponsored accounts): {e}"))
 }
 
 /// Sponsored operations per account per day in the demo's policy (a day has 288 intervals).
@@ -99,7 +99,7 @@ impl SmartAccounts {
         net: &Devnet,
         pilot: &mut Pilot,
         say: &mut impl FnMut(String),
-    ) -> MatcherResult<Option<Self>> {
+    ) -> DevkitResult<Option<Self>> {
         let Some(rec) = net.accounts else {
             say("the deployment has no [accounts]: every trader uses its own wallet".into());
             return Ok(None);
@@ -171,7 +171,7 @@ impl SmartAccounts {
 
     /// Notes the ETH of the accounts and their owners, once they are funded: the trading they
     /// do through the paymaster must not change it.
-    pub(crate) async fn snapshot_balances(&mut self, pilot: &Pilot) -> MatcherResult<()> {
+    pub(crate) async fn snapshot_balances(&mut self, pilot: &Pilot) -> DevkitResult<()> {
         self.balances_before.clear();
         for p in pilot.participants.iter().filter(|p| p.account.is_some()) {
             for a in [p.trader(), p.key.address()] {
@@ -189,7 +189,7 @@ impl SmartAccounts {
         account: Address,
         calls: Vec<(Address, Bytes)>,
         call_gas: u128,
-    ) -> MatcherResult<UserOp> {
+    ) -> DevkitResult<UserOp> {
         let deploy = self
             .provider
             .get_code_at(account)
@@ -243,7 +243,7 @@ impl SmartAccounts {
     async fn bundle(
         &mut self,
         ops: Vec<UserOp>,
-    ) -> MatcherResult<alloy::rpc::types::TransactionReceipt> {
+    ) -> DevkitResult<alloy::rpc::types::TransactionReceipt> {
         let (receipt, outcomes) = aa::handle_ops(
             &self.bundler,
             self.bundler_address,
@@ -272,7 +272,7 @@ impl SmartAccounts {
         &mut self,
         pilot: &Pilot,
         orders: Vec<SiteOrders>,
-    ) -> MatcherResult<Vec<SmartCommit>> {
+    ) -> DevkitResult<Vec<SmartCommit>> {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
@@ -340,7 +340,7 @@ impl SmartAccounts {
         account: Address,
         target: Address,
         data: Bytes,
-    ) -> MatcherResult<()> {
+    ) -> DevkitResult<()> {
         let op = self
             .operation(owner, account, vec![(target, data)], 200_000)
             .await?;
@@ -350,7 +350,7 @@ impl SmartAccounts {
 
     /// After the trading: the ETH the accounts and their owners spent since
     /// [`Self::snapshot_balances`] (their commits went through the paymaster, so none).
-    pub(crate) async fn trading_done(&mut self) -> MatcherResult<U256> {
+    pub(crate) async fn trading_done(&mut self) -> DevkitResult<U256> {
         let mut spent = U256::ZERO;
         for (a, before) in &self.balances_before {
             let now = self.provider.get_balance(*a).await.map_err(err)?;
@@ -361,7 +361,7 @@ impl SmartAccounts {
     }
 
     /// Closes the books: what the paymaster paid in all.
-    pub(crate) async fn finish(&mut self) -> MatcherResult<SponsoredSummary> {
+    pub(crate) async fn finish(&mut self) -> DevkitResult<SponsoredSummary> {
         let deposit = IEntryPoint::new(self.entry_point, &self.provider)
             .balanceOf(self.paymaster)
             .call()

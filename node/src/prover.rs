@@ -1,14 +1,14 @@
-//! The halo2 clearing prover behind the matcher's [`ClearingProver`] trait, and the verifiers a
-//! deployment needs: the one place that knows both the matcher and the prover (they never
-//! import each other, DESIGN §2).
+//! The halo2 clearing prover behind the pipeline's [`ClearingProver`] trait, and the verifiers a
+//! deployment needs: the node injects it into the settlement service (the matcher, the prover
+//! and the settlement service never import each other, DESIGN §2).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sealgrid_matcher::{ClearingProver, ProofRequest, ProofSlot, ProvenBatch};
 use sealgrid_prover::keys::CircuitKeys;
 use sealgrid_prover::params::{KzgParams, ParamsSource, default_cache_dir};
-use sealgrid_prover::{Batch, Slot, Witness, capacity, evm};
+use sealgrid_prover::{ProverError, Witness, capacity, evm};
+use sealgrid_types::{ClearingProver, ProofRequest, ProveError, ProvenBatch};
 
 use crate::{OperatorError, OperatorResult};
 
@@ -31,17 +31,15 @@ impl HaloProver {
         }
     }
 
-    fn keys(&self, slots: usize) -> Result<Arc<(KzgParams, CircuitKeys)>, String> {
-        let mut cache = self
-            .keys
-            .lock()
-            .map_err(|_| "prover key cache poisoned".to_string())?;
+    fn keys(&self, slots: usize) -> Result<Arc<(KzgParams, CircuitKeys)>, ProverError> {
+        // A panic while another thread generated keys leaves the cache as it was: use it.
+        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = cache.get(&slots) {
             return Ok(k.clone());
         }
-        let cap = capacity(slots).map_err(|e| e.to_string())?;
-        let params = self.source.get(cap.k).map_err(|e| e.to_string())?;
-        let keys = sealgrid_prover::keygen(&params, slots).map_err(|e| e.to_string())?;
+        let cap = capacity(slots)?;
+        let params = self.source.get(cap.k)?;
+        let keys = sealgrid_prover::keygen(&params, slots)?;
         let entry = Arc::new((params, keys));
         cache.insert(slots, entry.clone());
         Ok(entry)
@@ -105,7 +103,9 @@ impl HaloProver {
                         say(format!(
                             "generating the {slots}-slot verifier (k = {k}: parameters and keygen) ..."
                         ));
-                        let entry = self.keys(slots).map_err(OperatorError::Prover)?;
+                        let entry = self
+                            .keys(slots)
+                            .map_err(|e| OperatorError::Prover(e.to_string()))?;
                         let text = evm::verifier_source(&entry.0, entry.1.vk(), slots);
                         let code = evm::compile(&text, &solc)
                             .map_err(|e| OperatorError::Prover(e.to_string()))?;
@@ -133,41 +133,38 @@ impl HaloProver {
 }
 
 impl HaloProver {
-    fn slots_for(&self, count: usize) -> Result<usize, String> {
+    fn slots_for(&self, count: usize) -> Result<usize, ProveError> {
         self.capacities
             .iter()
             .copied()
             .find(|c| *c >= count)
-            .ok_or_else(|| format!("no configured capacity holds {count} commitments"))
+            .ok_or(ProveError::NoCapacity { count })
+    }
+}
+
+/// A prover error as the pipeline sees it: a statement the circuit cannot hold is final, the
+/// rest (parameters, keys, proving itself) may pass.
+fn pipeline_error(e: ProverError) -> ProveError {
+    if e.is_invalid_batch() {
+        ProveError::InvalidBatch(Box::new(e))
+    } else {
+        ProveError::Failed(Box::new(e))
     }
 }
 
 impl ClearingProver for HaloProver {
-    fn prepare(&self, count: usize) -> Result<(), String> {
-        self.keys(self.slots_for(count)?).map(|_| ())
+    fn prepare(&self, count: usize) -> Result<(), ProveError> {
+        self.keys(self.slots_for(count)?)
+            .map(|_| ())
+            .map_err(pipeline_error)
     }
 
-    fn prove(&self, request: &ProofRequest) -> Result<ProvenBatch, String> {
-        let count = request.slots.len();
-        let slots = self.slots_for(count)?;
-        let batch = Batch {
-            market: request.market,
-            interval: request.interval,
-            bounds: request.bounds,
-            slots: request
-                .slots
-                .iter()
-                .map(|s| match s {
-                    ProofSlot::Opened(o) => Slot::Opened(o.clone()),
-                    ProofSlot::Excluded(c) => Slot::Excluded(*c),
-                })
-                .collect(),
-        };
-        let witness = Witness::new(&batch).map_err(|e| e.to_string())?;
-        let entry = self.keys(slots)?;
+    fn prove(&self, request: &ProofRequest) -> Result<ProvenBatch, ProveError> {
+        let slots = self.slots_for(request.slots.len())?;
+        let witness = Witness::new(request).map_err(pipeline_error)?;
+        let entry = self.keys(slots).map_err(pipeline_error)?;
         let started = std::time::Instant::now();
-        let proof =
-            sealgrid_prover::prove(&entry.0, &entry.1, &witness).map_err(|e| e.to_string())?;
+        let proof = sealgrid_prover::prove(&entry.0, &entry.1, &witness).map_err(pipeline_error)?;
         Ok(ProvenBatch {
             proof: proof.bytes,
             price: witness.statement.price,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod launch;
 mod prover;
 
 use std::path::{Path, PathBuf};
@@ -8,14 +9,24 @@ use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
 use sealgrid_chain::devnet::DEV_KEYS;
 
+pub use launch::{Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 pub use prover::HaloProver;
 
-/// Errors of the operator wiring.
+/// Errors of the node and the operator wiring.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
     /// Chain access or deployment failed.
     #[error(transparent)]
     Chain(#[from] sealgrid_chain::ChainError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] sealgrid_store::StoreError),
+    /// The matcher failed to start or resume.
+    #[error(transparent)]
+    Matcher(#[from] sealgrid_matcher::MatcherError),
+    /// The sponsorship service failed to start.
+    #[error(transparent)]
+    Sponsor(#[from] sealgrid_sponsor::SponsorError),
     /// The prover failed (keys, parameters, verifier generation or compilation).
     #[error("prover: {0}")]
     Prover(String),

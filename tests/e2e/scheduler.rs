@@ -9,14 +9,15 @@ use std::{
 
 use alloy::primitives::{B256, Bytes};
 use sealgrid_chain::bindings::SealgridAuction;
-use sealgrid_matcher::{
-    ApiLimits, BatchSink, BoxFuture, ClearedBatch, Indexer, Intake, IntakeLimits, Metrics,
-    Scheduler, SimClock,
-};
+use sealgrid_matcher::{Intake, SimClock};
+use sealgrid_node::{NodeConfig, Pipeline, launch};
 use sealgrid_store::{BatchState, Store};
-use sealgrid_types::{EXCLUDED_FLAG, Order, SELL_FLAG, Side, fills_root, pack_fill_words};
+use sealgrid_types::{
+    BatchSink, BatchStatus, BoxFuture, ClearedBatch, EXCLUDED_FLAG, Order, SELL_FLAG, Side,
+    SinkError, fills_root, pack_fill_words,
+};
 
-use crate::harness::*;
+use sealgrid_devkit::harness::*;
 
 /// Records every batch offered, and keeps the effect once per interval (the idempotence the
 /// sink contract asks for).
@@ -27,7 +28,7 @@ struct RecordingSink {
 }
 
 impl BatchSink for RecordingSink {
-    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             self.offers.lock().unwrap().push((b.market, b.interval));
             let mut taken = self.taken.lock().unwrap();
@@ -48,7 +49,7 @@ impl BatchSink for RecordingSink {
 struct FileSink(PathBuf);
 
 impl BatchSink for FileSink {
-    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), String>> {
+    fn accept<'a>(&'a self, b: &'a ClearedBatch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             let line = format!(
                 "{} {} {:?} {} {:?}\n",
@@ -59,8 +60,8 @@ impl BatchSink for FileSink {
                 .create(true)
                 .append(true)
                 .open(&offers)
-                .map_err(|e| e.to_string())?;
-            f.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+                .map_err(SinkError::retryable)?;
+            f.write_all(line.as_bytes()).map_err(SinkError::retryable)?;
             let done = std::fs::read_to_string(&self.0).unwrap_or_default();
             let key = format!("{} {} ", b.market, b.interval);
             if !done.lines().any(|l| l.starts_with(&key)) {
@@ -68,9 +69,9 @@ impl BatchSink for FileSink {
                     .create(true)
                     .append(true)
                     .open(&self.0)
-                    .map_err(|e| e.to_string())?;
-                f.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
-                f.sync_all().map_err(|e| e.to_string())?;
+                    .map_err(SinkError::retryable)?;
+                f.write_all(line.as_bytes()).map_err(SinkError::retryable)?;
+                f.sync_all().map_err(SinkError::retryable)?;
             }
             Ok(())
         })
@@ -79,7 +80,7 @@ impl BatchSink for FileSink {
 
 /// The demo book plus an unopened commitment and a withdrawn one. Returns the opened orders
 /// with their keys, and the expected fill words.
-async fn commit_book(net: &Devnet, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
+async fn commit_book(net: &Net, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
     let book = [
         (1, Side::Buy, 40_000, 120_000),
         (2, Side::Buy, 25_000, 90_000),
@@ -97,7 +98,7 @@ async fn commit_book(net: &Devnet, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
             i * 10 + n as u64,
             &format!("book-{i}-{n}"),
         );
-        assert_eq!(net.commit(k, &o, lock_for(&o)).await, n as u32);
+        assert_eq!(net.commit_with_lock(k, &o, lock_for(&o)).await, n as u32);
         opened.push((k, o));
     }
     let unopened = order(
@@ -109,7 +110,11 @@ async fn commit_book(net: &Devnet, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
         i * 10 + 8,
         &format!("unopened-{i}"),
     );
-    assert_eq!(net.commit(1, &unopened, lock_for(&unopened)).await, 4);
+    assert_eq!(
+        net.commit_with_lock(1, &unopened, lock_for(&unopened))
+            .await,
+        4
+    );
     let withdrawn = order(
         2,
         i,
@@ -119,7 +124,11 @@ async fn commit_book(net: &Devnet, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
         i * 10 + 9,
         &format!("withdrawn-{i}"),
     );
-    assert_eq!(net.commit(2, &withdrawn, lock_for(&withdrawn)).await, 5);
+    assert_eq!(
+        net.commit_with_lock(2, &withdrawn, lock_for(&withdrawn))
+            .await,
+        5
+    );
     net.withdraw(2, &withdrawn, 5, lock_for(&withdrawn)).await;
     let expected = vec![
         40_000,
@@ -132,7 +141,7 @@ async fn commit_book(net: &Devnet, i: u64) -> (Vec<(usize, Order)>, Vec<u64>) {
     (opened, expected)
 }
 
-async fn open_all(intake: &Intake, net: &Devnet, opened: &[(usize, Order)]) {
+async fn open_all(intake: &Intake, net: &Net, opened: &[(usize, Order)]) {
     for (k, o) in opened {
         let req =
             serde_json::from_value(submission(o, &sign(*k, o, net.chain_id, net.auction), None))
@@ -149,27 +158,22 @@ async fn clears_at_the_gate_and_the_contract_accepts_the_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clears_at_the_gate_on_postgres() {
-    let Some(url) = postgres_database().await else {
+    let Some(url) = postgres_database("sealgrid_matcher").await else {
         return;
     };
     clears_at_the_gate(&url).await;
 }
 
 async fn clears_at_the_gate(url: &str) {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let url = url.to_owned();
-    let m = Matcher::start(&net, &url, ApiLimits::default(), IntakeLimits::default()).await;
+    let sink = Arc::new(RecordingSink::default());
+    let m = Matcher::start(&net, &url, Pipeline::Sink(sink.clone())).await;
     let (i, gate) = net.open_interval().await;
     let (opened, expected) = commit_book(&net, i).await;
     open_all(&m.intake, &net, &opened).await;
 
-    let sink = Arc::new(RecordingSink::default());
-    let scheduler = Scheduler::new(
-        m.intake.clone(),
-        net.reader().await,
-        m.indexer.clone(),
-        sink.clone(),
-    );
+    let scheduler = m.scheduler.clone();
     let market = demo_market();
 
     // Before the gate the scheduler waits.
@@ -183,18 +187,19 @@ async fn clears_at_the_gate(url: &str) {
 
     net.warp(gate).await;
     m.clock.set(gate);
-    let batch = scheduler.close_interval(market, i).await.expect("cleared");
+    let row = scheduler.close_interval(market, i).await.expect("cleared");
+    let batch = &row.batch;
     assert_eq!(batch.fills, expected);
     assert_eq!(
         (batch.price, batch.volume, batch.count),
         (Some(110_000), 40_000, 6)
     );
-    assert_eq!(batch.state, BatchState::HandedOff);
+    assert_eq!(row.state, BatchState::HandedOff);
     assert_eq!(sink.taken.lock().unwrap().len(), 1);
 
     // Running the interval again changes nothing and offers nothing.
     let again = scheduler.close_interval(market, i).await.expect("again");
-    assert_eq!(again, batch);
+    assert_eq!(again, row);
     assert_eq!(sink.offers.lock().unwrap().len(), 1);
 
     // The read API shows it.
@@ -224,36 +229,32 @@ async fn clears_at_the_gate(url: &str) {
         .expect("receipt");
     assert!(receipt.status(), "settle reverted");
     let onchain = net
-        .reader()
+        .chain()
         .await
         .interval(market, i)
         .await
         .expect("interval");
-    assert_eq!(onchain.status, 1, "settled");
+    assert_eq!(onchain.status, BatchStatus::Settled);
     assert_eq!(onchain.fills_root, fills_root(&batch.fills).expect("root"));
     assert_eq!(onchain.accumulator, batch.accumulator);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interval_without_commitments_clears_to_nothing() {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite:{}", dir.path().join("m.db").display());
-    let m = Matcher::start(&net, &url, ApiLimits::default(), IntakeLimits::default()).await;
+    let sink = Arc::new(RecordingSink::default());
+    let m = Matcher::start(&net, &url, Pipeline::Sink(sink)).await;
     let (i, gate) = net.open_interval().await;
     net.warp(gate).await;
     m.clock.set(gate);
-    let sink = Arc::new(RecordingSink::default());
-    let scheduler = Scheduler::new(
-        m.intake.clone(),
-        net.reader().await,
-        m.indexer.clone(),
-        sink,
-    );
-    let b = scheduler
+    let b = m
+        .scheduler
         .close_interval(demo_market(), i)
         .await
-        .expect("cleared");
+        .expect("cleared")
+        .batch;
     assert_eq!((b.count, b.price, b.volume, b.fills.len()), (0, None, 0, 0));
 }
 
@@ -265,28 +266,18 @@ const CHILD_ENV: &str = "SEALGRID_IT_CHILD";
 async fn crash_child() {
     let spec = std::env::var(CHILD_ENV).expect("run by the crash test only");
     let v: serde_json::Value = serde_json::from_str(&spec).expect("child spec");
-    let store = Store::connect(v["store"].as_str().unwrap())
-        .await
-        .expect("store");
-    let chain = sealgrid_chain::AuctionReader::connect(
+    let sink = Arc::new(FileSink(PathBuf::from(v["sink"].as_str().unwrap())));
+    let mut cfg = NodeConfig::new(
         v["rpc"].as_str().unwrap(),
         v["auction"].as_str().unwrap().parse().unwrap(),
-    )
-    .await
-    .expect("chain");
-    let indexer = Arc::new(Indexer::new(chain.clone(), store.clone(), 0, 0));
-    let clock = SimClock::new(v["now"].as_u64().unwrap());
-    let intake = Intake::new(
-        chain.clone(),
-        store,
-        indexer.clone(),
         signer(0),
-        Arc::new(clock),
-        IntakeLimits::default(),
-        Arc::new(Metrics::default()),
+        v["store"].as_str().unwrap(),
     );
-    let sink = Arc::new(FileSink(PathBuf::from(v["sink"].as_str().unwrap())));
-    let scheduler = Scheduler::new(intake, chain, indexer, sink);
+    cfg.clock = Arc::new(SimClock::new(v["now"].as_u64().unwrap()));
+    cfg.pipeline = Pipeline::Sink(sink);
+    cfg.background = false;
+    let node = launch(cfg).await.expect("node");
+    let scheduler = node.scheduler.clone();
     scheduler.resume_handoffs().await.expect("resume");
     scheduler
         .close_interval(demo_market(), v["interval"].as_u64().unwrap())
@@ -323,7 +314,7 @@ fn lines(p: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_stage_resumes_to_the_same_result() {
-    let net = Devnet::start().await;
+    let net = Net::with_test_verifier().await;
     let (i, gate) = net.open_interval().await;
     let (opened, expected) = commit_book(&net, i).await;
     let dir = tempfile::tempdir().expect("tmp");
@@ -340,12 +331,13 @@ async fn a_crash_at_any_stage_resumes_to_the_same_result() {
         let sink = dir.path().join(format!("{name}.sink"));
         {
             // Orders are opened (before the gate) by a matcher that then stops.
-            let m = Matcher::start_at(
+            let m = Matcher::with(
                 &net,
                 &store_url,
-                ApiLimits::default(),
-                IntakeLimits::default(),
-                gate - 60,
+                MatcherOptions {
+                    now: Some(gate - 60),
+                    ..MatcherOptions::default()
+                },
             )
             .await;
             open_all(&m.intake, &net, &opened).await;
@@ -378,6 +370,7 @@ async fn a_crash_at_any_stage_resumes_to_the_same_result() {
             .expect("get")
             .expect("batch");
         assert_eq!(b.state, BatchState::HandedOff, "{name}");
+        let b = b.batch;
         assert_eq!(b.fills, expected, "{name}");
         let effect = lines(&sink);
         assert_eq!(

@@ -24,7 +24,17 @@ use sealgrid_chain::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{MatcherError, MatcherResult};
+/// Why the sponsorship service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SponsorError {
+    /// The paymaster, its signer, its period or the validity do not fit together, or the chain
+    /// could not be read.
+    #[error("sponsorship: {0}")]
+    Config(String),
+}
+
+/// Result of the sponsorship service.
+pub type SponsorResult<T> = Result<T, SponsorError>;
 
 /// Gas the paymaster's validation may use (measured about 18k; bundlers estimate from it).
 pub const PAYMASTER_VERIFICATION_GAS: u128 = 60_000;
@@ -105,8 +115,8 @@ impl Sponsor {
         paymaster: Address,
         signer: PrivateKeySigner,
         validity: u64,
-    ) -> MatcherResult<Self> {
-        let bad = |e: String| MatcherError::Config(format!("sponsorship: {e}"));
+    ) -> SponsorResult<Self> {
+        let bad = SponsorError::Config;
         let url = rpc.parse().map_err(|e| bad(format!("bad RPC URL: {e}")))?;
         let provider = ProviderBuilder::new().connect_http(url).erased();
         let pm = MarketPaymaster::new(paymaster, &provider);

@@ -4,7 +4,7 @@
 //! For each of K intervals, on an accelerated chain clock: every participant's wallet commits its
 //! order on-chain (alloy), signs it with EIP-712 and opens it to the matcher over HTTP, and
 //! checks the operator's signed receipt; the chain is moved to the gate; the scheduler clears;
-//! the [`SettleSink`] proves the clearing (the binary's prover) and the submitter settles it,
+//! the node's settlement pipeline proves the clearing (the binary's prover) and the submitter settles it,
 //! checked on-chain by the generated verifier. The first interval also carries a commitment that
 //! is never opened (excluded, its lock refunded) and shows that the verifier refuses the same
 //! proof for another price. After the last interval the operator claims every commitment in
@@ -22,25 +22,27 @@ use alloy::{
 use alloy_primitives::{Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
-    AuctionReader, Submitter, SubmitterConfig,
+    AuctionReader, SubmitterConfig,
     bindings::{IClearingVerifier, IERC20, IMockToken, ISealgridAuction, SealgridAuction},
     devnet::{DEV_KEYS, Devnet},
 };
-use sealgrid_store::Store;
+use sealgrid_matcher::{IntakeLimits, SimClock};
+use sealgrid_node::{NodeConfig, Pipeline, SettlementConfig, launch};
+use sealgrid_settlement::Settled;
 use sealgrid_types::{
-    Order, Receipt, SELL_FLAG, Side, fills_proof, order_commitment, pack_fill_words,
-    recover_struct_signer, required_lock, sealgrid_domain, sign_order,
+    BatchStatus, ClearedBatch, ClearingProver, Fill, Order, Receipt, Side, fills_proof,
+    order_commitment, pack_fill_words, recover_struct_signer, required_lock, sealgrid_domain,
+    sign_order,
 };
 
 use crate::{
-    ApiLimits, ClearingProver, Indexer, Intake, IntakeLimits, MatcherError, MatcherResult, Metrics,
-    Scheduler, SettleReport, SettleSink, Settled, SimClock,
+    DevkitError, DevkitResult,
     demo_sponsored::SmartAccounts,
     pilot::{Kind, Pilot},
 };
 
-fn demo_err(e: impl std::fmt::Display) -> MatcherError {
-    MatcherError::Config(format!("demo: {e}"))
+fn demo_err(e: impl std::fmt::Display) -> DevkitError {
+    DevkitError::Demo(format!("demo: {e}"))
 }
 
 /// What to run.
@@ -122,7 +124,7 @@ pub async fn run_demo(
     submitter_cfg: SubmitterConfig,
     opts: DemoOptions,
     mut say: impl FnMut(String),
-) -> MatcherResult<DemoSummary> {
+) -> DevkitResult<DemoSummary> {
     let mut pilot = Pilot::new(opts.sites, opts.seed);
     let mut smart = SmartAccounts::setup(net, &mut pilot, &mut say).await?;
     let chain = AuctionReader::connect(&net.rpc, net.auction).await?;
@@ -192,35 +194,12 @@ pub async fn run_demo(
                 .connect_http(url)
                 .erased())
         })
-        .collect::<MatcherResult<_>>()?;
+        .collect::<DevkitResult<_>>()?;
 
-    // The matcher: store, indexer, intake API, scheduler, and the prove-and-settle sink.
+    // The node: store, indexer, intake API, scheduler and the prove-and-settle pipeline, stepped
+    // by the demo on its simulated clock (no background loops).
     let tmp = tempfile::tempdir().map_err(demo_err)?;
-    let store = Store::connect(&format!(
-        "sqlite:{}",
-        tmp.path().join("matcher.db").display()
-    ))
-    .await?;
     let clock = SimClock::new(net.now().await?);
-    let indexer = Arc::new(Indexer::new(chain.clone(), store.clone(), 0, 0));
-    let intake = Intake::new(
-        chain.clone(),
-        store.clone(),
-        indexer.clone(),
-        operator.clone(),
-        Arc::new(clock.clone()),
-        IntakeLimits {
-            burst: 1_000,
-            per_second: 1_000,
-        },
-        Arc::new(Metrics::default()),
-    );
-    let app = crate::router(intake.clone(), indexer.clone(), ApiLimits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(demo_err)?;
-    let base = format!("http://{}", listener.local_addr().map_err(demo_err)?);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     // Proving keys for the largest interval this scenario can have, before the first gate.
     let most = pilot.participants.len() + 2;
     say(format!(
@@ -238,17 +217,34 @@ pub async fn run_demo(
         "prover ready in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
-    let submitter =
-        Arc::new(Submitter::connect(&net.rpc, net.auction, operator.clone(), submitter_cfg).await?);
-    let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SettleReport>();
-    let sink =
-        SettleSink::new(store.clone(), chain.clone(), prover, submitter.clone()).with_reports(tx);
-    let scheduler = Scheduler::new(
-        intake.clone(),
-        chain.clone(),
-        indexer.clone(),
-        Arc::new(sink),
+    let mut cfg = NodeConfig::new(
+        net.rpc.clone(),
+        net.auction,
+        operator.clone(),
+        format!("sqlite:{}", tmp.path().join("matcher.db").display()),
     );
+    cfg.markets = vec![market];
+    cfg.intake = IntakeLimits {
+        burst: 1_000,
+        per_second: 1_000,
+    };
+    cfg.clock = Arc::new(clock.clone());
+    cfg.pipeline = Pipeline::Settle(SettlementConfig {
+        prover,
+        submitter: submitter_cfg,
+        prepare: Vec::new(),
+    });
+    cfg.background = false;
+    let mut node = launch(cfg).await?;
+    let base = node.base_url();
+    let mut reports = node
+        .take_reports()
+        .ok_or_else(|| demo_err("the node has no settle reports"))?;
+    let scheduler = node.scheduler.clone();
+    let submitter = node
+        .submitter
+        .clone()
+        .ok_or_else(|| demo_err("the node has no submitter"))?;
     say(format!(
         "matcher API on {base}; operator {}",
         operator.address()
@@ -371,7 +367,7 @@ pub async fn run_demo(
                         },
                     ));
                 }
-                Ok::<_, MatcherError>(out)
+                Ok::<_, DevkitError>(out)
             });
         }
         let mut committed: Vec<(usize, Committed)> = Vec::new();
@@ -450,7 +446,7 @@ pub async fn run_demo(
                 if recover_struct_signer(&r, &domain, &sig)? != op {
                     return Err(demo_err("a receipt not signed by the operator"));
                 }
-                Ok::<_, MatcherError>(())
+                Ok::<_, DevkitError>(())
             });
         }
         while let Some(r) = opens.join_next().await {
@@ -476,11 +472,13 @@ pub async fn run_demo(
             "interval {interval}: gate closed; clearing, proving ({} slots) and settling ...",
             committed.len()
         ));
-        let batch = scheduler.close_interval(market, interval).await?;
+        let batch = scheduler.close_interval(market, interval).await?.batch;
         let latency = started.elapsed().as_secs_f64();
-        let report = reports
-            .try_recv()
-            .map_err(|_| demo_err(format!("no settle report for interval {interval}")))?;
+        let report = tokio::time::timeout(std::time::Duration::from_secs(10), reports.recv())
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| demo_err(format!("no settle report for interval {interval}")))?;
         let (prove, settle_gas) = match report.outcome {
             Settled::Settled {
                 prove_seconds,
@@ -495,7 +493,7 @@ pub async fn run_demo(
             }
         };
         let onchain = chain.interval(market, interval).await?;
-        if onchain.status != 1 {
+        if onchain.status != BatchStatus::Settled {
             return Err(demo_err(format!(
                 "interval {interval} is not settled on-chain"
             )));
@@ -503,17 +501,18 @@ pub async fn run_demo(
         if step == 0 && batch.volume > 0 {
             refuse_forgery(net, &info, &batch, &onchain, &report.proof, &mut say).await?;
         }
-        for (k, w) in batch.fills.iter().enumerate() {
-            if let Some((_, c)) = committed.get(k)
-                && *w & sealgrid_types::EXCLUDED_FLAG == 0
-                && *w != 0
-            {
-                let side = if *w & SELL_FLAG != 0 {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                };
-                pilot.apply_fill(c.who, side, *w & sealgrid_types::FILL_QUANTITY_MASK);
+        let fills = batch
+            .fills
+            .iter()
+            .map(|w| Fill::decode(*w))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (k, fill) in fills.iter().enumerate() {
+            if let Some((_, c)) = committed.get(k) {
+                match *fill {
+                    Fill::Buy(q) => pilot.apply_fill(c.who, Side::Buy, q),
+                    Fill::Sell(q) => pilot.apply_fill(c.who, Side::Sell, q),
+                    Fill::Zero | Fill::Excluded => {}
+                }
             }
         }
         let row = IntervalRow {
@@ -536,15 +535,12 @@ pub async fn run_demo(
             settle_gas
         ));
         let mut filled = vec![(0u64, 0u64); pilot.participants.len()];
-        for (k, w) in batch.fills.iter().enumerate() {
-            if let Some((_, c)) = committed.get(k)
-                && *w & sealgrid_types::EXCLUDED_FLAG == 0
-            {
-                let q = *w & sealgrid_types::FILL_QUANTITY_MASK;
-                if *w & SELL_FLAG != 0 {
-                    filled[c.who].1 += q;
-                } else {
-                    filled[c.who].0 += q;
+        for (k, fill) in fills.iter().enumerate() {
+            if let Some((_, c)) = committed.get(k) {
+                match *fill {
+                    Fill::Buy(q) => filled[c.who].0 += q,
+                    Fill::Sell(q) => filled[c.who].1 += q,
+                    Fill::Zero | Fill::Excluded => {}
                 }
             }
         }
@@ -580,7 +576,7 @@ pub async fn run_demo(
                     proof: fills_proof(fills, u32::try_from(k).map_err(demo_err)?)?,
                 })
             })
-            .collect::<MatcherResult<Vec<_>>>()?;
+            .collect::<DevkitResult<Vec<_>>>()?;
         let sent = submitter.claim(market, *interval, claims).await?;
         claim_txs += sent.len();
         claim_gas += sent.iter().map(|c| c.gas_used).sum::<u64>();
@@ -626,7 +622,7 @@ pub async fn run_demo(
         "money conserved: the auction holds {held} = free balances {free} + bond {bond} + fees {} milli-units; clearing pool 0",
         ledger.feesMilli
     ));
-    server.abort();
+    node.shutdown().await;
     if let Some(s) = smart.as_mut() {
         let spent = s.trading_done().await?;
         if !spent.is_zero() {
@@ -664,7 +660,7 @@ pub async fn run_demo(
 /// Sends a call and waits for its receipt; a revert is an error.
 pub(crate) async fn mined<P, D>(
     call: alloy::contract::CallBuilder<P, D>,
-) -> MatcherResult<alloy::rpc::types::TransactionReceipt>
+) -> DevkitResult<alloy::rpc::types::TransactionReceipt>
 where
     P: Provider,
     D: alloy::contract::CallDecoder,
@@ -695,11 +691,11 @@ fn clock_label(hour: f64) -> String {
 async fn refuse_forgery(
     net: &Devnet,
     info: &sealgrid_chain::MarketInfo,
-    batch: &crate::ClearedBatch,
+    batch: &ClearedBatch,
     onchain: &sealgrid_chain::IntervalInfo,
     proof: &[u8],
     say: &mut impl FnMut(String),
-) -> MatcherResult<()> {
+) -> DevkitResult<()> {
     let verifier = IClearingVerifier::new(info.verifier, net.provider.clone());
     let statement = |price: i64| IClearingVerifier::Statement {
         market: batch.market,

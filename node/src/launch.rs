@@ -1,0 +1,435 @@
+//! The node builder: one function assembles the operator's services from one config (DESIGN §4).
+//! `sealgrid matcher serve`, `sealgrid devnet`, the demo, the benchmarks and the test harness all
+//! start the node through [`launch`], so they run the same wiring.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use alloy_primitives::{Address, B256};
+use alloy_signer_local::PrivateKeySigner;
+use sealgrid_chain::{AuctionReader, Submitter, SubmitterConfig};
+use sealgrid_matcher::{
+    ApiLimits, Clock, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SystemClock,
+};
+use sealgrid_settlement::{Claimer, SettleReport, SettleSink, Settled};
+use sealgrid_sponsor::Sponsor;
+use sealgrid_store::Store;
+use sealgrid_types::{BatchSink, ClearingProver};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinSet,
+};
+
+use crate::{OperatorError, OperatorResult};
+
+/// Proving and settling cleared batches.
+#[derive(Clone, Debug)]
+pub struct SettlementConfig {
+    /// The clearing prover (DESIGN §2: injected behind the pipeline's trait).
+    pub prover: Arc<dyn ClearingProver>,
+    /// How the submitter sends and confirms.
+    pub submitter: SubmitterConfig,
+    /// Batch sizes to generate proving keys for in the background at start-up, smallest first,
+    /// so that the first interval of a size does not pay for keygen inside its settle window.
+    pub prepare: Vec<usize>,
+}
+
+/// What follows clearing.
+#[derive(Clone, Debug, Default)]
+pub enum Pipeline {
+    /// Batches are cleared and logged, not proven or settled.
+    #[default]
+    Log,
+    /// Prove and settle every batch; claim and refund at delivery.
+    Settle(SettlementConfig),
+    /// Hand batches to this stage instead (an operator's own pipeline, or a test's).
+    Sink(Arc<dyn BatchSink>),
+}
+
+/// ERC-7677 sponsorship for the market paymaster.
+#[derive(Clone, Debug)]
+pub struct SponsorConfig {
+    /// The paymaster.
+    pub paymaster: Address,
+    /// The paymaster's signer.
+    pub key: PrivateKeySigner,
+    /// Seconds a sponsorship stays valid.
+    pub validity_s: u64,
+}
+
+/// Everything the node needs, in one value.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// JSON-RPC endpoint of the chain.
+    pub rpc_url: String,
+    /// The auction contract.
+    pub auction: Address,
+    /// Markets to clear; each must be operated by `operator`.
+    pub markets: Vec<B256>,
+    /// The operator's key: signs receipts, settles, claims.
+    pub operator: PrivateKeySigner,
+    /// Store URL: `sqlite:PATH` or `postgres://...`.
+    pub store: String,
+    /// Where the API listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Block to start indexing from on an empty store.
+    pub start_block: u64,
+    /// Blocks to wait before indexing a block.
+    pub confirmations: u64,
+    /// First interval to clear on an empty store (default: the next one still open).
+    pub first_interval: Option<u64>,
+    /// API limits.
+    pub api: ApiLimits,
+    /// Intake rate limits.
+    pub intake: IntakeLimits,
+    /// The matcher's clock (the system clock, or a simulated one).
+    pub clock: Arc<dyn Clock>,
+    /// What follows clearing.
+    pub pipeline: Pipeline,
+    /// Serve ERC-7677 sponsorship at `POST /v1/paymaster`.
+    pub sponsor: Option<SponsorConfig>,
+    /// Run the background loops (indexer, a scheduler per market, the claimer). Off, the caller
+    /// drives the node's parts itself, step by step (the demo, the benchmarks, tests).
+    pub background: bool,
+}
+
+impl NodeConfig {
+    /// A config with the defaults for everything but the chain, the auction and the key: a
+    /// store at `store`, the API on a free loopback port, system time, batches only logged, no
+    /// sponsorship, background loops on.
+    pub fn new(
+        rpc_url: impl Into<String>,
+        auction: Address,
+        operator: PrivateKeySigner,
+        store: impl Into<String>,
+    ) -> Self {
+        Self {
+            rpc_url: rpc_url.into(),
+            auction,
+            markets: Vec::new(),
+            operator,
+            store: store.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            start_block: 0,
+            confirmations: 0,
+            first_interval: None,
+            api: ApiLimits::default(),
+            intake: IntakeLimits::default(),
+            clock: Arc::new(SystemClock),
+            pipeline: Pipeline::Log,
+            sponsor: None,
+            background: true,
+        }
+    }
+}
+
+/// A running node. Dropping it stops its tasks; [`Node::shutdown`] stops them and waits.
+#[derive(Debug)]
+pub struct Node {
+    /// The store.
+    pub store: Store,
+    /// The auction reader.
+    pub chain: AuctionReader,
+    /// The chain indexer.
+    pub indexer: Arc<Indexer>,
+    /// Order intake.
+    pub intake: Intake,
+    /// The gate scheduler.
+    pub scheduler: Arc<Scheduler>,
+    /// The matcher's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The submitter (with settlement).
+    pub submitter: Option<Arc<Submitter>>,
+    /// The claimer (with settlement).
+    pub claimer: Option<Arc<Claimer>>,
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    reports: Option<mpsc::UnboundedReceiver<SettleReport>>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Node {
+    /// The API's base URL (`http://ADDR`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The settle reports, one per interval (taken once; metrics are updated either way).
+    pub fn take_reports(&mut self) -> Option<mpsc::UnboundedReceiver<SettleReport>> {
+        self.reports.take()
+    }
+
+    /// Resolves when the API server or a background loop has stopped by itself.
+    pub async fn stopped(&mut self) {
+        let _ = self.tasks.join_next().await;
+    }
+
+    /// Stops the API (gracefully) and every background loop, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        // Give the API its graceful shutdown, then cancel what remains.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.shutdown().await;
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// Assembles and starts the node: store, indexer, intake, the scheduler over the settlement
+/// pipeline (or a logging sink), the claimer, sponsorship and the API; with
+/// [`NodeConfig::background`], the indexer, a scheduler per market and the claimer run as
+/// tasks. Batches left cleared by a previous run are handed off again first.
+///
+/// # Errors
+/// A store or chain that cannot be opened, a market unknown to the auction or operated by
+/// another key, a sponsorship service that cannot start, an address that cannot be bound.
+pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
+    if let Some(path) = cfg.store.strip_prefix("sqlite:")
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| OperatorError::io(dir, e))?;
+    }
+    let store = Store::connect(&cfg.store).await?;
+    let chain = AuctionReader::connect(&cfg.rpc_url, cfg.auction).await?;
+    for m in &cfg.markets {
+        let Some(info) = chain.market(*m).await? else {
+            return Err(OperatorError::Config(format!(
+                "the auction has no market {m}"
+            )));
+        };
+        if info.operator != cfg.operator.address() {
+            return Err(OperatorError::Config(format!(
+                "market {m} is operated by {}, not by the operator key's {}",
+                info.operator,
+                cfg.operator.address()
+            )));
+        }
+    }
+    tracing::info!(store = store.backend(), chain = chain.chain_id(), auction = %cfg.auction, "node starting");
+    let indexer = Arc::new(Indexer::new(
+        chain.clone(),
+        store.clone(),
+        cfg.start_block,
+        cfg.confirmations,
+    ));
+    let metrics = Arc::new(Metrics::default());
+    let (stop, _) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let (sink, submitter, claimer, reports): (Arc<dyn BatchSink>, _, _, _) = match &cfg.pipeline {
+        Pipeline::Log => {
+            tracing::warn!("no settlement: batches are cleared and logged, not proven or settled");
+            (Arc::new(LogSink), None, None, None)
+        }
+        Pipeline::Sink(sink) => (sink.clone(), None, None, None),
+        Pipeline::Settle(s) => {
+            prepare_keys(&s.prover, &s.prepare);
+            let submitter = Arc::new(
+                Submitter::connect(
+                    &cfg.rpc_url,
+                    cfg.auction,
+                    cfg.operator.clone(),
+                    s.submitter.clone(),
+                )
+                .await?,
+            );
+            let (tx, mut rx) = mpsc::unbounded_channel::<SettleReport>();
+            let (out, reports) = mpsc::unbounded_channel::<SettleReport>();
+            // Every report updates the metrics, then goes on to whoever takes them.
+            let m = metrics.clone();
+            tasks.spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    record(&m, &r);
+                    let _ = out.send(r);
+                }
+            });
+            let sink = SettleSink::new(
+                store.clone(),
+                chain.clone(),
+                s.prover.clone(),
+                submitter.clone(),
+            )
+            .with_reports(tx);
+            let claimer = Arc::new(Claimer::new(
+                store.clone(),
+                chain.clone(),
+                submitter.clone(),
+            ));
+            (
+                Arc::new(sink) as Arc<dyn BatchSink>,
+                Some(submitter),
+                Some(claimer),
+                Some(reports),
+            )
+        }
+    };
+    let intake = Intake::new(
+        chain.clone(),
+        store.clone(),
+        indexer.clone(),
+        cfg.operator.clone(),
+        cfg.clock.clone(),
+        cfg.intake,
+        metrics.clone(),
+    );
+    let scheduler = Arc::new(Scheduler::new(
+        intake.clone(),
+        chain.clone(),
+        indexer.clone(),
+        sink,
+    ));
+
+    let mut app = sealgrid_matcher::router(intake.clone(), indexer.clone(), cfg.api);
+    if let Some(sp) = &cfg.sponsor {
+        let sponsor =
+            Sponsor::connect(&cfg.rpc_url, sp.paymaster, sp.key.clone(), sp.validity_s).await?;
+        tracing::info!(paymaster = %sp.paymaster, "ERC-7677 sponsorship at POST /v1/paymaster");
+        app = app.merge(Arc::new(sponsor).router());
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| OperatorError::Config(format!("binding {}: {e}", cfg.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| OperatorError::Config(format!("listen address: {e}")))?;
+    let mut stopping = stop.subscribe();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop_requested(&mut stopping).await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    });
+    tracing::info!(%addr, "API listening");
+
+    if cfg.background {
+        let resumed = scheduler.resume_handoffs().await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "handed off batches left from the last run");
+        }
+        let idx = indexer.clone();
+        tasks.spawn(every(Duration::from_secs(1), stop.subscribe(), move || {
+            let idx = idx.clone();
+            async move {
+                if let Err(e) = idx.sync().await {
+                    tracing::warn!(error = %e, "indexer pass failed; retrying");
+                }
+            }
+        }));
+        if let Some(c) = &claimer {
+            // Claims at delivery start, refunds of voided intervals, for every trader.
+            let c = c.clone();
+            tasks.spawn(every(Duration::from_secs(10), stop.subscribe(), move || {
+                let c = c.clone();
+                async move {
+                    if let Err(e) = c.run_once().await {
+                        tracing::warn!(error = %e, retryable = e.is_retryable(), "claim pass failed; retrying");
+                    }
+                }
+            }));
+        }
+        for m in cfg.markets.clone() {
+            let (s, first) = (scheduler.clone(), cfg.first_interval);
+            let mut stopping = stop.subscribe();
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        r = s.run_market(m, first) => match r {
+                            Ok(()) => return,
+                            Err(e) => {
+                                tracing::error!(market = %m, error = %e, "scheduler stopped; restarting in 5 s");
+                                tokio::time::sleep(Duration::from_secs(5)).await;
+                            }
+                        },
+                        () = stop_requested(&mut stopping) => return,
+                    }
+                }
+            });
+        }
+    }
+    Ok(Node {
+        store,
+        chain,
+        indexer,
+        intake,
+        scheduler,
+        metrics,
+        submitter,
+        claimer,
+        addr,
+        reports,
+        stop,
+        tasks,
+    })
+}
+
+/// Resolves once a stop is requested (or the node handle is gone).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, before anything else is awaited.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Runs `pass` every `period` until `stop` turns true.
+async fn every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, pass: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        pass().await;
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            () = stop_requested(&mut stop) => return,
+        }
+    }
+}
+
+/// Generates proving keys for `sizes` in the background, smallest first.
+fn prepare_keys(prover: &Arc<dyn ClearingProver>, sizes: &[usize]) {
+    let (prover, mut sizes) = (prover.clone(), sizes.to_vec());
+    if sizes.is_empty() {
+        return;
+    }
+    sizes.sort_unstable();
+    tokio::task::spawn_blocking(move || {
+        for c in sizes {
+            let started = std::time::Instant::now();
+            match prover.prepare(c) {
+                Ok(()) => tracing::info!(
+                    capacity = c,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "proving keys ready"
+                ),
+                Err(e) => {
+                    tracing::warn!(capacity = c, error = %e, "proving keys not prepared; they are made at first use")
+                }
+            }
+        }
+    });
+}
+
+/// The metrics of one settle report.
+fn record(metrics: &Metrics, r: &SettleReport) {
+    match &r.outcome {
+        Settled::Settled {
+            prove_seconds,
+            settle_gas,
+            ..
+        } => metrics.record_settled(
+            (prove_seconds * 1000.0) as u64,
+            *settle_gas,
+            (r.seconds * 1000.0) as u64,
+        ),
+        Settled::Voided => metrics.record_voided(),
+        Settled::AlreadySettled | Settled::Empty => {}
+    }
+}
