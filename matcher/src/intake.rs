@@ -479,7 +479,7 @@ impl Intake {
                 if !valid {
                     return Err(IntakeError::BadSignature(match other {
                         Ok(signer) => format!("recovers to {signer}, not {}", order.trader),
-                        Err(e) => e.clone(),
+                        Err(e) => e.to_string(),
                     }));
                 }
             }
@@ -575,7 +575,7 @@ struct Prepared {
     signature: Bytes,
     digest: B256,
     /// The recovered EOA signer, or why recovery failed.
-    signer: Result<Address, String>,
+    signer: Result<Address, TypesError>,
     commitment: Result<B256, TypesError>,
 }
 
@@ -603,7 +603,7 @@ fn prepare(
     }
     let order = req.order;
     let digest = order.eip712_signing_hash(domain);
-    let signer = recover_order_signer(&order, domain, &req.signature).map_err(|e| e.to_string());
+    let signer = recover_order_signer(&order, domain, &req.signature);
     let commitment = order_commitment(&order);
     Ok(Prepared {
         order,

@@ -245,10 +245,19 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
             let (out, reports) = mpsc::unbounded_channel::<SettleReport>();
             // Every report updates the metrics, then goes on to whoever takes them.
             let m = metrics.clone();
+            let mut stopping = stop.subscribe();
             tasks.spawn(async move {
-                while let Some(r) = rx.recv().await {
-                    record(&m, &r);
-                    let _ = out.send(r);
+                loop {
+                    tokio::select! {
+                        r = rx.recv() => match r {
+                            Some(r) => {
+                                record(&m, &r);
+                                let _ = out.send(r);
+                            }
+                            None => return,
+                        },
+                        () = stop_requested(&mut stopping) => return,
+                    }
                 }
             });
             let sink = SettleSink::new(
