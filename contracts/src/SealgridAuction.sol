@@ -14,7 +14,8 @@ import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
 import {FillsLib} from "./libraries/FillsLib.sol";
-import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
+import {ICollateralVault} from "./interfaces/ICollateralVault.sol";
+import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 
 /// @title SealgridAuction
 /// @notice Sealed-bid uniform-price double auction for 5-minute energy delivery intervals
@@ -33,16 +34,16 @@ import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
 contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
-    /// @notice Role allowed to pause and unpause.
+    /// @inheritdoc ISealgridAuction
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    /// @notice The energy-intent token minted on claim.
-    EnergyIntentToken public immutable intents;
+    /// @inheritdoc ISealgridAuction
+    IEnergyIntentToken public immutable intents;
 
-    /// @notice Poseidon with two inputs (the commitment accumulator).
+    /// @inheritdoc ISealgridAuction
     IPoseidonT3 public immutable poseidonT3;
 
-    /// @notice Poseidon with four inputs (order commitments, in disputes).
+    /// @inheritdoc ISealgridAuction
     IPoseidonT5 public immutable poseidonT5;
 
     struct Market {
@@ -101,7 +102,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     constructor(
         address admin,
         address pauser,
-        EnergyIntentToken intents_,
+        IEnergyIntentToken intents_,
         IPoseidonT3 poseidonT3_,
         IPoseidonT5 poseidonT5_
     ) EIP712("sealgrid", "1") {
@@ -121,11 +122,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Administration
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Creates a market.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new and below the field
     ///      modulus; parameters are consistent (see {_checkParams}). Emits {MarketCreated}.
-    /// @param market The market id (a zone or feeder).
-    /// @param p The market parameters.
     function createMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (uint256(market) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(market));
         Market storage m = _markets[market];
@@ -141,14 +140,11 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit MarketCreated(market, seq, p);
     }
 
-    /// @notice Changes a market's mutable parameters: verifier, operator, horizon, capacity,
-    ///         verifier gas, price bounds, minimum bond and slash amount.
+    /// @inheritdoc ISealgridAuction
     /// @dev Token and timing (interval length, gate lead, settle window) are fixed at creation so
     ///      that interval indices and deadlines never move. Requirements: caller has
     ///      DEFAULT_ADMIN_ROLE; the market exists and is not closed; `p.token` and timing equal the
     ///      current ones. Emits {MarketUpdated}.
-    /// @param market The market id.
-    /// @param p The full parameter set with the new mutable values.
     function updateMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
@@ -161,12 +157,11 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit MarketUpdated(market, p);
     }
 
-    /// @notice Closes a market to new commitments. Committed intervals still settle, claim and refund.
+    /// @inheritdoc ISealgridAuction
     /// @dev Sets the commit horizon to zero (commit then reverts with {AuctionMarketClosed}) and
     ///      records the latest gate a commitment can have, after which the bond becomes free.
     ///      Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists and is open.
     ///      Emits {MarketClosed}.
-    /// @param market The market id.
     function closeMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
@@ -176,25 +171,21 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit MarketClosed(market, lastGate);
     }
 
-    /// @notice Pauses commit, deposit, settle and claim. Refund, withdraw, dispute and void stay
-    ///         open so that no funds are ever stuck.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has PAUSER_ROLE.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
-    /// @notice Lifts a pause.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has PAUSER_ROLE.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
 
-    /// @notice Withdraws accrued rounding fees of `token`.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `amount` whole base units are accrued.
     ///      Emits {FeesWithdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdrawFees(IERC20 token, address to, uint256 amount)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -214,12 +205,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Funds
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Deposits `amount` of `token` into `account`'s free balance, used by later commits.
+    /// @inheritdoc ICollateralVault
     /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
     ///      Emits {Deposited}.
-    /// @param token The payment token.
-    /// @param account The account credited.
-    /// @param amount The amount in base units.
     function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
         if (account == address(0)) revert AuctionZeroAddress();
@@ -228,11 +216,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit Deposited(token, account, amount);
     }
 
-    /// @notice Withdraws from the caller's free balance (returned locks, payments, slashes).
+    /// @inheritdoc ICollateralVault
     /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
         if (to == address(0)) revert AuctionZeroAddress();
@@ -245,11 +230,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit Withdrawn(token, msg.sender, to, amount);
     }
 
-    /// @notice Adds to a market's operator bond (anyone may top it up).
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: not paused; the market exists; the token moves exactly `amount`.
     ///      Emits {BondChanged}.
-    /// @param market The market id.
-    /// @param amount The amount in base units.
     function depositBond(bytes32 market, uint128 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
         Market storage m = _market(market);
@@ -258,13 +241,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit BondChanged(market, m.bond);
     }
 
-    /// @notice Withdraws operator bond. While the market can still settle, the bond cannot go
-    ///         below `minBond`; once a closed market's last possible interval has started, every
-    ///         batch is final and the whole bond is free.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller is the market operator. Emits {BondChanged}.
-    /// @param market The market id.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdrawBond(bytes32 market, address to, uint128 amount) external nonReentrant {
         Market storage m = _market(market);
         if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
@@ -282,16 +260,11 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Trading
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Commits a sealed order to interval `interval` of `market`, locking `lock`.
+    /// @inheritdoc ISealgridAuction
     /// @dev The lock comes from the caller's free balance first and the rest is pulled with
     ///      transferFrom. Requirements: not paused; the market is open; `now < gate(interval)` and
     ///      the gate is within the commit horizon; `commitment` is below the field modulus; the
     ///      interval is not full. Emits {Committed}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param commitment The Poseidon commitment of the order (docs/encoding.md).
-    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded).
-    /// @return index The commitment's position in the interval's sequence.
     function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
         external
         whenNotPaused
@@ -335,13 +308,9 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit Committed(market, interval, index, msg.sender, commitment, lock, acc);
     }
 
-    /// @notice Withdraws the caller's commitment before the gate: its lock returns to the free
-    ///         balance at once; the commitment stays in the sequence and must be settled as excluded.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller is the record's trader; `now < gate(interval)`; the record matches.
     ///      Emits {CommitmentWithdrawn}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param r The commitment record.
     function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external {
         Market storage m = _market(market);
         if (msg.sender != r.trader) revert AuctionNotTrader(msg.sender, r.trader);
@@ -357,19 +326,13 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Settlement
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Settles interval `interval` of `market` with a proven clearing.
+    /// @inheritdoc ISealgridAuction
     /// @dev Checks the fill words against the interval's count and withdrawals, that buy fills,
     ///      sell fills and `volume` are equal and the price is within bounds, builds the fills
     ///      Merkle root, and calls the verifier with at most `verifierGasLimit` gas.
     ///      Requirements: not paused; caller is the market operator; `gate <= now < deadline`;
     ///      the interval is open and has commitments; the bond is at least `minBond`.
     ///      Emits {Settled}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param clearingPrice The uniform price p* (0 when `volume` is 0).
-    /// @param volume The cleared volume V* in Wh.
-    /// @param fills `count` big-endian 8-byte fill words (docs/encoding.md).
-    /// @param proof The clearing proof.
     function settle(
         bytes32 market,
         uint64 interval,
@@ -419,10 +382,8 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit Settled(market, interval, clearingPrice, volume, root, count, excluded);
     }
 
-    /// @notice Marks an interval that missed its settle deadline as void (refunds work without it).
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: the interval is open and `now >= deadline`. Emits {IntervalVoided}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
     function voidInterval(bytes32 market, uint64 interval) external {
         Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
@@ -434,27 +395,18 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit IntervalVoided(market, interval, VoidReason.MissedDeadline);
     }
 
-    /// @notice Claims one settled commitment: mints its energy intents, moves its payment at the
-    ///         clearing price (payer rounded up, payee down, remainder to fees) and returns the
-    ///         unused lock to the trader's free balance. Excluded and unfilled commitments get
-    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: not paused; the interval is settled and `now >= start(interval)`; the
     ///      record matches and was not consumed; the Merkle proof verifies.
     ///      Emits {Claimed}, and {ShortfallCovered} if a payer's lock fell short.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param c The claim.
     function claim(bytes32 market, uint64 interval, Claim calldata c) external whenNotPaused nonReentrant {
         Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         _claim(m, iv, market, interval, c);
     }
 
-    /// @notice Claims many settled commitments of one interval (the operator's batched claim).
+    /// @inheritdoc ISealgridAuction
     /// @dev Same rules as {claim} for every item; the whole batch reverts if one item is invalid.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param cs The claims.
     function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs)
         external
         whenNotPaused
@@ -467,23 +419,16 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         }
     }
 
-    /// @notice Refunds a lock of a voided interval, or of an interval past its settle deadline
-    ///         without a settle.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: refundable interval; the record matches and was not consumed.
     ///      Emits {Refunded}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param r The commitment record.
     function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external nonReentrant {
         Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         _refund(m, market, interval, r);
     }
 
-    /// @notice Refunds many locks of one refundable interval.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param rs The commitment records.
+    /// @inheritdoc ISealgridAuction
     function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs)
         external
         nonReentrant
@@ -495,17 +440,12 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         }
     }
 
-    /// @notice Proves that the operator excluded an order it had received: reveals the opening of
-    ///         an excluded commitment with the operator's receipt. Voids the interval, returns the
-    ///         lock and pays `slashAmount` (at most the bond) from the operator bond to the trader.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: the interval is settled (or already voided by a dispute) and
     ///      `now < start(interval)`; the order is for this market and interval, in range, from the
     ///      record's trader, and its lock covers it; the record matches; the fill word is excluded;
     ///      the receipt is signed by the market operator (EOA or ERC-1271).
     ///      Emits {Disputed}, and {IntervalVoided} on the first successful dispute.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param d The revealed order, its record's lock and index, its fill proof and the receipt.
     function dispute(bytes32 market, uint64 interval, Dispute calldata d) external nonReentrant {
         Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
@@ -543,25 +483,17 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Views
     // ------------------------------------------------------------------------------------------
 
-    /// @notice The EIP-712 type hash of {OrderLib.Order}.
-    /// @return The type hash.
+    /// @inheritdoc ISealgridAuction
     function ORDER_TYPEHASH() external pure returns (bytes32) {
         return OrderLib.ORDER_TYPEHASH;
     }
 
-    /// @notice The EIP-712 digest a wallet signs for `order` under this contract's domain.
-    /// @param order The order.
-    /// @return The digest.
+    /// @inheritdoc ISealgridAuction
     function orderDigest(OrderLib.Order calldata order) external view returns (bytes32) {
         return _hashTypedDataV4(OrderLib.structHash(order));
     }
 
-    /// @notice The EIP-712 digest of an operator receipt under this contract's domain.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param index The commitment index.
-    /// @param commitment The commitment.
-    /// @return The digest.
+    /// @inheritdoc ISealgridAuction
     function receiptDigest(bytes32 market, uint64 interval, uint32 index, bytes32 commitment)
         external
         view
@@ -570,25 +502,17 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return _hashTypedDataV4(OrderLib.receiptHash(market, interval, index, commitment));
     }
 
-    /// @notice The Poseidon commitment of `order` (docs/encoding.md).
-    /// @param order The order.
-    /// @return The commitment.
+    /// @inheritdoc ISealgridAuction
     function orderCommitment(OrderLib.Order calldata order) external view returns (bytes32) {
         return OrderLib.commitment(order, poseidonT5);
     }
 
-    /// @notice The EIP-712 domain separator.
-    /// @return The domain separator.
+    /// @inheritdoc ISealgridAuction
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
 
-    /// @notice A market's parameters, creation number, close time and bond.
-    /// @param market The market id.
-    /// @return p The parameters.
-    /// @return seq The market's creation number (used in intent token ids).
-    /// @return lastGate 0 while open; after close, the latest gate any commitment can have.
-    /// @return bond The operator bond.
+    /// @inheritdoc ISealgridAuction
     function getMarket(bytes32 market)
         external
         view
@@ -613,15 +537,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return (p, m.seq, m.lastGate, m.bond);
     }
 
-    /// @notice An interval's state.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @return accumulator The commitment accumulator.
-    /// @return count The number of commitments.
-    /// @return status Open, Settled or Voided.
-    /// @return price The clearing price (when settled).
-    /// @return volume The cleared volume (when settled).
-    /// @return fillsRoot The fills Merkle root (when settled).
+    /// @inheritdoc ISealgridAuction
     function getInterval(bytes32 market, uint64 interval)
         external
         view
@@ -638,12 +554,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return (iv.accumulator, iv.count, iv.status, iv.price, iv.volume, iv.fillsRoot);
     }
 
-    /// @notice Gate closure, settle deadline and start of an interval, in unix seconds.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @return gate Gate closure G(i).
-    /// @return deadline Settle deadline G(i) + settleWindow.
-    /// @return start Delivery start.
+    /// @inheritdoc ISealgridAuction
     function intervalTimes(bytes32 market, uint64 interval)
         external
         view
@@ -654,12 +565,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return (gate, gate + m.settleWindow, gate + m.gateLead);
     }
 
-    /// @notice True while the commitment record at `index` is outstanding (not claimed, refunded,
-    ///         withdrawn or disputed).
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param r The commitment record.
-    /// @return True if the record matches an outstanding commitment.
+    /// @inheritdoc ISealgridAuction
     function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r)
         external
         view
@@ -668,27 +574,17 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return _records[_recordKey(market, interval, r.index)] == _recordHash(r.trader, r.lock, r.commitment);
     }
 
-    /// @notice True if the commitment at `index` was withdrawn before the gate.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param index The commitment index.
-    /// @return True if withdrawn.
+    /// @inheritdoc ISealgridAuction
     function isWithdrawn(bytes32 market, uint64 interval, uint32 index) external view returns (bool) {
         return _withdrawn[market][interval][index >> 8] & (uint256(1) << (index & 0xff)) != 0;
     }
 
-    /// @notice A free balance.
-    /// @param token The payment token.
-    /// @param account The account.
-    /// @return The free balance.
+    /// @inheritdoc ICollateralVault
     function balanceOf(IERC20 token, address account) external view returns (uint256) {
         return _balances[token][account];
     }
 
-    /// @notice The fee and clearing-pool ledger of a token, in milli-units.
-    /// @param token The payment token.
-    /// @return poolMilli Net clearing payments received minus paid (zero when all fills are claimed).
-    /// @return feesMilli Accrued rounding fees.
+    /// @inheritdoc ISealgridAuction
     function ledger(IERC20 token) external view returns (int128 poolMilli, uint128 feesMilli) {
         Ledger storage l = _ledgers[token];
         return (l.poolMilli, l.feesMilli);
