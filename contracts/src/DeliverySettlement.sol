@@ -6,12 +6,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {CollateralVault} from "./base/CollateralVault.sol";
 import {ICollateralVault} from "./interfaces/ICollateralVault.sol";
 import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 import {IMeterIndex} from "./interfaces/IMeterIndex.sol";
@@ -385,13 +384,7 @@ interface IDeliverySettlement is ICollateralVault, IAccessControl, IERC5267 {
 ///        the balancing account (or, when the balancing account is short, owed by it), recorded
 ///        per market and repaid with {repay} / {collectOwed}. For every token:
 ///        token.balanceOf(this) == sum of balances + fees (debts are claims, not tokens).
-contract DeliverySettlement is
-    IDeliverySettlement,
-    AccessControl,
-    Pausable,
-    ReentrancyGuardTransient,
-    EIP712
-{
+contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessControl, EIP712 {
     using SafeERC20 for IERC20;
     using SafeCast for int256;
     using SafeCast for uint256;
@@ -451,7 +444,6 @@ contract DeliverySettlement is
     mapping(bytes32 market => mapping(uint64 interval => uint256 word)) internal _prices;
     mapping(bytes32 market => mapping(uint64 interval => mapping(address account => Position))) internal
         _positions;
-    mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
     mapping(IERC20 token => uint256) internal _fees;
     mapping(bytes32 market => mapping(address account => uint256)) internal _debt;
     mapping(bytes32 market => mapping(address account => uint256)) internal _owed;
@@ -548,34 +540,6 @@ contract DeliverySettlement is
     // ------------------------------------------------------------------------------------------
     // Collateral
     // ------------------------------------------------------------------------------------------
-
-    /// @inheritdoc ICollateralVault
-    /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
-    ///      Emits {Deposited}.
-    function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert SettlementZeroAmount();
-        if (account == address(0)) revert SettlementZeroAddress();
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert SettlementTransferMismatch(amount, received);
-        _balances[token][account] += amount;
-        emit Deposited(token, account, amount);
-    }
-
-    /// @inheritdoc ICollateralVault
-    /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
-    function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
-        if (amount == 0) revert SettlementZeroAmount();
-        if (to == address(0)) revert SettlementZeroAddress();
-        uint256 bal = _balances[token][msg.sender];
-        if (bal < amount) revert SettlementInsufficientBalance(bal, amount);
-        unchecked {
-            _balances[token][msg.sender] = bal - amount;
-        }
-        token.safeTransfer(to, amount);
-        emit Withdrawn(token, msg.sender, to, amount);
-    }
 
     /// @inheritdoc IDeliverySettlement
     /// @dev Emits {DebtPaid} when something was paid.
@@ -793,11 +757,6 @@ contract DeliverySettlement is
         return _markets[market];
     }
 
-    /// @inheritdoc ICollateralVault
-    function balanceOf(IERC20 token, address account) external view returns (uint256) {
-        return _balances[token][account];
-    }
-
     /// @inheritdoc IDeliverySettlement
     function fees(IERC20 token) external view returns (uint256) {
         return _fees[token];
@@ -831,6 +790,22 @@ contract DeliverySettlement is
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
+
+    function _revertZeroAmount() internal pure override {
+        revert SettlementZeroAmount();
+    }
+
+    function _revertZeroAddress() internal pure override {
+        revert SettlementZeroAddress();
+    }
+
+    function _revertInsufficientBalance(uint256 balance, uint256 amount) internal pure override {
+        revert SettlementInsufficientBalance(balance, amount);
+    }
+
+    function _revertTransferMismatch(uint256 expected, uint256 received) internal pure override {
+        revert SettlementTransferMismatch(expected, received);
+    }
 
     function _settleOne(
         MarketConfig storage cfg,

@@ -4,17 +4,15 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
+import {CollateralVault} from "./base/CollateralVault.sol";
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
 import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
 import {FillsLib} from "./libraries/FillsLib.sol";
-import {ICollateralVault} from "./interfaces/ICollateralVault.sol";
 import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 
 /// @title SealgridAuction
@@ -31,7 +29,7 @@ import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 ///      1000 * balanceOf(this) == 1000 * (free + locks + bonds) + feesMilli + poolMilli, and the
 ///      pool returns to zero once every fill of every settled interval is claimed, because buy
 ///      and sell fills are equal (checked here and proven by the circuit).
-contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EIP712 {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc ISealgridAuction
@@ -90,7 +88,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     mapping(bytes32 key => bytes32 recordHash) internal _records;
     mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal
         _withdrawn;
-    mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
     mapping(IERC20 token => Ledger) internal _ledgers;
     uint32 internal _marketCount;
 
@@ -204,31 +201,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // ------------------------------------------------------------------------------------------
     // Funds
     // ------------------------------------------------------------------------------------------
-
-    /// @inheritdoc ICollateralVault
-    /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
-    ///      Emits {Deposited}.
-    function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert AuctionZeroAmount();
-        if (account == address(0)) revert AuctionZeroAddress();
-        _pull(token, amount);
-        _balances[token][account] += amount;
-        emit Deposited(token, account, amount);
-    }
-
-    /// @inheritdoc ICollateralVault
-    /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
-    function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
-        if (amount == 0) revert AuctionZeroAmount();
-        if (to == address(0)) revert AuctionZeroAddress();
-        uint256 bal = _balances[token][msg.sender];
-        if (bal < amount) revert AuctionInsufficientBalance(bal, amount);
-        unchecked {
-            _balances[token][msg.sender] = bal - amount; // bal >= amount checked above
-        }
-        token.safeTransfer(to, amount);
-        emit Withdrawn(token, msg.sender, to, amount);
-    }
 
     /// @inheritdoc ISealgridAuction
     /// @dev Requirements: not paused; the market exists; the token moves exactly `amount`.
@@ -579,11 +551,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return _withdrawn[market][interval][index >> 8] & (uint256(1) << (index & 0xff)) != 0;
     }
 
-    /// @inheritdoc ICollateralVault
-    function balanceOf(IERC20 token, address account) external view returns (uint256) {
-        return _balances[token][account];
-    }
-
     /// @inheritdoc ISealgridAuction
     function ledger(IERC20 token) external view returns (int128 poolMilli, uint128 feesMilli) {
         Ledger storage l = _ledgers[token];
@@ -696,14 +663,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         uint256 required = OrderLib.requiredLock(o.side, o.quantityWh, o.limitPrice);
         if (d.lock < required) revert AuctionLockInsufficient(d.lock, required);
         return OrderLib.commitment(o, poseidonT5);
-    }
-
-    /// @dev Pulls `amount` from the caller and checks exactly that much arrived.
-    function _pull(IERC20 token, uint256 amount) internal {
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert AuctionTransferMismatch(amount, received);
     }
 
     /// @dev Validates every fill word, checks withdrawals are excluded and fills balance, and
@@ -862,6 +821,22 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         }
         if (returned != 0) _balances[token][r.trader] += returned;
         paid = pay - unpaid;
+    }
+
+    function _revertZeroAmount() internal pure override {
+        revert AuctionZeroAmount();
+    }
+
+    function _revertZeroAddress() internal pure override {
+        revert AuctionZeroAddress();
+    }
+
+    function _revertInsufficientBalance(uint256 balance, uint256 amount) internal pure override {
+        revert AuctionInsufficientBalance(balance, amount);
+    }
+
+    function _revertTransferMismatch(uint256 expected, uint256 received) internal pure override {
+        revert AuctionTransferMismatch(expected, received);
     }
 
     function _mintIntent(Market storage m, uint64 interval, address trader, uint64 word, uint64 q) internal {
