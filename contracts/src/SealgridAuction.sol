@@ -11,7 +11,9 @@ import {CollateralVault} from "./base/CollateralVault.sol";
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
 import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
+import {MarketLib} from "./libraries/MarketLib.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
+import {RecordLib} from "./libraries/RecordLib.sol";
 import {FillsLib} from "./libraries/FillsLib.sol";
 import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 
@@ -31,6 +33,7 @@ import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 ///      and sell fills are equal (checked here and proven by the circuit).
 contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EIP712 {
     using SafeERC20 for IERC20;
+    using MarketLib for MarketLib.Market;
 
     /// @inheritdoc ISealgridAuction
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -43,30 +46,6 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
 
     /// @inheritdoc ISealgridAuction
     IPoseidonT5 public immutable poseidonT5;
-
-    struct Market {
-        // slot 0: everything commit reads
-        IERC20 token;
-        uint24 intervalLength;
-        uint24 gateLead;
-        uint24 commitHorizon;
-        uint24 maxCommitments;
-        // slot 1
-        IClearingVerifier verifier;
-        uint24 settleWindow;
-        uint32 verifierGasLimit;
-        uint32 seq;
-        // slot 2
-        address operator;
-        uint64 lastGate; // 0 while open; after close, the latest gate any commitment can have
-        // slot 3
-        int64 priceFloor;
-        int64 priceCap;
-        uint128 minBond;
-        // slot 4
-        uint128 slashAmount;
-        uint128 bond;
-    }
 
     struct Interval {
         uint256 accumulator;
@@ -82,7 +61,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         uint128 feesMilli;
     }
 
-    mapping(bytes32 market => Market) internal _markets;
+    mapping(bytes32 market => MarketLib.Market) internal _markets;
     mapping(bytes32 market => mapping(uint64 interval => Interval)) internal _intervals;
     /// @dev keccak256(market, interval, index) => keccak256(trader, lock, commitment); zero once consumed.
     mapping(bytes32 key => bytes32 recordHash) internal _records;
@@ -121,19 +100,15 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
 
     /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new and below the field
-    ///      modulus; parameters are consistent (see {_checkParams}). Emits {MarketCreated}.
+    ///      modulus; parameters are consistent (see {MarketLib.checkParams}). Emits {MarketCreated}.
     function createMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (uint256(market) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(market));
-        Market storage m = _markets[market];
+        MarketLib.Market storage m = _markets[market];
         if (address(m.token) != address(0)) revert AuctionMarketExists(market);
-        _checkParams(p);
+        MarketLib.checkParams(p);
         uint32 seq = ++_marketCount;
-        m.token = p.token;
-        m.intervalLength = p.intervalLength;
-        m.gateLead = p.gateLead;
-        m.settleWindow = p.settleWindow;
-        m.seq = seq;
-        _setMutable(m, p);
+        m.setFixed(p, seq);
+        m.setMutable(p);
         emit MarketCreated(market, seq, p);
     }
 
@@ -143,14 +118,11 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      DEFAULT_ADMIN_ROLE; the market exists and is not closed; `p.token` and timing equal the
     ///      current ones. Emits {MarketUpdated}.
     function updateMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
-        if (
-            address(p.token) != address(m.token) || p.intervalLength != m.intervalLength
-                || p.gateLead != m.gateLead || p.settleWindow != m.settleWindow
-        ) revert AuctionInvalidParams("token and timing are immutable");
-        _checkParams(p);
-        _setMutable(m, p);
+        if (m.changesFixed(p)) revert AuctionInvalidParams("token and timing are immutable");
+        MarketLib.checkParams(p);
+        m.setMutable(p);
         emit MarketUpdated(market, p);
     }
 
@@ -160,7 +132,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists and is open.
     ///      Emits {MarketClosed}.
     function closeMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
         uint64 lastGate = uint64(block.timestamp + m.commitHorizon);
         m.lastGate = lastGate;
@@ -207,7 +179,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      Emits {BondChanged}.
     function depositBond(bytes32 market, uint128 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _pull(m.token, amount);
         m.bond += amount;
         emit BondChanged(market, m.bond);
@@ -216,7 +188,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller is the market operator. Emits {BondChanged}.
     function withdrawBond(bytes32 market, address to, uint128 amount) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
         if (to == address(0)) revert AuctionZeroAddress();
         if (amount > m.bond) revert AuctionInsufficientBalance(m.bond, amount);
@@ -243,7 +215,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         nonReentrant
         returns (uint32 index)
     {
-        Market storage m = _markets[market];
+        MarketLib.Market storage m = _markets[market];
         IERC20 token = m.token;
         if (address(token) == address(0)) revert AuctionUnknownMarket(market);
         if (m.commitHorizon == 0) revert AuctionMarketClosed(market);
@@ -276,7 +248,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         unchecked {
             iv.count = index + 1; // index < maxCommitments < 2^24
         }
-        _records[_recordKey(market, interval, index)] = _recordHash(msg.sender, lock, commitment);
+        _records[RecordLib.key(market, interval, index)] = RecordLib.hash(msg.sender, lock, commitment);
         emit Committed(market, interval, index, msg.sender, commitment, lock, acc);
     }
 
@@ -284,9 +256,9 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @dev Requirements: caller is the record's trader; `now < gate(interval)`; the record matches.
     ///      Emits {CommitmentWithdrawn}.
     function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != r.trader) revert AuctionNotTrader(msg.sender, r.trader);
-        uint256 gate = _gate(m, interval);
+        uint256 gate = m.gate(interval);
         if (block.timestamp >= gate) revert AuctionGateClosed(interval, gate);
         _consume(market, interval, r);
         _withdrawn[market][interval][r.index >> 8] |= uint256(1) << (r.index & 0xff);
@@ -313,10 +285,10 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         bytes calldata fills,
         bytes calldata proof
     ) external whenNotPaused nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
         {
-            uint256 gate = _gate(m, interval);
+            uint256 gate = m.gate(interval);
             uint256 deadline = gate + m.settleWindow;
             if (block.timestamp < gate || block.timestamp >= deadline) {
                 revert AuctionOutsideSettleWindow(interval, gate, deadline);
@@ -357,10 +329,10 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @inheritdoc ISealgridAuction
     /// @dev Requirements: the interval is open and `now >= deadline`. Emits {IntervalVoided}.
     function voidInterval(bytes32 market, uint64 interval) external {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
         if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
-        if (block.timestamp < _gate(m, interval) + m.settleWindow) {
+        if (block.timestamp < m.gate(interval) + m.settleWindow) {
             revert AuctionNotRefundable(interval, iv.status);
         }
         iv.status = Status.Voided;
@@ -372,7 +344,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      record matches and was not consumed; the Merkle proof verifies.
     ///      Emits {Claimed}, and {ShortfallCovered} if a payer's lock fell short.
     function claim(bytes32 market, uint64 interval, Claim calldata c) external whenNotPaused nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         _claim(m, iv, market, interval, c);
     }
@@ -384,7 +356,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         whenNotPaused
         nonReentrant
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         for (uint256 k; k < cs.length; ++k) {
             _claim(m, iv, market, interval, cs[k]);
@@ -395,7 +367,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @dev Requirements: refundable interval; the record matches and was not consumed.
     ///      Emits {Refunded}.
     function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         _refund(m, market, interval, r);
     }
@@ -405,7 +377,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         external
         nonReentrant
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         for (uint256 k; k < rs.length; ++k) {
             _refund(m, market, interval, rs[k]);
@@ -419,7 +391,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      the receipt is signed by the market operator (EOA or ERC-1271).
     ///      Emits {Disputed}, and {IntervalVoided} on the first successful dispute.
     function dispute(bytes32 market, uint64 interval, Dispute calldata d) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
         if (iv.status == Status.Open) revert AuctionNotSettled(interval, iv.status);
         {
@@ -431,7 +403,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
             revert AuctionNotExcluded(d.index);
         }
         bytes32 digest = _hashTypedDataV4(OrderLib.receiptHash(market, interval, d.index, c));
-        if (!SignatureChecker.isValidSignatureNow(m.operator, digest, d.receipt)) {
+        if (!SignatureChecker.isValidSignatureNowCalldata(m.operator, digest, d.receipt)) {
             revert AuctionInvalidReceipt();
         }
         address trader = d.order.trader;
@@ -490,7 +462,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         view
         returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond)
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         p = MarketParams({
             token: m.token,
             verifier: m.verifier,
@@ -532,8 +504,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         view
         returns (uint256 gate, uint256 deadline, uint256 start)
     {
-        Market storage m = _market(market);
-        gate = _gate(m, interval);
+        MarketLib.Market storage m = _market(market);
+        gate = m.gate(interval);
         return (gate, gate + m.settleWindow, gate + m.gateLead);
     }
 
@@ -543,7 +515,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         view
         returns (bool)
     {
-        return _records[_recordKey(market, interval, r.index)] == _recordHash(r.trader, r.lock, r.commitment);
+        return _records[RecordLib.key(market, interval, r.index)]
+            == RecordLib.hash(r.trader, r.lock, r.commitment);
     }
 
     /// @inheritdoc ISealgridAuction
@@ -561,47 +534,12 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     // Internals
     // ------------------------------------------------------------------------------------------
 
-    function _checkParams(MarketParams calldata p) internal pure {
-        if (address(p.token) == address(0)) revert AuctionInvalidParams("token is zero");
-        if (address(p.verifier) == address(0)) revert AuctionInvalidParams("verifier is zero");
-        if (p.operator == address(0)) revert AuctionInvalidParams("operator is zero");
-        if (p.intervalLength == 0) revert AuctionInvalidParams("interval length is zero");
-        if (p.settleWindow == 0) revert AuctionInvalidParams("settle window is zero");
-        if (uint256(p.settleWindow) + 60 > p.gateLead) {
-            revert AuctionInvalidParams("settle window + 60 > gate lead");
-        }
-        if (p.commitHorizon == 0) revert AuctionInvalidParams("commit horizon is zero");
-        if (p.maxCommitments == 0) revert AuctionInvalidParams("max commitments is zero");
-        if (p.verifierGasLimit < 50_000) revert AuctionInvalidParams("verifier gas limit < 50000");
-        if (p.priceFloor >= p.priceCap) revert AuctionInvalidParams("price floor >= cap");
-        if (p.minBond == 0) revert AuctionInvalidParams("min bond is zero");
-    }
-
-    function _setMutable(Market storage m, MarketParams calldata p) internal {
-        m.verifier = p.verifier;
-        m.operator = p.operator;
-        m.commitHorizon = p.commitHorizon;
-        m.maxCommitments = p.maxCommitments;
-        m.verifierGasLimit = p.verifierGasLimit;
-        m.priceFloor = p.priceFloor;
-        m.priceCap = p.priceCap;
-        m.minBond = p.minBond;
-        m.slashAmount = p.slashAmount;
-    }
-
-    function _market(bytes32 market) internal view returns (Market storage m) {
+    function _market(bytes32 market) internal view returns (MarketLib.Market storage m) {
         m = _markets[market];
         if (address(m.token) == address(0)) revert AuctionUnknownMarket(market);
     }
 
-    /// @dev Gate closure of `interval`; an interval that starts before its gate lead has gate 0
-    ///      (commit then fails, settle and refund use 0 consistently).
-    function _gate(Market storage m, uint64 interval) internal view returns (uint256) {
-        uint256 start = uint256(interval) * m.intervalLength;
-        return start > m.gateLead ? start - m.gateLead : 0;
-    }
-
-    function _finalInterval(Market storage m, bytes32 market, uint64 interval)
+    function _finalInterval(MarketLib.Market storage m, bytes32 market, uint64 interval)
         internal
         view
         returns (Interval storage iv)
@@ -612,44 +550,14 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (block.timestamp < start) revert AuctionNotFinal(interval, start);
     }
 
-    function _checkRefundable(Market storage m, uint64 interval, Status status) internal view {
+    function _checkRefundable(MarketLib.Market storage m, uint64 interval, Status status) internal view {
         if (status == Status.Voided) return;
-        if (status == Status.Open && block.timestamp >= _gate(m, interval) + m.settleWindow) return;
+        if (status == Status.Open && block.timestamp >= m.gate(interval) + m.settleWindow) return;
         revert AuctionNotRefundable(interval, status);
     }
 
-    function _recordKey(bytes32 market, uint64 interval, uint32 index) internal pure returns (bytes32 k) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, market)
-            mstore(add(ptr, 0x20), interval)
-            mstore(add(ptr, 0x40), index)
-            k := keccak256(ptr, 0x60)
-        }
-    }
-
-    function _recordHash(address trader, uint128 lock, bytes32 commitment) internal pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, trader)
-            mstore(add(ptr, 0x20), lock)
-            mstore(add(ptr, 0x40), commitment)
-            h := keccak256(ptr, 0x60)
-        }
-    }
-
-    /// @dev Checks and deletes a record; a consumed record can never be used again.
-    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
-        bytes32 key = _recordKey(market, interval, r.index);
-        bytes32 stored = _records[key];
-        if (stored == bytes32(0) || stored != _recordHash(r.trader, r.lock, r.commitment)) {
-            revert AuctionRecordMismatch(r.index);
-        }
-        delete _records[key];
-    }
-
     /// @dev Checks a revealed opening against the market and its lock; returns its commitment.
-    function _checkOpening(Market storage m, bytes32 market, uint64 interval, Dispute calldata d)
+    function _checkOpening(MarketLib.Market storage m, bytes32 market, uint64 interval, Dispute calldata d)
         internal
         view
         returns (bytes32)
@@ -674,7 +582,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     {
         bytes32[] memory nodes = new bytes32[](count);
         (uint256 buys, uint256 sells, uint256 nExcluded, uint256 fault) =
-            _scanFills(_withdrawn[market][interval], count, fills, nodes);
+            FillsLib.scan(_withdrawn[market][interval], count, fills, nodes);
         if (fault != 0) {
             uint32 where = uint32(fault >> 64);
             if (fault >> 128 == 1) revert AuctionBadFillWord(where, uint64(fault));
@@ -684,54 +592,6 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         // count < 2^24
         excluded = uint32(nExcluded);
         root = FillsLib.root(nodes);
-    }
-
-    /// @dev One pass over the fill words, in assembly because it runs once per commitment
-    ///      (settle budget: 1,000 gas per fill): validates each word, checks withdrawn indices are
-    ///      excluded, sums buy and sell fills and writes the Merkle leaves into `nodes`.
-    ///      `fault` is 0, or kind << 128 | index << 64 | word with kind 1 = malformed word,
-    ///      2 = withdrawn but not excluded.
-    function _scanFills(
-        mapping(uint256 => uint256) storage withdrawn,
-        uint256 count,
-        bytes calldata fills,
-        bytes32[] memory nodes
-    ) internal view returns (uint256 buys, uint256 sells, uint256 excluded, uint256 fault) {
-        assembly ("memory-safe") {
-            let data := add(nodes, 0x20)
-            let bits := 0
-            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
-                if iszero(and(k, 0xff)) {
-                    mstore(0x00, shr(8, k))
-                    mstore(0x20, withdrawn.slot)
-                    bits := sload(keccak256(0x00, 0x40))
-                }
-                let word := shr(192, calldataload(add(fills.offset, shl(3, k))))
-                let q := and(word, 0xffffffffffff)
-                let isExcluded := and(shr(62, word), 1)
-                let isSell := shr(63, word)
-                // reserved bits 48..61, an excluded word other than the flag alone, or a sell
-                // flag on a zero fill
-                if or(
-                    or(and(word, 0x3fff000000000000), and(isExcluded, iszero(eq(word, shl(62, 1))))),
-                    and(iszero(q), isSell)
-                ) {
-                    fault := or(shl(128, 1), or(shl(64, k), word))
-                    break
-                }
-                if and(and(shr(and(k, 0xff), bits), 1), iszero(isExcluded)) {
-                    fault := or(shl(128, 2), shl(64, k))
-                    break
-                }
-                excluded := add(excluded, isExcluded)
-                // q < 2^48 and k < 2^24: the sums stay below 2^72
-                switch isSell
-                case 1 { sells := add(sells, q) }
-                default { buys := add(buys, q) }
-                mstore(0x00, or(shl(224, k), shl(160, word)))
-                mstore(add(data, shl(5, k)), keccak256(0x00, 12))
-            }
-        }
     }
 
     function _verify(
@@ -750,9 +610,13 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert AuctionInvalidProof();
     }
 
-    function _claim(Market storage m, Interval storage iv, bytes32 market, uint64 interval, Claim calldata c)
-        internal
-    {
+    function _claim(
+        MarketLib.Market storage m,
+        Interval storage iv,
+        bytes32 market,
+        uint64 interval,
+        Claim calldata c
+    ) internal {
         CommitmentRecord calldata r = c.record;
         _consume(market, interval, r);
         if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) {
@@ -794,7 +658,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     ///      from the operator bond (the operator admitted the order), and what even the bond cannot
     ///      cover stays a visible deficit of the pool. Returns what was paid and the lock returned.
     function _collect(
-        Market storage m,
+        MarketLib.Market storage m,
         IERC20 token,
         bytes32 market,
         uint64 interval,
@@ -839,12 +703,24 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         revert AuctionTransferMismatch(expected, received);
     }
 
-    function _mintIntent(Market storage m, uint64 interval, address trader, uint64 word, uint64 q) internal {
+    /// @dev Checks and deletes a record given back in full ({RecordLib.consume}).
+    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
+        bytes32 key = RecordLib.key(market, interval, r.index);
+        bytes32 stored = _records[key];
+        if (stored == bytes32(0) || stored != RecordLib.hash(r.trader, r.lock, r.commitment)) {
+            revert AuctionRecordMismatch(r.index);
+        }
+        delete _records[key];
+    }
+
+    function _mintIntent(MarketLib.Market storage m, uint64 interval, address trader, uint64 word, uint64 q)
+        internal
+    {
         uint8 kind = word & FillsLib.SELL_FLAG != 0 ? 1 : 0;
         intents.mint(trader, tokenId(m.seq, interval, kind), q);
     }
 
-    function _refund(Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
+    function _refund(MarketLib.Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
         internal
     {
         _consume(market, interval, r);
