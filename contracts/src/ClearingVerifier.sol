@@ -2,6 +2,7 @@
 pragma solidity ^0.8.31;
 
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
+import {IClearingVerifierAdapter} from "./interfaces/IClearingVerifierAdapter.sol";
 
 /// @title ClearingVerifier
 /// @notice Checks clearing proofs for the auction: adapts an `IClearingVerifier.Statement` to the
@@ -14,11 +15,7 @@ import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
 ///      (`sum chunk_{5j+i} << 50i`), zero past `count`, `ceil(capacity / 5)` elements. The
 ///      generated verifier reads the instances as 32-byte words followed by the proof, returns
 ///      nothing on success and reverts otherwise. Up to four capacities per adapter.
-contract ClearingVerifier is IClearingVerifier {
-    /// @notice The constructor's lists are empty, too long, of different lengths, not strictly
-    ///         ascending, or name an address without code.
-    error ClearingVerifierBadConfig();
-
+contract ClearingVerifier is IClearingVerifierAdapter {
     /// @dev Four 32-bit capacities, ascending, capacity i at bits 32i..32i+31 (0 = unused).
     uint256 internal immutable _capacities;
     address internal immutable _verifier0;
@@ -46,9 +43,7 @@ contract ClearingVerifier is IClearingVerifier {
         (_verifier0, _verifier1, _verifier2, _verifier3) = (v[0], v[1], v[2], v[3]);
     }
 
-    /// @notice The supported capacities and their verifiers, ascending.
-    /// @return capacities The capacities.
-    /// @return verifiers The generated verifier of each.
+    /// @inheritdoc IClearingVerifierAdapter
     function circuits() external view returns (uint32[] memory capacities, address[] memory verifiers) {
         uint256 n;
         while (n < 4 && uint32(_capacities >> (32 * n)) != 0) ++n;

@@ -4,116 +4,52 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {CollateralVault} from "./base/CollateralVault.sol";
+import {ICollateralVault} from "./interfaces/ICollateralVault.sol";
+import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
+import {IMeterIndex} from "./interfaces/IMeterIndex.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
-import {SealgridAuction} from "./SealgridAuction.sol";
 import {ReadingLib} from "./libraries/ReadingLib.sol";
-import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
-import {MeterRegistry} from "./MeterRegistry.sol";
 
-/// @title DeliverySettlement
+/// @title IDeliverySettlement
 /// @notice The second settlement of DESIGN 3.7: from gateway-signed meter readings and
 ///         oracle-signed real-time prices to money. The auction position of an account (its
 ///         energy-intent tokens of the interval) is firm at the clearing price; what the meters
 ///         show beyond it (the imbalance) is charged or paid at the real-time price against the
-///         account's collateral here, with the market's balancing account as counterparty. Every
-///         later revision of a reading or price posts a resettlement: the delta against what was
-///         settled, with an event carrying the variance.
-/// @dev Rules (decided where DESIGN is silent; docs/settlement.md explains them):
-///      - Readings. A reading of interval i is accepted from end(i) until end(i) + trueUpWindow,
-///        signed by the gateway key the registry authorises for that meter and interval. A lower
-///        revision than the stored one reverts; the same revision with the same content is a
-///        no-op, with other content it reverts; a higher revision replaces the stored reading.
-///        Real-time prices follow the same rules, signed by the market's oracle.
-///      - Position. contracted = bought - sold intent Wh the account holds for the interval; the
-///        intents are burned when they are settled (so they cannot be settled twice, by anyone),
-///        and intents claimed later are added by the resettlement. metered = import - export
-///        over the account's meters in the market. An account without meters in the market (a
-///        purely financial trader) has metered = 0: its position closes out at the real-time
-///        price.
-///      - Estimates. At the reading deadline end(i) + readingWindow an account with a missing
-///        reading is settled on deemed delivery (metered = contracted, imbalance 0) and flagged;
-///        readings of estimated or substituted quality are used but flagged too.
-///      - Money. amount = (metered - contracted) * price / 1000 (milli-units). The payer pays the
-///        amount rounded up, the payee receives it rounded down, and the remainder is a fee, as in
-///        the auction. A payer without enough collateral pays what it has; the rest is a debt to
-///        the balancing account (or, when the balancing account is short, owed by it), recorded
-///        per market and repaid with {repay} / {collectOwed}. For every token:
-///        token.balanceOf(this) == sum of balances + fees (debts are claims, not tokens).
-contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
-    using SafeERC20 for IERC20;
-    using SafeCast for int256;
-    using SafeCast for uint256;
-
-    /// @notice Role allowed to pause and unpause.
-    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-
-    /// @notice Position flag: settled.
-    uint8 public constant FLAG_SETTLED = 1;
-    /// @notice Position flag: a meter had no reading at the deadline (deemed delivery).
-    uint8 public constant FLAG_ESTIMATE = 2;
-    /// @notice Position flag: a reading of estimated or substituted quality was used.
-    uint8 public constant FLAG_NOT_ACTUAL = 4;
-
-    uint256 internal constant WORD_MASK = (1 << 128) - 1;
-    uint256 internal constant PRESENT = 1 << 127;
-
-    /// @notice The meter registry (owners, gateway keys, markets of meters).
-    MeterRegistry public immutable registry;
-    /// @notice The auction's energy-intent token (positions); this contract needs its MARKET_ROLE.
-    EnergyIntentToken public immutable intents;
-    /// @notice The auction whose markets settle here.
-    SealgridAuction public immutable auction;
-    /// @notice Interval length in seconds (every market settled here uses it).
-    uint256 public immutable intervalLength;
-
-    /// @notice Seconds after an interval's end until its readings are due (then it settles).
-    uint32 public readingWindow;
-    /// @notice Seconds after an interval's end during which revisions post resettlements.
-    uint32 public trueUpWindow;
-
-    /// @notice A market as settled here.
-    struct MarketConfig {
-        IERC20 token;
-        uint32 seq; // the auction's market number (intent token ids)
-        address oracle; // signs real-time prices
-        address balancing; // the counterparty of every imbalance
-    }
-
-    /// @notice What an account's interval was settled on.
-    struct Position {
-        int96 contracted; // bought - sold (Wh)
-        int96 metered; // import - export (Wh)
-        int64 price; // real-time price (base units per kWh)
-        int128 amountMilli; // (metered - contracted) * price: > 0 the account paid, < 0 it was paid
-        uint32 priceRevision;
-        uint8 flags;
-    }
-
-    mapping(bytes32 market => MarketConfig) internal _markets;
-    /// @dev Two readings per slot: meterId => interval / 2 => the words of intervals 2k, 2k + 1.
-    mapping(bytes32 meterId => mapping(uint64 pair => uint256 words)) internal _readings;
-    /// @dev uint64(price) | revision << 64 | PRESENT.
-    mapping(bytes32 market => mapping(uint64 interval => uint256 word)) internal _prices;
-    mapping(bytes32 market => mapping(uint64 interval => mapping(address account => Position))) internal
-        _positions;
-    mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
-    mapping(IERC20 token => uint256) internal _fees;
-    mapping(bytes32 market => mapping(address account => uint256)) internal _debt;
-    mapping(bytes32 market => mapping(address account => uint256)) internal _owed;
-
-    /// @notice A market was configured for delivery settlement.
+///         account's collateral (the {ICollateralVault} free balances), with the market's
+///         balancing account as counterparty. Every later revision of a reading or price posts a
+///         resettlement: the delta against what was settled, with an event carrying the variance.
+/// @dev Declared in this file, before {DeliverySettlement}, because it names the structs
+///      `DeliverySettlement.MarketConfig` and `DeliverySettlement.Position`, which stay declared in
+///      the contract: the committed ABIs name a struct by its declaring contract and the Rust
+///      bindings take their type paths from that name (see {IMeterRegistry}).
+interface IDeliverySettlement is ICollateralVault, IAccessControl, IERC5267 {
+    /// @notice Emitted when a market is configured for delivery settlement.
+    /// @param market The market id.
+    /// @param token The market's payment token (the collateral).
+    /// @param seq The auction's market number (intent token ids).
+    /// @param oracle The real-time price signer.
+    /// @param balancing The balancing account.
     event MarketConfigured(
         bytes32 indexed market, IERC20 token, uint32 seq, address oracle, address balancing
     );
-    /// @notice The reading and true-up windows changed.
+    /// @notice Emitted when the reading and true-up windows change.
+    /// @param readingWindow Seconds after an interval's end until it settles.
+    /// @param trueUpWindow Seconds after an interval's end during which resettlements post.
     event WindowsChanged(uint32 readingWindow, uint32 trueUpWindow);
-    /// @notice A reading was stored (new, or a higher revision).
+    /// @notice Emitted when a reading is stored (new, or a higher revision).
+    /// @param meterId The meter id.
+    /// @param interval The interval index.
+    /// @param importWh Imported Wh.
+    /// @param exportWh Exported Wh.
+    /// @param quality The quality code.
+    /// @param revision The revision.
     event ReadingStored(
         bytes32 indexed meterId,
         uint64 indexed interval,
@@ -122,9 +58,21 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         uint8 quality,
         uint32 revision
     );
-    /// @notice A real-time price was stored (new, or a higher revision).
+    /// @notice Emitted when a real-time price is stored (new, or a higher revision).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param price The price (base units per kWh).
+    /// @param revision The revision.
     event PriceStored(bytes32 indexed market, uint64 indexed interval, int64 price, uint32 revision);
-    /// @notice An account's interval was settled.
+    /// @notice Emitted when an account's interval is settled.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param account The account.
+    /// @param contracted Bought - sold intent Wh.
+    /// @param metered Import - export Wh over the account's meters.
+    /// @param price The real-time price.
+    /// @param amountMilli (metered - contracted) * price: > 0 the account paid, < 0 it was paid.
+    /// @param flags The position flags.
     event Settled(
         bytes32 indexed market,
         uint64 indexed interval,
@@ -135,7 +83,16 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         int256 amountMilli,
         uint8 flags
     );
-    /// @notice A settled interval was resettled; the variance is newAmountMilli - oldAmountMilli.
+    /// @notice Emitted when a settled interval is resettled; the variance is
+    ///         newAmountMilli - oldAmountMilli.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param account The account.
+    /// @param oldImbalance The imbalance settled before (Wh).
+    /// @param newImbalance The imbalance now (Wh).
+    /// @param oldAmountMilli The amount settled before.
+    /// @param newAmountMilli The amount now.
+    /// @param flags The new position flags.
     event Resettled(
         bytes32 indexed market,
         uint64 indexed interval,
@@ -146,15 +103,22 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         int256 newAmountMilli,
         uint8 flags
     );
-    /// @notice A payer could not pay `shortfall` of an imbalance; it is recorded as a debt.
+    /// @notice Emitted when a payer could not pay `shortfall` of an imbalance; it is recorded as a debt.
+    /// @param market The market id.
+    /// @param payer The account that could not pay.
+    /// @param payee The account it owes.
+    /// @param shortfall The unpaid amount in base units.
     event Shortfall(bytes32 indexed market, address indexed payer, address indexed payee, uint256 shortfall);
-    /// @notice Collateral deposited.
-    event Deposited(IERC20 indexed token, address indexed account, uint256 amount);
-    /// @notice Collateral withdrawn.
-    event Withdrawn(IERC20 indexed token, address indexed account, address to, uint256 amount);
-    /// @notice A debt (to the balancing account) or an amount owed (by it) was paid.
+    /// @notice Emitted when a debt (to the balancing account) or an amount owed (by it) is paid.
+    /// @param market The market id.
+    /// @param from The payer.
+    /// @param to The payee.
+    /// @param amount The amount in base units.
     event DebtPaid(bytes32 indexed market, address indexed from, address indexed to, uint256 amount);
-    /// @notice Rounding fees withdrawn.
+    /// @notice Emitted when rounding fees are withdrawn.
+    /// @param token The payment token.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
     event FeesWithdrawn(IERC20 indexed token, address to, uint256 amount);
 
     /// @notice A zero address where one is required.
@@ -192,19 +156,312 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     /// @notice The same revision as the stored one with other content.
     error ReadingConflict(bytes32 id, uint64 interval, uint32 revision);
 
+    /// @notice Role allowed to pause and unpause.
+    /// @return The role id, keccak256("PAUSER_ROLE").
+    function PAUSER_ROLE() external view returns (bytes32);
+
+    /// @notice Position flag: settled.
+    /// @return 1.
+    function FLAG_SETTLED() external view returns (uint8);
+
+    /// @notice Position flag: a meter had no reading at the deadline (deemed delivery).
+    /// @return 2.
+    function FLAG_ESTIMATE() external view returns (uint8);
+
+    /// @notice Position flag: a reading of estimated or substituted quality was used.
+    /// @return 4.
+    function FLAG_NOT_ACTUAL() external view returns (uint8);
+
+    /// @notice The meter registry (owners, gateway keys, markets of meters).
+    /// @return The registry.
+    function registry() external view returns (IMeterIndex);
+
+    /// @notice The auction's energy-intent token (positions); this contract needs its MARKET_ROLE.
+    /// @return The intent token.
+    function intents() external view returns (IEnergyIntentToken);
+
+    /// @notice The auction whose markets settle here.
+    /// @return The auction.
+    function auction() external view returns (ISealgridAuction);
+
+    /// @notice Interval length in seconds (every market settled here uses it).
+    /// @return The interval length.
+    function intervalLength() external view returns (uint256);
+
+    /// @notice Seconds after an interval's end until its readings are due (then it settles).
+    /// @return The reading window.
+    function readingWindow() external view returns (uint32);
+
+    /// @notice Seconds after an interval's end during which revisions post resettlements.
+    /// @return The true-up window.
+    function trueUpWindow() external view returns (uint32);
+
+    /// @notice Configures (or reconfigures) a market of the auction for delivery settlement.
+    /// @param market The market id.
+    /// @param oracle The real-time price signer.
+    /// @param balancing The balancing account (counterparty of imbalances).
+    function configureMarket(bytes32 market, address oracle, address balancing) external;
+
+    /// @notice Sets the reading and true-up windows.
+    /// @param readingWindow_ Seconds after an interval's end until it settles.
+    /// @param trueUpWindow_ Seconds after an interval's end during which resettlements post.
+    function setWindows(uint32 readingWindow_, uint32 trueUpWindow_) external;
+
+    /// @notice Pauses submissions, deposits and settlement (withdrawals stay open).
+    function pause() external;
+
+    /// @notice Unpauses.
+    function unpause() external;
+
+    /// @notice Withdraws accrued rounding fees.
+    /// @param token The payment token.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdrawFees(IERC20 token, address to, uint256 amount) external;
+
+    /// @notice Pays `account`'s debt to the market's balancing account from its balance, as far
+    ///         as the balance goes. Anyone may call it.
+    /// @param market The market id.
+    /// @param account The debtor.
+    /// @return paid The amount paid.
+    function repay(bytes32 market, address account) external returns (uint256 paid);
+
+    /// @notice Pays what the market's balancing account owes `account`, as far as its balance
+    ///         goes. Anyone may call it.
+    /// @param market The market id.
+    /// @param account The creditor.
+    /// @return paid The amount paid.
+    function collectOwed(bytes32 market, address account) external returns (uint256 paid);
+
+    /// @notice Stores gateway-signed meter readings (a batch, typically from the operator's
+    ///         submitter). Duplicates of stored readings are skipped.
+    /// @param rs The readings.
+    /// @param sigs Their EIP-2098 compact signatures.
+    /// @return stored How many readings were stored (the rest were duplicates).
+    function submitReadings(ReadingLib.MeterReading[] calldata rs, ReadingLib.Signature[] calldata sigs)
+        external
+        returns (uint256 stored);
+
+    /// @notice Stores oracle-signed real-time prices, with the same revision rules as readings.
+    /// @param ps The prices.
+    /// @param sigs Their EIP-2098 compact signatures.
+    /// @return stored How many prices were stored (the rest were duplicates).
+    function submitPrices(ReadingLib.RealTimePrice[] calldata ps, ReadingLib.Signature[] calldata sigs)
+        external
+        returns (uint256 stored);
+
+    /// @notice Settles interval `interval` of `market` for `accounts` (anyone may call it once
+    ///         the readings are due). Accounts already settled are skipped.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param accounts The accounts to settle.
+    /// @return settled How many accounts were settled now.
+    function settle(bytes32 market, uint64 interval, address[] calldata accounts)
+        external
+        returns (uint256 settled);
+
+    /// @notice Recomputes settled accounts of an interval from the current readings, price and
+    ///         intents, and posts the difference (a resettlement) where anything changed. Anyone
+    ///         may call it while the true-up window is open.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param accounts The accounts to recompute.
+    /// @return changed How many accounts were resettled.
+    function resettle(bytes32 market, uint64 interval, address[] calldata accounts)
+        external
+        returns (uint256 changed);
+
+    /// @notice A stored reading.
+    /// @param meterId The meter id.
+    /// @param interval The interval index.
+    /// @return present Whether a reading is stored.
+    /// @return importWh Imported Wh.
+    /// @return exportWh Exported Wh.
+    /// @return quality The quality code.
+    /// @return revision The revision.
+    function reading(bytes32 meterId, uint64 interval)
+        external
+        view
+        returns (bool present, uint64 importWh, uint64 exportWh, uint8 quality, uint32 revision);
+
+    /// @notice Verified export of a meter over `count` intervals from `first`: the sum of exportWh
+    ///         of readings of actual quality, and how many intervals had no actual reading
+    ///         (certificate issuance counts only actual readings).
+    /// @param meterId The meter id.
+    /// @param first The first interval.
+    /// @param count The number of intervals.
+    /// @return exportWh Verified export (Wh).
+    /// @return missing Intervals without an actual reading.
+    function verifiedExport(bytes32 meterId, uint64 first, uint64 count)
+        external
+        view
+        returns (uint256 exportWh, uint256 missing);
+
+    /// @notice A stored real-time price.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return present Whether a price is stored.
+    /// @return value The price (base units per kWh).
+    /// @return revision Its revision.
+    function price(bytes32 market, uint64 interval)
+        external
+        view
+        returns (bool present, int64 value, uint32 revision);
+
+    /// @notice What an account's interval was settled on (all zero if not settled).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param account The account.
+    /// @return The position.
+    function position(bytes32 market, uint64 interval, address account)
+        external
+        view
+        returns (DeliverySettlement.Position memory);
+
+    /// @notice A market's settlement configuration (token zero if not configured).
+    /// @param market The market id.
+    /// @return The configuration.
+    function marketConfig(bytes32 market) external view returns (DeliverySettlement.MarketConfig memory);
+
+    /// @notice Accrued rounding fees.
+    /// @param token The payment token.
+    /// @return The fees in base units.
+    function fees(IERC20 token) external view returns (uint256);
+
+    /// @notice What `account` owes the market's balancing account.
+    /// @param market The market id.
+    /// @param account The account.
+    /// @return The debt in base units.
+    function debtOf(bytes32 market, address account) external view returns (uint256);
+
+    /// @notice What the market's balancing account owes `account`.
+    /// @param market The market id.
+    /// @param account The account.
+    /// @return The amount in base units.
+    function owedTo(bytes32 market, address account) external view returns (uint256);
+
+    /// @notice The EIP-712 digest a gateway signs for `r`.
+    /// @param r The reading.
+    /// @return The digest.
+    function readingDigest(ReadingLib.MeterReading calldata r) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest the oracle signs for `p`.
+    /// @param p The price.
+    /// @return The digest.
+    function priceDigest(ReadingLib.RealTimePrice calldata p) external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator ("sealgrid", "1", chain id, this contract).
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32);
+}
+
+/// @title DeliverySettlement
+/// @notice The second settlement of DESIGN 3.7: from gateway-signed meter readings and
+///         oracle-signed real-time prices to money. The auction position of an account (its
+///         energy-intent tokens of the interval) is firm at the clearing price; what the meters
+///         show beyond it (the imbalance) is charged or paid at the real-time price against the
+///         account's collateral here, with the market's balancing account as counterparty. Every
+///         later revision of a reading or price posts a resettlement: the delta against what was
+///         settled, with an event carrying the variance.
+/// @dev Rules (decided where DESIGN is silent; docs/settlement.md explains them):
+///      - Readings. A reading of interval i is accepted from end(i) until end(i) + trueUpWindow,
+///        signed by the gateway key the registry authorises for that meter and interval. A lower
+///        revision than the stored one reverts; the same revision with the same content is a
+///        no-op, with other content it reverts; a higher revision replaces the stored reading.
+///        Real-time prices follow the same rules, signed by the market's oracle.
+///      - Position. contracted = bought - sold intent Wh the account holds for the interval; the
+///        intents are burned when they are settled (so they cannot be settled twice, by anyone),
+///        and intents claimed later are added by the resettlement. metered = import - export
+///        over the account's meters in the market. An account without meters in the market (a
+///        purely financial trader) has metered = 0: its position closes out at the real-time
+///        price.
+///      - Estimates. At the reading deadline end(i) + readingWindow an account with a missing
+///        reading is settled on deemed delivery (metered = contracted, imbalance 0) and flagged;
+///        readings of estimated or substituted quality are used but flagged too.
+///      - Money. amount = (metered - contracted) * price / 1000 (milli-units). The payer pays the
+///        amount rounded up, the payee receives it rounded down, and the remainder is a fee, as in
+///        the auction. A payer without enough collateral pays what it has; the rest is a debt to
+///        the balancing account (or, when the balancing account is short, owed by it), recorded
+///        per market and repaid with {repay} / {collectOwed}. For every token:
+///        token.balanceOf(this) == sum of balances + fees (debts are claims, not tokens).
+contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessControl, EIP712 {
+    using SafeERC20 for IERC20;
+    using SafeCast for int256;
+    using SafeCast for uint256;
+
+    /// @inheritdoc IDeliverySettlement
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @inheritdoc IDeliverySettlement
+    uint8 public constant FLAG_SETTLED = 1;
+    /// @inheritdoc IDeliverySettlement
+    uint8 public constant FLAG_ESTIMATE = 2;
+    /// @inheritdoc IDeliverySettlement
+    uint8 public constant FLAG_NOT_ACTUAL = 4;
+
+    uint256 internal constant WORD_MASK = (1 << 128) - 1;
+    uint256 internal constant PRESENT = 1 << 127;
+
+    /// @inheritdoc IDeliverySettlement
+    IMeterIndex public immutable registry;
+    /// @inheritdoc IDeliverySettlement
+    IEnergyIntentToken public immutable intents;
+    /// @inheritdoc IDeliverySettlement
+    ISealgridAuction public immutable auction;
+    /// @inheritdoc IDeliverySettlement
+    uint256 public immutable intervalLength;
+
+    /// @inheritdoc IDeliverySettlement
+    uint32 public readingWindow;
+    /// @inheritdoc IDeliverySettlement
+    uint32 public trueUpWindow;
+
+    // The two structs are declared here, not in {IDeliverySettlement}, so that the committed ABI
+    // keeps naming them `DeliverySettlement.MarketConfig` / `.Position` (the Rust bindings' paths).
+
+    /// @notice A market as settled here.
+    struct MarketConfig {
+        IERC20 token;
+        uint32 seq; // the auction's market number (intent token ids)
+        address oracle; // signs real-time prices
+        address balancing; // the counterparty of every imbalance
+    }
+
+    /// @notice What an account's interval was settled on.
+    struct Position {
+        int96 contracted; // bought - sold (Wh)
+        int96 metered; // import - export (Wh)
+        int64 price; // real-time price (base units per kWh)
+        int128 amountMilli; // (metered - contracted) * price: > 0 the account paid, < 0 it was paid
+        uint32 priceRevision;
+        uint8 flags;
+    }
+
+    mapping(bytes32 market => MarketConfig) internal _markets;
+    /// @dev Two readings per slot: meterId => interval / 2 => the words of intervals 2k, 2k + 1.
+    mapping(bytes32 meterId => mapping(uint64 pair => uint256 words)) internal _readings;
+    /// @dev uint64(price) | revision << 64 | PRESENT.
+    mapping(bytes32 market => mapping(uint64 interval => uint256 word)) internal _prices;
+    mapping(bytes32 market => mapping(uint64 interval => mapping(address account => Position))) internal
+        _positions;
+    mapping(IERC20 token => uint256) internal _fees;
+    mapping(bytes32 market => mapping(address account => uint256)) internal _debt;
+    mapping(bytes32 market => mapping(address account => uint256)) internal _owed;
+
     /// @param admin DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
     /// @param pauser PAUSER_ROLE holder (may be zero).
     /// @param registry_ The meter registry.
-    /// @param auction_ The auction (market parameters, intent token).
+    /// @param auction_ The auction (market parameters).
+    /// @param intents_ The auction's energy-intent token; this contract needs its MARKET_ROLE.
     /// @param intervalLength_ Interval length in seconds; markets configured here must use it.
     /// @param readingWindow_ Seconds after an interval's end until it settles.
     /// @param trueUpWindow_ Seconds after an interval's end during which resettlements post.
     constructor(
         address admin,
         address pauser,
-        MeterRegistry registry_,
-        SealgridAuction auction_,
-        EnergyIntentToken intents_,
+        IMeterIndex registry_,
+        ISealgridAuction auction_,
+        IEnergyIntentToken intents_,
         uint256 intervalLength_,
         uint32 readingWindow_,
         uint32 trueUpWindow_
@@ -229,13 +486,10 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // Administration
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Configures (or reconfigures) a market of the auction for delivery settlement.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists in the auction with this
     ///      contract's interval length; oracle and balancing account are nonzero.
     ///      Emits {MarketConfigured}.
-    /// @param market The market id.
-    /// @param oracle The real-time price signer.
-    /// @param balancing The balancing account (counterparty of imbalances).
     function configureMarket(bytes32 market, address oracle, address balancing)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -249,32 +503,27 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         emit MarketConfigured(market, p.token, seq, oracle, balancing);
     }
 
-    /// @notice Sets the reading and true-up windows.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; 0 < readingWindow < trueUpWindow.
     ///      Emits {WindowsChanged}.
-    /// @param readingWindow_ Seconds after an interval's end until it settles.
-    /// @param trueUpWindow_ Seconds after an interval's end during which resettlements post.
     function setWindows(uint32 readingWindow_, uint32 trueUpWindow_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setWindows(readingWindow_, trueUpWindow_);
     }
 
-    /// @notice Pauses submissions and settlement (withdrawals stay open).
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: caller has PAUSER_ROLE.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
-    /// @notice Unpauses.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: caller has PAUSER_ROLE.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
 
-    /// @notice Withdraws accrued rounding fees.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `amount` is accrued. Emits {FeesWithdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdrawFees(IERC20 token, address to, uint256 amount)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -292,57 +541,15 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // Collateral
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Deposits collateral for `account` (imbalance charges are taken from it).
-    /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
-    ///      Emits {Deposited}.
-    /// @param token The payment token.
-    /// @param account The account credited.
-    /// @param amount The amount in base units.
-    function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert SettlementZeroAmount();
-        if (account == address(0)) revert SettlementZeroAddress();
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert SettlementTransferMismatch(amount, received);
-        _balances[token][account] += amount;
-        emit Deposited(token, account, amount);
-    }
-
-    /// @notice Withdraws from the caller's balance.
-    /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
-    function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
-        if (amount == 0) revert SettlementZeroAmount();
-        if (to == address(0)) revert SettlementZeroAddress();
-        uint256 bal = _balances[token][msg.sender];
-        if (bal < amount) revert SettlementInsufficientBalance(bal, amount);
-        unchecked {
-            _balances[token][msg.sender] = bal - amount;
-        }
-        token.safeTransfer(to, amount);
-        emit Withdrawn(token, msg.sender, to, amount);
-    }
-
-    /// @notice Pays `account`'s debt to the market's balancing account from its balance, as far
-    ///         as the balance goes. Anyone may call it.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Emits {DebtPaid} when something was paid.
-    /// @param market The market id.
-    /// @param account The debtor.
-    /// @return paid The amount paid.
     function repay(bytes32 market, address account) external nonReentrant returns (uint256 paid) {
         MarketConfig storage cfg = _config(market);
         paid = _settleDebt(_debt[market], cfg.token, market, account, cfg.balancing, account);
     }
 
-    /// @notice Pays what the market's balancing account owes `account`, as far as its balance
-    ///         goes. Anyone may call it.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Emits {DebtPaid} when something was paid.
-    /// @param market The market id.
-    /// @param account The creditor.
-    /// @return paid The amount paid.
     function collectOwed(bytes32 market, address account) external nonReentrant returns (uint256 paid) {
         MarketConfig storage cfg = _config(market);
         paid = _settleDebt(_owed[market], cfg.token, market, cfg.balancing, account, account);
@@ -352,16 +559,12 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // Readings and prices
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Stores gateway-signed meter readings (a batch, typically from the operator's
-    ///         submitter). Duplicates of stored readings are skipped.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: not paused; one signature per reading; each reading's interval has ended
     ///      and its true-up window is open; Wh below 2^48 and revision below 2^24; the signer is
     ///      the registry's gateway key for the meter and interval; the revision is not lower than
     ///      the stored one, and equal only with equal content. Any failure reverts the batch.
     ///      Emits a {ReadingStored} event per reading stored.
-    /// @param rs The readings.
-    /// @param sigs Their EIP-2098 compact signatures.
-    /// @return stored How many readings were stored (the rest were duplicates).
     function submitReadings(ReadingLib.MeterReading[] calldata rs, ReadingLib.Signature[] calldata sigs)
         external
         whenNotPaused
@@ -406,13 +609,10 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         }
     }
 
-    /// @notice Stores oracle-signed real-time prices, with the same revision rules as readings.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: not paused; one signature per price; the market is configured; the
     ///      interval has ended and its true-up window is open; the signer is the market's oracle.
     ///      Emits a {PriceStored} event per price stored.
-    /// @param ps The prices.
-    /// @param sigs Their EIP-2098 compact signatures.
-    /// @return stored How many prices were stored (the rest were duplicates).
     function submitPrices(ReadingLib.RealTimePrice[] calldata ps, ReadingLib.Signature[] calldata sigs)
         external
         whenNotPaused
@@ -447,15 +647,10 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // Settlement
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Settles interval `interval` of `market` for `accounts` (anyone may call it once
-    ///         the readings are due). Accounts already settled are skipped.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: not paused; the market is configured; the reading deadline has passed;
     ///      the interval has a real-time price. Burns the accounts' intent tokens of the interval.
     ///      Emits a {Settled} event per account settled.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param accounts The accounts to settle.
-    /// @return settled How many accounts were settled now.
     function settle(bytes32 market, uint64 interval, address[] calldata accounts)
         external
         whenNotPaused
@@ -475,16 +670,10 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         }
     }
 
-    /// @notice Recomputes settled accounts of an interval from the current readings, price and
-    ///         intents, and posts the difference (a resettlement) where anything changed. Anyone
-    ///         may call it while the true-up window is open.
+    /// @inheritdoc IDeliverySettlement
     /// @dev Requirements: not paused; the market is configured; the true-up window is open; the
     ///      interval has a price. Accounts not settled yet, or unchanged, are skipped.
     ///      Emits a {Resettled} event per account whose settlement changed.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param accounts The accounts to recompute.
-    /// @return changed How many accounts were resettled.
     function resettle(bytes32 market, uint64 interval, address[] calldata accounts)
         external
         whenNotPaused
@@ -508,14 +697,7 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // Views
     // ------------------------------------------------------------------------------------------
 
-    /// @notice A stored reading.
-    /// @param meterId The meter id.
-    /// @param interval The interval index.
-    /// @return present Whether a reading is stored.
-    /// @return importWh Imported Wh.
-    /// @return exportWh Exported Wh.
-    /// @return quality The quality code.
-    /// @return revision The revision.
+    /// @inheritdoc IDeliverySettlement
     function reading(bytes32 meterId, uint64 interval)
         external
         view
@@ -524,14 +706,7 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         (present, importWh, exportWh, revision, quality) = ReadingLib.unpack(_word(meterId, interval));
     }
 
-    /// @notice Verified export of a meter over `count` intervals from `first`: the sum of exportWh
-    ///         of readings of actual quality, and how many intervals had no actual reading
-    ///         (certificate issuance counts only actual readings).
-    /// @param meterId The meter id.
-    /// @param first The first interval.
-    /// @param count The number of intervals.
-    /// @return exportWh Verified export (Wh).
-    /// @return missing Intervals without an actual reading.
+    /// @inheritdoc IDeliverySettlement
     function verifiedExport(bytes32 meterId, uint64 first, uint64 count)
         external
         view
@@ -558,12 +733,7 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         }
     }
 
-    /// @notice A stored real-time price.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @return present Whether a price is stored.
-    /// @return value The price (base units per kWh).
-    /// @return revision Its revision.
+    /// @inheritdoc IDeliverySettlement
     function price(bytes32 market, uint64 interval)
         external
         view
@@ -573,11 +743,7 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         return (w != 0, int64(uint64(w)), uint32(w >> 64));
     }
 
-    /// @notice What an account's interval was settled on (all zero if not settled).
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param account The account.
-    /// @return The position.
+    /// @inheritdoc IDeliverySettlement
     function position(bytes32 market, uint64 interval, address account)
         external
         view
@@ -586,60 +752,37 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
         return _positions[market][interval][account];
     }
 
-    /// @notice A market's settlement configuration (token zero if not configured).
-    /// @param market The market id.
-    /// @return The configuration.
+    /// @inheritdoc IDeliverySettlement
     function marketConfig(bytes32 market) external view returns (MarketConfig memory) {
         return _markets[market];
     }
 
-    /// @notice An account's collateral balance.
-    /// @param token The payment token.
-    /// @param account The account.
-    /// @return The balance.
-    function balanceOf(IERC20 token, address account) external view returns (uint256) {
-        return _balances[token][account];
-    }
-
-    /// @notice Accrued rounding fees.
-    /// @param token The payment token.
-    /// @return The fees in base units.
+    /// @inheritdoc IDeliverySettlement
     function fees(IERC20 token) external view returns (uint256) {
         return _fees[token];
     }
 
-    /// @notice What `account` owes the market's balancing account.
-    /// @param market The market id.
-    /// @param account The account.
-    /// @return The debt in base units.
+    /// @inheritdoc IDeliverySettlement
     function debtOf(bytes32 market, address account) external view returns (uint256) {
         return _debt[market][account];
     }
 
-    /// @notice What the market's balancing account owes `account`.
-    /// @param market The market id.
-    /// @param account The account.
-    /// @return The amount in base units.
+    /// @inheritdoc IDeliverySettlement
     function owedTo(bytes32 market, address account) external view returns (uint256) {
         return _owed[market][account];
     }
 
-    /// @notice The EIP-712 digest a gateway signs for `r`.
-    /// @param r The reading.
-    /// @return The digest.
+    /// @inheritdoc IDeliverySettlement
     function readingDigest(ReadingLib.MeterReading calldata r) external view returns (bytes32) {
         return _hashTypedDataV4(ReadingLib.structHash(r));
     }
 
-    /// @notice The EIP-712 digest the oracle signs for `p`.
-    /// @param p The price.
-    /// @return The digest.
+    /// @inheritdoc IDeliverySettlement
     function priceDigest(ReadingLib.RealTimePrice calldata p) external view returns (bytes32) {
         return _hashTypedDataV4(ReadingLib.structHash(p));
     }
 
-    /// @notice The EIP-712 domain separator ("sealgrid", "1", chain id, this contract).
-    /// @return The separator.
+    /// @inheritdoc IDeliverySettlement
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
@@ -647,6 +790,22 @@ contract DeliverySettlement is AccessControl, Pausable, ReentrancyGuardTransient
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
+
+    function _revertZeroAmount() internal pure override {
+        revert SettlementZeroAmount();
+    }
+
+    function _revertZeroAddress() internal pure override {
+        revert SettlementZeroAddress();
+    }
+
+    function _revertInsufficientBalance(uint256 balance, uint256 amount) internal pure override {
+        revert SettlementInsufficientBalance(balance, amount);
+    }
+
+    function _revertTransferMismatch(uint256 expected, uint256 received) internal pure override {
+        revert SettlementTransferMismatch(expected, received);
+    }
 
     function _settleOne(
         MarketConfig storage cfg,

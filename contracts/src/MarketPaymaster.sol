@@ -9,28 +9,10 @@ import {_packValidationData} from "@account-abstraction/contracts/core/Helpers.s
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
-import {SealgridAuction} from "./SealgridAuction.sol";
-import {GranularCertificates} from "./GranularCertificates.sol";
-
-/// @notice The account calls the paymaster understands (BaseAccount / SimpleAccount v0.8).
-interface IMarketAccount {
-    /// @notice One call of a batch.
-    struct Call {
-        address target;
-        uint256 value;
-        bytes data;
-    }
-
-    /// @notice Executes one call.
-    /// @param target The callee.
-    /// @param value The wei sent.
-    /// @param data The calldata.
-    function execute(address target, uint256 value, bytes calldata data) external;
-
-    /// @notice Executes calls in order.
-    /// @param calls The calls.
-    function executeBatch(Call[] calldata calls) external;
-}
+import {IGranularCertificates} from "./GranularCertificates.sol";
+import {IMarketAccount} from "./interfaces/IMarketAccount.sol";
+import {IMarketPaymaster} from "./interfaces/IMarketPaymaster.sol";
+import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
 
 /// @title MarketPaymaster
 /// @notice The market's ERC-4337 paymaster (EntryPoint v0.8, DESIGN 3.9): it pays the gas of
@@ -50,19 +32,17 @@ interface IMarketAccount {
 ///        time under ERC-7562), so the service decides which period an operation counts in. Usage
 ///        is kept in one slot per sender (storage associated with the sender). The paymaster must
 ///        be staked: it reads its own configuration during validation.
-contract MarketPaymaster is BasePaymaster {
+contract MarketPaymaster is IMarketPaymaster, BasePaymaster {
     using UserOperationLib for PackedUserOperation;
 
-    /// @notice The auction whose actions are sponsored.
+    /// @inheritdoc IMarketPaymaster
     address public immutable auction;
-    /// @notice The certificates contract (retirements are sponsored).
+    /// @inheritdoc IMarketPaymaster
     address public immutable certificates;
-    /// @notice Length of a quota period in seconds.
+    /// @inheritdoc IMarketPaymaster
     uint48 public immutable period;
 
-    /// @notice The sponsorship service's signing key. Immutable, as in the reference verifying
-    ///         paymaster: reading it costs no storage access in validation. Rotating it means
-    ///         deploying a new paymaster and moving the deposit (withdrawTo).
+    /// @inheritdoc IMarketPaymaster
     address public immutable signer;
 
     /// @notice A sender's usage: the period it last counted in and the operations counted there.
@@ -76,20 +56,6 @@ contract MarketPaymaster is BasePaymaster {
 
     uint256 internal constant DATA_LENGTH = 6 + 6 + 65;
 
-    /// @notice A participant's quota was set (0 = removed).
-    event ParticipantSet(address indexed account, uint32 quota);
-
-    /// @notice The sender is not a registered participant.
-    error PaymasterNotParticipant(address sender);
-    /// @notice The operation calls something the market does not sponsor.
-    error PaymasterCallNotAllowed(address target, bytes4 selector);
-    /// @notice The sender used its quota for the period.
-    error PaymasterQuotaExceeded(address sender, uint48 period, uint32 quota);
-    /// @notice paymasterAndData is not validUntil | validAfter | signature.
-    error PaymasterBadData(uint256 length);
-    /// @notice A zero address or period.
-    error PaymasterInvalidConfig();
-
     /// @param entryPoint_ The EntryPoint v0.8.
     /// @param signer_ The sponsorship service's key.
     /// @param auction_ The auction.
@@ -98,8 +64,8 @@ contract MarketPaymaster is BasePaymaster {
     constructor(
         IEntryPoint entryPoint_,
         address signer_,
-        SealgridAuction auction_,
-        GranularCertificates certificates_,
+        ISealgridAuction auction_,
+        IGranularCertificates certificates_,
         uint48 period_
     ) BasePaymaster(entryPoint_) {
         if (signer_ == address(0) || address(auction_) == address(0) || period_ == 0) {
@@ -111,10 +77,8 @@ contract MarketPaymaster is BasePaymaster {
         period = period_;
     }
 
-    /// @notice Registers participants with a quota of operations per period (0 removes them).
+    /// @inheritdoc IMarketPaymaster
     /// @dev Requirements: caller is the owner. Emits {ParticipantSet} per account.
-    /// @param accounts The smart accounts.
-    /// @param quota Operations per period.
     function setParticipants(address[] calldata accounts, uint32 quota) external onlyOwner {
         for (uint256 k; k < accounts.length; ++k) {
             _usage[accounts[k]].quota = quota;
@@ -122,22 +86,13 @@ contract MarketPaymaster is BasePaymaster {
         }
     }
 
-    /// @notice A participant's quota and usage.
-    /// @param account The smart account.
-    /// @return quota Operations per period (0 = not a participant).
-    /// @return lastPeriod The period its usage counts in.
-    /// @return used Operations used in that period.
+    /// @inheritdoc IMarketPaymaster
     function usageOf(address account) external view returns (uint32 quota, uint48 lastPeriod, uint32 used) {
         Usage memory u = _usage[account];
         return (u.quota, u.period, u.used);
     }
 
-    /// @notice The hash the sponsorship service signs (EIP-191 personal message over it): the
-    ///         operation without the paymaster signature, the chain, this paymaster and the window.
-    /// @param userOp The operation.
-    /// @param validUntil Last second the sponsorship is valid.
-    /// @param validAfter First second it is valid (also picks the quota period).
-    /// @return The hash.
+    /// @inheritdoc IMarketPaymaster
     function getHash(PackedUserOperation calldata userOp, uint48 validUntil, uint48 validAfter)
         public
         view
@@ -163,12 +118,7 @@ contract MarketPaymaster is BasePaymaster {
         );
     }
 
-    /// @notice Whether the market sponsors `callData` of an account (execute / executeBatch of
-    ///         commit, claim, refund on the auction and retire on the certificates, no value).
-    /// @param callData The operation's callData.
-    /// @return ok True if sponsored; otherwise the first refused target and selector.
-    /// @return target The refused target.
-    /// @return selector The refused selector.
+    /// @inheritdoc IMarketPaymaster
     function sponsored(bytes calldata callData)
         public
         view
@@ -202,10 +152,10 @@ contract MarketPaymaster is BasePaymaster {
         bytes4 sel = data.length >= 4 ? bytes4(data) : bytes4(0);
         bool ok = value == 0
             && ((target == auction
-                    && (sel == SealgridAuction.commit.selector
-                        || sel == SealgridAuction.claim.selector
-                        || sel == SealgridAuction.refund.selector))
-                || (target == certificates && sel == GranularCertificates.retire.selector));
+                    && (sel == ISealgridAuction.commit.selector
+                        || sel == ISealgridAuction.claim.selector
+                        || sel == ISealgridAuction.refund.selector))
+                || (target == certificates && sel == IGranularCertificates.retire.selector));
         return (ok, target, sel);
     }
 

@@ -2,6 +2,120 @@
 pragma solidity ^0.8.31;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+import {IMeterIndex} from "./interfaces/IMeterIndex.sol";
+
+/// @title IMeterRegistry
+/// @notice The registry of revenue meters (and chargers, inverters) whose gateways sign the
+///         readings that delivery settlement runs on (DESIGN 3.7): meter id -> owner account,
+///         gateway signer, accuracy class, site, generator flag and energy source, with the
+///         history of gateway keys.
+/// @dev Declared in this file, before {MeterRegistry}, because it names the meter structs and enums
+///      that {MeterRegistry} declares (`MeterRegistry.Meter`, ...): the committed ABIs name a struct
+///      by its declaring contract and the Rust bindings take their type paths from that name
+///      (`MeterRegistry::Meter`), so the types stay where they were; a separate interface file would
+///      need a circular import, which solc resolves in an order that depends on the importer.
+///      Callers that need no meter struct (delivery settlement) use {IMeterIndex} alone.
+interface IMeterRegistry is IMeterIndex, IAccessControl {
+    /// @notice Emitted when a meter is registered.
+    /// @param meterId The meter id.
+    /// @param owner The owner account.
+    /// @param gateway The first gateway signer.
+    /// @param from The first interval the gateway key is valid for.
+    /// @param device The device number assigned.
+    event MeterRegistered(
+        bytes32 indexed meterId, address indexed owner, address gateway, uint64 from, uint32 device
+    );
+    /// @notice Emitted when a meter's gateway key is rotated (planned).
+    /// @param meterId The meter id.
+    /// @param oldGateway The previous key (zero after a revocation).
+    /// @param newGateway The new key.
+    /// @param from The first interval the new key is valid for.
+    event GatewayRotated(bytes32 indexed meterId, address oldGateway, address newGateway, uint64 from);
+    /// @notice Emitted when a gateway key is revoked (compromised): invalid for every interval.
+    /// @param meterId The meter id.
+    /// @param gateway The revoked key.
+    event GatewayRevoked(bytes32 indexed meterId, address gateway);
+    /// @notice Emitted when a meter changes owner.
+    /// @param meterId The meter id.
+    /// @param oldOwner The previous owner.
+    /// @param newOwner The new owner.
+    event MeterOwnerChanged(bytes32 indexed meterId, address oldOwner, address newOwner);
+
+    /// @notice The meter id is 0 or already registered.
+    error MeterExists(bytes32 meterId);
+    /// @notice The meter is not registered.
+    error MeterUnknown(bytes32 meterId);
+    /// @notice A zero owner or gateway, or a generator without an energy source.
+    error MeterInvalid(bytes32 meterId);
+    /// @notice The gateway key was revoked before and can never be installed again.
+    error MeterGatewayRevoked(address gateway);
+    /// @notice A rotation must take effect after the current key's first interval.
+    error MeterRotationTooEarly(uint64 from, uint64 currentFrom);
+
+    /// @notice The role that registers meters and manages their gateway keys.
+    /// @return The role id, keccak256("REGISTRAR_ROLE").
+    function REGISTRAR_ROLE() external view returns (bytes32);
+
+    /// @notice Registers a meter with its first gateway key, valid from interval `m.gatewayFrom`.
+    /// @param meterId The meter id.
+    /// @param m The meter (`m.device` must be 0: the registry assigns the next device number).
+    function registerMeter(bytes32 meterId, MeterRegistry.Meter calldata m) external;
+
+    /// @notice Installs a new gateway key valid from interval `from`; the old key stays valid for
+    ///         the intervals before `from` (unless it was revoked).
+    /// @param meterId The meter id.
+    /// @param gateway The new gateway signer.
+    /// @param from The first interval the new key signs for.
+    function rotateGateway(bytes32 meterId, address gateway, uint64 from) external;
+
+    /// @notice Revokes a meter's current gateway key after a compromise: readings it signed are
+    ///         invalid for every interval, and the key can never be installed again. The meter
+    ///         takes no readings until a new key is rotated in.
+    /// @param meterId The meter id.
+    function revokeGateway(bytes32 meterId) external;
+
+    /// @notice Moves a meter to a new owner account (a site changing hands).
+    /// @param meterId The meter id.
+    /// @param owner The new owner.
+    function setOwner(bytes32 meterId, address owner) external;
+
+    /// @notice The meter `meterId` (all zero if unknown).
+    /// @param meterId The meter id.
+    /// @return The meter.
+    function meter(bytes32 meterId) external view returns (MeterRegistry.Meter memory);
+
+    /// @notice A meter's device number (granular certificate ids), 0 if unknown.
+    /// @param meterId The meter id.
+    /// @return The device number.
+    function deviceOf(bytes32 meterId) external view returns (uint32);
+
+    /// @notice What certificate issuance needs of a meter, in one storage read.
+    /// @param meterId The meter id.
+    /// @return owner The owner (zero if unknown).
+    /// @return device The device number.
+    /// @return source The energy source (None unless a generator).
+    function generatorOf(bytes32 meterId)
+        external
+        view
+        returns (address owner, uint32 device, MeterRegistry.EnergySource source);
+
+    /// @notice The meter with device number `device` (zero if none).
+    /// @param device The device number.
+    /// @return The meter id.
+    function meterOfDevice(uint32 device) external view returns (bytes32);
+
+    /// @notice The past gateway keys of a meter, oldest first.
+    /// @param meterId The meter id.
+    /// @return The keys and the intervals they covered.
+    function gatewayHistory(bytes32 meterId) external view returns (MeterRegistry.PastKey[] memory);
+
+    /// @notice Whether `gateway` was revoked.
+    /// @param gateway The signer.
+    /// @return True if revoked.
+    function isRevoked(address gateway) external view returns (bool);
+}
 
 /// @title MeterRegistry
 /// @notice The registry of revenue meters (and chargers, inverters) whose gateways sign the
@@ -15,9 +129,12 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      Every meter also gets a device number (1, 2, ...) at registration: granular certificate
 ///      ids are device number << 64 | hour (DESIGN 3.8). The registry indexes meters by owner so
 ///      that delivery settlement finds every meter of an account in a market.
-contract MeterRegistry is AccessControl {
-    /// @notice The role that registers meters and manages their gateway keys.
+contract MeterRegistry is IMeterRegistry, AccessControl {
+    /// @inheritdoc IMeterRegistry
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    // The types are declared here, not in {IMeterRegistry}, so that the committed ABIs keep naming
+    // them `MeterRegistry.Meter`, ... (the Rust bindings' type paths).
 
     /// @notice Metering accuracy (ANSI C12.20 classes).
     enum AccuracyClass {
@@ -69,28 +186,6 @@ contract MeterRegistry is AccessControl {
     mapping(uint32 device => bytes32 meterId) internal _byDevice;
     uint32 internal _devices;
 
-    /// @notice A meter was registered.
-    event MeterRegistered(
-        bytes32 indexed meterId, address indexed owner, address gateway, uint64 from, uint32 device
-    );
-    /// @notice A meter's gateway key was rotated (planned).
-    event GatewayRotated(bytes32 indexed meterId, address oldGateway, address newGateway, uint64 from);
-    /// @notice A gateway key was revoked (compromised): invalid for every interval.
-    event GatewayRevoked(bytes32 indexed meterId, address gateway);
-    /// @notice A meter changed owner.
-    event MeterOwnerChanged(bytes32 indexed meterId, address oldOwner, address newOwner);
-
-    /// @notice The meter id is 0 or already registered.
-    error MeterExists(bytes32 meterId);
-    /// @notice The meter is not registered.
-    error MeterUnknown(bytes32 meterId);
-    /// @notice A zero owner or gateway, or a generator without an energy source.
-    error MeterInvalid(bytes32 meterId);
-    /// @notice The gateway key was revoked before and can never be installed again.
-    error MeterGatewayRevoked(address gateway);
-    /// @notice A rotation must take effect after the current key's first interval.
-    error MeterRotationTooEarly(uint64 from, uint64 currentFrom);
-
     /// @param admin The DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
     /// @param registrar The first REGISTRAR_ROLE holder (may be zero).
     constructor(address admin, address registrar) {
@@ -98,13 +193,11 @@ contract MeterRegistry is AccessControl {
         if (registrar != address(0)) _grantRole(REGISTRAR_ROLE, registrar);
     }
 
-    /// @notice Registers a meter with its first gateway key, valid from interval `m.gatewayFrom`.
+    /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the id is new and nonzero; owner and gateway
     ///      are nonzero and the gateway was never revoked; a generator names its energy source;
     ///      `m.device` is 0 (the registry assigns the next device number).
     ///      Emits {MeterRegistered}.
-    /// @param meterId The meter id.
-    /// @param m The meter.
     function registerMeter(bytes32 meterId, Meter calldata m) external onlyRole(REGISTRAR_ROLE) {
         if (meterId == bytes32(0) || _meters[meterId].owner != address(0)) revert MeterExists(meterId);
         if (m.owner == address(0) || m.gateway == address(0)) revert MeterInvalid(meterId);
@@ -118,14 +211,10 @@ contract MeterRegistry is AccessControl {
         emit MeterRegistered(meterId, m.owner, m.gateway, m.gatewayFrom, device);
     }
 
-    /// @notice Installs a new gateway key valid from interval `from`; the old key stays valid for
-    ///         the intervals before `from` (unless it was revoked).
+    /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the new key is nonzero and
     ///      never revoked; `from` is after the current key's first interval (at or after the revoked
     ///      key's first interval when the meter has none). Emits {GatewayRotated}.
-    /// @param meterId The meter id.
-    /// @param gateway The new gateway signer.
-    /// @param from The first interval the new key signs for.
     function rotateGateway(bytes32 meterId, address gateway, uint64 from) external onlyRole(REGISTRAR_ROLE) {
         Meter storage m = _meter(meterId);
         if (gateway == address(0)) revert MeterInvalid(meterId);
@@ -144,12 +233,9 @@ contract MeterRegistry is AccessControl {
         emit GatewayRotated(meterId, old, gateway, from);
     }
 
-    /// @notice Revokes a meter's current gateway key after a compromise: readings it signed are
-    ///         invalid for every interval, and the key can never be installed again. The meter
-    ///         takes no readings until a new key is rotated in.
+    /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists and has a key.
     ///      Emits {GatewayRevoked}.
-    /// @param meterId The meter id.
     function revokeGateway(bytes32 meterId) external onlyRole(REGISTRAR_ROLE) {
         Meter storage m = _meter(meterId);
         address gateway = m.gateway;
@@ -159,11 +245,9 @@ contract MeterRegistry is AccessControl {
         emit GatewayRevoked(meterId, gateway);
     }
 
-    /// @notice Moves a meter to a new owner account (a site changing hands).
+    /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the owner is nonzero.
     ///      Emits {MeterOwnerChanged}.
-    /// @param meterId The meter id.
-    /// @param owner The new owner.
     function setOwner(bytes32 meterId, address owner) external onlyRole(REGISTRAR_ROLE) {
         Meter storage m = _meter(meterId);
         if (owner == address(0)) revert MeterInvalid(meterId);
@@ -173,17 +257,12 @@ contract MeterRegistry is AccessControl {
         m.owner = owner;
     }
 
-    /// @notice The meter `meterId` (all zero if unknown).
-    /// @param meterId The meter id.
-    /// @return The meter.
+    /// @inheritdoc IMeterRegistry
     function meter(bytes32 meterId) external view returns (Meter memory) {
         return _meters[meterId];
     }
 
-    /// @notice The meters `owner` holds in `market` (every market when `market` is zero).
-    /// @param owner The owner account.
-    /// @param market The market id, or zero for all.
-    /// @return ids The meter ids, in registration order unless an ownership change reordered them.
+    /// @inheritdoc IMeterIndex
     function metersOf(address owner, bytes32 market) external view returns (bytes32[] memory ids) {
         bytes32[] storage set = _owned[owner];
         uint256 n = set.length;
@@ -198,18 +277,12 @@ contract MeterRegistry is AccessControl {
         }
     }
 
-    /// @notice A meter's device number (granular certificate ids), 0 if unknown.
-    /// @param meterId The meter id.
-    /// @return The device number.
+    /// @inheritdoc IMeterRegistry
     function deviceOf(bytes32 meterId) external view returns (uint32) {
         return _meters[meterId].device;
     }
 
-    /// @notice What certificate issuance needs of a meter, in one storage read.
-    /// @param meterId The meter id.
-    /// @return owner The owner (zero if unknown).
-    /// @return device The device number.
-    /// @return source The energy source (None unless a generator).
+    /// @inheritdoc IMeterRegistry
     function generatorOf(bytes32 meterId)
         external
         view
@@ -219,33 +292,22 @@ contract MeterRegistry is AccessControl {
         return (m.owner, m.device, m.source);
     }
 
-    /// @notice The meter with device number `device` (zero if none).
-    /// @param device The device number.
-    /// @return The meter id.
+    /// @inheritdoc IMeterRegistry
     function meterOfDevice(uint32 device) external view returns (bytes32) {
         return _byDevice[device];
     }
 
-    /// @notice The past gateway keys of a meter, oldest first.
-    /// @param meterId The meter id.
-    /// @return The keys and the intervals they covered.
+    /// @inheritdoc IMeterRegistry
     function gatewayHistory(bytes32 meterId) external view returns (PastKey[] memory) {
         return _history[meterId];
     }
 
-    /// @notice Whether `gateway` was revoked.
-    /// @param gateway The signer.
-    /// @return True if revoked.
+    /// @inheritdoc IMeterRegistry
     function isRevoked(address gateway) external view returns (bool) {
         return _revoked[gateway];
     }
 
-    /// @notice Whether `signer` may sign readings of `meterId` for `interval`: it is the key that
-    ///         covered that interval (current or past) and it was never revoked.
-    /// @param meterId The meter id.
-    /// @param interval The delivery interval of the reading.
-    /// @param signer The recovered signer.
-    /// @return True if the reading's signer is authorised.
+    /// @inheritdoc IMeterIndex
     function isAuthorized(bytes32 meterId, uint64 interval, address signer) public view returns (bool) {
         if (signer == address(0) || _revoked[signer]) return false;
         Meter storage m = _meters[meterId];

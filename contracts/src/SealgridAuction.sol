@@ -4,17 +4,18 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
+import {CollateralVault} from "./base/CollateralVault.sol";
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
 import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
+import {MarketLib} from "./libraries/MarketLib.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
+import {RecordLib} from "./libraries/RecordLib.sol";
 import {FillsLib} from "./libraries/FillsLib.sol";
-import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
+import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 
 /// @title SealgridAuction
 /// @notice Sealed-bid uniform-price double auction for 5-minute energy delivery intervals
@@ -30,44 +31,21 @@ import {EnergyIntentToken, tokenId} from "./EnergyIntentToken.sol";
 ///      1000 * balanceOf(this) == 1000 * (free + locks + bonds) + feesMilli + poolMilli, and the
 ///      pool returns to zero once every fill of every settled interval is claimed, because buy
 ///      and sell fills are equal (checked here and proven by the circuit).
-contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EIP712 {
     using SafeERC20 for IERC20;
+    using MarketLib for MarketLib.Market;
 
-    /// @notice Role allowed to pause and unpause.
+    /// @inheritdoc ISealgridAuction
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    /// @notice The energy-intent token minted on claim.
-    EnergyIntentToken public immutable intents;
+    /// @inheritdoc ISealgridAuction
+    IEnergyIntentToken public immutable intents;
 
-    /// @notice Poseidon with two inputs (the commitment accumulator).
+    /// @inheritdoc ISealgridAuction
     IPoseidonT3 public immutable poseidonT3;
 
-    /// @notice Poseidon with four inputs (order commitments, in disputes).
+    /// @inheritdoc ISealgridAuction
     IPoseidonT5 public immutable poseidonT5;
-
-    struct Market {
-        // slot 0: everything commit reads
-        IERC20 token;
-        uint24 intervalLength;
-        uint24 gateLead;
-        uint24 commitHorizon;
-        uint24 maxCommitments;
-        // slot 1
-        IClearingVerifier verifier;
-        uint24 settleWindow;
-        uint32 verifierGasLimit;
-        uint32 seq;
-        // slot 2
-        address operator;
-        uint64 lastGate; // 0 while open; after close, the latest gate any commitment can have
-        // slot 3
-        int64 priceFloor;
-        int64 priceCap;
-        uint128 minBond;
-        // slot 4
-        uint128 slashAmount;
-        uint128 bond;
-    }
 
     struct Interval {
         uint256 accumulator;
@@ -83,13 +61,12 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         uint128 feesMilli;
     }
 
-    mapping(bytes32 market => Market) internal _markets;
+    mapping(bytes32 market => MarketLib.Market) internal _markets;
     mapping(bytes32 market => mapping(uint64 interval => Interval)) internal _intervals;
     /// @dev keccak256(market, interval, index) => keccak256(trader, lock, commitment); zero once consumed.
     mapping(bytes32 key => bytes32 recordHash) internal _records;
     mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal
         _withdrawn;
-    mapping(IERC20 token => mapping(address account => uint256)) internal _balances;
     mapping(IERC20 token => Ledger) internal _ledgers;
     uint32 internal _marketCount;
 
@@ -101,7 +78,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     constructor(
         address admin,
         address pauser,
-        EnergyIntentToken intents_,
+        IEnergyIntentToken intents_,
         IPoseidonT3 poseidonT3_,
         IPoseidonT5 poseidonT5_
     ) EIP712("sealgrid", "1") {
@@ -121,54 +98,41 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Administration
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Creates a market.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new and below the field
-    ///      modulus; parameters are consistent (see {_checkParams}). Emits {MarketCreated}.
-    /// @param market The market id (a zone or feeder).
-    /// @param p The market parameters.
+    ///      modulus; parameters are consistent (see {MarketLib.checkParams}). Emits {MarketCreated}.
     function createMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (uint256(market) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(market));
-        Market storage m = _markets[market];
+        MarketLib.Market storage m = _markets[market];
         if (address(m.token) != address(0)) revert AuctionMarketExists(market);
-        _checkParams(p);
+        MarketLib.checkParams(p);
         uint32 seq = ++_marketCount;
-        m.token = p.token;
-        m.intervalLength = p.intervalLength;
-        m.gateLead = p.gateLead;
-        m.settleWindow = p.settleWindow;
-        m.seq = seq;
-        _setMutable(m, p);
+        m.setFixed(p, seq);
+        m.setMutable(p);
         emit MarketCreated(market, seq, p);
     }
 
-    /// @notice Changes a market's mutable parameters: verifier, operator, horizon, capacity,
-    ///         verifier gas, price bounds, minimum bond and slash amount.
+    /// @inheritdoc ISealgridAuction
     /// @dev Token and timing (interval length, gate lead, settle window) are fixed at creation so
     ///      that interval indices and deadlines never move. Requirements: caller has
     ///      DEFAULT_ADMIN_ROLE; the market exists and is not closed; `p.token` and timing equal the
     ///      current ones. Emits {MarketUpdated}.
-    /// @param market The market id.
-    /// @param p The full parameter set with the new mutable values.
     function updateMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
-        if (
-            address(p.token) != address(m.token) || p.intervalLength != m.intervalLength
-                || p.gateLead != m.gateLead || p.settleWindow != m.settleWindow
-        ) revert AuctionInvalidParams("token and timing are immutable");
-        _checkParams(p);
-        _setMutable(m, p);
+        if (m.changesFixed(p)) revert AuctionInvalidParams("token and timing are immutable");
+        MarketLib.checkParams(p);
+        m.setMutable(p);
         emit MarketUpdated(market, p);
     }
 
-    /// @notice Closes a market to new commitments. Committed intervals still settle, claim and refund.
+    /// @inheritdoc ISealgridAuction
     /// @dev Sets the commit horizon to zero (commit then reverts with {AuctionMarketClosed}) and
     ///      records the latest gate a commitment can have, after which the bond becomes free.
     ///      Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists and is open.
     ///      Emits {MarketClosed}.
-    /// @param market The market id.
     function closeMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (m.lastGate != 0) revert AuctionMarketClosed(market);
         uint64 lastGate = uint64(block.timestamp + m.commitHorizon);
         m.lastGate = lastGate;
@@ -176,25 +140,21 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit MarketClosed(market, lastGate);
     }
 
-    /// @notice Pauses commit, deposit, settle and claim. Refund, withdraw, dispute and void stay
-    ///         open so that no funds are ever stuck.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has PAUSER_ROLE.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
-    /// @notice Lifts a pause.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has PAUSER_ROLE.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
 
-    /// @notice Withdraws accrued rounding fees of `token`.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `amount` whole base units are accrued.
     ///      Emits {FeesWithdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdrawFees(IERC20 token, address to, uint256 amount)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -214,59 +174,21 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Funds
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Deposits `amount` of `token` into `account`'s free balance, used by later commits.
-    /// @dev Requirements: not paused; `amount > 0`; the token moves exactly `amount`.
-    ///      Emits {Deposited}.
-    /// @param token The payment token.
-    /// @param account The account credited.
-    /// @param amount The amount in base units.
-    function deposit(IERC20 token, address account, uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert AuctionZeroAmount();
-        if (account == address(0)) revert AuctionZeroAddress();
-        _pull(token, amount);
-        _balances[token][account] += amount;
-        emit Deposited(token, account, amount);
-    }
-
-    /// @notice Withdraws from the caller's free balance (returned locks, payments, slashes).
-    /// @dev Requirements: `amount` is available. Emits {Withdrawn}.
-    /// @param token The payment token.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
-    function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
-        if (amount == 0) revert AuctionZeroAmount();
-        if (to == address(0)) revert AuctionZeroAddress();
-        uint256 bal = _balances[token][msg.sender];
-        if (bal < amount) revert AuctionInsufficientBalance(bal, amount);
-        unchecked {
-            _balances[token][msg.sender] = bal - amount; // bal >= amount checked above
-        }
-        token.safeTransfer(to, amount);
-        emit Withdrawn(token, msg.sender, to, amount);
-    }
-
-    /// @notice Adds to a market's operator bond (anyone may top it up).
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: not paused; the market exists; the token moves exactly `amount`.
     ///      Emits {BondChanged}.
-    /// @param market The market id.
-    /// @param amount The amount in base units.
     function depositBond(bytes32 market, uint128 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert AuctionZeroAmount();
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _pull(m.token, amount);
         m.bond += amount;
         emit BondChanged(market, m.bond);
     }
 
-    /// @notice Withdraws operator bond. While the market can still settle, the bond cannot go
-    ///         below `minBond`; once a closed market's last possible interval has started, every
-    ///         batch is final and the whole bond is free.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller is the market operator. Emits {BondChanged}.
-    /// @param market The market id.
-    /// @param to The receiver.
-    /// @param amount The amount in base units.
     function withdrawBond(bytes32 market, address to, uint128 amount) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
         if (to == address(0)) revert AuctionZeroAddress();
         if (amount > m.bond) revert AuctionInsufficientBalance(m.bond, amount);
@@ -282,23 +204,18 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Trading
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Commits a sealed order to interval `interval` of `market`, locking `lock`.
+    /// @inheritdoc ISealgridAuction
     /// @dev The lock comes from the caller's free balance first and the rest is pulled with
     ///      transferFrom. Requirements: not paused; the market is open; `now < gate(interval)` and
     ///      the gate is within the commit horizon; `commitment` is below the field modulus; the
     ///      interval is not full. Emits {Committed}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param commitment The Poseidon commitment of the order (docs/encoding.md).
-    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded).
-    /// @return index The commitment's position in the interval's sequence.
     function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
         external
         whenNotPaused
         nonReentrant
         returns (uint32 index)
     {
-        Market storage m = _markets[market];
+        MarketLib.Market storage m = _markets[market];
         IERC20 token = m.token;
         if (address(token) == address(0)) revert AuctionUnknownMarket(market);
         if (m.commitHorizon == 0) revert AuctionMarketClosed(market);
@@ -331,21 +248,17 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         unchecked {
             iv.count = index + 1; // index < maxCommitments < 2^24
         }
-        _records[_recordKey(market, interval, index)] = _recordHash(msg.sender, lock, commitment);
+        _records[RecordLib.key(market, interval, index)] = RecordLib.hash(msg.sender, lock, commitment);
         emit Committed(market, interval, index, msg.sender, commitment, lock, acc);
     }
 
-    /// @notice Withdraws the caller's commitment before the gate: its lock returns to the free
-    ///         balance at once; the commitment stays in the sequence and must be settled as excluded.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: caller is the record's trader; `now < gate(interval)`; the record matches.
     ///      Emits {CommitmentWithdrawn}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param r The commitment record.
     function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != r.trader) revert AuctionNotTrader(msg.sender, r.trader);
-        uint256 gate = _gate(m, interval);
+        uint256 gate = m.gate(interval);
         if (block.timestamp >= gate) revert AuctionGateClosed(interval, gate);
         _consume(market, interval, r);
         _withdrawn[market][interval][r.index >> 8] |= uint256(1) << (r.index & 0xff);
@@ -357,19 +270,13 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Settlement
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Settles interval `interval` of `market` with a proven clearing.
+    /// @inheritdoc ISealgridAuction
     /// @dev Checks the fill words against the interval's count and withdrawals, that buy fills,
     ///      sell fills and `volume` are equal and the price is within bounds, builds the fills
     ///      Merkle root, and calls the verifier with at most `verifierGasLimit` gas.
     ///      Requirements: not paused; caller is the market operator; `gate <= now < deadline`;
     ///      the interval is open and has commitments; the bond is at least `minBond`.
     ///      Emits {Settled}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param clearingPrice The uniform price p* (0 when `volume` is 0).
-    /// @param volume The cleared volume V* in Wh.
-    /// @param fills `count` big-endian 8-byte fill words (docs/encoding.md).
-    /// @param proof The clearing proof.
     function settle(
         bytes32 market,
         uint64 interval,
@@ -378,10 +285,10 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         bytes calldata fills,
         bytes calldata proof
     ) external whenNotPaused nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
         {
-            uint256 gate = _gate(m, interval);
+            uint256 gate = m.gate(interval);
             uint256 deadline = gate + m.settleWindow;
             if (block.timestamp < gate || block.timestamp >= deadline) {
                 revert AuctionOutsideSettleWindow(interval, gate, deadline);
@@ -419,95 +326,72 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         emit Settled(market, interval, clearingPrice, volume, root, count, excluded);
     }
 
-    /// @notice Marks an interval that missed its settle deadline as void (refunds work without it).
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: the interval is open and `now >= deadline`. Emits {IntervalVoided}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
     function voidInterval(bytes32 market, uint64 interval) external {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
         if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
-        if (block.timestamp < _gate(m, interval) + m.settleWindow) {
+        if (block.timestamp < m.gate(interval) + m.settleWindow) {
             revert AuctionNotRefundable(interval, iv.status);
         }
         iv.status = Status.Voided;
         emit IntervalVoided(market, interval, VoidReason.MissedDeadline);
     }
 
-    /// @notice Claims one settled commitment: mints its energy intents, moves its payment at the
-    ///         clearing price (payer rounded up, payee down, remainder to fees) and returns the
-    ///         unused lock to the trader's free balance. Excluded and unfilled commitments get
-    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: not paused; the interval is settled and `now >= start(interval)`; the
     ///      record matches and was not consumed; the Merkle proof verifies.
     ///      Emits {Claimed}, and {ShortfallCovered} if a payer's lock fell short.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param c The claim.
     function claim(bytes32 market, uint64 interval, Claim calldata c) external whenNotPaused nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         _claim(m, iv, market, interval, c);
     }
 
-    /// @notice Claims many settled commitments of one interval (the operator's batched claim).
+    /// @inheritdoc ISealgridAuction
     /// @dev Same rules as {claim} for every item; the whole batch reverts if one item is invalid.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param cs The claims.
     function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs)
         external
         whenNotPaused
         nonReentrant
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _finalInterval(m, market, interval);
         for (uint256 k; k < cs.length; ++k) {
             _claim(m, iv, market, interval, cs[k]);
         }
     }
 
-    /// @notice Refunds a lock of a voided interval, or of an interval past its settle deadline
-    ///         without a settle.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: refundable interval; the record matches and was not consumed.
     ///      Emits {Refunded}.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param r The commitment record.
     function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         _refund(m, market, interval, r);
     }
 
-    /// @notice Refunds many locks of one refundable interval.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param rs The commitment records.
+    /// @inheritdoc ISealgridAuction
     function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs)
         external
         nonReentrant
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         for (uint256 k; k < rs.length; ++k) {
             _refund(m, market, interval, rs[k]);
         }
     }
 
-    /// @notice Proves that the operator excluded an order it had received: reveals the opening of
-    ///         an excluded commitment with the operator's receipt. Voids the interval, returns the
-    ///         lock and pays `slashAmount` (at most the bond) from the operator bond to the trader.
+    /// @inheritdoc ISealgridAuction
     /// @dev Requirements: the interval is settled (or already voided by a dispute) and
     ///      `now < start(interval)`; the order is for this market and interval, in range, from the
     ///      record's trader, and its lock covers it; the record matches; the fill word is excluded;
     ///      the receipt is signed by the market operator (EOA or ERC-1271).
     ///      Emits {Disputed}, and {IntervalVoided} on the first successful dispute.
-    /// @param market The market id.
-    /// @param interval The delivery interval index.
-    /// @param d The revealed order, its record's lock and index, its fill proof and the receipt.
     function dispute(bytes32 market, uint64 interval, Dispute calldata d) external nonReentrant {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         Interval storage iv = _intervals[market][interval];
         if (iv.status == Status.Open) revert AuctionNotSettled(interval, iv.status);
         {
@@ -519,7 +403,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
             revert AuctionNotExcluded(d.index);
         }
         bytes32 digest = _hashTypedDataV4(OrderLib.receiptHash(market, interval, d.index, c));
-        if (!SignatureChecker.isValidSignatureNow(m.operator, digest, d.receipt)) {
+        if (!SignatureChecker.isValidSignatureNowCalldata(m.operator, digest, d.receipt)) {
             revert AuctionInvalidReceipt();
         }
         address trader = d.order.trader;
@@ -543,25 +427,17 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Views
     // ------------------------------------------------------------------------------------------
 
-    /// @notice The EIP-712 type hash of {OrderLib.Order}.
-    /// @return The type hash.
+    /// @inheritdoc ISealgridAuction
     function ORDER_TYPEHASH() external pure returns (bytes32) {
         return OrderLib.ORDER_TYPEHASH;
     }
 
-    /// @notice The EIP-712 digest a wallet signs for `order` under this contract's domain.
-    /// @param order The order.
-    /// @return The digest.
+    /// @inheritdoc ISealgridAuction
     function orderDigest(OrderLib.Order calldata order) external view returns (bytes32) {
         return _hashTypedDataV4(OrderLib.structHash(order));
     }
 
-    /// @notice The EIP-712 digest of an operator receipt under this contract's domain.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param index The commitment index.
-    /// @param commitment The commitment.
-    /// @return The digest.
+    /// @inheritdoc ISealgridAuction
     function receiptDigest(bytes32 market, uint64 interval, uint32 index, bytes32 commitment)
         external
         view
@@ -570,31 +446,23 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return _hashTypedDataV4(OrderLib.receiptHash(market, interval, index, commitment));
     }
 
-    /// @notice The Poseidon commitment of `order` (docs/encoding.md).
-    /// @param order The order.
-    /// @return The commitment.
+    /// @inheritdoc ISealgridAuction
     function orderCommitment(OrderLib.Order calldata order) external view returns (bytes32) {
         return OrderLib.commitment(order, poseidonT5);
     }
 
-    /// @notice The EIP-712 domain separator.
-    /// @return The domain separator.
+    /// @inheritdoc ISealgridAuction
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
 
-    /// @notice A market's parameters, creation number, close time and bond.
-    /// @param market The market id.
-    /// @return p The parameters.
-    /// @return seq The market's creation number (used in intent token ids).
-    /// @return lastGate 0 while open; after close, the latest gate any commitment can have.
-    /// @return bond The operator bond.
+    /// @inheritdoc ISealgridAuction
     function getMarket(bytes32 market)
         external
         view
         returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond)
     {
-        Market storage m = _market(market);
+        MarketLib.Market storage m = _market(market);
         p = MarketParams({
             token: m.token,
             verifier: m.verifier,
@@ -613,15 +481,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return (p, m.seq, m.lastGate, m.bond);
     }
 
-    /// @notice An interval's state.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @return accumulator The commitment accumulator.
-    /// @return count The number of commitments.
-    /// @return status Open, Settled or Voided.
-    /// @return price The clearing price (when settled).
-    /// @return volume The cleared volume (when settled).
-    /// @return fillsRoot The fills Merkle root (when settled).
+    /// @inheritdoc ISealgridAuction
     function getInterval(bytes32 market, uint64 interval)
         external
         view
@@ -638,57 +498,33 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return (iv.accumulator, iv.count, iv.status, iv.price, iv.volume, iv.fillsRoot);
     }
 
-    /// @notice Gate closure, settle deadline and start of an interval, in unix seconds.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @return gate Gate closure G(i).
-    /// @return deadline Settle deadline G(i) + settleWindow.
-    /// @return start Delivery start.
+    /// @inheritdoc ISealgridAuction
     function intervalTimes(bytes32 market, uint64 interval)
         external
         view
         returns (uint256 gate, uint256 deadline, uint256 start)
     {
-        Market storage m = _market(market);
-        gate = _gate(m, interval);
+        MarketLib.Market storage m = _market(market);
+        gate = m.gate(interval);
         return (gate, gate + m.settleWindow, gate + m.gateLead);
     }
 
-    /// @notice True while the commitment record at `index` is outstanding (not claimed, refunded,
-    ///         withdrawn or disputed).
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param r The commitment record.
-    /// @return True if the record matches an outstanding commitment.
+    /// @inheritdoc ISealgridAuction
     function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r)
         external
         view
         returns (bool)
     {
-        return _records[_recordKey(market, interval, r.index)] == _recordHash(r.trader, r.lock, r.commitment);
+        return _records[RecordLib.key(market, interval, r.index)]
+            == RecordLib.hash(r.trader, r.lock, r.commitment);
     }
 
-    /// @notice True if the commitment at `index` was withdrawn before the gate.
-    /// @param market The market id.
-    /// @param interval The interval index.
-    /// @param index The commitment index.
-    /// @return True if withdrawn.
+    /// @inheritdoc ISealgridAuction
     function isWithdrawn(bytes32 market, uint64 interval, uint32 index) external view returns (bool) {
         return _withdrawn[market][interval][index >> 8] & (uint256(1) << (index & 0xff)) != 0;
     }
 
-    /// @notice A free balance.
-    /// @param token The payment token.
-    /// @param account The account.
-    /// @return The free balance.
-    function balanceOf(IERC20 token, address account) external view returns (uint256) {
-        return _balances[token][account];
-    }
-
-    /// @notice The fee and clearing-pool ledger of a token, in milli-units.
-    /// @param token The payment token.
-    /// @return poolMilli Net clearing payments received minus paid (zero when all fills are claimed).
-    /// @return feesMilli Accrued rounding fees.
+    /// @inheritdoc ISealgridAuction
     function ledger(IERC20 token) external view returns (int128 poolMilli, uint128 feesMilli) {
         Ledger storage l = _ledgers[token];
         return (l.poolMilli, l.feesMilli);
@@ -698,47 +534,12 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     // Internals
     // ------------------------------------------------------------------------------------------
 
-    function _checkParams(MarketParams calldata p) internal pure {
-        if (address(p.token) == address(0)) revert AuctionInvalidParams("token is zero");
-        if (address(p.verifier) == address(0)) revert AuctionInvalidParams("verifier is zero");
-        if (p.operator == address(0)) revert AuctionInvalidParams("operator is zero");
-        if (p.intervalLength == 0) revert AuctionInvalidParams("interval length is zero");
-        if (p.settleWindow == 0) revert AuctionInvalidParams("settle window is zero");
-        if (uint256(p.settleWindow) + 60 > p.gateLead) {
-            revert AuctionInvalidParams("settle window + 60 > gate lead");
-        }
-        if (p.commitHorizon == 0) revert AuctionInvalidParams("commit horizon is zero");
-        if (p.maxCommitments == 0) revert AuctionInvalidParams("max commitments is zero");
-        if (p.verifierGasLimit < 50_000) revert AuctionInvalidParams("verifier gas limit < 50000");
-        if (p.priceFloor >= p.priceCap) revert AuctionInvalidParams("price floor >= cap");
-        if (p.minBond == 0) revert AuctionInvalidParams("min bond is zero");
-    }
-
-    function _setMutable(Market storage m, MarketParams calldata p) internal {
-        m.verifier = p.verifier;
-        m.operator = p.operator;
-        m.commitHorizon = p.commitHorizon;
-        m.maxCommitments = p.maxCommitments;
-        m.verifierGasLimit = p.verifierGasLimit;
-        m.priceFloor = p.priceFloor;
-        m.priceCap = p.priceCap;
-        m.minBond = p.minBond;
-        m.slashAmount = p.slashAmount;
-    }
-
-    function _market(bytes32 market) internal view returns (Market storage m) {
+    function _market(bytes32 market) internal view returns (MarketLib.Market storage m) {
         m = _markets[market];
         if (address(m.token) == address(0)) revert AuctionUnknownMarket(market);
     }
 
-    /// @dev Gate closure of `interval`; an interval that starts before its gate lead has gate 0
-    ///      (commit then fails, settle and refund use 0 consistently).
-    function _gate(Market storage m, uint64 interval) internal view returns (uint256) {
-        uint256 start = uint256(interval) * m.intervalLength;
-        return start > m.gateLead ? start - m.gateLead : 0;
-    }
-
-    function _finalInterval(Market storage m, bytes32 market, uint64 interval)
+    function _finalInterval(MarketLib.Market storage m, bytes32 market, uint64 interval)
         internal
         view
         returns (Interval storage iv)
@@ -749,44 +550,14 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         if (block.timestamp < start) revert AuctionNotFinal(interval, start);
     }
 
-    function _checkRefundable(Market storage m, uint64 interval, Status status) internal view {
+    function _checkRefundable(MarketLib.Market storage m, uint64 interval, Status status) internal view {
         if (status == Status.Voided) return;
-        if (status == Status.Open && block.timestamp >= _gate(m, interval) + m.settleWindow) return;
+        if (status == Status.Open && block.timestamp >= m.gate(interval) + m.settleWindow) return;
         revert AuctionNotRefundable(interval, status);
     }
 
-    function _recordKey(bytes32 market, uint64 interval, uint32 index) internal pure returns (bytes32 k) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, market)
-            mstore(add(ptr, 0x20), interval)
-            mstore(add(ptr, 0x40), index)
-            k := keccak256(ptr, 0x60)
-        }
-    }
-
-    function _recordHash(address trader, uint128 lock, bytes32 commitment) internal pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, trader)
-            mstore(add(ptr, 0x20), lock)
-            mstore(add(ptr, 0x40), commitment)
-            h := keccak256(ptr, 0x60)
-        }
-    }
-
-    /// @dev Checks and deletes a record; a consumed record can never be used again.
-    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
-        bytes32 key = _recordKey(market, interval, r.index);
-        bytes32 stored = _records[key];
-        if (stored == bytes32(0) || stored != _recordHash(r.trader, r.lock, r.commitment)) {
-            revert AuctionRecordMismatch(r.index);
-        }
-        delete _records[key];
-    }
-
     /// @dev Checks a revealed opening against the market and its lock; returns its commitment.
-    function _checkOpening(Market storage m, bytes32 market, uint64 interval, Dispute calldata d)
+    function _checkOpening(MarketLib.Market storage m, bytes32 market, uint64 interval, Dispute calldata d)
         internal
         view
         returns (bytes32)
@@ -802,14 +573,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         return OrderLib.commitment(o, poseidonT5);
     }
 
-    /// @dev Pulls `amount` from the caller and checks exactly that much arrived.
-    function _pull(IERC20 token, uint256 amount) internal {
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert AuctionTransferMismatch(amount, received);
-    }
-
     /// @dev Validates every fill word, checks withdrawals are excluded and fills balance, and
     ///      returns the fills Merkle root and the number of excluded commitments.
     function _checkFills(bytes32 market, uint64 interval, uint32 count, uint64 volume, bytes calldata fills)
@@ -819,7 +582,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     {
         bytes32[] memory nodes = new bytes32[](count);
         (uint256 buys, uint256 sells, uint256 nExcluded, uint256 fault) =
-            _scanFills(_withdrawn[market][interval], count, fills, nodes);
+            FillsLib.scan(_withdrawn[market][interval], count, fills, nodes);
         if (fault != 0) {
             uint32 where = uint32(fault >> 64);
             if (fault >> 128 == 1) revert AuctionBadFillWord(where, uint64(fault));
@@ -829,54 +592,6 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         // count < 2^24
         excluded = uint32(nExcluded);
         root = FillsLib.root(nodes);
-    }
-
-    /// @dev One pass over the fill words, in assembly because it runs once per commitment
-    ///      (settle budget: 1,000 gas per fill): validates each word, checks withdrawn indices are
-    ///      excluded, sums buy and sell fills and writes the Merkle leaves into `nodes`.
-    ///      `fault` is 0, or kind << 128 | index << 64 | word with kind 1 = malformed word,
-    ///      2 = withdrawn but not excluded.
-    function _scanFills(
-        mapping(uint256 => uint256) storage withdrawn,
-        uint256 count,
-        bytes calldata fills,
-        bytes32[] memory nodes
-    ) internal view returns (uint256 buys, uint256 sells, uint256 excluded, uint256 fault) {
-        assembly ("memory-safe") {
-            let data := add(nodes, 0x20)
-            let bits := 0
-            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
-                if iszero(and(k, 0xff)) {
-                    mstore(0x00, shr(8, k))
-                    mstore(0x20, withdrawn.slot)
-                    bits := sload(keccak256(0x00, 0x40))
-                }
-                let word := shr(192, calldataload(add(fills.offset, shl(3, k))))
-                let q := and(word, 0xffffffffffff)
-                let isExcluded := and(shr(62, word), 1)
-                let isSell := shr(63, word)
-                // reserved bits 48..61, an excluded word other than the flag alone, or a sell
-                // flag on a zero fill
-                if or(
-                    or(and(word, 0x3fff000000000000), and(isExcluded, iszero(eq(word, shl(62, 1))))),
-                    and(iszero(q), isSell)
-                ) {
-                    fault := or(shl(128, 1), or(shl(64, k), word))
-                    break
-                }
-                if and(and(shr(and(k, 0xff), bits), 1), iszero(isExcluded)) {
-                    fault := or(shl(128, 2), shl(64, k))
-                    break
-                }
-                excluded := add(excluded, isExcluded)
-                // q < 2^48 and k < 2^24: the sums stay below 2^72
-                switch isSell
-                case 1 { sells := add(sells, q) }
-                default { buys := add(buys, q) }
-                mstore(0x00, or(shl(224, k), shl(160, word)))
-                mstore(add(data, shl(5, k)), keccak256(0x00, 12))
-            }
-        }
     }
 
     function _verify(
@@ -895,9 +610,13 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert AuctionInvalidProof();
     }
 
-    function _claim(Market storage m, Interval storage iv, bytes32 market, uint64 interval, Claim calldata c)
-        internal
-    {
+    function _claim(
+        MarketLib.Market storage m,
+        Interval storage iv,
+        bytes32 market,
+        uint64 interval,
+        Claim calldata c
+    ) internal {
         CommitmentRecord calldata r = c.record;
         _consume(market, interval, r);
         if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) {
@@ -939,7 +658,7 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
     ///      from the operator bond (the operator admitted the order), and what even the bond cannot
     ///      cover stays a visible deficit of the pool. Returns what was paid and the lock returned.
     function _collect(
-        Market storage m,
+        MarketLib.Market storage m,
         IERC20 token,
         bytes32 market,
         uint64 interval,
@@ -968,12 +687,40 @@ contract SealgridAuction is ISealgridAuction, AccessControl, Pausable, Reentranc
         paid = pay - unpaid;
     }
 
-    function _mintIntent(Market storage m, uint64 interval, address trader, uint64 word, uint64 q) internal {
+    function _revertZeroAmount() internal pure override {
+        revert AuctionZeroAmount();
+    }
+
+    function _revertZeroAddress() internal pure override {
+        revert AuctionZeroAddress();
+    }
+
+    function _revertInsufficientBalance(uint256 balance, uint256 amount) internal pure override {
+        revert AuctionInsufficientBalance(balance, amount);
+    }
+
+    function _revertTransferMismatch(uint256 expected, uint256 received) internal pure override {
+        revert AuctionTransferMismatch(expected, received);
+    }
+
+    /// @dev Checks and deletes a record given back in full ({RecordLib.consume}).
+    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
+        bytes32 key = RecordLib.key(market, interval, r.index);
+        bytes32 stored = _records[key];
+        if (stored == bytes32(0) || stored != RecordLib.hash(r.trader, r.lock, r.commitment)) {
+            revert AuctionRecordMismatch(r.index);
+        }
+        delete _records[key];
+    }
+
+    function _mintIntent(MarketLib.Market storage m, uint64 interval, address trader, uint64 word, uint64 q)
+        internal
+    {
         uint8 kind = word & FillsLib.SELL_FLAG != 0 ? 1 : 0;
         intents.mint(trader, tokenId(m.seq, interval, kind), q);
     }
 
-    function _refund(Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
+    function _refund(MarketLib.Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
         internal
     {
         _consume(market, interval, r);

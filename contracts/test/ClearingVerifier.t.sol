@@ -10,6 +10,7 @@ import {SealgridAuction} from "../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../src/EnergyIntentToken.sol";
 import {IPoseidonT3, IPoseidonT5} from "../src/interfaces/IPoseidon.sol";
+import {IClearingVerifierAdapter} from "../src/interfaces/IClearingVerifierAdapter.sol";
 
 /// @notice The generated halo2 verifiers behind the ClearingVerifier adapter, fed a real proof
 ///         made by the Rust prover (contracts/test/vectors/clearing-proof-4.json, written by
@@ -110,13 +111,13 @@ contract ClearingVerifierTest is TestBase {
         address[] memory vs = new address[](2);
         (caps[0], caps[1]) = (16, 4);
         (vs[0], vs[1]) = (v4, v16);
-        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
         new ClearingVerifier(caps, vs);
         (caps[0], caps[1]) = (4, 16);
         vs[1] = address(0xdead);
-        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
         new ClearingVerifier(caps, vs);
-        vm.expectRevert(ClearingVerifier.ClearingVerifierBadConfig.selector);
+        vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
         new ClearingVerifier(new uint32[](0), new address[](0));
         (uint32[] memory c, address[] memory v) = adapter.circuits();
         vm.assertEq(c.length, 2, "capacities");

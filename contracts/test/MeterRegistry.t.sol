@@ -4,7 +4,7 @@ pragma solidity ^0.8.31;
 import {Vm} from "./utils/Vm.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MeterRegistry} from "../src/MeterRegistry.sol";
+import {MeterRegistry, IMeterRegistry} from "../src/MeterRegistry.sol";
 import {ReadingLib} from "../src/libraries/ReadingLib.sol";
 
 contract MeterRegistryTest {
@@ -60,20 +60,20 @@ contract MeterRegistryTest {
     function test_register_refusesBadInput() public {
         _register();
         vm.startPrank(registrar);
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterExists.selector, ID));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterExists.selector, ID));
         reg.registerMeter(ID, _meter(gw1, 100));
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterExists.selector, bytes32(0)));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterExists.selector, bytes32(0)));
         reg.registerMeter(bytes32(0), _meter(gw1, 100));
         bytes32 id2 = keccak256("m2");
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterInvalid.selector, id2));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterInvalid.selector, id2));
         reg.registerMeter(id2, _meter(address(0), 100));
         MeterRegistry.Meter memory m = _meter(gw2, 100);
         m.owner = address(0);
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterInvalid.selector, id2));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterInvalid.selector, id2));
         reg.registerMeter(id2, m);
         m = _meter(gw2, 100);
         m.source = MeterRegistry.EnergySource.None; // a generator must name its source
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterInvalid.selector, id2));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterInvalid.selector, id2));
         reg.registerMeter(id2, m);
         vm.stopPrank();
     }
@@ -108,7 +108,7 @@ contract MeterRegistryTest {
         vm.assertEq(h.length, 1, "one past key");
         vm.assertEq(h[0].gateway, gw1, "past key");
         vm.assertEq(uint256(h[0].until), 200, "until");
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterRotationTooEarly.selector, 200, 200));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRotationTooEarly.selector, 200, 200));
         vm.prank(registrar);
         reg.rotateGateway(ID, gw3, 200);
     }
@@ -124,30 +124,30 @@ contract MeterRegistryTest {
         vm.assertTrue(reg.isAuthorized(ID, 150, gw1), "the earlier key still covers its intervals");
         vm.assertEq(reg.meter(ID).gateway, address(0), "no key until a new one");
         // A revoked key can never come back, on this meter or another.
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterGatewayRevoked.selector, gw2));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterGatewayRevoked.selector, gw2));
         vm.prank(registrar);
         reg.rotateGateway(ID, gw2, 300);
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterGatewayRevoked.selector, gw2));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterGatewayRevoked.selector, gw2));
         vm.prank(registrar);
         reg.registerMeter(keccak256("m2"), _meter(gw2, 0));
         // The replacement starts at or after the revoked key's first interval.
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterRotationTooEarly.selector, 150, 200));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRotationTooEarly.selector, 150, 200));
         vm.prank(registrar);
         reg.rotateGateway(ID, gw3, 150);
         vm.prank(registrar);
         reg.rotateGateway(ID, gw3, 200);
         vm.assertTrue(reg.isAuthorized(ID, 250, gw3), "replacement key");
         vm.assertEq(reg.gatewayHistory(ID).length, 1, "the revoked key is not history");
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterInvalid.selector, ID));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterInvalid.selector, ID));
         vm.prank(registrar);
         reg.setOwner(ID, address(0));
     }
 
     function test_unknownMeters_andOwnerChanges() public {
         vm.startPrank(registrar);
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterUnknown.selector, ID));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterUnknown.selector, ID));
         reg.rotateGateway(ID, gw2, 200);
-        vm.expectRevert(abi.encodeWithSelector(MeterRegistry.MeterUnknown.selector, ID));
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterUnknown.selector, ID));
         reg.revokeGateway(ID);
         reg.registerMeter(ID, _meter(gw1, 100));
         reg.setOwner(ID, address(0xB0B));

@@ -9,6 +9,7 @@ import {PaymasterFixture} from "./utils/PaymasterFixture.sol";
 import {MarketAccountFactory} from "../src/accounts/MarketAccountFactory.sol";
 import {MarketPaymaster, IMarketAccount} from "../src/MarketPaymaster.sol";
 import {ISealgridAuction} from "../src/interfaces/ISealgridAuction.sol";
+import {IMarketPaymaster} from "../src/interfaces/IMarketPaymaster.sol";
 
 /// @notice The market paymaster on a real EntryPoint v0.8: a sponsored commit lands and the
 ///         paymaster pays; every policy refusal and signature failure is refused.
@@ -71,7 +72,7 @@ contract PaymasterTest is PaymasterFixture {
                 0,
                 "AA33 reverted",
                 abi.encodeWithSelector(
-                    MarketPaymaster.PaymasterQuotaExceeded.selector, address(account), after_ / 1 days, QUOTA
+                    IMarketPaymaster.PaymasterQuotaExceeded.selector, address(account), after_ / 1 days, QUOTA
                 )
             )
         );
@@ -97,7 +98,7 @@ contract PaymasterTest is PaymasterFixture {
         _refusedCall(
             abi.encodeCall(IMarketAccount.execute, (address(token), 0, approve)),
             abi.encodeWithSelector(
-                MarketPaymaster.PaymasterCallNotAllowed.selector, address(token), IERC20.approve.selector
+                IMarketPaymaster.PaymasterCallNotAllowed.selector, address(token), IERC20.approve.selector
             )
         );
         // The auction, but an action the market does not sponsor (withdraw).
@@ -105,7 +106,7 @@ contract PaymasterTest is PaymasterFixture {
         _refusedCall(
             abi.encodeCall(IMarketAccount.execute, (address(auction), 0, withdraw)),
             abi.encodeWithSelector(
-                MarketPaymaster.PaymasterCallNotAllowed.selector, address(auction), auction.withdraw.selector
+                IMarketPaymaster.PaymasterCallNotAllowed.selector, address(auction), auction.withdraw.selector
             )
         );
         // Value attached to an allowed call.
@@ -114,7 +115,7 @@ contract PaymasterTest is PaymasterFixture {
         _refusedCall(
             abi.encodeCall(IMarketAccount.execute, (address(auction), 1, commit)),
             abi.encodeWithSelector(
-                MarketPaymaster.PaymasterCallNotAllowed.selector, address(auction), auction.commit.selector
+                IMarketPaymaster.PaymasterCallNotAllowed.selector, address(auction), auction.commit.selector
             )
         );
         // A batch with one bad call.
@@ -124,14 +125,14 @@ contract PaymasterTest is PaymasterFixture {
         _refusedCall(
             abi.encodeCall(IMarketAccount.executeBatch, (calls)),
             abi.encodeWithSelector(
-                MarketPaymaster.PaymasterCallNotAllowed.selector, address(token), IERC20.approve.selector
+                IMarketPaymaster.PaymasterCallNotAllowed.selector, address(token), IERC20.approve.selector
             )
         );
         // Not an account call at all.
         _refusedCall(
             abi.encodeCall(SimpleAccount.initialize, (address(this))),
             abi.encodeWithSelector(
-                MarketPaymaster.PaymasterCallNotAllowed.selector,
+                IMarketPaymaster.PaymasterCallNotAllowed.selector,
                 address(0),
                 SimpleAccount.initialize.selector
             )
@@ -172,7 +173,7 @@ contract PaymasterTest is PaymasterFixture {
                 IEntryPoint.FailedOpWithRevert.selector,
                 0,
                 "AA33 reverted",
-                abi.encodeWithSelector(MarketPaymaster.PaymasterNotParticipant.selector, address(account))
+                abi.encodeWithSelector(IMarketPaymaster.PaymasterNotParticipant.selector, address(account))
             )
         );
         entryPoint.handleOps(one(op), bundler);
@@ -185,7 +186,7 @@ contract PaymasterTest is PaymasterFixture {
                 IEntryPoint.FailedOpWithRevert.selector,
                 0,
                 "AA33 reverted",
-                abi.encodeWithSelector(MarketPaymaster.PaymasterBadData.selector, 6)
+                abi.encodeWithSelector(IMarketPaymaster.PaymasterBadData.selector, 6)
             )
         );
         entryPoint.handleOps(one(op), bundler);

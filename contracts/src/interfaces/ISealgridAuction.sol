@@ -2,12 +2,25 @@
 pragma solidity ^0.8.31;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+
 import {IClearingVerifier} from "./IClearingVerifier.sol";
+import {ICollateralVault} from "./ICollateralVault.sol";
+import {IEnergyIntentToken} from "./IEnergyIntentToken.sol";
+import {IPoseidonT3, IPoseidonT5} from "./IPoseidon.sol";
 import {OrderLib} from "../libraries/OrderLib.sol";
 
 /// @title ISealgridAuction
-/// @notice Types, events and errors of the sealed-bid uniform-price auction (DESIGN §3.4).
-interface ISealgridAuction {
+/// @notice Sealed-bid uniform-price double auction for 5-minute energy delivery intervals
+///         (DESIGN §3.4): its types, events, errors and every external function. Traders commit
+///         Poseidon commitments with a lock (from their {ICollateralVault} free balance) before the
+///         gate; the operator settles each interval with a proof that the published price and fills
+///         follow the clearing rule over exactly the committed sequence; traders claim energy
+///         intents (ERC-1155) and payment from the interval start. Without a valid settle in time
+///         the interval is void and every lock comes back; a censored trader holding the operator's
+///         receipt can void a settled batch and is paid from the operator bond.
+interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @notice Lifecycle of one market interval.
     enum Status {
         Open, // accepting commitments before the gate, awaiting a settle after it
@@ -94,10 +107,6 @@ interface ISealgridAuction {
     /// @notice Emitted when the admin closes a market to new commitments.
     /// @param lastGate The latest gate closure any existing commitment can have.
     event MarketClosed(bytes32 indexed market, uint64 lastGate);
-    /// @notice Emitted when tokens enter a trader's free balance from outside.
-    event Deposited(IERC20 indexed token, address indexed account, uint256 amount);
-    /// @notice Emitted when a trader withdraws from its free balance.
-    event Withdrawn(IERC20 indexed token, address indexed account, address to, uint256 amount);
     /// @notice Emitted for every commitment, with everything the matcher needs to check an opening.
     event Committed(
         bytes32 indexed market,
@@ -230,4 +239,253 @@ interface ISealgridAuction {
     error AuctionZeroAddress();
     /// @notice A contract the auction depends on has no code at `account`.
     error AuctionNoCode(address account);
+
+    /// @notice Role allowed to pause and unpause.
+    /// @return The role id, keccak256("PAUSER_ROLE").
+    function PAUSER_ROLE() external view returns (bytes32);
+
+    /// @notice The energy-intent token minted on claim.
+    /// @return The intent token.
+    function intents() external view returns (IEnergyIntentToken);
+
+    /// @notice Poseidon with two inputs (the commitment accumulator).
+    /// @return The deployed PoseidonT3.
+    function poseidonT3() external view returns (IPoseidonT3);
+
+    /// @notice Poseidon with four inputs (order commitments, in disputes).
+    /// @return The deployed PoseidonT5.
+    function poseidonT5() external view returns (IPoseidonT5);
+
+    // ------------------------------------------------------------------------------------------
+    // Administration
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Creates a market.
+    /// @param market The market id (a zone or feeder), below the BN254 scalar field modulus.
+    /// @param p The market parameters.
+    function createMarket(bytes32 market, MarketParams calldata p) external;
+
+    /// @notice Changes a market's mutable parameters: verifier, operator, horizon, capacity,
+    ///         verifier gas, price bounds, minimum bond and slash amount. Token and timing
+    ///         (interval length, gate lead, settle window) are fixed at creation.
+    /// @param market The market id.
+    /// @param p The full parameter set with the new mutable values.
+    function updateMarket(bytes32 market, MarketParams calldata p) external;
+
+    /// @notice Closes a market to new commitments. Committed intervals still settle, claim and refund.
+    /// @param market The market id.
+    function closeMarket(bytes32 market) external;
+
+    /// @notice Pauses commit, deposit, settle and claim. Refund, withdraw, dispute and void stay
+    ///         open so that no funds are ever stuck.
+    function pause() external;
+
+    /// @notice Lifts a pause.
+    function unpause() external;
+
+    /// @notice Withdraws accrued rounding fees of `token`.
+    /// @param token The payment token.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdrawFees(IERC20 token, address to, uint256 amount) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Funds
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Adds to a market's operator bond (anyone may top it up).
+    /// @param market The market id.
+    /// @param amount The amount in base units.
+    function depositBond(bytes32 market, uint128 amount) external;
+
+    /// @notice Withdraws operator bond. While the market can still settle, the bond cannot go
+    ///         below `minBond`; once a closed market's last possible interval has started, every
+    ///         batch is final and the whole bond is free.
+    /// @param market The market id.
+    /// @param to The receiver.
+    /// @param amount The amount in base units.
+    function withdrawBond(bytes32 market, address to, uint128 amount) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Trading
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Commits a sealed order to interval `interval` of `market`, locking `lock` (from the
+    ///         caller's free balance first, the rest pulled with transferFrom).
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param commitment The Poseidon commitment of the order (docs/encoding.md).
+    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded).
+    /// @return index The commitment's position in the interval's sequence.
+    function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
+        external
+        returns (uint32 index);
+
+    /// @notice Withdraws the caller's commitment before the gate: its lock returns to the free
+    ///         balance at once; the commitment stays in the sequence and must be settled as excluded.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param r The commitment record.
+    function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Settlement
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Settles interval `interval` of `market` with a proven clearing.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param clearingPrice The uniform price p* (0 when `volume` is 0).
+    /// @param volume The cleared volume V* in Wh.
+    /// @param fills `count` big-endian 8-byte fill words (docs/encoding.md).
+    /// @param proof The clearing proof.
+    function settle(
+        bytes32 market,
+        uint64 interval,
+        int64 clearingPrice,
+        uint64 volume,
+        bytes calldata fills,
+        bytes calldata proof
+    ) external;
+
+    /// @notice Marks an interval that missed its settle deadline as void (refunds work without it).
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    function voidInterval(bytes32 market, uint64 interval) external;
+
+    /// @notice Claims one settled commitment: mints its energy intents, moves its payment at the
+    ///         clearing price (payer rounded up, payee down, remainder to fees) and returns the
+    ///         unused lock to the trader's free balance. Excluded and unfilled commitments get
+    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param c The claim.
+    function claim(bytes32 market, uint64 interval, Claim calldata c) external;
+
+    /// @notice Claims many settled commitments of one interval (the operator's batched claim).
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param cs The claims.
+    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs) external;
+
+    /// @notice Refunds a lock of a voided interval, or of an interval past its settle deadline
+    ///         without a settle.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param r The commitment record.
+    function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external;
+
+    /// @notice Refunds many locks of one refundable interval.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param rs The commitment records.
+    function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs) external;
+
+    /// @notice Proves that the operator excluded an order it had received: reveals the opening of
+    ///         an excluded commitment with the operator's receipt. Voids the interval, returns the
+    ///         lock and pays `slashAmount` (at most the bond) from the operator bond to the trader.
+    /// @param market The market id.
+    /// @param interval The delivery interval index.
+    /// @param d The revealed order, its record's lock and index, its fill proof and the receipt.
+    function dispute(bytes32 market, uint64 interval, Dispute calldata d) external;
+
+    // ------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The EIP-712 type hash of {OrderLib.Order}.
+    /// @return The type hash.
+    function ORDER_TYPEHASH() external pure returns (bytes32);
+
+    /// @notice The EIP-712 digest a wallet signs for `order` under this contract's domain.
+    /// @param order The order.
+    /// @return The digest.
+    function orderDigest(OrderLib.Order calldata order) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest of an operator receipt under this contract's domain.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param index The commitment index.
+    /// @param commitment The commitment.
+    /// @return The digest.
+    function receiptDigest(bytes32 market, uint64 interval, uint32 index, bytes32 commitment)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The Poseidon commitment of `order` (docs/encoding.md).
+    /// @param order The order.
+    /// @return The commitment.
+    function orderCommitment(OrderLib.Order calldata order) external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator.
+    /// @return The domain separator.
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice A market's parameters, creation number, close time and bond.
+    /// @param market The market id.
+    /// @return p The parameters.
+    /// @return seq The market's creation number (used in intent token ids).
+    /// @return lastGate 0 while open; after close, the latest gate any commitment can have.
+    /// @return bond The operator bond.
+    function getMarket(bytes32 market)
+        external
+        view
+        returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond);
+
+    /// @notice An interval's state.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return accumulator The commitment accumulator.
+    /// @return count The number of commitments.
+    /// @return status Open, Settled or Voided.
+    /// @return price The clearing price (when settled).
+    /// @return volume The cleared volume (when settled).
+    /// @return fillsRoot The fills Merkle root (when settled).
+    function getInterval(bytes32 market, uint64 interval)
+        external
+        view
+        returns (
+            uint256 accumulator,
+            uint32 count,
+            Status status,
+            int64 price,
+            uint64 volume,
+            bytes32 fillsRoot
+        );
+
+    /// @notice Gate closure, settle deadline and start of an interval, in unix seconds.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return gate Gate closure G(i).
+    /// @return deadline Settle deadline G(i) + settleWindow.
+    /// @return start Delivery start.
+    function intervalTimes(bytes32 market, uint64 interval)
+        external
+        view
+        returns (uint256 gate, uint256 deadline, uint256 start);
+
+    /// @notice True while the commitment record at `index` is outstanding (not claimed, refunded,
+    ///         withdrawn or disputed).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param r The commitment record.
+    /// @return True if the record matches an outstanding commitment.
+    function isOutstanding(bytes32 market, uint64 interval, CommitmentRecord calldata r)
+        external
+        view
+        returns (bool);
+
+    /// @notice True if the commitment at `index` was withdrawn before the gate.
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param index The commitment index.
+    /// @return True if withdrawn.
+    function isWithdrawn(bytes32 market, uint64 interval, uint32 index) external view returns (bool);
+
+    /// @notice The fee and clearing-pool ledger of a token, in milli-units.
+    /// @param token The payment token.
+    /// @return poolMilli Net clearing payments received minus paid (zero when all fills are claimed).
+    /// @return feesMilli Accrued rounding fees.
+    function ledger(IERC20 token) external view returns (int128 poolMilli, uint128 feesMilli);
 }

@@ -65,6 +65,62 @@ library FillsLib {
         return h == root_;
     }
 
+    /// @notice One pass over the fill words of a settle, in assembly because it runs once per commitment
+    ///      (settle budget: 1,000 gas per fill): validates each word, checks withdrawn indices are
+    ///      excluded, sums buy and sell fills and writes the Merkle leaves into `nodes`.
+    ///      `fault` is 0, or kind << 128 | index << 64 | word with kind 1 = malformed word,
+    ///      2 = withdrawn but not excluded.
+    /// @param withdrawn The interval's withdrawn bitmap (word k holds indices 256k..256k+255).
+    /// @param count The number of commitments.
+    /// @param fills `count` big-endian 8-byte fill words.
+    /// @param nodes Receives the `count` Merkle leaves.
+    /// @return buys The sum of buy fills.
+    /// @return sells The sum of sell fills.
+    /// @return excluded The number of excluded words.
+    /// @return fault 0, or the first fault as described above.
+    function scan(
+        mapping(uint256 => uint256) storage withdrawn,
+        uint256 count,
+        bytes calldata fills,
+        bytes32[] memory nodes
+    ) internal view returns (uint256 buys, uint256 sells, uint256 excluded, uint256 fault) {
+        assembly ("memory-safe") {
+            let data := add(nodes, 0x20)
+            let bits := 0
+            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
+                if iszero(and(k, 0xff)) {
+                    mstore(0x00, shr(8, k))
+                    mstore(0x20, withdrawn.slot)
+                    bits := sload(keccak256(0x00, 0x40))
+                }
+                let word := shr(192, calldataload(add(fills.offset, shl(3, k))))
+                let q := and(word, 0xffffffffffff)
+                let isExcluded := and(shr(62, word), 1)
+                let isSell := shr(63, word)
+                // reserved bits 48..61, an excluded word other than the flag alone, or a sell
+                // flag on a zero fill
+                if or(
+                    or(and(word, 0x3fff000000000000), and(isExcluded, iszero(eq(word, shl(62, 1))))),
+                    and(iszero(q), isSell)
+                ) {
+                    fault := or(shl(128, 1), or(shl(64, k), word))
+                    break
+                }
+                if and(and(shr(and(k, 0xff), bits), 1), iszero(isExcluded)) {
+                    fault := or(shl(128, 2), shl(64, k))
+                    break
+                }
+                excluded := add(excluded, isExcluded)
+                // q < 2^48 and k < 2^24: the sums stay below 2^72
+                switch isSell
+                case 1 { sells := add(sells, q) }
+                default { buys := add(buys, q) }
+                mstore(0x00, or(shl(224, k), shl(160, word)))
+                mstore(add(data, shl(5, k)), keccak256(0x00, 12))
+            }
+        }
+    }
+
     function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32 h) {
         assembly ("memory-safe") {
             mstore(0x00, a)

@@ -11,6 +11,7 @@ import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
 import {OrderLib} from "../../src/libraries/OrderLib.sol";
+import {IEnergyIntentToken} from "../../src/interfaces/IEnergyIntentToken.sol";
 
 contract AdminTest is AuctionFixture {
     bytes32 internal constant M2 = bytes32(uint256(0xBEEF));
@@ -296,7 +297,7 @@ contract IntentTokenTest is AuctionFixture {
         vm.startPrank(address(auction));
         intents.mint(alice, 1, 5);
         intents.burn(alice, 1, 2);
-        vm.expectRevert(abi.encodeWithSelector(EnergyIntentToken.IntentInvalidId.selector, uint256(2)));
+        vm.expectRevert(abi.encodeWithSelector(IEnergyIntentToken.IntentInvalidId.selector, uint256(2)));
         intents.mint(alice, 2, 1);
         vm.stopPrank();
         vm.assertEq(intents.balanceOf(alice, 1), 3, "minted minus burned");
@@ -313,10 +314,10 @@ contract IntentTokenTest is AuctionFixture {
             )
         );
         intents.setURI("x");
-        vm.expectRevert(abi.encodeWithSelector(EnergyIntentToken.IntentInvalidId.selector, uint256(2)));
+        vm.expectRevert(abi.encodeWithSelector(IEnergyIntentToken.IntentInvalidId.selector, uint256(2)));
         intents.encodeId(1, 2, 2);
         uint256 bad = uint256(1) << 100;
-        vm.expectRevert(abi.encodeWithSelector(EnergyIntentToken.IntentInvalidId.selector, bad));
+        vm.expectRevert(abi.encodeWithSelector(IEnergyIntentToken.IntentInvalidId.selector, bad));
         intents.decodeId(bad);
         vm.assertTrue(intents.supportsInterface(0xd9b67a26), "ERC-1155");
     }

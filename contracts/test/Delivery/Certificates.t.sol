@@ -3,7 +3,7 @@ pragma solidity ^0.8.31;
 
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {DeliveryFixture} from "../utils/DeliveryFixture.sol";
-import {GranularCertificates} from "../../src/GranularCertificates.sol";
+import {GranularCertificates, IGranularCertificates} from "../../src/GranularCertificates.sol";
 import {MeterRegistry} from "../../src/MeterRegistry.sol";
 import {ReadingLib} from "../../src/libraries/ReadingLib.sol";
 
@@ -68,15 +68,15 @@ contract CertificatesTest is DeliveryFixture {
 
     function test_onlyRenewableGenerators() public {
         vm.expectRevert(
-            abi.encodeWithSelector(GranularCertificates.CertificateNotEligible.selector, meterId(2))
+            abi.encodeWithSelector(IGranularCertificates.CertificateNotEligible.selector, meterId(2))
         );
         certs.issue(meterId(2), H);
         vm.expectRevert(
-            abi.encodeWithSelector(GranularCertificates.CertificateNotEligible.selector, meterId(3))
+            abi.encodeWithSelector(IGranularCertificates.CertificateNotEligible.selector, meterId(3))
         );
         certs.issue(meterId(3), H);
         vm.expectRevert(
-            abi.encodeWithSelector(GranularCertificates.CertificateNotEligible.selector, meterId(9))
+            abi.encodeWithSelector(IGranularCertificates.CertificateNotEligible.selector, meterId(9))
         );
         certs.issue(meterId(9), H);
     }
@@ -102,9 +102,9 @@ contract CertificatesTest is DeliveryFixture {
             abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, bob, 1000, 3000, id)
         );
         certs.retire(id, 3000, bob, bytes32(0));
-        vm.expectRevert(GranularCertificates.CertificateInvalidRetirement.selector);
+        vm.expectRevert(IGranularCertificates.CertificateInvalidRetirement.selector);
         certs.retire(id, 0, bob, bytes32(0));
-        vm.expectRevert(GranularCertificates.CertificateInvalidRetirement.selector);
+        vm.expectRevert(IGranularCertificates.CertificateInvalidRetirement.selector);
         certs.retire(id, 1, address(0), bytes32(0));
         // Supply: issued = held + retired.
         vm.assertEq(
@@ -151,11 +151,11 @@ contract CertificatesTest is DeliveryFixture {
 
     function test_attributes_ofUnknownIds_revert() public {
         vm.expectRevert(
-            abi.encodeWithSelector(GranularCertificates.CertificateInvalidId.selector, uint256(99) << 64)
+            abi.encodeWithSelector(IGranularCertificates.CertificateInvalidId.selector, uint256(99) << 64)
         );
         certs.certificate(uint256(99) << 64);
         vm.expectRevert(
-            abi.encodeWithSelector(GranularCertificates.CertificateInvalidId.selector, uint256(1) << 100)
+            abi.encodeWithSelector(IGranularCertificates.CertificateInvalidId.selector, uint256(1) << 100)
         );
         certs.certificate(uint256(1) << 100);
     }

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.31;
 
 import {DeliveryFixture} from "../utils/DeliveryFixture.sol";
-import {DeliverySettlement} from "../../src/DeliverySettlement.sol";
+import {DeliverySettlement, IDeliverySettlement} from "../../src/DeliverySettlement.sol";
 import {MeterRegistry} from "../../src/MeterRegistry.sol";
 import {ReadingLib} from "../../src/libraries/ReadingLib.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
@@ -54,7 +54,7 @@ contract ReadingsTest is DeliveryFixture {
         ReadingLib.MeterReading memory r = reading(1, I, 1300, 0, ReadingLib.ACTUAL, 1);
         ReadingLib.Signature memory s = signReading(gatewayKey(1), r);
         vm.expectRevert(
-            abi.encodeWithSelector(DeliverySettlement.ReadingConflict.selector, meterId(1), I, uint32(1))
+            abi.encodeWithSelector(IDeliverySettlement.ReadingConflict.selector, meterId(1), I, uint32(1))
         );
         this.submitSigned(r, s);
         // Lower revision.
@@ -62,7 +62,7 @@ contract ReadingsTest is DeliveryFixture {
         s = signReading(gatewayKey(1), r);
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.ReadingStaleRevision.selector, meterId(1), I, uint32(1), uint32(0)
+                IDeliverySettlement.ReadingStaleRevision.selector, meterId(1), I, uint32(1), uint32(0)
             )
         );
         this.submitSigned(r, s);
@@ -89,33 +89,35 @@ contract ReadingsTest is DeliveryFixture {
         ReadingLib.Signature memory s = signReading(gatewayKey(2), r);
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.ReadingUnauthorized.selector, meterId(1), I, vm.addr(gatewayKey(2))
+                IDeliverySettlement.ReadingUnauthorized.selector, meterId(1), I, vm.addr(gatewayKey(2))
             )
         );
         this.submitSigned(r, s);
         // Forged: a field changed after signing recovers another address.
         s = signReading(gatewayKey(1), r);
         r.importWh = 1;
-        vm.expectPartialRevert(DeliverySettlement.ReadingUnauthorized.selector);
+        vm.expectPartialRevert(IDeliverySettlement.ReadingUnauthorized.selector);
         this.submitSigned(r, s);
         // A malleable (high-s) or garbage signature recovers nobody.
         r.importWh = 100;
         s.vs = bytes32(type(uint256).max);
         vm.expectRevert(
-            abi.encodeWithSelector(DeliverySettlement.ReadingUnauthorized.selector, meterId(1), I, address(0))
+            abi.encodeWithSelector(
+                IDeliverySettlement.ReadingUnauthorized.selector, meterId(1), I, address(0)
+            )
         );
         this.submitSigned(r, s);
         // An unregistered meter.
         r = reading(9, I, 100, 0, 0, 0);
         s = signReading(gatewayKey(9), r);
-        vm.expectPartialRevert(DeliverySettlement.ReadingUnauthorized.selector);
+        vm.expectPartialRevert(IDeliverySettlement.ReadingUnauthorized.selector);
         this.submitSigned(r, s);
         // A revoked key: refused even for intervals it covered.
         r = reading(1, I, 100, 0, 0, 0);
         s = signReading(gatewayKey(1), r);
         vm.prank(registrar);
         registry.revokeGateway(meterId(1));
-        vm.expectPartialRevert(DeliverySettlement.ReadingUnauthorized.selector);
+        vm.expectPartialRevert(IDeliverySettlement.ReadingUnauthorized.selector);
         this.submitSigned(r, s);
         // Nothing was stored.
         (bool p,,,,) = _stored(1, I);
@@ -128,17 +130,17 @@ contract ReadingsTest is DeliveryFixture {
         ReadingLib.MeterReading memory r = reading(1, now_, 1, 0, 0, 0);
         ReadingLib.Signature memory s = signReading(gatewayKey(1), r);
         vm.expectRevert(
-            abi.encodeWithSelector(DeliverySettlement.ReadingEarly.selector, meterId(1), now_, endOf(now_))
+            abi.encodeWithSelector(IDeliverySettlement.ReadingEarly.selector, meterId(1), now_, endOf(now_))
         );
         this.submitSigned(r, s);
         // Out of range.
         r = reading(1, I, uint64(1 << 48), 0, 0, 0);
         s = signReading(gatewayKey(1), r);
-        vm.expectRevert(abi.encodeWithSelector(DeliverySettlement.ReadingOutOfRange.selector, meterId(1), I));
+        vm.expectRevert(abi.encodeWithSelector(IDeliverySettlement.ReadingOutOfRange.selector, meterId(1), I));
         this.submitSigned(r, s);
         r = reading(1, I, 1, 0, 0, uint32(1 << 24));
         s = signReading(gatewayKey(1), r);
-        vm.expectRevert(abi.encodeWithSelector(DeliverySettlement.ReadingOutOfRange.selector, meterId(1), I));
+        vm.expectRevert(abi.encodeWithSelector(IDeliverySettlement.ReadingOutOfRange.selector, meterId(1), I));
         this.submitSigned(r, s);
         // Unknown quality.
         r = reading(1, I, 1, 0, 3, 0);
@@ -147,7 +149,7 @@ contract ReadingsTest is DeliveryFixture {
         // Length mismatch.
         ReadingLib.MeterReading[] memory rs = new ReadingLib.MeterReading[](2);
         ReadingLib.Signature[] memory ss = new ReadingLib.Signature[](1);
-        vm.expectRevert(abi.encodeWithSelector(DeliverySettlement.SettlementLengthMismatch.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IDeliverySettlement.SettlementLengthMismatch.selector, 2, 1));
         settlement.submitReadings(rs, ss);
         // After the true-up window.
         r = reading(1, I, 1, 0, 0, 0);
@@ -155,7 +157,7 @@ contract ReadingsTest is DeliveryFixture {
         vm.warp(endOf(I) + TRUE_UP_WINDOW + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.ReadingLate.selector, meterId(1), I, endOf(I) + TRUE_UP_WINDOW
+                IDeliverySettlement.ReadingLate.selector, meterId(1), I, endOf(I) + TRUE_UP_WINDOW
             )
         );
         this.submitSigned(r, s);
@@ -175,7 +177,7 @@ contract ReadingsTest is DeliveryFixture {
         ss[0] = signReading(gatewayKey(2), rs[0]);
         rs[1] = reading(1, I, 400, 0, 0, 0); // a conflicting rewrite of revision 0
         ss[1] = signReading(gatewayKey(1), rs[1]);
-        vm.expectPartialRevert(DeliverySettlement.ReadingConflict.selector);
+        vm.expectPartialRevert(IDeliverySettlement.ReadingConflict.selector);
         settlement.submitReadings(rs, ss);
         (bool p,,,,) = _stored(2, I);
         vm.assertFalse(p, "the batch is atomic");
@@ -200,7 +202,7 @@ contract ReadingsTest is DeliveryFixture {
         ss[0] = compact(ORACLE_PK, settlement.priceDigest(ps[0]));
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.ReadingStaleRevision.selector, MARKET, I, uint32(1), uint32(0)
+                IDeliverySettlement.ReadingStaleRevision.selector, MARKET, I, uint32(1), uint32(0)
             )
         );
         settlement.submitPrices(ps, ss);
@@ -208,13 +210,13 @@ contract ReadingsTest is DeliveryFixture {
         ss[0] = compact(gatewayKey(1), settlement.priceDigest(ps[0]));
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.ReadingUnauthorized.selector, MARKET, I, vm.addr(gatewayKey(1))
+                IDeliverySettlement.ReadingUnauthorized.selector, MARKET, I, vm.addr(gatewayKey(1))
             )
         );
         settlement.submitPrices(ps, ss);
         ps[0].market = bytes32(uint256(1));
         vm.expectRevert(
-            abi.encodeWithSelector(DeliverySettlement.SettlementUnknownMarket.selector, bytes32(uint256(1)))
+            abi.encodeWithSelector(IDeliverySettlement.SettlementUnknownMarket.selector, bytes32(uint256(1)))
         );
         settlement.submitPrices(ps, ss);
     }

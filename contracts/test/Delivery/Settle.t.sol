@@ -3,7 +3,7 @@ pragma solidity ^0.8.31;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DeliveryFixture} from "../utils/DeliveryFixture.sol";
-import {DeliverySettlement} from "../../src/DeliverySettlement.sol";
+import {DeliverySettlement, IDeliverySettlement} from "../../src/DeliverySettlement.sol";
 import {MeterRegistry} from "../../src/MeterRegistry.sol";
 import {ReadingLib} from "../../src/libraries/ReadingLib.sol";
 import {tokenId} from "../../src/EnergyIntentToken.sol";
@@ -102,7 +102,7 @@ contract SettleTest is DeliveryFixture {
         // Not due yet.
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.SettlementNotDue.selector, MARKET, I, endOf(I) + READING_WINDOW
+                IDeliverySettlement.SettlementNotDue.selector, MARKET, I, endOf(I) + READING_WINDOW
             )
         );
         settlement.settle(MARKET, I, one(alice));
@@ -133,7 +133,7 @@ contract SettleTest is DeliveryFixture {
         vm.warp(endOf(I) + TRUE_UP_WINDOW + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.SettlementFinal.selector, MARKET, I, endOf(I) + TRUE_UP_WINDOW
+                IDeliverySettlement.SettlementFinal.selector, MARKET, I, endOf(I) + TRUE_UP_WINDOW
             )
         );
         settlement.resettle(MARKET, I, one(alice));
@@ -163,10 +163,10 @@ contract SettleTest is DeliveryFixture {
 
     function test_settle_needsAPrice_andAKnownMarket() public {
         _due();
-        vm.expectRevert(abi.encodeWithSelector(DeliverySettlement.SettlementNoPrice.selector, MARKET, I));
+        vm.expectRevert(abi.encodeWithSelector(IDeliverySettlement.SettlementNoPrice.selector, MARKET, I));
         settlement.settle(MARKET, I, one(alice));
         vm.expectRevert(
-            abi.encodeWithSelector(DeliverySettlement.SettlementUnknownMarket.selector, bytes32(0))
+            abi.encodeWithSelector(IDeliverySettlement.SettlementUnknownMarket.selector, bytes32(0))
         );
         settlement.settle(bytes32(0), I, one(alice));
     }
@@ -210,12 +210,12 @@ contract SettleTest is DeliveryFixture {
     }
 
     function test_collateral_depositWithdraw_andAdmin() public {
-        vm.expectRevert(DeliverySettlement.SettlementZeroAmount.selector);
+        vm.expectRevert(IDeliverySettlement.SettlementZeroAmount.selector);
         settlement.deposit(tok, alice, 0);
         vm.prank(alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                DeliverySettlement.SettlementInsufficientBalance.selector, 1000e6, 1000e6 + 1
+                IDeliverySettlement.SettlementInsufficientBalance.selector, 1000e6, 1000e6 + 1
             )
         );
         settlement.withdraw(tok, alice, 1000e6 + 1);
@@ -223,7 +223,7 @@ contract SettleTest is DeliveryFixture {
         vm.prank(alice);
         settlement.withdraw(tok, alice, 1e6);
         vm.assertEq(token.balanceOf(alice) - w0, 1e6, "withdrawn");
-        vm.expectRevert(abi.encodeWithSelector(DeliverySettlement.SettlementInvalidWindows.selector, 10, 10));
+        vm.expectRevert(abi.encodeWithSelector(IDeliverySettlement.SettlementInvalidWindows.selector, 10, 10));
         vm.prank(admin);
         settlement.setWindows(10, 10);
         vm.expectPartialRevert(bytes4(keccak256("AccessControlUnauthorizedAccount(address,bytes32)")));

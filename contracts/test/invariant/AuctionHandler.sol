@@ -45,6 +45,7 @@ contract AuctionHandler {
     bool public ghostDoubleClaim;
     bool public ghostRefundFailed;
     bool public ghostRefundMovedOther;
+    bool public ghostVaultBreach;
     mapping(uint256 id => uint256) public ghostMinted;
     mapping(uint256 id => uint256) public ghostBurned;
     uint256[] public ids;
@@ -279,6 +280,27 @@ contract AuctionHandler {
         }
         vm.stopPrank();
         calls["funds"]++;
+    }
+
+    /// Attacks the collateral vault: an actor withdraws more than its own free balance (another
+    /// actor's balance on top, or collateral locked in its commitments); it must revert and move
+    /// nothing (property e).
+    function overdraw(uint256 actorSeed, uint256 victimSeed, uint128 extra) external {
+        address a = actors[actorSeed % actors.length];
+        address v = actors[victimSeed % actors.length];
+        IERC20 t = IERC20(address(token));
+        uint256 own = auction.balanceOf(t, a);
+        uint256 victim = auction.balanceOf(t, v);
+        uint256 held = token.balanceOf(address(auction));
+        uint256 amount = own + 1 + (v == a ? extra % 1e9 : victim);
+        vm.prank(a);
+        try auction.withdraw(t, v, amount) {
+            ghostVaultBreach = true;
+        } catch {}
+        if (token.balanceOf(address(auction)) != held || auction.balanceOf(t, v) != victim) {
+            ghostVaultBreach = true;
+        }
+        calls["overdraw"]++;
     }
 
     // ---------------------------------------------------------------- helpers

@@ -16,7 +16,9 @@ import {AuctionHandler} from "./AuctionHandler.sol";
 ///             and the pool is zero whenever every settled fill is claimed;
 ///         (b) no fill is claimed twice;
 ///         (c) after a void every lock is refundable and a refund moves nothing else;
-///         (d) ERC-1155 minted - burned = sum of balances, per id.
+///         (d) ERC-1155 minted - burned = sum of balances, per id;
+///         (e) no withdrawal takes more than the caller's free balance (another trader's
+///             balance or locked collateral), and a refused one moves nothing.
 contract AuctionInvariants is TestBase {
     AuctionHandler internal handler;
     SealgridAuction internal auction;
@@ -67,7 +69,7 @@ contract AuctionInvariants is TestBase {
 
         handler = new AuctionHandler(auction, token, intents, MARKET, operatorPk);
         targetContract(address(handler));
-        bytes4[] memory sel = new bytes4[](10);
+        bytes4[] memory sel = new bytes4[](11);
         sel[0] = AuctionHandler.commit.selector;
         sel[1] = AuctionHandler.commit.selector; // twice: commits dominate real traffic
         sel[2] = AuctionHandler.withdrawCommitment.selector;
@@ -78,6 +80,7 @@ contract AuctionInvariants is TestBase {
         sel[7] = AuctionHandler.dispute.selector;
         sel[8] = AuctionHandler.burn.selector;
         sel[9] = AuctionHandler.depositAndWithdraw.selector;
+        sel[10] = AuctionHandler.overdraw.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
     }
 
@@ -116,6 +119,10 @@ contract AuctionInvariants is TestBase {
                 handler.ghostMinted(id) - handler.ghostBurned(id), sum, "minted - burned == sum of balances"
             );
         }
+    }
+
+    function invariant_e_noOverdraw() public view {
+        vm.assertFalse(handler.ghostVaultBreach(), "a withdrawal took more than the caller's free balance");
     }
 
     /// Shows the run exercised every path (read in -vv output); fails if nothing settled or claimed.

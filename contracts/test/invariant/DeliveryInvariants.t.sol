@@ -36,6 +36,7 @@ contract DeliveryHandler {
     bool public ghostAmountMismatch;
     bool public ghostDownRevised;
     bool public ghostSupplyMismatch;
+    bool public ghostVaultBreach;
     mapping(uint64 interval => mapping(address actor => int256)) public ghostMintedNet;
     mapping(bytes32 => uint256) public calls;
 
@@ -181,6 +182,25 @@ contract DeliveryHandler {
         ghostOut += amount;
     }
 
+    /// Attacks the collateral vault: an account withdraws more than its own balance (another
+    /// account's collateral on top); it must revert and move nothing (property e).
+    function overdraw(uint256 a, uint256 v, uint256 extra) external {
+        address who = a % 4 == 3 ? balancing : actors[a % 3];
+        address victim = v % 4 == 3 ? balancing : actors[v % 3];
+        IERC20 t = IERC20(address(token));
+        uint256 own = settlement.balanceOf(t, who);
+        uint256 theirs = settlement.balanceOf(t, victim);
+        uint256 held = token.balanceOf(address(settlement));
+        uint256 amount = own + 1 + (who == victim ? extra % 1e9 : theirs);
+        vm.prank(who);
+        try settlement.withdraw(t, victim, amount) {
+            ghostVaultBreach = true;
+        } catch {}
+        if (token.balanceOf(address(settlement)) != held || settlement.balanceOf(t, victim) != theirs) {
+            ghostVaultBreach = true;
+        }
+    }
+
     function collect(uint256 a) external {
         address who = actors[a % 3];
         settlement.repay(market, who);
@@ -229,7 +249,8 @@ contract DeliveryHandler {
 ///             what was minted, per account and interval;
 ///         (d) certificates: issued = held + retired per device-hour, never more than the
 ///             verified export, and equal to it right after every issuance (unless a certified
-///             reading was revised down).
+///             reading was revised down);
+///         (e) no withdrawal takes more than the caller's balance, and a refused one moves nothing.
 contract DeliveryInvariants is DeliveryFixture {
     DeliveryHandler internal handler;
     uint64 internal first;
@@ -281,6 +302,10 @@ contract DeliveryInvariants is DeliveryFixture {
                 vm.assertEq(recorded + held, handler.ghostMintedNet(i, a), "contracted + held == minted");
             }
         }
+    }
+
+    function invariant_e_noOverdraw() public view {
+        vm.assertFalse(handler.ghostVaultBreach(), "a withdrawal took more than the caller's balance");
     }
 
     function invariant_d_certificateSupply() public view {
