@@ -13,8 +13,8 @@ use std::{
 
 use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use sealgrid_chain::devnet::{DEV_KEYS, Devnet, demo_market};
 use sealgrid_clearing::bench::SplitMix64;
+use sealgrid_deploy::devnet::{DEV_KEYS, Devnet, demo_market};
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_node::{NodeConfig, launch};
 use sealgrid_store::CommitmentRow;

@@ -24,8 +24,8 @@ use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
     AuctionReader, SubmitterConfig,
     bindings::{IClearingVerifier, IERC20, IMockToken, ISealgridAuction, SealgridAuction},
-    devnet::{DEV_KEYS, Devnet},
 };
+use sealgrid_deploy::devnet::{DEV_KEYS, Devnet};
 use sealgrid_matcher::{IntakeLimits, SimClock};
 use sealgrid_node::{NodeConfig, Pipeline, SettlementConfig, launch};
 use sealgrid_settlement::Settled;

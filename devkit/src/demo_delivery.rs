@@ -14,8 +14,8 @@ use sealgrid_chain::{
     aa::IMarketAccount,
     bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
     delivery::{Delivery, SignedReading, sign_price, sign_reading},
-    devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet},
 };
+use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet};
 use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
 
 use crate::{

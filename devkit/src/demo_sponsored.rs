@@ -19,8 +19,8 @@ use alloy_sol_types::SolCall;
 use sealgrid_chain::{
     aa::{self, OpGas, PaymasterPart, UserOp},
     bindings::{SealgridAuction, entry_point::IEntryPoint, paymaster::MarketPaymaster},
-    devnet::{DEV_BUNDLER_KEY, DEV_KEYS, DEV_SPONSOR_KEY, Devnet},
 };
+use sealgrid_deploy::devnet::{DEV_BUNDLER_KEY, DEV_KEYS, DEV_SPONSOR_KEY, Devnet};
 use sealgrid_sponsor::{PAYMASTER_VERIFICATION_GAS, Sponsor};
 use sealgrid_types::{Order, order_commitment};
 

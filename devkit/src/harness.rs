@@ -18,16 +18,16 @@ use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
     AuctionReader,
     bindings::{IERC20, IMockToken, ISealgridAuction, SealgridAuction},
-    deploy::DeployConfig,
-    devnet::{DEV_KEYS, Devnet},
 };
+use sealgrid_deploy::DeployConfig;
+use sealgrid_deploy::devnet::{DEV_KEYS, Devnet};
 use sealgrid_matcher::{ApiLimits, Indexer, Intake, IntakeLimits, Scheduler, SimClock};
 use sealgrid_node::{HaloProver, Node, NodeConfig, Pipeline, launch};
 use sealgrid_prover::params::{ParamsSource, default_cache_dir};
 use sealgrid_store::Store;
 use sealgrid_types::{Order, Side, order_commitment, required_lock, sealgrid_domain, sign_order};
 
-pub use sealgrid_chain::devnet::{DEV_KEYS as KEYS, demo_market};
+pub use sealgrid_deploy::devnet::{DEV_KEYS as KEYS, demo_market};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -120,7 +120,7 @@ impl Net {
             .expect("devnet");
         Self {
             net,
-            market: sealgrid_chain::devnet::demo_market(),
+            market: sealgrid_deploy::devnet::demo_market(),
             cfg: None,
         }
     }

@@ -6,8 +6,8 @@ mod prover;
 use std::path::{Path, PathBuf};
 
 use alloy_signer_local::PrivateKeySigner;
-use sealgrid_chain::deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
-use sealgrid_chain::devnet::DEV_KEYS;
+use sealgrid_deploy::devnet::DEV_KEYS;
+use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
 
 pub use launch::{Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 pub use prover::HaloProver;

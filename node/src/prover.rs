@@ -58,7 +58,7 @@ impl HaloProver {
         root: &std::path::Path,
         capacities: &[usize],
         say: &mut (dyn FnMut(String) + Send),
-    ) -> OperatorResult<Vec<sealgrid_chain::deploy::VerifierCode>> {
+    ) -> OperatorResult<Vec<sealgrid_deploy::VerifierCode>> {
         let solc = root.join("tools/solc/solc");
         let mut out = Vec::new();
         for &slots in capacities {
@@ -122,7 +122,7 @@ impl HaloProver {
                     }
                 }
             };
-            out.push(sealgrid_chain::deploy::VerifierCode {
+            out.push(sealgrid_deploy::VerifierCode {
                 capacity: slots,
                 k,
                 stages,

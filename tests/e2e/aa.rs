@@ -16,7 +16,7 @@ use sealgrid_chain::aa::{self, OpGas, PaymasterPart, UserOp};
 use sealgrid_chain::bindings::{
     IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
 };
-use sealgrid_chain::deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
+use sealgrid_deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
 use sealgrid_devkit::harness::{Net, root};
 use serde_json::Value;
 

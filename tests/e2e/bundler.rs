@@ -49,7 +49,7 @@ async fn alto(net: &Net) -> (Alto, String) {
         .arg(root.join("node_modules/@pimlico/alto/esm/cli/alto.js"))
         .args([
             "--entrypoints",
-            &sealgrid_chain::deploy::CANONICAL_ENTRY_POINT.to_string(),
+            &sealgrid_deploy::CANONICAL_ENTRY_POINT.to_string(),
             "--executor-private-keys",
             EXECUTOR_KEY,
             "--utility-private-key",

@@ -14,8 +14,8 @@ use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
     bindings::{IMockToken, registry::MeterRegistry},
     delivery::{Delivery, sign_price, sign_reading},
-    devnet::{DEV_KEYS, DEV_ORACLE_KEY, Devnet, demo_market},
 };
+use sealgrid_deploy::devnet::{DEV_KEYS, DEV_ORACLE_KEY, Devnet, demo_market};
 use sealgrid_types::{MeterReading, RealTimePrice};
 
 fn report(args: &[&str]) -> Output {

@@ -2,8 +2,6 @@
 
 pub mod aa;
 pub mod delivery;
-pub mod deploy;
-pub mod devnet;
 mod error;
 mod reader;
 pub mod submitter;

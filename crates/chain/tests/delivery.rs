@@ -15,8 +15,8 @@ use sealgrid_chain::{
     ChainError,
     bindings::{IMockToken, registry::MeterRegistry},
     delivery::{Delivery, sign_price, sign_reading},
-    devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet, demo_market},
 };
+use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet, demo_market};
 use sealgrid_types::{MeterReading, RealTimePrice};
 
 async fn devnet() -> Devnet {

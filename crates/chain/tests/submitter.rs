@@ -23,8 +23,8 @@ use alloy::{
 use sealgrid_chain::{
     ChainError, GasAlert, NotSettleable, SettleOutcome, Submitter, SubmitterConfig,
     bindings::{ISealgridAuction, SealgridAuction},
-    devnet::{DEV_KEYS, Devnet, demo_market},
 };
+use sealgrid_deploy::devnet::{DEV_KEYS, Devnet, demo_market};
 use sealgrid_types::{
     ClearedBatch, Order, SELL_FLAG, Side, fills_proof, order_commitment, required_lock,
 };

@@ -198,7 +198,7 @@ impl Sim {
                     // The last stage first: each stage takes the next one's address.
                     let mut next: Option<Address> = None;
                     for (i, code) in stages.iter().enumerate().rev() {
-                        let code = sealgrid_chain::deploy::stage_init_code(code, next);
+                        let code = sealgrid_deploy::stage_init_code(code, next);
                         let what = format!("verifier {cap} stage {}", i + 1);
                         next = Some(sim.create(op, code, &what)?);
                     }

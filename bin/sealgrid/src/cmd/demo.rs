@@ -4,8 +4,8 @@ use std::{path::PathBuf, sync::Arc};
 
 use clap::Args;
 use eyre::{Result, WrapErr, bail};
-use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
-use sealgrid_chain::devnet::Devnet;
+use sealgrid_deploy::devnet::Devnet;
+use sealgrid_deploy::{DeployConfig, NetworkKind};
 use sealgrid_devkit::demo::{DemoOptions, render, run_demo};
 
 use crate::cmd::prover::params_source;

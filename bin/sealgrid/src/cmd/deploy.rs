@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use eyre::{Result, WrapErr};
-use sealgrid_chain::deploy::DeployConfig;
+use sealgrid_deploy::DeployConfig;
 use sealgrid_node::{HaloProver, deploy_config, write_record};
 
 use crate::cmd::prover::params_source;

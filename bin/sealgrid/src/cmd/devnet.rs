@@ -7,8 +7,8 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::Args;
 use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::bindings::{IERC20, IMockToken};
-use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
-use sealgrid_chain::devnet::{DEV_KEYS, Devnet};
+use sealgrid_deploy::devnet::{DEV_KEYS, Devnet};
+use sealgrid_deploy::{DeployConfig, NetworkKind};
 
 use crate::cmd::matcher::ServeArgs;
 use crate::cmd::prover::params_source;

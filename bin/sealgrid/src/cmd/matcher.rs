@@ -5,7 +5,7 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::AuctionReader;
-use sealgrid_chain::deploy::{DeployConfig, NetworkKind};
+use sealgrid_deploy::{DeployConfig, NetworkKind};
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_node::{HaloProver, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 
@@ -149,7 +149,7 @@ impl ServeArgs {
 
     /// Serves ERC-7677 sponsorship for the devnet's paymaster with the devnet sponsor key.
     pub(crate) fn with_devnet_sponsor(mut self, paymaster: Option<Address>) -> Self {
-        self.sponsor_key = paymaster.map(|_| sealgrid_chain::devnet::DEV_SPONSOR_KEY.to_owned());
+        self.sponsor_key = paymaster.map(|_| sealgrid_deploy::devnet::DEV_SPONSOR_KEY.to_owned());
         self.paymaster = paymaster;
         self
     }

@@ -16,6 +16,6 @@ pub(crate) mod settle;
 pub(crate) fn checkout(root: Option<std::path::PathBuf>) -> eyre::Result<std::path::PathBuf> {
     match root {
         Some(r) => Ok(r),
-        None => Ok(sealgrid_chain::devnet::project_root()?),
+        None => Ok(sealgrid_deploy::devnet::project_root()?),
     }
 }

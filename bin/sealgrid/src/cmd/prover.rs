@@ -87,9 +87,8 @@ impl ProverCommand {
             Self::ExportVerifier(a) => {
                 let out = match a.out {
                     Some(o) => o,
-                    None => {
-                        sealgrid_chain::devnet::project_root()?.join(evm::verifier_path(a.capacity))
-                    }
+                    None => sealgrid_deploy::devnet::project_root()?
+                        .join(evm::verifier_path(a.capacity)),
                 };
                 let source = params_source(a.params);
                 eprintln!("export-verifier: capacity {} (keygen) ...", a.capacity);

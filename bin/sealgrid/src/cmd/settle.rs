@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use alloy_primitives::{Address, B256};
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
-use sealgrid_chain::{
-    delivery::{Delivery, SettlementReport},
-    deploy::{DeployRecord, market_id},
-};
+use sealgrid_chain::delivery::{Delivery, SettlementReport};
+use sealgrid_deploy::{DeployRecord, market_id};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SettleCommand {

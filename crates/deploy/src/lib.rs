@@ -15,7 +15,9 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ChainError, ChainResult, SubmitterConfig, devnet};
+use sealgrid_chain::{ChainError, ChainResult, SubmitterConfig};
+
+pub mod devnet;
 
 /// Where a network sits; it decides which shortcuts the config may take.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -474,7 +476,7 @@ pub struct DeployRecord {
     /// The generated verifiers.
     pub verifiers: Vec<VerifierRecord>,
     /// The meter registry, delivery settlement and certificates.
-    pub delivery: crate::delivery::DeliveryContracts,
+    pub delivery: sealgrid_chain::delivery::DeliveryContracts,
     /// The ERC-4337 contracts, when `[accounts]` is configured.
     #[serde(default)]
     pub accounts: Option<AccountsRecord>,
@@ -687,7 +689,7 @@ pub async fn deploy(
             |p| p.display().to_string(),
         ),
         verifiers: records,
-        delivery: crate::delivery::DeliveryContracts {
+        delivery: sealgrid_chain::delivery::DeliveryContracts {
             registry: created("MeterRegistry")?,
             settlement: created("DeliverySettlement")?,
             certificates: created("GranularCertificates")?,
@@ -779,7 +781,7 @@ mod tests {
     fn shipped_configs_are_valid() {
         let local = shipped("local");
         assert_eq!(local.network.kind, NetworkKind::Local);
-        assert_eq!(local.market.id(), crate::devnet::demo_market());
+        assert_eq!(local.market.id(), devnet::demo_market());
         let l2 = shipped("public-l2");
         assert_eq!(l2.network.kind, NetworkKind::Public);
         let params = l2.verifier.params.clone().expect("params");

@@ -13,7 +13,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
 };
 
-use crate::{ChainError, ChainResult, delivery::DeliveryContracts};
+use sealgrid_chain::{ChainError, ChainResult, delivery::DeliveryContracts};
 
 /// anvil's well-known dev keys (public; never use them outside a devnet). Key 0 deploys and
 /// operates the demo market; keys 1-4 are funded traders.
@@ -167,7 +167,7 @@ pub struct Devnet {
     /// The meter registry, delivery settlement and certificates (zero when nothing deployed).
     pub delivery: DeliveryContracts,
     /// The EntryPoint, paymaster and account factory, when the deployment has `[accounts]`.
-    pub accounts: Option<crate::deploy::AccountsRecord>,
+    pub accounts: Option<crate::AccountsRecord>,
     /// A read-only provider.
     pub provider: DynProvider,
 }
