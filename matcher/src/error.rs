@@ -200,5 +200,19 @@ pub enum MatcherError {
     Config(String),
 }
 
+impl MatcherError {
+    /// Whether the same step may succeed later (the chain or the store was unavailable); an
+    /// inconsistency, bad data or a bad configuration needs an operator.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Chain(e) => e.is_retryable(),
+            Self::Store(_) => true,
+            Self::Clearing(_) | Self::Types(_) | Self::Inconsistent { .. } | Self::Config(_) => {
+                false
+            }
+        }
+    }
+}
+
 /// Result of matcher background work.
 pub type MatcherResult<T> = Result<T, MatcherError>;

@@ -355,7 +355,8 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
                         r = s.run_market(m, first) => match r {
                             Ok(()) => return,
                             Err(e) => {
-                                tracing::error!(market = %m, error = %e, "scheduler stopped; restarting in 5 s");
+                                tracing::error!(market = %m, error = %e, retryable = e.is_retryable(),
+                                    "scheduler stopped; restarting in 5 s");
                                 tokio::time::sleep(Duration::from_secs(5)).await;
                             }
                         },

@@ -185,3 +185,63 @@ pub trait BatchSink: Send + Sync + std::fmt::Debug {
     /// Takes a batch; an error means "not taken".
     fn accept<'a>(&'a self, batch: &'a ClearedBatch) -> BoxFuture<'a, Result<(), SinkError>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> ClearedBatch {
+        ClearedBatch {
+            market: B256::repeat_byte(1),
+            interval: 7,
+            count: 2,
+            accumulator: B256::repeat_byte(2),
+            price: Some(-5),
+            volume: 10,
+            fills: vec![10, crate::SELL_FLAG | 10],
+        }
+    }
+
+    #[test]
+    fn a_batch_matches_only_its_own_clearing() {
+        let b = batch();
+        let root = b.fills_root().expect("root");
+        assert!(b.matches(-5, 10, root).expect("matches"));
+        assert!(!b.matches(-4, 10, root).expect("price"));
+        assert!(!b.matches(-5, 9, root).expect("volume"));
+        assert!(!b.matches(-5, 10, B256::ZERO).expect("root"));
+        let empty = ClearedBatch {
+            price: None,
+            volume: 0,
+            fills: vec![0, 0],
+            ..b
+        };
+        assert_eq!(empty.settle_price(), 0, "nothing cleared settles at 0");
+    }
+
+    #[test]
+    fn a_proof_proves_only_the_batch_it_was_made_for() {
+        let b = batch();
+        let proven = ProvenBatch {
+            proof: vec![1],
+            price: -5,
+            volume: 10,
+            fills: b.fills.clone(),
+            capacity: 4,
+            seconds: 0.1,
+        };
+        assert!(proven.proves(&b));
+        let mut other = b.clone();
+        other.fills[1] = 0;
+        assert!(!proven.proves(&other));
+    }
+
+    #[test]
+    fn errors_say_whether_to_retry() {
+        assert!(SinkError::retryable("node down").is_retryable());
+        assert!(!SinkError::fatal("store and chain disagree").is_retryable());
+        assert!(ProveError::Failed("keygen".into()).is_retryable());
+        assert!(!ProveError::InvalidBatch("bad opening".into()).is_retryable());
+        assert!(!ProveError::NoCapacity { count: 5000 }.is_retryable());
+    }
+}
