@@ -272,7 +272,9 @@ impl Sender {
     /// A call is never executed twice: when a reorg drops the transaction and the account's
     /// nonce is still free, the same signed transaction is broadcast again at the same nonce
     /// (at most one of them can be included); only when another transaction took the nonce
-    /// (so this one can never land) is the call sent again at a new nonce. Use it for calls
+    /// (so this one can never land) is the call sent again at a new nonce. (After a
+    /// [`ChainError::Timeout`] a transaction may still be pending: a caller that retries then
+    /// must check the chain first.) Use it for calls
     /// whose unchanged re-broadcast is still what the caller wants after a reorg, without
     /// re-reading the chain in between (the delivery calls). Calls built from chain state a
     /// reorg can change (a settle another clearing may overtake, claims filtered by
