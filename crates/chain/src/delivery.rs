@@ -7,15 +7,14 @@
 //! with a reason instead of failing a whole batch on-chain, settled accounts are skipped by the
 //! contract, and issuance mints only what was not issued. A restart can resubmit everything.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, B256, U256},
-    providers::{
-        DynProvider, Provider, ProviderBuilder,
-        fillers::{ChainIdFiller, GasFiller, NonceFiller, SimpleNonceManager},
-    },
+    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{Filter, TransactionReceipt},
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
@@ -29,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     ChainError, ChainResult,
     bindings::{certificates::GranularCertificates, registry::MeterRegistry, settlement},
+    sender::{Sender, SenderConfig, decode_revert},
 };
 
 use settlement::{DeliverySettlement, ReadingLib};
@@ -198,24 +198,37 @@ impl SettlementReport {
     }
 }
 
-/// Client of the delivery contracts, sending from one key (the operator's submitter, the
-/// meter desk or the oracle).
+/// Client of the delivery contracts, sending from one key (the operator's, the meter desk's
+/// or the oracle's) through a [`Sender`]: nonces, capped fees with the alert hook,
+/// confirmations and reorg handling as for the submitter.
 #[derive(Clone, Debug)]
 pub struct Delivery {
     provider: DynProvider,
-    from: Option<Address>,
+    sender: Option<Arc<Sender>>,
     contracts: DeliveryContracts,
     domain: Eip712Domain,
 }
 
 impl Delivery {
-    /// Connects to `rpc`, sending from `signer`, and checks that the contracts are deployed.
+    /// Connects to `rpc`, sending from `signer` through a [`Sender`] of its own with the
+    /// default [`SenderConfig`], and checks that the contracts are deployed.
     pub async fn connect(
         rpc: &str,
         contracts: DeliveryContracts,
         signer: PrivateKeySigner,
     ) -> ChainResult<Self> {
-        let d = Self::open(rpc, contracts, Some(signer)).await?;
+        let sender = Sender::connect(rpc, signer, SenderConfig::default()).await?;
+        Self::connect_with(contracts, Arc::new(sender)).await
+    }
+
+    /// Sends through `sender` (shared with the submitter when both use the operator's key: one
+    /// nonce counter) and checks that the contracts are deployed.
+    pub async fn connect_with(
+        contracts: DeliveryContracts,
+        sender: Arc<Sender>,
+    ) -> ChainResult<Self> {
+        let provider = sender.provider().clone();
+        let d = Self::open(provider, contracts, Some(sender)).await?;
         for a in [contracts.registry, contracts.certificates] {
             if d.provider.get_code_at(a).await?.is_empty() {
                 return Err(ChainError::NoContract(a));
@@ -231,39 +244,26 @@ impl Delivery {
             settlement,
             certificates: Address::ZERO,
         };
-        Self::open(rpc, contracts, None).await
-    }
-
-    async fn open(
-        rpc: &str,
-        contracts: DeliveryContracts,
-        signer: Option<PrivateKeySigner>,
-    ) -> ChainResult<Self> {
         let url = rpc.parse().map_err(|e| ChainError::BadUrl {
             url: rpc.to_owned(),
             reason: format!("{e}"),
         })?;
-        let from = signer.as_ref().map(PrivateKeySigner::address);
-        let provider = match signer {
-            // Nonces are read from the node for every transaction: the operator's key is shared
-            // with the submitter, which sends from it too.
-            Some(signer) => ProviderBuilder::new()
-                .disable_recommended_fillers()
-                .filler(GasFiller::default())
-                .filler(NonceFiller::new(SimpleNonceManager::default()))
-                .filler(ChainIdFiller::default())
-                .wallet(EthereumWallet::from(signer))
-                .connect_http(url)
-                .erased(),
-            None => ProviderBuilder::new().connect_http(url).erased(),
-        };
+        let provider = ProviderBuilder::new().connect_http(url).erased();
+        Self::open(provider, contracts, None).await
+    }
+
+    async fn open(
+        provider: DynProvider,
+        contracts: DeliveryContracts,
+        sender: Option<Arc<Sender>>,
+    ) -> ChainResult<Self> {
         if provider.get_code_at(contracts.settlement).await?.is_empty() {
             return Err(ChainError::NoContract(contracts.settlement));
         }
         let chain_id = provider.get_chain_id().await?;
         Ok(Self {
             provider,
-            from,
+            sender,
             contracts,
             domain: sealgrid_domain(chain_id, contracts.settlement),
         })
@@ -281,47 +281,31 @@ impl Delivery {
 
     /// The account it sends from (`None` for a read-only client).
     pub fn sender(&self) -> Option<Address> {
-        self.from
+        self.sender.as_ref().map(|s| s.address())
     }
 
     fn settlement(&self) -> DeliverySettlement::DeliverySettlementInstance<&DynProvider> {
         DeliverySettlement::new(self.contracts.settlement, &self.provider)
     }
 
-    /// Sends a call to `to` and waits for its receipt; a call that would revert is refused
-    /// with the decoded error and nothing is sent.
+    /// Sends a call to `to` through the sender and returns its confirmed receipt; a call that
+    /// would revert is refused with the decoded error and nothing is sent.
+    ///
+    /// Every call here can go through [`Sender::send`], which never executes a call twice and
+    /// re-broadcasts it unchanged after a reorg: the readings, prices, settlements and issuance
+    /// are idempotent in the contracts anyway, and the rest (a meter, an approval, a deposit,
+    /// a certificate move) is what the caller asked for whatever the reorg did.
     async fn send<C: SolCall>(
         &self,
         to: Address,
         call: C,
         what: &str,
     ) -> ChainResult<TransactionReceipt> {
-        let from = self
-            .from
+        let sender = self
+            .sender
+            .as_ref()
             .ok_or_else(|| ChainError::Submit(format!("{what}: a read-only client cannot send")))?;
-        let tx = alloy::rpc::types::TransactionRequest::default()
-            .from(from)
-            .to(to)
-            .input(call.abi_encode().into());
-        let gas = self
-            .provider
-            .estimate_gas(tx.clone())
-            .await
-            .map_err(|e| revert_error(what, e))?;
-        let receipt = self
-            .provider
-            .send_transaction(tx.gas_limit(gas + gas / 5))
-            .await?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::Submit(format!("{what}: {e}")))?;
-        if !receipt.status() {
-            return Err(ChainError::Reverted {
-                what: what.to_owned(),
-                tx: receipt.transaction_hash,
-            });
-        }
-        Ok(receipt)
+        sender.send(what, to, call, delivery_errors).await
     }
 
     /// Registers a meter (the caller needs the registry's REGISTRAR_ROLE).
@@ -713,28 +697,9 @@ fn bad_log(block: Option<u64>) -> ChainError {
     }
 }
 
-/// An estimate that failed: a decoded settlement or certificate error when the node returned
-/// revert data.
-fn revert_error(what: &str, e: alloy::transports::TransportError) -> ChainError {
-    use alloy::sol_types::SolInterface;
-    let data = e.as_error_resp().and_then(|r| r.as_revert_data());
-    match data {
-        Some(d) => {
-            let reason = DeliverySettlement::DeliverySettlementErrors::abi_decode(&d)
-                .map(|err| format!("{err:?}"))
-                .or_else(|_| {
-                    GranularCertificates::GranularCertificatesErrors::abi_decode(&d)
-                        .map(|err| format!("{err:?}"))
-                })
-                .or_else(|_| {
-                    MeterRegistry::MeterRegistryErrors::abi_decode(&d).map(|err| format!("{err:?}"))
-                })
-                .unwrap_or_else(|_| format!("revert data {d}"));
-            ChainError::Revert {
-                what: what.to_owned(),
-                reason,
-            }
-        }
-        None => e.into(),
-    }
+/// The delivery contracts' errors (settlement, certificates, registry), for refused estimates.
+fn delivery_errors(data: &[u8]) -> Option<String> {
+    decode_revert::<DeliverySettlement::DeliverySettlementErrors>(data)
+        .or_else(|| decode_revert::<GranularCertificates::GranularCertificatesErrors>(data))
+        .or_else(|| decode_revert::<MeterRegistry::MeterRegistryErrors>(data))
 }

@@ -4,11 +4,15 @@ pub mod aa;
 pub mod delivery;
 mod error;
 mod reader;
+pub mod sender;
 pub mod submitter;
 
 pub use error::{ChainError, ChainResult, NotSettleable};
 pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
-pub use submitter::{Confirmed, GasAlert, SettleOutcome, SettleState, Submitter, SubmitterConfig};
+pub use sender::{
+    AlertHook, Confirmed, GasAlert, Landed, RevertDecoder, Sender, SenderConfig, decode_revert,
+};
+pub use submitter::{SettleOutcome, SettleState, Submitter, SubmitterConfig};
 
 /// Contract bindings generated from the committed ABIs (`abi/*.json`).
 pub mod bindings {

@@ -5,102 +5,37 @@
 //!   with the same price, volume and fills root is a success ([`SettleOutcome::AlreadySettled`]);
 //!   settled otherwise, voided, or past its deadline is a typed error. Claims are filtered by
 //!   `isOutstanding`, so claiming twice sends nothing.
-//! - **Nonces.** One local counter per submitter, read from the node's pending count when unknown
-//!   and re-read after any dropped, replaced or refused transaction.
-//! - **Fees.** EIP-1559 fees from the node's estimate, capped at
-//!   [`SubmitterConfig::max_fee_per_gas`]; a base fee above the cap is an error (the transaction
-//!   could not be included), a fee above [`SubmitterConfig::gas_price_alert`] calls the alert hook.
-//!   Gas comes from `eth_estimateGas` plus a margin, which also covers the auction's
-//!   `gasleft()` check before the verifier call.
-//! - **Confirmations.** A transaction counts when it is [`SubmitterConfig::confirmations`] blocks
-//!   deep and its block is still canonical; a transaction that a reorg drops is re-checked
-//!   against the chain and sent again if still needed. One that is not mined within
-//!   [`SubmitterConfig::resubmit_after`] is replaced at the same nonce with fees raised by 1/8.
+//! - **One transaction path.** Every transaction goes through a [`Sender`] (nonces, capped
+//!   fees with the alert hook, gas margin, replacement, confirmations to depth, reorg detection;
+//!   its module says how). Gas from `eth_estimateGas` plus the margin also covers the auction's
+//!   `gasleft()` check before the verifier call. A transaction that a reorg drops is re-checked
+//!   against the chain here and sent again only if still needed.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, Bytes},
-    providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{TransactionReceipt, TransactionRequest},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
-    sol_types::SolInterface,
 };
 use sealgrid_types::{BatchStatus, ClearedBatch, pack_fill_words};
-use tokio::sync::Mutex;
 
 use crate::{
     ChainError, ChainResult, NotSettleable,
     bindings::{ISealgridAuction, SealgridAuction},
+    sender::{Landed, RevertDecoder, Sender, decode_revert},
 };
 
-/// How the submitter sends and confirms; one per network (`deploy/config/*.toml`).
-#[derive(Clone, Debug)]
-pub struct SubmitterConfig {
-    /// Blocks a transaction must be deep (1 = mined) before it counts.
-    pub confirmations: u64,
-    /// Hard cap on `maxFeePerGas` (wei).
-    pub max_fee_per_gas: u128,
-    /// Cap on `maxPriorityFeePerGas` (wei).
-    pub max_priority_fee_per_gas: u128,
-    /// A fee estimate above this (wei) calls the alert hook.
-    pub gas_price_alert: u128,
-    /// Percent added to `eth_estimateGas`.
-    pub gas_margin_percent: u64,
-    /// Polling period for receipts and heads.
-    pub poll: Duration,
-    /// A transaction not mined after this is replaced at the same nonce with higher fees.
-    pub resubmit_after: Duration,
-    /// Give up on one operation after this.
-    pub timeout: Duration,
-    /// Claims per `claimBatch` transaction.
-    pub claim_batch: usize,
-}
+pub use crate::sender::{AlertHook, Confirmed, GasAlert};
 
-impl Default for SubmitterConfig {
-    fn default() -> Self {
-        Self {
-            confirmations: 1,
-            max_fee_per_gas: 500_000_000_000,
-            max_priority_fee_per_gas: 2_000_000_000,
-            gas_price_alert: 100_000_000_000,
-            gas_margin_percent: 25,
-            poll: Duration::from_millis(100),
-            resubmit_after: Duration::from_secs(30),
-            timeout: Duration::from_secs(240),
-            claim_batch: 64,
-        }
-    }
-}
+/// How the submitter sends and confirms: the [`Sender`]'s configuration (with its
+/// `claim_batch`).
+pub type SubmitterConfig = crate::sender::SenderConfig;
 
-/// A fee estimate passed the alert threshold.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GasAlert {
-    /// What was being sent.
-    pub what: String,
-    /// The estimated `maxFeePerGas` (wei).
-    pub max_fee_per_gas: u128,
-    /// The threshold (wei).
-    pub threshold: u128,
-}
-
-/// The alert hook.
-pub type AlertHook = Arc<dyn Fn(&GasAlert) + Send + Sync>;
-
-/// A transaction that landed and is final to the configured depth.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Confirmed {
-    /// Transaction hash.
-    pub tx: B256,
-    /// Block number.
-    pub block: u64,
-    /// Gas used.
-    pub gas_used: u64,
-    /// Transactions sent for it (more than 1 after a replacement or a reorg).
-    pub attempts: u32,
-}
+/// The auction's errors, for refused estimates.
+const AUCTION_ERRORS: RevertDecoder = decode_revert::<SealgridAuction::SealgridAuctionErrors>;
 
 /// Where an interval stands for a settle ([`Submitter::settle_state`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,93 +92,84 @@ pub enum SettleOutcome {
     AlreadySettled,
 }
 
-enum Landed {
-    Confirmed(Box<TransactionReceipt>),
-    /// Gone from the canonical chain (reorg) or replaced at its nonce by another transaction.
-    Dropped,
-}
-
 /// Sends the operator's transactions to one auction. Cheap to share behind an `Arc`; calls are
 /// serialised on the nonce.
 pub struct Submitter {
-    provider: DynProvider,
+    sender: Arc<Sender>,
     auction: Address,
-    from: Address,
-    cfg: SubmitterConfig,
-    nonce: Mutex<Option<u64>>,
-    alert: AlertHook,
 }
 
 impl std::fmt::Debug for Submitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Submitter")
             .field("auction", &self.auction)
-            .field("from", &self.from)
-            .field("cfg", &self.cfg)
-            .finish_non_exhaustive()
+            .field("sender", &self.sender)
+            .finish()
     }
 }
 
 impl Submitter {
-    /// A submitter signing with `signer` over `rpc_url`. The default alert hook logs a warning.
+    /// A submitter signing with `signer` over `rpc_url`, with a [`Sender`] of its own. The
+    /// default alert hook logs a warning.
     pub async fn connect(
         rpc_url: &str,
         auction: Address,
         signer: PrivateKeySigner,
         cfg: SubmitterConfig,
     ) -> ChainResult<Self> {
-        let url = rpc_url.parse().map_err(|e| ChainError::BadUrl {
-            url: rpc_url.to_owned(),
-            reason: format!("{e}"),
-        })?;
-        let from = signer.address();
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(signer))
-            .connect_http(url)
-            .erased();
-        if provider.get_code_at(auction).await?.is_empty() {
-            return Err(ChainError::NoContract(auction));
-        }
-        if cfg.claim_batch == 0 || cfg.confirmations == 0 {
-            return Err(ChainError::Submit(
-                "claim_batch and confirmations must be at least 1".into(),
-            ));
-        }
-        Ok(Self {
-            provider,
-            auction,
-            from,
-            cfg,
-            nonce: Mutex::new(None),
-            alert: Arc::new(|a: &GasAlert| {
-                tracing::warn!(
-                    what = %a.what,
-                    max_fee_per_gas = a.max_fee_per_gas,
-                    threshold = a.threshold,
-                    "gas price above the alert threshold"
-                );
-            }),
-        })
+        let sender = Sender::connect(rpc_url, signer, cfg).await?;
+        Self::connect_with(auction, Arc::new(sender)).await
     }
 
-    /// Replaces the gas-price alert hook.
-    pub fn with_alert(mut self, alert: AlertHook) -> Self {
-        self.alert = alert;
+    /// A submitter sending through `sender`, which other clients of the same key (the delivery
+    /// client) may share: one nonce counter for all of them.
+    pub async fn connect_with(auction: Address, sender: Arc<Sender>) -> ChainResult<Self> {
+        if sender.provider().get_code_at(auction).await?.is_empty() {
+            return Err(ChainError::NoContract(auction));
+        }
+        if sender.config().claim_batch == 0 {
+            return Err(ChainError::Submit("claim_batch must be at least 1".into()));
+        }
+        Ok(Self { sender, auction })
+    }
+
+    /// Replaces the gas-price alert hook (of the sender, for every client sharing it).
+    pub fn with_alert(self, alert: AlertHook) -> Self {
+        self.sender.set_alert(alert);
         self
     }
 
     /// The sending account.
     pub fn address(&self) -> Address {
-        self.from
+        self.sender.address()
     }
 
     /// The configuration.
     pub fn config(&self) -> &SubmitterConfig {
-        &self.cfg
+        self.sender.config()
+    }
+
+    /// The sender it sends through (share it with other clients of the same key).
+    pub fn sender(&self) -> &Arc<Sender> {
+        &self.sender
     }
 
     fn auction(&self) -> SealgridAuction::SealgridAuctionInstance<DynProvider> {
-        SealgridAuction::new(self.auction, self.provider.clone())
+        SealgridAuction::new(self.auction, self.sender.provider().clone())
+    }
+
+    /// Sends `tx` through the sender, counting the transactions sent into `attempts`.
+    async fn land(
+        &self,
+        what: &str,
+        tx: TransactionRequest,
+        attempts: &mut u32,
+    ) -> ChainResult<Landed> {
+        let landed = self.sender.land(what, tx, AUCTION_ERRORS).await?;
+        *attempts += match &landed {
+            Landed::Confirmed { sent, .. } | Landed::Dropped { sent } => *sent,
+        };
+        Ok(landed)
     }
 
     /// Settles `batch` with `proof` exactly once: returns when the settle is confirmed, or when
@@ -256,7 +182,7 @@ impl Submitter {
     /// fee-cap and RPC errors.
     pub async fn settle(&self, batch: &ClearedBatch, proof: &Bytes) -> ChainResult<SettleOutcome> {
         let what = format!("settle {}/{}", batch.market, batch.interval);
-        let deadline = tokio::time::Instant::now() + self.cfg.timeout;
+        let deadline = tokio::time::Instant::now() + self.config().timeout;
         let mut attempts = 0u32;
         loop {
             if let Some(outcome) = self.settle_state(batch).await?.outcome(batch.interval)? {
@@ -277,10 +203,10 @@ impl Submitter {
                 )
                 .into_transaction_request();
             match self.land(&what, tx, &mut attempts).await {
-                Ok(Landed::Confirmed(r)) if r.status() => {
-                    return Ok(SettleOutcome::Settled(confirmed(&r, attempts)));
+                Ok(Landed::Confirmed { receipt: r, .. }) if r.status() => {
+                    return Ok(SettleOutcome::Settled(Confirmed::new(&r, attempts)));
                 }
-                Ok(Landed::Confirmed(r)) => {
+                Ok(Landed::Confirmed { receipt: r, .. }) => {
                     // Reverted on-chain: someone else may have settled first; the state says.
                     if let Some(outcome) =
                         self.settle_state(batch).await?.outcome(batch.interval)?
@@ -292,7 +218,7 @@ impl Submitter {
                         tx: r.transaction_hash,
                     });
                 }
-                Ok(Landed::Dropped) => {
+                Ok(Landed::Dropped { .. }) => {
                     tracing::warn!(%what, "settle dropped (reorg or replaced); checking the chain");
                 }
                 Err(e @ ChainError::Revert { .. }) => {
@@ -394,14 +320,16 @@ impl Submitter {
                 .voidInterval(market, interval)
                 .into_transaction_request();
             match self.land(&what, tx, &mut attempts).await? {
-                Landed::Confirmed(r) if r.status() => return Ok(Some(confirmed(&r, attempts))),
-                Landed::Confirmed(r) => {
+                Landed::Confirmed { receipt: r, .. } if r.status() => {
+                    return Ok(Some(Confirmed::new(&r, attempts)));
+                }
+                Landed::Confirmed { receipt: r, .. } => {
                     return Err(ChainError::Reverted {
                         what,
                         tx: r.transaction_hash,
                     });
                 }
-                Landed::Dropped => {}
+                Landed::Dropped { .. } => {}
             }
         }
     }
@@ -442,7 +370,7 @@ impl Submitter {
     ) -> ChainResult<Vec<Confirmed>> {
         let mut done = Vec::new();
         let mut attempts = 0u32;
-        let deadline = tokio::time::Instant::now() + self.cfg.timeout;
+        let deadline = tokio::time::Instant::now() + self.config().timeout;
         loop {
             let mut todo = Vec::new();
             for item in &items {
@@ -455,7 +383,7 @@ impl Submitter {
                     todo.push(item.clone());
                 }
             }
-            let Some(chunk) = todo.chunks(self.cfg.claim_batch).next() else {
+            let Some(chunk) = todo.chunks(self.config().claim_batch).next() else {
                 return Ok(done);
             };
             if tokio::time::Instant::now() >= deadline {
@@ -468,216 +396,29 @@ impl Submitter {
                 .land(&what, batch_tx(chunk.to_vec()), &mut attempts)
                 .await?
             {
-                Landed::Confirmed(r) if r.status() => {
-                    done.push(confirmed(&r, attempts));
+                Landed::Confirmed { receipt: r, .. } if r.status() => {
+                    done.push(Confirmed::new(&r, attempts));
                     attempts = 0;
                 }
-                Landed::Confirmed(r) => {
+                Landed::Confirmed { receipt: r, .. } => {
                     return Err(ChainError::Reverted {
                         what,
                         tx: r.transaction_hash,
                     });
                 }
-                Landed::Dropped => tracing::warn!(%what, "dropped; checking the chain"),
+                Landed::Dropped { .. } => tracing::warn!(%what, "dropped; checking the chain"),
             }
         }
     }
 
     async fn now(&self) -> ChainResult<u64> {
         Ok(self
-            .provider
+            .sender
+            .provider()
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await?
             .ok_or_else(|| ChainError::MissingBlock("latest".into()))?
             .header
             .timestamp)
-    }
-
-    /// Gas, fees and nonce for `tx`, then send it and follow it to the configured depth.
-    async fn land(
-        &self,
-        what: &str,
-        tx: TransactionRequest,
-        attempts: &mut u32,
-    ) -> ChainResult<Landed> {
-        let tx = tx.with_from(self.from).with_to(self.auction);
-        let estimate = match self.provider.estimate_gas(tx.clone()).await {
-            Ok(g) => g,
-            Err(e) => return Err(revert_error(what, e)),
-        };
-        let gas = estimate.saturating_mul(100 + self.cfg.gas_margin_percent) / 100;
-        let (mut max_fee, mut tip) = self.fees(what).await?;
-        let mut nonce_guard = self.nonce.lock().await;
-        let nonce = match *nonce_guard {
-            Some(n) => n,
-            None => {
-                self.provider
-                    .get_transaction_count(self.from)
-                    .pending()
-                    .await?
-            }
-        };
-        let started = tokio::time::Instant::now();
-        loop {
-            let request = tx
-                .clone()
-                .with_nonce(nonce)
-                .with_gas_limit(gas)
-                .with_max_fee_per_gas(max_fee)
-                .with_max_priority_fee_per_gas(tip);
-            *attempts += 1;
-            let hash = match self.provider.send_transaction(request).await {
-                Ok(p) => *p.tx_hash(),
-                Err(e) => {
-                    *nonce_guard = None;
-                    let text = e.to_string();
-                    if text.contains("nonce too low") || text.contains("already known") {
-                        // Our nonce is stale (another process, or a landed replacement): the
-                        // caller re-checks the chain and tries again.
-                        return Ok(Landed::Dropped);
-                    }
-                    return Err(e.into());
-                }
-            };
-            *nonce_guard = Some(nonce + 1);
-            let sent = tokio::time::Instant::now();
-            loop {
-                tokio::time::sleep(self.cfg.poll).await;
-                if let Some(receipt) = self.provider.get_transaction_receipt(hash).await? {
-                    return match self.confirm(receipt).await? {
-                        Some(r) => Ok(Landed::Confirmed(Box::new(r))),
-                        None => {
-                            *nonce_guard = None;
-                            Ok(Landed::Dropped)
-                        }
-                    };
-                }
-                // Not mined: a different transaction at this nonce may have landed.
-                let mined = self
-                    .provider
-                    .get_transaction_count(self.from)
-                    .latest()
-                    .await?;
-                if mined > nonce {
-                    *nonce_guard = None;
-                    return Ok(Landed::Dropped);
-                }
-                if started.elapsed() >= self.cfg.timeout {
-                    *nonce_guard = None;
-                    return Err(ChainError::Timeout(what.to_owned()));
-                }
-                if sent.elapsed() >= self.cfg.resubmit_after {
-                    // Replace at the same nonce with fees raised by 1/8 (the node's minimum bump
-                    // is 10%), within the cap.
-                    let bumped = max_fee + max_fee / 8 + 1;
-                    if bumped > self.cfg.max_fee_per_gas {
-                        tracing::warn!(%what, "not mined and the fee cap leaves no room to bump");
-                    } else {
-                        max_fee = bumped;
-                        tip = (tip + tip / 8 + 1).min(max_fee);
-                        tracing::warn!(%what, max_fee, "not mined; replacing with higher fees");
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Follows a mined receipt to the configured depth; `None` if its block left the chain.
-    async fn confirm(
-        &self,
-        receipt: TransactionReceipt,
-    ) -> ChainResult<Option<TransactionReceipt>> {
-        let (Some(block), Some(hash)) = (receipt.block_number, receipt.block_hash) else {
-            return Ok(None);
-        };
-        let started = tokio::time::Instant::now();
-        loop {
-            let head = self.provider.get_block_number().await?;
-            // Still there, in the same block?
-            let Some(again) = self
-                .provider
-                .get_transaction_receipt(receipt.transaction_hash)
-                .await?
-            else {
-                return Ok(None);
-            };
-            if again.block_hash != Some(hash) {
-                return Ok(None);
-            }
-            if head + 1 >= block + self.cfg.confirmations {
-                let canonical = self
-                    .provider
-                    .get_block_by_number(BlockNumberOrTag::Number(block))
-                    .await?
-                    .map(|b| b.header.hash);
-                return Ok((canonical == Some(hash)).then_some(again));
-            }
-            if started.elapsed() >= self.cfg.timeout {
-                return Err(ChainError::Timeout(format!(
-                    "{} confirmations of {}",
-                    self.cfg.confirmations, receipt.transaction_hash
-                )));
-            }
-            tokio::time::sleep(self.cfg.poll).await;
-        }
-    }
-
-    /// EIP-1559 fees within the caps; alerts above the threshold.
-    async fn fees(&self, what: &str) -> ChainResult<(u128, u128)> {
-        let est = self.provider.estimate_eip1559_fees().await?;
-        if est.max_fee_per_gas > self.cfg.gas_price_alert {
-            (self.alert)(&GasAlert {
-                what: what.to_owned(),
-                max_fee_per_gas: est.max_fee_per_gas,
-                threshold: self.cfg.gas_price_alert,
-            });
-        }
-        let base = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .and_then(|b| b.header.base_fee_per_gas)
-            .map_or(0, u128::from);
-        if base > self.cfg.max_fee_per_gas {
-            return Err(ChainError::FeeCapExceeded {
-                base_fee: base,
-                cap: self.cfg.max_fee_per_gas,
-            });
-        }
-        let tip = est
-            .max_priority_fee_per_gas
-            .min(self.cfg.max_priority_fee_per_gas);
-        let max_fee = est
-            .max_fee_per_gas
-            .max(base + tip)
-            .min(self.cfg.max_fee_per_gas);
-        Ok((max_fee, tip.min(max_fee)))
-    }
-}
-
-fn confirmed(r: &TransactionReceipt, attempts: u32) -> Confirmed {
-    Confirmed {
-        tx: r.transaction_hash,
-        block: r.block_number.unwrap_or_default(),
-        gas_used: r.gas_used,
-        attempts,
-    }
-}
-
-/// An estimate that failed: a decoded auction error when the node returned revert data.
-fn revert_error(what: &str, e: alloy::transports::TransportError) -> ChainError {
-    let data = e.as_error_resp().and_then(|r| r.as_revert_data());
-    match data {
-        Some(d) => {
-            let reason = SealgridAuction::SealgridAuctionErrors::abi_decode(&d)
-                .map(|err| format!("{err:?}"))
-                .unwrap_or_else(|_| format!("revert data {d}"));
-            ChainError::Revert {
-                what: what.to_owned(),
-                reason,
-            }
-        }
-        None => e.into(),
     }
 }
