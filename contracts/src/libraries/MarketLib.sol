@@ -7,8 +7,9 @@ import {IClearingVerifier} from "../interfaces/IClearingVerifier.sol";
 import {ISealgridAuction} from "../interfaces/ISealgridAuction.sol";
 
 /// @title MarketLib
-/// @notice A market of the auction as stored (five slots, packed by what each operation reads),
-///         its parameter rules and its clock (DESIGN §3.1): gate closure G(i) = start(i) - gateLead.
+/// @notice A market of the auction and its intervals as stored (a market in five slots, packed by
+///         what each operation reads), its parameter rules and its clock (DESIGN §3.1): gate
+///         closure G(i) = start(i) - gateLead.
 library MarketLib {
     /// @notice A market as stored.
     struct Market {
@@ -33,6 +34,16 @@ library MarketLib {
         // slot 4
         uint128 slashAmount;
         uint128 bond;
+    }
+
+    /// @notice An interval of a market as stored.
+    struct Interval {
+        uint256 accumulator; // Poseidon accumulator over the interval's commitments
+        uint32 count; // commitments so far
+        ISealgridAuction.Status status;
+        int64 price; // clearing price once settled
+        uint64 volume; // cleared volume (Wh) once settled
+        bytes32 fillsRoot; // Merkle root of the fill words once settled
     }
 
     /// @notice Reverts with {ISealgridAuction.AuctionInvalidParams} naming the first rule `p`

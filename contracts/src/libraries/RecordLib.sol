@@ -6,8 +6,8 @@ import {ISealgridAuction} from "../interfaces/ISealgridAuction.sol";
 /// @title RecordLib
 /// @notice Commitment records: the auction keeps, per (market, interval, index), only
 ///         keccak256(trader, lock, commitment), and a record is given back in full to claim, refund,
-///         withdraw or dispute it. Consuming deletes it (the auction's `_consume`), so no record can
-///         be used twice.
+///         withdraw or dispute it. Consuming deletes it ({consume}), so no record can be used
+///         twice.
 library RecordLib {
     /// @notice The storage key of the record at `index`: keccak256(market, interval, index).
     /// @param market The market id.
@@ -37,5 +37,26 @@ library RecordLib {
             mstore(add(ptr, 0x40), commitment)
             h := keccak256(ptr, 0x60)
         }
+    }
+
+    /// @notice Checks that record `r` is outstanding and matches in every field, and deletes it.
+    /// @dev Reverts with {ISealgridAuction.AuctionRecordMismatch} when the record was consumed,
+    ///      never existed, or differs in any field.
+    /// @param records The auction's records: key => keccak256(trader, lock, commitment).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @param r The record given back.
+    function consume(
+        mapping(bytes32 key => bytes32 recordHash) storage records,
+        bytes32 market,
+        uint64 interval,
+        ISealgridAuction.CommitmentRecord memory r
+    ) internal {
+        bytes32 k = key(market, interval, r.index);
+        bytes32 stored = records[k];
+        if (stored == bytes32(0) || stored != hash(r.trader, r.lock, r.commitment)) {
+            revert ISealgridAuction.AuctionRecordMismatch(r.index);
+        }
+        delete records[k];
     }
 }

@@ -118,20 +118,81 @@ pub struct Sim {
     pub market: B256,
     traders: usize,
     nonce: u64,
+    /// Linked libraries deployed so far: "source:name" => address.
+    libraries: std::collections::HashMap<String, Address>,
 }
 
-fn artifact(root: &Path, file: &str, name: &str) -> SimResult<Vec<u8>> {
-    let path = root.join(format!("out/{file}/{name}.json"));
-    let bad = |reason: String| SimError::Artifact {
-        path: path.clone(),
-        reason,
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let code = json["bytecode"]["object"]
-        .as_str()
-        .ok_or_else(|| bad("no bytecode".into()))?;
-    hex::decode(code.trim_start_matches("0x")).map_err(|e| bad(e.to_string()))
+/// A forge artifact's creation code: hex, with a `__$<34 hex>$__` placeholder wherever the
+/// address of a linked (external) library goes.
+struct Artifact {
+    path: PathBuf,
+    code: String,
+    /// (source file, library name, byte offsets of its placeholders), from `bytecode.linkReferences`.
+    links: Vec<(String, String, Vec<usize>)>,
+}
+
+impl Artifact {
+    fn read(root: &Path, file: &str, name: &str) -> SimResult<Self> {
+        let path = root.join(format!("out/{file}/{name}.json"));
+        let bad = |reason: String| SimError::Artifact {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let code = json["bytecode"]["object"]
+            .as_str()
+            .ok_or_else(|| bad("no bytecode".into()))?
+            .trim_start_matches("0x")
+            .to_owned();
+        let mut links = Vec::new();
+        if let Some(sources) = json["bytecode"]["linkReferences"].as_object() {
+            for (source, libs) in sources {
+                for (lib, refs) in libs.as_object().into_iter().flatten() {
+                    let offsets = refs
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|r| {
+                            r["start"]
+                                .as_u64()
+                                .and_then(|s| usize::try_from(s).ok())
+                                .ok_or_else(|| bad(format!("bad link reference to {lib}")))
+                        })
+                        .collect::<SimResult<Vec<_>>>()?;
+                    links.push((source.clone(), lib.clone(), offsets));
+                }
+            }
+        }
+        Ok(Self { path, code, links })
+    }
+
+    /// The creation code with every library placeholder replaced by `address(source, library)`.
+    fn link(
+        &self,
+        mut address: impl FnMut(&str, &str) -> SimResult<Address>,
+    ) -> SimResult<Vec<u8>> {
+        let bad = |reason: String| SimError::Artifact {
+            path: self.path.clone(),
+            reason,
+        };
+        let mut code = self.code.clone();
+        for (source, lib, offsets) in &self.links {
+            // solc's placeholder: `__$` + the first 34 hex digits of keccak256("<source>:<name>") + `$__`.
+            let fqn = format!("{source}:{lib}");
+            let placeholder = format!("__${}$__", &hex::encode(keccak256(fqn.as_bytes()))[..34]);
+            let with = hex::encode(address(source, lib)?);
+            for &at in offsets {
+                let range = 2 * at..2 * at + 40;
+                if code.get(range.clone()) != Some(placeholder.as_str()) {
+                    return Err(bad(format!("no placeholder of {fqn} at byte {at}")));
+                }
+                code.replace_range(range, &with);
+            }
+        }
+        hex::decode(&code).map_err(|e| bad(format!("{e} (an unlinked library?)")))
+    }
 }
 
 fn revert_reason(output: &[u8]) -> String {
@@ -149,7 +210,7 @@ impl Sim {
             .with_db(CacheDB::<EmptyDB>::default())
             .modify_cfg_chained(|cfg| {
                 cfg.disable_nonce_check = true;
-                // The generated verifiers of large capacities pass EIP-170; the auction does not.
+                // The generated verifiers of large capacities exceed EIP-170.
                 cfg.limit_contract_code_size = Some(usize::MAX);
             })
             .modify_block_chained(|b| {
@@ -168,28 +229,17 @@ impl Sim {
             market: B256::from(U256::from_be_bytes(keccak256("sealgrid/sim").0) >> 8),
             traders,
             nonce: 0,
+            libraries: std::collections::HashMap::new(),
         };
         let op = sim.operator;
-        let token = sim.create(op, artifact(root, "Mocks.sol", "MockERC20")?, "MockERC20")?;
-        let mut intents_code = artifact(root, "EnergyIntentToken.sol", "EnergyIntentToken")?;
+        let token = sim.deploy(root, "Mocks.sol", "MockERC20")?;
+        let mut intents_code = sim.code(root, "EnergyIntentToken.sol", "EnergyIntentToken")?;
         intents_code.extend((op, "https://sim.invalid/{id}.json".to_string()).abi_encode_params());
         let intents = sim.create(op, intents_code, "EnergyIntentToken")?;
-        let t3 = sim.create(
-            op,
-            artifact(root, "PoseidonT3.sol", "PoseidonT3")?,
-            "PoseidonT3",
-        )?;
-        let t5 = sim.create(
-            op,
-            artifact(root, "PoseidonT5.sol", "PoseidonT5")?,
-            "PoseidonT5",
-        )?;
+        let t3 = sim.deploy(root, "PoseidonT3.sol", "PoseidonT3")?;
+        let t5 = sim.deploy(root, "PoseidonT5.sol", "PoseidonT5")?;
         let verifier_address = match verifier {
-            Verifier::TestAcceptAll => sim.create(
-                op,
-                artifact(root, "Mocks.sol", "AcceptAllVerifier")?,
-                "AcceptAllVerifier",
-            )?,
+            Verifier::TestAcceptAll => sim.deploy(root, "Mocks.sol", "AcceptAllVerifier")?,
             Verifier::Generated(codes, _) => {
                 let mut caps = Vec::new();
                 let mut addrs = Vec::new();
@@ -207,12 +257,12 @@ impl Sim {
                     })?;
                     addrs.push(entry);
                 }
-                let mut code = artifact(root, "ClearingVerifier.sol", "ClearingVerifier")?;
+                let mut code = sim.code(root, "ClearingVerifier.sol", "ClearingVerifier")?;
                 code.extend((caps, addrs).abi_encode_params());
                 sim.create(op, code, "ClearingVerifier")?
             }
         };
-        let mut auction_code = artifact(root, "SealgridAuction.sol", "SealgridAuction")?;
+        let mut auction_code = sim.code(root, "SealgridAuction.sol", "SealgridAuction")?;
         auction_code.extend((op, op, intents, t3, t5).abi_encode_params());
         let auction = sim.create(op, auction_code, "SealgridAuction")?;
         sim.auction = auction;
@@ -332,6 +382,33 @@ impl Sim {
         self.evm
             .transact_commit(tx)
             .map_err(|e| SimError::Evm(format!("{e:?}")))
+    }
+
+    /// The creation code of artifact `out/<file>/<name>.json`, linked: each external library
+    /// it calls (`bytecode.linkReferences`, e.g. the auction's `AuctionColdLib`) is deployed
+    /// once from its own artifact, by the operator, and its address replaces the placeholders.
+    fn code(&mut self, root: &Path, file: &str, name: &str) -> SimResult<Vec<u8>> {
+        let artifact = Artifact::read(root, file, name)?;
+        artifact.link(|source, lib| {
+            let fqn = format!("{source}:{lib}");
+            if let Some(a) = self.libraries.get(&fqn) {
+                return Ok(*a);
+            }
+            let lib_file = Path::new(source)
+                .file_name()
+                .and_then(|f| f.to_str())
+                .ok_or_else(|| SimError::Invalid(format!("library source {source}")))?;
+            let address = self.deploy(root, lib_file, lib)?;
+            self.libraries.insert(fqn, address);
+            Ok(address)
+        })
+    }
+
+    /// Deploys artifact `out/<file>/<name>.json` (linked, no constructor arguments) from the
+    /// operator.
+    fn deploy(&mut self, root: &Path, file: &str, name: &str) -> SimResult<Address> {
+        let code = self.code(root, file, name)?;
+        self.create(self.operator, code, name)
     }
 
     fn create(&mut self, from: Address, code: Vec<u8>, what: &str) -> SimResult<Address> {
@@ -595,5 +672,49 @@ impl Sim {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(code: &str, offsets: Vec<usize>) -> Artifact {
+        Artifact {
+            path: PathBuf::from("out/A.sol/A.json"),
+            code: code.to_owned(),
+            links: vec![("src/L.sol".into(), "L".into(), offsets)],
+        }
+    }
+
+    #[test]
+    fn link_replaces_every_placeholder_of_the_library() {
+        let placeholder = format!("__${}$__", &hex::encode(keccak256("src/L.sol:L"))[..34]);
+        let code = format!("60{placeholder}73{placeholder}00");
+        let lib = Address::repeat_byte(0xab);
+        let linked = artifact(&code, vec![1, 22])
+            .link(|source, name| {
+                assert_eq!((source, name), ("src/L.sol", "L"));
+                Ok(lib)
+            })
+            .expect("linked");
+        let mut want = vec![0x60];
+        want.extend(lib.as_slice());
+        want.push(0x73);
+        want.extend(lib.as_slice());
+        want.push(0x00);
+        assert_eq!(linked, want);
+    }
+
+    #[test]
+    fn link_refuses_a_reference_without_its_placeholder() {
+        let code = format!("60{}00", "ff".repeat(20));
+        let err = artifact(&code, vec![1])
+            .link(|_, _| Ok(Address::ZERO))
+            .expect_err("no placeholder");
+        assert!(
+            err.to_string().contains("no placeholder of src/L.sol:L"),
+            "{err}"
+        );
     }
 }
