@@ -569,6 +569,36 @@ pub fn wallet_sign(tool: &str, k: usize, o: &Order, chain_id: u64, auction: Addr
         .collect()
 }
 
+/// Runs the ignored test `test` of the current test binary as a child process with `spec` in
+/// the environment variable `env` and, if given, `SEALGRID_FAILPOINT=failpoint` (the process
+/// exits with 86 there, as a power cut would stop it). Returns the exit code; prints the child's
+/// output when it is neither 0 nor 86.
+pub fn run_child(test: &str, env: &str, spec: &serde_json::Value, failpoint: Option<&str>) -> i32 {
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env(env, spec.to_string())
+    .env_remove("SEALGRID_FAILPOINT");
+    if let Some(f) = failpoint {
+        cmd.env("SEALGRID_FAILPOINT", f);
+    }
+    let out = cmd.output().expect("child");
+    if !matches!(out.status.code(), Some(0 | 86)) {
+        eprintln!(
+            "child failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out.status.code().unwrap_or(-1)
+}
+
 /// A fresh PostgreSQL database for a test (see `sealgrid_store::test_utils`), or `None` (the
 /// test is skipped with a message) when no server is configured.
 pub async fn postgres_database(prefix: &str) -> Option<String> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
 use sealgrid_chain::{SubmitterConfig, bindings::SealgridAuction};
-use sealgrid_devkit::harness::{Matcher, Net, prover, signer};
+use sealgrid_devkit::harness::{self, Matcher, Net, prover, signer};
 use sealgrid_matcher::SimClock;
 use sealgrid_node::{NodeConfig, Pipeline, SettlementConfig, launch};
 use sealgrid_settlement::Claimer;
@@ -47,29 +47,7 @@ async fn child() {
 }
 
 fn run_child(spec: &serde_json::Value, failpoint: Option<&str>) -> i32 {
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
-    cmd.args([
-        "restart::child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads",
-        "1",
-    ])
-    .env(CHILD_ENV, spec.to_string())
-    .env_remove("SEALGRID_FAILPOINT");
-    if let Some(f) = failpoint {
-        cmd.env("SEALGRID_FAILPOINT", f);
-    }
-    let out = cmd.output().expect("child");
-    if !matches!(out.status.code(), Some(0 | 86)) {
-        eprintln!(
-            "child failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out.status.code().unwrap_or(-1)
+    harness::run_child("restart::child", CHILD_ENV, spec, failpoint)
 }
 
 async fn settled_events(net: &Net, interval: u64) -> usize {

@@ -17,7 +17,7 @@ use sealgrid_types::{
     SinkError, fills_root, pack_fill_words,
 };
 
-use sealgrid_devkit::harness::*;
+use sealgrid_devkit::harness::{self, *};
 
 /// Records every batch offered, and keeps the effect once per interval (the idempotence the
 /// sink contract asks for).
@@ -286,22 +286,7 @@ async fn crash_child() {
 }
 
 fn run_child(spec: &serde_json::Value, failpoint: Option<&str>) -> i32 {
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
-    cmd.args([
-        "scheduler::crash_child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads",
-        "1",
-    ])
-    .env(CHILD_ENV, spec.to_string())
-    .env_remove("SEALGRID_FAILPOINT");
-    if let Some(f) = failpoint {
-        cmd.env("SEALGRID_FAILPOINT", f);
-    }
-    let out = cmd.output().expect("child");
-    out.status.code().unwrap_or(-1)
+    harness::run_child("scheduler::crash_child", CHILD_ENV, spec, failpoint)
 }
 
 fn lines(p: &Path) -> Vec<String> {
