@@ -218,15 +218,31 @@ async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> 
     .into_response()
 }
 
+/// The largest interval index the store holds (intervals are stored as signed 64-bit integers;
+/// `2^63 - 1` five-minute intervals is far past any real one).
+const MAX_INTERVAL: u64 = i64::MAX as u64;
+
 async fn batch(
     State(s): State<AppState>,
-    Path((market, interval)): Path<(String, u64)>,
+    // Both segments are parsed here, so every refusal has the JSON error shape (axum's own
+    // path rejection answers in text/plain).
+    Path((market, interval)): Path<(String, String)>,
 ) -> Response {
     let Ok(market) = market.parse::<B256>() else {
         return reject(IntakeError::Malformed(
             "market must be 32 bytes of hex".into(),
         ));
     };
+    let Ok(interval) = interval.parse::<u64>() else {
+        return reject(IntakeError::Malformed(
+            "interval must be a non-negative integer".into(),
+        ));
+    };
+    if interval > MAX_INTERVAL {
+        return reject(IntakeError::InvalidField(format!(
+            "interval {interval} is above the largest interval {MAX_INTERVAL}"
+        )));
+    }
     match s.intake.store().batch(market, interval).await {
         Ok(Some(row)) => Json(json!({
             "market": row.batch.market,

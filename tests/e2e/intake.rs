@@ -354,6 +354,47 @@ async fn accounts_over_their_rate_are_refused() {
     assert_eq!(m.post("/v1/orders", &body2).await.0, 200);
 }
 
+/// Refusals of the read API are client errors in the JSON error shape: a malformed market or
+/// interval in the path, and an interval beyond what any market can have (it was answered 503
+/// `unavailable`, as if the store had failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_batch_paths_are_json_client_errors() {
+    let net = Net::with_test_verifier().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = Matcher::with_limits(
+        &net,
+        &sqlite_url(&dir),
+        ApiLimits::default(),
+        IntakeLimits::default(),
+    )
+    .await;
+    let market = demo_market();
+    for (path, code) in [
+        (
+            format!("/v1/batches/{market}/{}", 1u64 << 63),
+            "invalid_field",
+        ),
+        (
+            format!("/v1/batches/{market}/{}", u64::MAX),
+            "invalid_field",
+        ),
+        (format!("/v1/batches/{market}/five"), "malformed_request"),
+        (format!("/v1/batches/{market}/-1"), "malformed_request"),
+        ("/v1/batches/0x1234/5".to_owned(), "malformed_request"),
+    ] {
+        let (status, text) = m.get(&path).await;
+        assert_eq!(status, 400, "{path}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+        assert_eq!(v["error"]["code"], code, "{path}: {text}");
+    }
+    // The largest storable interval is a valid query: not cleared, 404 in the same shape.
+    let (status, text) = m.get(&format!("/v1/batches/{market}/{}", i64::MAX)).await;
+    assert_eq!(status, 404, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
 #[test]
 fn openapi_documents_every_route() {
     let doc: serde_json::Value =
