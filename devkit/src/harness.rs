@@ -209,36 +209,13 @@ impl Net {
 
     /// Commits `o` from trader `k` with its required lock; returns its record.
     pub async fn commit(&self, k: usize, o: &Order) -> ISealgridAuction::CommitmentRecord {
-        let commitment = order_commitment(o).expect("commitment");
-        let lock = required_lock(
-            Side::try_from(o.side).expect("side"),
-            o.quantityWh,
-            o.limitPrice,
-        );
-        let receipt = self
-            .auction(k)
-            .commit(o.market, o.interval, commitment, lock)
-            .send()
-            .await
-            .expect("send commit")
-            .get_receipt()
-            .await
-            .expect("receipt");
-        assert!(receipt.status(), "commit reverted");
-        let index = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|l| l.log_decode::<SealgridAuction::Committed>().ok())
-            .expect("Committed")
-            .inner
-            .data
-            .index;
+        let lock = lock_for(o);
+        let index = self.commit_with_lock(k, o, lock).await;
         ISealgridAuction::CommitmentRecord {
             index,
             trader: o.trader,
             lock,
-            commitment,
+            commitment: order_commitment(o).expect("commitment"),
         }
     }
 
