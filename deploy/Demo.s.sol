@@ -8,7 +8,7 @@ import {MockERC20, AcceptAllVerifier} from "../contracts/test/utils/Mocks.sol";
 import {ClearingVerifier} from "../contracts/src/ClearingVerifier.sol";
 import {IClearingVerifier} from "../contracts/src/interfaces/IClearingVerifier.sol";
 import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
-import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
@@ -82,7 +82,7 @@ contract Demo {
             deployer,
             deployer,
             intents,
-            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
         intents.grantRole(intents.MARKET_ROLE(), address(auction));

@@ -6,7 +6,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {MockERC20} from "../contracts/test/utils/Mocks.sol";
 import {ClearingVerifier} from "../contracts/src/ClearingVerifier.sol";
 import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
-import {IPoseidonT3, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../contracts/src/interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "../contracts/src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
@@ -67,7 +67,7 @@ contract Deploy {
             deployer,
             vm.envAddress("SG_PAUSER"),
             intents,
-            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
         intents.grantRole(intents.MARKET_ROLE(), address(auction));

@@ -9,7 +9,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {CollateralVault} from "./base/CollateralVault.sol";
 import {AuctionColdLib} from "./libraries/AuctionColdLib.sol";
 import {IClearingVerifier} from "./interfaces/IClearingVerifier.sol";
-import {IPoseidonT3, IPoseidonT5} from "./interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "./interfaces/IPoseidon.sol";
 import {ISealgridAuction} from "./interfaces/ISealgridAuction.sol";
 import {MarketLib} from "./libraries/MarketLib.sol";
 import {OrderLib} from "./libraries/OrderLib.sol";
@@ -42,7 +42,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     IEnergyIntentToken public immutable intents;
 
     /// @inheritdoc ISealgridAuction
-    IPoseidonT3 public immutable poseidonT3;
+    IPoseidonT4 public immutable poseidonT4;
 
     /// @inheritdoc ISealgridAuction
     IPoseidonT5 public immutable poseidonT5;
@@ -64,24 +64,24 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @param admin DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
     /// @param pauser PAUSER_ROLE holder (an incident-response key).
     /// @param intents_ The energy-intent token; this contract needs its MARKET_ROLE.
-    /// @param poseidonT3_ A deployed poseidon-solidity PoseidonT3 library.
+    /// @param poseidonT4_ A deployed poseidon-solidity PoseidonT4 library (the accumulator).
     /// @param poseidonT5_ A deployed poseidon-solidity PoseidonT5 library.
     constructor(
         address admin,
         address pauser,
         IEnergyIntentToken intents_,
-        IPoseidonT3 poseidonT3_,
+        IPoseidonT4 poseidonT4_,
         IPoseidonT5 poseidonT5_
     ) EIP712("sealgrid", "1") {
         if (admin == address(0) || address(intents_) == address(0)) {
             revert AuctionZeroAddress();
         }
-        if (address(poseidonT3_).code.length == 0) revert AuctionNoCode(address(poseidonT3_));
+        if (address(poseidonT4_).code.length == 0) revert AuctionNoCode(address(poseidonT4_));
         if (address(poseidonT5_).code.length == 0) revert AuctionNoCode(address(poseidonT5_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         if (pauser != address(0)) _grantRole(PAUSER_ROLE, pauser);
         intents = intents_;
-        poseidonT3 = poseidonT3_;
+        poseidonT4 = poseidonT4_;
         poseidonT5 = poseidonT5_;
     }
 
@@ -184,8 +184,10 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @inheritdoc ISealgridAuction
     /// @dev The lock comes from the caller's free balance first and the rest is pulled with
     ///      transferFrom. Requirements: not paused; the market is open; `now < gate(interval)` and
-    ///      the gate is within the commit horizon; `commitment` is below the field modulus; the
-    ///      interval is not full. Emits {Committed}.
+    ///      the gate is within the commit horizon; `commitment` is below the field modulus; `lock`
+    ///      is at most 2^93 - 1; the interval is not full. The accumulator binds the commitment,
+    ///      `msg.sender` and `lock` (the proof checks the opening's trader and that the lock covers
+    ///      its payment). Emits {Committed}.
     function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
         external
         whenNotPaused
@@ -204,6 +206,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
             if (gate > block.timestamp + m.commitHorizon) revert AuctionBeyondHorizon(interval, gate);
         }
         if (uint256(commitment) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(commitment));
+        if (lock > OrderLib.MAX_LOCK) revert AuctionLockTooLarge(lock, OrderLib.MAX_LOCK);
 
         uint256 bal = _balances[token][msg.sender];
         if (bal >= lock) {
@@ -220,7 +223,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         MarketLib.Interval storage iv = _intervals[market][interval];
         index = iv.count;
         if (index >= m.maxCommitments) revert AuctionIntervalFull(interval, m.maxCommitments);
-        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment, poseidonT3);
+        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment, msg.sender, lock, poseidonT4);
         iv.accumulator = acc;
         unchecked {
             iv.count = index + 1; // index < maxCommitments < 2^24

@@ -9,7 +9,7 @@ import {IClearingVerifier} from "../src/interfaces/IClearingVerifier.sol";
 import {SealgridAuction} from "../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../src/EnergyIntentToken.sol";
-import {IPoseidonT3, IPoseidonT5} from "../src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../src/interfaces/IPoseidon.sol";
 import {IClearingVerifierAdapter} from "../src/interfaces/IClearingVerifierAdapter.sol";
 
 /// @notice The generated halo2 verifiers behind the ClearingVerifier adapter, fed a real proof
@@ -133,7 +133,7 @@ contract ClearingVerifierTest is TestBase {
             address(this),
             address(this),
             intents,
-            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
         intents.grantRole(intents.MARKET_ROLE(), address(auction));
@@ -160,10 +160,7 @@ contract ClearingVerifierTest is TestBase {
         auction.depositBond(s.market, 1e6);
         uint256 gate = uint256(s.interval) * 300 - 300;
         vm.warp(gate - 600);
-        bytes32[] memory commitments = vm.parseJsonBytes32Array(vec, ".commitments");
-        for (uint256 k; k < commitments.length; ++k) {
-            auction.commit(s.market, s.interval, commitments[k], 1e6);
-        }
+        _commitSequence(auction, token, s.market, s.interval);
         vm.warp(gate + 10);
         bytes memory proof = _proof();
         vm.expectRevert(ISealgridAuction.AuctionInvalidProof.selector);
@@ -173,5 +170,20 @@ contract ClearingVerifierTest is TestBase {
         vm.assertEq(acc, s.accumulator, "accumulator");
         vm.assertEq(price, s.clearingPrice, "price");
         vm.assertEq(volume, s.volume, "volume");
+    }
+
+    /// Commits the vector's sequence as it was proven: each commitment from its committer with
+    /// its lock (the accumulator binds both).
+    function _commitSequence(SealgridAuction auction, MockERC20 token, bytes32 market, uint64 interval) internal {
+        bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
+        address[] memory who = vm.parseJsonAddressArray(vec, ".committers");
+        uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
+        for (uint256 k; k < cs.length; ++k) {
+            token.mint(who[k], locks[k]);
+            vm.startPrank(who[k]);
+            token.approve(address(auction), locks[k]);
+            auction.commit(market, interval, cs[k], uint128(locks[k]));
+            vm.stopPrank();
+        }
     }
 }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.31;
 
 import {AuctionFixture} from "./utils/Fixture.sol";
 import {OrderLib} from "../src/libraries/OrderLib.sol";
+import {IPoseidonT3} from "../src/interfaces/IPoseidon.sol";
 
 /// @notice The contracts compute exactly the vectors that independent libraries produced
 ///         (circomlibjs for Poseidon, viem for EIP-712; tools/vectors/generate.mjs) and that the
@@ -10,9 +11,11 @@ import {OrderLib} from "../src/libraries/OrderLib.sol";
 contract VectorsTest is AuctionFixture {
     string internal pos;
     string internal eip;
+    IPoseidonT3 internal poseidonT3;
 
     function setUp() public override {
         super.setUp();
+        poseidonT3 = IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3"));
         pos = vm.readFile("contracts/test/vectors/poseidon.json");
         eip = vm.readFile("contracts/test/vectors/eip712.json");
     }
@@ -32,6 +35,13 @@ contract VectorsTest is AuctionFixture {
             uint256[] memory in_ = vm.parseJsonUintArray(pos, _key(".poseidon2", k, ".inputs"));
             uint256 out = vm.parseJsonUint(pos, _key(".poseidon2", k, ".output"));
             vm.assertEq(poseidonT3.hash([in_[0], in_[1]]), out, "poseidon2");
+        }
+        uint256 n3 = _count(pos, ".poseidon3");
+        vm.assertGe(n3, 1, "poseidon3 cases");
+        for (uint256 k; k < n3; ++k) {
+            uint256[] memory in_ = vm.parseJsonUintArray(pos, _key(".poseidon3", k, ".inputs"));
+            uint256 out = vm.parseJsonUint(pos, _key(".poseidon3", k, ".output"));
+            vm.assertEq(poseidonT4.hash([in_[0], in_[1], in_[2]]), out, "poseidon3");
         }
         uint256 n4 = _count(pos, ".poseidon4");
         vm.assertGe(n4, 1, "poseidon4 cases");
@@ -74,13 +84,25 @@ contract VectorsTest is AuctionFixture {
         }
     }
 
-    function test_vectors_accumulator() public view {
+    /// The accumulator vectors, committed through the auction by their committers with their
+    /// locks: the interval's accumulator after each commit is the vector's.
+    function test_vectors_accumulator() public {
         bytes32[] memory cs = vm.parseJsonBytes32Array(pos, ".accumulator.commitments");
+        address[] memory who = vm.parseJsonAddressArray(pos, ".accumulator.committers");
+        uint256[] memory locks = vm.parseJsonUintArray(pos, ".accumulator.locks");
         bytes32[] memory accs = vm.parseJsonBytes32Array(pos, ".accumulator.accs");
         vm.assertEq(cs.length, accs.length, "lengths");
-        uint256 acc;
+        vm.assertEq(who.length, accs.length, "committers");
+        vm.assertEq(locks.length, accs.length, "locks");
+        uint64 i = nextInterval();
         for (uint256 k; k < cs.length; ++k) {
-            acc = poseidonT3.hash([acc, uint256(cs[k])]);
+            uint128 lock = uint128(locks[k]);
+            token.mint(who[k], lock);
+            vm.startPrank(who[k]);
+            token.approve(address(auction), lock);
+            auction.commit(MARKET, i, cs[k], lock);
+            vm.stopPrank();
+            (uint256 acc,,,,,) = auction.getInterval(MARKET, i);
             vm.assertEq(bytes32(acc), accs[k], "accumulator step");
         }
     }

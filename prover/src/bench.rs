@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use alloy_primitives::{Address, B256};
 use sealgrid_clearing::bench::SplitMix64;
-use sealgrid_types::{MarketBounds, Order};
+use sealgrid_types::{MAX_LOCK, MarketBounds, Order, SequenceEntry, Side, required_lock};
 
 use crate::capacity::capacity_for;
 use crate::error::ProverResult;
@@ -23,12 +23,16 @@ pub fn random_batch(n: usize, seed: u64) -> Batch {
     let slots = (0..n)
         .map(|i| {
             if rng.below(20) == 0 {
-                return Slot::Excluded(B256::from(alloy_primitives::U256::from(rng.next_u64())));
+                return Slot::excluded(SequenceEntry {
+                    commitment: B256::from(alloy_primitives::U256::from(rng.next_u64())),
+                    committer: Address::with_last_byte((i % 251) as u8 + 1),
+                    lock: u128::from(rng.next_u64()) % MAX_LOCK,
+                });
             }
             let sell = rng.below(2) == 1;
             let base: i64 = if sell { 40_000 } else { 60_000 };
             let limit = base + rng.below(60_000) as i64 - 30_000;
-            Slot::Opened(Order {
+            let order = Order {
                 trader: Address::with_last_byte((i % 251) as u8 + 1),
                 market,
                 interval: 1_000,
@@ -37,7 +41,13 @@ pub fn random_batch(n: usize, seed: u64) -> Batch {
                 limitPrice: limit - limit % 500,
                 nonce: i as u64,
                 salt: B256::from(alloy_primitives::U256::from(rng.next_u64()) << 64),
-            })
+            };
+            let lock = required_lock(
+                if sell { Side::Sell } else { Side::Buy },
+                order.quantityWh,
+                order.limitPrice,
+            );
+            Slot::committed(order, lock).expect("bench orders are in the field")
         })
         .collect();
     Batch {

@@ -11,18 +11,22 @@
 //!   `side ∈ {0, 1}`, `floor <= limit <= cap`, and its commitment is
 //!   `H(w0, market, interval | q << 64 | limit' << 128 | side << 192, salt)` with the public
 //!   market and interval; an excluded slot's commitment is a free witness (the accumulator binds it);
-//! - `acc_{k+1} = in_seq ? H(acc_k, c_k) : acc_k`, and the last one equals the public accumulator;
+//! - `acc_{k+1} = in_seq ? H(acc_k, c_k, committer_k | lock_k << 160) : acc_k` (committer below
+//!   2^160, lock below 2^93), and the last one equals the public accumulator; an opened slot's
+//!   trader (the low 160 bits of `w0`) is its committer;
 //! - three comparisons against the side's thresholds (`pHi`, `pHi + 1`, `c + 1` for bids, `pLo`,
 //!   `pLo - 1`, `c` for asks) give `D` and `S` at the points of the certificate (see witness.rs);
 //! - bids above `pHi` / asks below `pLo` fill fully; marginal ones get
 //!   `floor(q R / Q) + [rank < leftover]`, with the division checked as `q R = base Q + rem`,
 //!   `rem < Q`;
+//! - the lock covers the fill's payment at `p*`: `1000 lock >= fill |p*|` for buyers when
+//!   `p* > 0` and sellers when `p* < 0` (the payer's amount rounds up, DESIGN §3.2);
 //! - the 50-bit chunk of the fill word, packed five per public element.
 //!
 //! Prices enter comparisons as `phi(x) = uint64(x) ^ 2^63 + 1`, so that `pLo - 1` and `c = floor - 1`
 //! stay non-negative; all comparison operands are range-checked below 2^65 and compared with 66 bits.
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, BaseConfig, MaybeRangeConfig};
 use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
@@ -47,6 +51,12 @@ const SUM_BITS: usize = 64;
 const RANK_BITS: usize = 16;
 /// Bits of a quantity or fill.
 const QTY_BITS: usize = 48;
+/// Bits of an address.
+const ADDRESS_BITS: usize = 160;
+/// Bits of a lock (`MAX_LOCK = 2^93 - 1`).
+const LOCK_BITS: usize = 93;
+/// Bits of `1000 lock - fill |p*|` when the lock covers the payment (`1000 (2^93 - 1) < 2^103`).
+const COVER_BITS: usize = 103;
 
 fn pow2(n: usize) -> Fr {
     Fr::from(2u64).pow_vartime([n as u64])
@@ -190,6 +200,7 @@ impl Circuit<Fr> for ClearingCircuit {
 /// Per-slot cells kept between the passes.
 struct SlotCells {
     in_seq: AssignedValue<Fr>,
+    lock: AssignedValue<Fr>,
     opened: AssignedValue<Fr>,
     side: AssignedValue<Fr>,
     q: AssignedValue<Fr>,
@@ -282,7 +293,9 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
     let mut cells = Vec::with_capacity(capacity);
     let c64 = pow2(64);
     let c128 = pow2(128);
+    let c160 = pow2(160);
     let c192 = pow2(192);
+    let low160 = (U256::from(1) << 160) - U256::from(1);
     let padding = SlotWitness::unopened(B256::ZERO, w.statement.price_floor);
     for k in 0..capacity {
         let s = w.slots.get(k).unwrap_or(&padding);
@@ -290,13 +303,25 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
         let side = load(ctx, Fr::from(u64::from(s.sell)));
         let q = load(ctx, Fr::from(s.quantity));
         let limit = load(ctx, Fr::from(s.price_offset));
-        let w0 = load(ctx, fr_from_u256(s.w0).unwrap_or(zero));
+        let trader = load(ctx, fr_from_u256(s.w0 & low160).unwrap_or(zero));
+        let nonce = load(ctx, fr_from_u256(s.w0 >> 160).unwrap_or(zero));
+        let committer = load(ctx, fr_from_u256(s.committer).unwrap_or(zero));
+        let lock = load(ctx, u128_fr(s.lock));
         let salt = load(ctx, fr_from_u256(s.salt).unwrap_or(zero));
         let c_excl = load(ctx, fr_from_b256(s.commitment).unwrap_or(zero));
         gate.assert_bit(ctx, opened);
         gate.assert_bit(ctx, side);
         range.range_check(ctx, q, QTY_BITS);
         range.range_check(ctx, limit, 64);
+        range.range_check(ctx, trader, ADDRESS_BITS);
+        range.range_check(ctx, nonce, 64);
+        range.range_check(ctx, committer, ADDRESS_BITS);
+        range.range_check(ctx, lock, LOCK_BITS);
+        // opened * (trader - committer) == 0: an opening belongs to the account that committed it
+        let other = gate.sub(ctx, trader, committer);
+        let other = gate.mul(ctx, other, opened);
+        assert_zero(ctx, &gate, other);
+        let w0 = gate.mul_add(ctx, nonce, Constant(c160), trader);
         let in_seq = range.is_less_than(ctx, Constant(Fr::from(k as u64)), count, 32);
         let stray = gate.mul_not(ctx, in_seq, opened);
         assert_zero(ctx, &gate, stray);
@@ -320,7 +345,8 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
         );
         let c_open = hashes.hash(ctx, [w0, market, w2, salt]);
         let c = gate.select(ctx, c_open, c_excl, opened);
-        let acc_next = hashes.hash(ctx, [acc, c]);
+        let binding = gate.mul_add(ctx, lock, Constant(c160), committer);
+        let acc_next = hashes.hash(ctx, [acc, c, binding]);
         acc = gate.select(ctx, acc_next, acc, in_seq);
 
         let value = gate.add(ctx, limit, Constant(Fr::from(1u64)));
@@ -335,6 +361,7 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
         }
         cells.push(SlotCells {
             in_seq,
+            lock,
             opened,
             side,
             q,
@@ -405,6 +432,14 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
     range.range_check(ctx, left_bid, RANK_BITS);
     range.range_check(ctx, left_ask, RANK_BITS);
 
+    // |p*| and its sign: p* < 0 iff its offset is below 2^63
+    let half = Constant(Fr::from(1u64 << 63));
+    let negative = range.is_less_than(ctx, price, half, 64);
+    let up = gate.sub(ctx, price, half);
+    let down = gate.sub(ctx, half, price);
+    let abs_price = gate.select(ctx, down, up, negative);
+    let positive = gate.not(ctx, negative);
+
     // ---- pass 3: leftovers, fills, totals, fill words ----
     let (mut rank_bid, mut rank_ask) = (ctx.load_zero(), ctx.load_zero());
     let (mut total, mut sells) = (ctx.load_zero(), ctx.load_zero());
@@ -426,6 +461,13 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
         let fill = gate.mul(ctx, fill, nz);
         range.range_check(ctx, fill, QTY_BITS);
         total = gate.add(ctx, total, fill);
+        // 1000 lock - payer * fill |p*| >= 0, with payer = sell ? p* < 0 : p* >= 0 (|p*| = 0 at 0)
+        let payer = gate.select(ctx, negative, positive, cell.side);
+        let owed = gate.mul(ctx, fill, abs_price);
+        let owed = gate.mul(ctx, owed, payer);
+        let cover = gate.mul(ctx, cell.lock, Constant(Fr::from(1000u64)));
+        let slack = gate.sub(ctx, cover, owed);
+        range.range_check(ctx, slack, COVER_BITS);
         sells = gate.mul_add(ctx, cell.side, fill, sells);
 
         let fill_zero = gate.is_zero(ctx, fill);

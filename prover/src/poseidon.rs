@@ -13,8 +13,9 @@
 //! - the output `state[0]` is `s0` on the block's last row.
 //!
 //! Rounds run 4 full, `R_P` partial, 4 full with the unoptimised constants and MDS matrix
-//! ([`sealgrid_types::permutation_t3`]), so a width-`t` block has `16 + R_P + 1` rows: 74 for
-//! width 3, 77 for width 5. Every constraint has degree at most 5 (selector times `u^4`), which
+//! ([`sealgrid_types::permutation_t4`], [`sealgrid_types::permutation_t5`]), so a width-`t`
+//! block has `16 + R_P + 1` rows: 73 for width 4 (the accumulator step), 77 for width 5 (the
+//! order commitment). Every constraint has degree at most 5 (selector times `u^4`), which
 //! keeps halo2's quotient on the same 4n extended domain as the flex gate and its lookups.
 //!
 //! Hashes are queued while the flex-gate part is built ([`HashQueue::hash`]): the output is a
@@ -56,11 +57,11 @@ struct Permutation {
 }
 
 impl Permutation {
-    fn t3() -> &'static Self {
+    fn t4() -> &'static Self {
         static P: OnceLock<Permutation> = OnceLock::new();
         P.get_or_init(|| {
-            let (rc, mds) = sealgrid_types::permutation_t3();
-            Self::new(57, rc.iter().map(|r| r.to_vec()), mds.map(|r| r.to_vec()))
+            let (rc, mds) = sealgrid_types::permutation_t4();
+            Self::new(56, rc.iter().map(|r| r.to_vec()), mds.map(|r| r.to_vec()))
         })
     }
 
@@ -87,7 +88,7 @@ impl Permutation {
 
     fn for_inputs(inputs: usize) -> Option<&'static Self> {
         match inputs {
-            2 => Some(Self::t3()),
+            3 => Some(Self::t4()),
             4 => Some(Self::t5()),
             _ => None,
         }
@@ -164,9 +165,9 @@ pub struct PoseidonConfig {
     aux: Column<Advice>,
     rc: [Column<Fixed>; COLUMNS],
     q_init: Selector,
-    /// Full-round selectors for width 3 and width 5.
+    /// Full-round selectors for width 4 and width 5.
     q_full: [Selector; 2],
-    /// Partial-round selectors for width 3 and width 5.
+    /// Partial-round selectors for width 4 and width 5.
     q_partial: [Selector; 2],
 }
 
@@ -197,6 +198,7 @@ fn mix(row: &[Fr], term: impl Fn(usize, Expression<Fr>) -> Expression<Fr>) -> Ex
         .unwrap_or(Expression::Constant(Fr::ZERO))
 }
 
+/// The index of a width's selectors (4 -> 0, 5 -> 1).
 fn selector_index(width: usize) -> usize {
     usize::from(width == 5)
 }
@@ -223,7 +225,7 @@ impl PoseidonConfig {
             let q = m.query_selector(config.q_init);
             vec![q * m.query_advice(s[0], Rotation::cur())]
         });
-        for p in [Permutation::t3(), Permutation::t5()] {
+        for p in [Permutation::t4(), Permutation::t5()] {
             let t = p.width;
             let idx = selector_index(t);
             meta.create_gate("poseidon full round", |m| {
@@ -286,7 +288,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl HashQueue {
-    /// circomlib `poseidon(inputs)` for 2 or 4 inputs: queues the permutation and returns its
+    /// circomlib `poseidon(inputs)` for 3 or 4 inputs: queues the permutation and returns its
     /// output as a virtual cell of `ctx`'s copy manager.
     pub fn hash<const N: usize>(
         &mut self,
@@ -294,7 +296,7 @@ impl HashQueue {
         inputs: [AssignedValue<Fr>; N],
     ) -> AssignedValue<Fr> {
         let Some(permutation) = Permutation::for_inputs(N) else {
-            unreachable!("the circuit hashes 2 or 4 inputs");
+            unreachable!("the circuit hashes 3 or 4 inputs");
         };
         let trace = permutation.trace(&inputs.map(|a| *a.value()));
         let output = trace.last().map_or(Fr::ZERO, |row| row.s[0]);
@@ -390,10 +392,10 @@ mod tests {
 
     #[test]
     fn trace_computes_circomlib() {
-        let (a, b) = (Fr::from(1u64), Fr::from(2u64));
-        let t = Permutation::t3().trace(&[a, b]);
-        assert_eq!(t.len(), 74);
-        assert_eq!(t[73].s[0], sealgrid_types::hash2(a, b));
+        let x = [1u64, 2, 3].map(Fr::from);
+        let t = Permutation::t4().trace(&x);
+        assert_eq!(t.len(), 73);
+        assert_eq!(t[72].s[0], sealgrid_types::hash3(x));
         let x = [3u64, 5, 7, 11].map(Fr::from);
         let t = Permutation::t5().trace(&x);
         assert_eq!(t.len(), 77);

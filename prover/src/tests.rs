@@ -58,7 +58,7 @@ fn poseidon_gate_rejects_a_wrong_cell() {
     use sealgrid_types::{MarketBounds, Order};
 
     let order = |i: u64, side: u8, q: u64, limit: i64| {
-        crate::Slot::Opened(Order {
+        crate::Slot::committed(Order {
             trader: Address::with_last_byte(i as u8 + 1),
             market: B256::with_last_byte(7),
             interval: 9,
@@ -67,7 +67,8 @@ fn poseidon_gate_rejects_a_wrong_cell() {
             limitPrice: limit,
             nonce: i,
             salt: B256::with_last_byte(i as u8 + 40),
-        })
+        }, u128::from(q) * u128::try_from(limit.max(0)).unwrap_or(0))
+        .expect("in field")
     };
     let batch = crate::Batch {
         market: B256::with_last_byte(7),
@@ -80,7 +81,7 @@ fn poseidon_gate_rejects_a_wrong_cell() {
     };
     let w = crate::Witness::new(&batch).expect("witness");
     mock_check_circuit(&w, 4, |_| {}, |_| {}).expect("the honest circuit holds");
-    // Job 0 is slot 0's commitment (width 5: 77 rows), job 1 its accumulator step (width 3).
+    // Job 0 is slot 0's commitment (width 5: 77 rows), job 1 its accumulator step (width 4: 73).
     let cases = [
         ("capacity word", (0, 0, 0)),
         ("an input", (0, 0, 2)),
@@ -89,8 +90,9 @@ fn poseidon_gate_rejects_a_wrong_cell() {
         ("a partial round's auxiliary", (0, 8, 5)),
         ("a partial round's output", (0, 9, 1)),
         ("the commitment", (0, 76, 0)),
-        ("the accumulator", (1, 73, 0)),
-        ("a width-3 partial round", (1, 30, 2)),
+        ("the accumulator", (1, 72, 0)),
+        ("the accumulator's binding input", (1, 0, 3)),
+        ("a width-4 partial round", (1, 30, 2)),
     ];
     for (what, fault) in cases {
         let result = mock_check_circuit(&w, 4, |_| {}, |c| c.hashes.fault = Some(fault));

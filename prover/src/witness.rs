@@ -17,7 +17,9 @@
 
 use alloy_primitives::{B256, U256};
 use sealgrid_clearing::{BookOrder, fill_words};
-use sealgrid_types::{MarketBounds, Side, accumulate_all, fr_from_b256, order_commitment};
+use sealgrid_types::{
+    MAX_LOCK, MarketBounds, Side, accumulate_all, fr_from_b256, order_commitment,
+};
 
 use crate::error::{ProverError, ProverResult};
 use crate::statement::{Statement, price_offset};
@@ -37,6 +39,10 @@ pub struct SlotWitness {
     pub opened: bool,
     /// The commitment (computed for openings, given for excluded slots).
     pub commitment: B256,
+    /// The account that committed it (on-chain `msg.sender`; 0 for padding).
+    pub committer: U256,
+    /// The lock it carries, in base units (at most `MAX_LOCK`; 0 for padding).
+    pub lock: u128,
     /// `w0 = uint160(trader) | nonce << 160` (0 when excluded).
     pub w0: U256,
     /// The salt as an integer (0 when excluded).
@@ -85,6 +91,8 @@ impl SlotWitness {
         Self {
             opened: false,
             commitment,
+            committer: U256::ZERO,
+            lock: 0,
             w0: U256::ZERO,
             salt: U256::ZERO,
             sell: false,
@@ -143,13 +151,27 @@ impl Witness {
         let mut slots = Vec::with_capacity(batch.slots.len());
         let mut book = Vec::new();
         for (index, slot) in batch.slots.iter().enumerate() {
-            match slot {
-                Slot::Opened(o) => {
+            let entry = &slot.entry;
+            if entry.lock > MAX_LOCK {
+                return Err(invalid(index, format!("lock {} is above 2^93 - 1", entry.lock)));
+            }
+            let committer = U256::from_be_slice(entry.committer.as_slice());
+            match &slot.opening {
+                Some(o) => {
                     if o.market != batch.market {
                         return Err(invalid(index, "order is for another market"));
                     }
                     if o.interval != batch.interval {
                         return Err(invalid(index, "order is for another interval"));
+                    }
+                    if o.trader != entry.committer {
+                        return Err(invalid(
+                            index,
+                            format!(
+                                "order of {} was committed by {}",
+                                o.trader, entry.committer
+                            ),
+                        ));
                     }
                     o.validate(&batch.bounds)
                         .map_err(|e| invalid(index, e.to_string()))?;
@@ -157,11 +179,19 @@ impl Witness {
                         o.order_side().map_err(|e| invalid(index, e.to_string()))? == Side::Sell;
                     let commitment =
                         order_commitment(o).map_err(|e| invalid(index, e.to_string()))?;
+                    if commitment != entry.commitment {
+                        return Err(invalid(
+                            index,
+                            "the opening does not hash to the on-chain commitment",
+                        ));
+                    }
                     let w0 =
                         U256::from_be_slice(o.trader.as_slice()) | (U256::from(o.nonce) << 160);
                     slots.push(SlotWitness {
                         opened: true,
                         commitment,
+                        committer,
+                        lock: entry.lock,
                         w0,
                         salt: U256::from_be_bytes(o.salt.0),
                         sell,
@@ -173,16 +203,22 @@ impl Witness {
                     });
                     book.push((sell, o.quantityWh, o.limitPrice));
                 }
-                Slot::Excluded(c) => {
-                    fr_from_b256(*c).map_err(|_| ProverError::CommitmentNotInField {
+                None => {
+                    let c = entry.commitment;
+                    fr_from_b256(c).map_err(|_| ProverError::CommitmentNotInField {
                         index,
-                        commitment: *c,
+                        commitment: c,
                     })?;
-                    slots.push(SlotWitness::unopened(*c, price_floor));
+                    slots.push(SlotWitness {
+                        committer,
+                        lock: entry.lock,
+                        ..SlotWitness::unopened(c, price_floor)
+                    });
                 }
             }
         }
-        let accumulator = accumulate_all(slots.iter().map(|s| &s.commitment))
+        let entries: Vec<_> = batch.slots.iter().map(|s| s.entry).collect();
+        let accumulator = accumulate_all(&entries)
             .map_err(|e| ProverError::InvalidStatement(e.to_string()))?;
 
         // The reference engine over the openings, in commitment order.
@@ -294,6 +330,22 @@ impl Witness {
                     *left -= i128::from(extra);
                     s.fill = s.base + extra;
                 }
+            }
+        }
+
+        // Every payer's lock covers its payment at p* (DESIGN §3.6): buyers when p* > 0, sellers
+        // when p* < 0, rounded up as in §3.2. The circuit checks `1000 lock >= fill |p*|`.
+        for (index, s) in slots.iter().enumerate() {
+            let pays = if s.sell { price < 0 } else { price > 0 };
+            let owed = u128::from(s.fill) * u128::from(price.unsigned_abs());
+            if pays && s.lock.saturating_mul(1000) < owed {
+                return Err(invalid(
+                    index,
+                    format!(
+                        "lock {} does not cover the payment for {} Wh at {price}",
+                        s.lock, s.fill
+                    ),
+                ));
             }
         }
 

@@ -4,13 +4,14 @@
 
 mod common;
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use common::*;
 use proptest::prelude::*;
 use sealgrid_prover::keys::{mock_check, mock_check_with};
 use sealgrid_prover::statement::EXCLUDED_WORD;
 use sealgrid_prover::statement::price_offset;
 use sealgrid_prover::{Fr, ProverError, Slot, Witness};
+use sealgrid_types::{SequenceEntry, accumulate_all};
 
 const CAPACITY: usize = 4;
 
@@ -110,10 +111,8 @@ fn rejects_swapped_or_dropped_order() {
     // Dropping an opened order (calling it excluded) changes the clearing: a proof for the
     // smaller book does not prove the committed statement, and vice versa.
     let mut b = named_batches().swap_remove(0).1;
-    let Slot::Opened(o) = b.slots[1].clone() else {
-        panic!("slot 1 is opened")
-    };
-    b.slots[1] = Slot::Excluded(sealgrid_types::order_commitment(&o).expect("commitment"));
+    assert!(b.slots[1].opening.is_some(), "slot 1 is opened");
+    b.slots[1] = Slot::excluded(b.slots[1].entry);
     let dropped = Witness::new(&b).expect("witness");
     let honest = valid();
     assert_ne!(dropped.statement.fills, honest.statement.fills);
@@ -205,8 +204,8 @@ fn higher_plateau_cannot_be_claimed() {
 
 fn arb_slot(i: u64) -> impl Strategy<Value = Slot> {
     prop_oneof![
-        4 => (any::<bool>(), 1u64..20, -6i64..6).prop_map(move |(s, q, l)| Slot::Opened(order(i, s, q, l * 10))),
-        1 => Just(Slot::Excluded(B256::with_last_byte(i as u8 + 100))),
+        4 => (any::<bool>(), 1u64..20, -6i64..6).prop_map(move |(s, q, l)| opened(order(i, s, q, l * 10))),
+        1 => Just(excluded(i as u8 + 100)),
     ]
 }
 
@@ -222,4 +221,93 @@ proptest! {
         let w = Witness::new(&batch(slots)).expect("witness");
         prop_assert!(mock_check(&w, CAPACITY).is_ok());
     }
+}
+
+/// The public accumulator of a (tampered) witness, as the contract would hold it had the
+/// sequence been committed that way.
+fn accumulator_of(w: &Witness) -> B256 {
+    let entries: Vec<SequenceEntry> = w
+        .slots
+        .iter()
+        .map(|s| SequenceEntry {
+            commitment: s.commitment,
+            committer: Address::from_word(B256::from(s.committer)),
+            lock: s.lock,
+        })
+        .collect();
+    accumulate_all(&entries).expect("in field")
+}
+
+/// Hole 3 (issue 17): a commitment copied by another account cannot be opened with the original
+/// trader's opening. The contract's accumulator binds the copier as the committer; the circuit
+/// requires the opening's trader to be the committer.
+#[test]
+fn rejects_an_opening_of_a_commitment_someone_else_committed() {
+    let honest = valid();
+    assert_eq!(accumulator_of(&honest), honest.statement.accumulator);
+    mock_check(&honest, CAPACITY).expect("the honest witness holds");
+    let mut w = honest.clone();
+    w.slots[0].committer = alloy_primitives::U256::from(0xdead_u64);
+    w.statement.accumulator = accumulator_of(&w);
+    rejects("opening of a copied commitment", &w, |_| {});
+
+    // The native twin refuses it before any proving.
+    let mut b = named_batches().swap_remove(0).1;
+    b.slots[0].entry.committer = Address::with_last_byte(0xde);
+    assert!(matches!(
+        Witness::new(&b),
+        Err(ProverError::InvalidOpening { index: 0, .. })
+    ));
+}
+
+/// Hole 3 (issue 17): a buyer committed with lock 0 cannot be filled at a positive price (its
+/// payment would come out of other traders' money); nor a seller at a negative one.
+#[test]
+fn rejects_a_fill_its_lock_does_not_cover() {
+    let honest = valid();
+    assert!(honest.statement.price > 0);
+    assert!(honest.slots[0].fill > 0 && !honest.slots[0].sell);
+    let mut w = honest.clone();
+    w.slots[0].lock = 0;
+    w.statement.accumulator = accumulator_of(&w);
+    rejects("buyer with lock 0 filled at p* > 0", &w, |_| {});
+    // A seller's lock does not matter at a positive price.
+    let mut w = honest.clone();
+    w.slots[1].lock = 0;
+    w.statement.accumulator = accumulator_of(&w);
+    mock_check(&w, CAPACITY).expect("a seller is paid at p* > 0, whatever its lock");
+
+    // Negative price: the seller pays.
+    let b = batch(vec![bid(0, 5, -10), ask(1, 5, -50)]);
+    let honest = Witness::new(&b).expect("witness");
+    assert!(honest.statement.price < 0 && honest.slots[1].fill == 5);
+    mock_check(&honest, CAPACITY).expect("the honest witness holds");
+    let mut w = honest.clone();
+    w.slots[1].lock = 0;
+    w.statement.accumulator = accumulator_of(&w);
+    rejects("seller with lock 0 filled at p* < 0", &w, |_| {});
+    let mut w = honest.clone();
+    w.slots[0].lock = 0;
+    w.statement.accumulator = accumulator_of(&w);
+    mock_check(&w, CAPACITY).expect("a buyer is paid at p* < 0, whatever its lock");
+
+    // The exact bound: 1000 lock >= fill |p*|, i.e. the payer's amount rounded up.
+    let b = batch(vec![bid(0, 1000, 7), ask(1, 1000, 7)]);
+    let honest = Witness::new(&b).expect("witness");
+    assert_eq!((honest.statement.price, honest.slots[0].fill), (7, 1000));
+    let mut w = honest.clone();
+    w.slots[0].lock = 7;
+    w.statement.accumulator = accumulator_of(&w);
+    mock_check(&w, CAPACITY).expect("a lock of exactly the payment holds");
+    w.slots[0].lock = 6;
+    w.statement.accumulator = accumulator_of(&w);
+    rejects("a lock one unit short", &w, |_| {});
+
+    // The native twin refuses an under-locked payer before any proving.
+    let mut b = named_batches().swap_remove(0).1;
+    b.slots[0].entry.lock = 0;
+    assert!(matches!(
+        Witness::new(&b),
+        Err(ProverError::InvalidOpening { index: 0, .. })
+    ));
 }

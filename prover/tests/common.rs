@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256};
 use sealgrid_prover::{Batch, Slot};
-use sealgrid_types::{MarketBounds, Order};
+use sealgrid_types::{MarketBounds, Order, SequenceEntry, Side, required_lock};
 
 pub const FLOOR: i64 = -500;
 pub const CAP: i64 = 500;
@@ -33,16 +33,27 @@ pub fn batch(slots: Vec<Slot>) -> Batch {
     }
 }
 
+/// An opened slot committed by the order's trader with the lock its limit requires.
+pub fn opened(o: Order) -> Slot {
+    let side = if o.side == 1 { Side::Sell } else { Side::Buy };
+    let lock = required_lock(side, o.quantityWh, o.limitPrice);
+    Slot::committed(o, lock).expect("test orders are in the field")
+}
+
 pub fn bid(i: u64, q: u64, l: i64) -> Slot {
-    Slot::Opened(order(i, false, q, l))
+    opened(order(i, false, q, l))
 }
 
 pub fn ask(i: u64, q: u64, l: i64) -> Slot {
-    Slot::Opened(order(i, true, q, l))
+    opened(order(i, true, q, l))
 }
 
 pub fn excluded(i: u8) -> Slot {
-    Slot::Excluded(B256::with_last_byte(i))
+    Slot::excluded(SequenceEntry {
+        commitment: B256::with_last_byte(i),
+        committer: Address::with_last_byte(i.wrapping_add(0x80)),
+        lock: u128::from(i) * 7,
+    })
 }
 
 /// The batches every test family runs over (capacity 4): ties, negative prices, one-sided,

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use alloy_primitives::{Address, B256};
 use common::*;
 use sealgrid_prover::evm::{self, EvmVerifier};
 use sealgrid_prover::params::{ParamsSource, default_cache_dir};
@@ -141,6 +142,8 @@ fn forge_vector_is_current() {
             "fills": format!("0x{}", hex::encode(s.fills.iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<_>>())),
             "proof": format!("0x{}", hex::encode(&proof.bytes)),
             "commitments": w.slots.iter().map(|s| s.commitment.to_string()).collect::<Vec<_>>(),
+            "committers": w.slots.iter().map(|s| Address::from_word(B256::from(s.committer)).to_string()).collect::<Vec<_>>(),
+            "locks": w.slots.iter().map(|s| format!("{:#x}", s.lock)).collect::<Vec<_>>(),
         });
         std::fs::write(
             &path,

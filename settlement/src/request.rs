@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use sealgrid_store::{Store, StoredOrder};
-use sealgrid_types::{ClearedBatch, Fill, MarketBounds, Order, ProofRequest, ProofSlot};
+use sealgrid_types::{
+    ClearedBatch, Fill, MarketBounds, Order, ProofRequest, ProofSlot, SequenceEntry,
+};
 
 use crate::{SettlementError, SettlementResult};
 
@@ -36,18 +38,26 @@ pub async fn proof_request(
     let mut slots = Vec::with_capacity(commitments.len());
     for (k, c) in commitments.iter().enumerate() {
         let excluded = Fill::decode(batch.fills[k])? == Fill::Excluded;
+        let entry = SequenceEntry {
+            commitment: c.commitment,
+            committer: c.trader,
+            lock: c.lock,
+        };
         let slot = match opened.remove(&k) {
-            Some(o) if !excluded => ProofSlot::Opened(Order {
+            Some(o) if !excluded => ProofSlot::opened(
+                entry,
+                Order {
                 trader: o.trader,
                 market: o.market,
                 interval: o.interval,
                 side: o.side,
                 quantityWh: o.quantity_wh,
                 limitPrice: o.limit_price,
-                nonce: o.nonce,
-                salt: o.salt,
-            }),
-            _ => ProofSlot::Excluded(c.commitment),
+                    nonce: o.nonce,
+                    salt: o.salt,
+                },
+            ),
+            _ => ProofSlot::excluded(entry),
         };
         slots.push(slot);
     }

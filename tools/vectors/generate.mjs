@@ -21,6 +21,7 @@
 // contracts/test/vectors/poseidon.json
 //   fieldModulus            r
 //   poseidon2[]             { inputs: [a, b], output }            circomlib poseidon([a, b])
+//   poseidon3[]             { inputs: [a, b, c], output }         circomlib poseidon([a, b, c])
 //   poseidon4[]             { inputs: [a, b, c, d], output }      circomlib poseidon([a, b, c, d])
 //   outOfField[]            values >= r that every entry point must reject
 //   commitments[]           { name, order, w0, w1, w2, w3, commitment }
@@ -28,8 +29,10 @@
 //                           nonce, salt }; commitment = poseidon([w0, w1, w2, w3])
 //   rejectedOrders[]        { name, order, field }  orders whose `field` ("market" or "salt")
 //                           is >= r: computing the commitment must fail
-//   accumulator             { commitments: [c0, c1, ...], accs: [acc1, acc2, ...] }
-//                           acc0 = 0, acc_{k+1} = poseidon([acc_k, c_k]); accs[k] = acc_{k+1}
+//   accumulator             { commitments: [c0, ...], committers: [a0, ...], locks: [l0, ...],
+//                           accs: [acc1, ...] }  acc0 = 0,
+//                           acc_{k+1} = poseidon([acc_k, c_k, uint160(a_k) | l_k << 160]),
+//                           l_k <= 2^93 - 1; accs[k] = acc_{k+1}
 //
 // contracts/test/vectors/eip712.json
 //   chainId, verifyingContract, name ("sealgrid"), version ("1")
@@ -185,11 +188,21 @@ const rejectedOrders = [
   return { name, order: toJson("Order", order), field };
 });
 
-// Accumulator over the commitments in order, plus one repeated commitment (a commitment may
-// appear twice in a sequence; the accumulator still changes).
+// Accumulator over the commitments in order, each with the account that committed it and its
+// lock, plus one repeated commitment (a commitment may appear twice in a sequence, here copied
+// by another account; the accumulator still changes).
+const MAX_LOCK = (1n << 93n) - 1n;
 const chain = [...commitments.map((c) => BigInt(c.commitment)), BigInt(commitments[0].commitment)];
+const committers = chain.map((_, k) =>
+  k === chain.length - 1 ? getAddress("0xffffffffffffffffffffffffffffffffffffffff") : ACCOUNTS[k % ACCOUNTS.length].address,
+);
+const locks = chain.map((_, k) => (k === 0 ? 0n : k === chain.length - 1 ? MAX_LOCK : BigInt(k) * 1_000_003n));
+const binding = (committer, lock) => {
+  if (lock < 0n || lock > MAX_LOCK) throw new Error(`lock out of range: ${lock}`);
+  return BigInt(committer) | (lock << 160n);
+};
 let acc = 0n;
-const accs = chain.map((c) => (acc = H([acc, c])));
+const accs = chain.map((c, k) => (acc = H([acc, c, binding(committers[k], locks[k])])));
 
 // ---------------------------------------------------------------------------------------------
 // Poseidon input/output cases
@@ -202,6 +215,13 @@ const poseidon2Inputs = [
   [R - 1n, 0n],
   [(1n << 160n) - 1n, (1n << 224n) - 1n],
   ...[0, 1, 2, 3].map((i) => [fieldFrom(`p2/${i}/a`), fieldFrom(`p2/${i}/b`)]),
+];
+const poseidon3Inputs = [
+  [0n, 0n, 0n],
+  [1n, 2n, 3n],
+  [R - 1n, R - 1n, R - 1n],
+  [(1n << 160n) - 1n, R - 1n, binding(getAddress("0xffffffffffffffffffffffffffffffffffffffff"), MAX_LOCK)],
+  ...[0, 1, 2].map((i) => [0, 1, 2].map((j) => fieldFrom(`p3/${i}/${j}`))),
 ];
 const poseidon4Inputs = [
   [0n, 0n, 0n, 0n],
@@ -219,16 +239,29 @@ const poseidon2 = poseidon2Inputs.map((inputs) => {
   if (known !== undefined && known !== output) throw new Error("known Poseidon vector mismatch");
   return { inputs: inputs.map(word), output: word(output) };
 });
+const KNOWN3 = { "1,2,3": 0x0e7732d89e6939c0ff03d5e58dab6302f3230e269dc5b968f725df34ab36d732n };
+const poseidon3 = poseidon3Inputs.map((inputs) => {
+  const output = H(inputs);
+  const known = KNOWN3[inputs.join(",")];
+  if (known !== undefined && known !== output) throw new Error("known Poseidon vector mismatch");
+  return { inputs: inputs.map(word), output: word(output) };
+});
 const poseidon4 = poseidon4Inputs.map((inputs) => ({ inputs: inputs.map(word), output: word(H(inputs)) }));
 
 const poseidonJson = {
   fieldModulus: word(R),
   poseidon2,
+  poseidon3,
   poseidon4,
   outOfField: [R, R + 1n, (1n << 256n) - 1n].map(word),
   commitments,
   rejectedOrders,
-  accumulator: { commitments: chain.map(word), accs: accs.map(word) },
+  accumulator: {
+    commitments: chain.map(word),
+    committers,
+    locks: locks.map((l) => `0x${l.toString(16)}`),
+    accs: accs.map(word),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {IClearingVerifier} from "./IClearingVerifier.sol";
 import {ICollateralVault} from "./ICollateralVault.sol";
 import {IEnergyIntentToken} from "./IEnergyIntentToken.sol";
-import {IPoseidonT3, IPoseidonT5} from "./IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "./IPoseidon.sol";
 import {OrderLib} from "../libraries/OrderLib.sol";
 
 /// @title ISealgridAuction
@@ -171,6 +171,8 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     error AuctionMarketClosed(bytes32 market);
     /// @notice A value hashed with Poseidon is not below the BN254 scalar field modulus.
     error AuctionFieldOverflow(uint256 value);
+    /// @notice A commitment's lock is above the largest the accumulator can bind (2^93 - 1).
+    error AuctionLockTooLarge(uint256 lock, uint256 max);
     /// @notice The interval's gate has closed (or the interval starts before the gate lead).
     error AuctionGateClosed(uint64 interval, uint256 gate);
     /// @notice The interval is further ahead than the market's commit horizon.
@@ -248,9 +250,9 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @return The intent token.
     function intents() external view returns (IEnergyIntentToken);
 
-    /// @notice Poseidon with two inputs (the commitment accumulator).
-    /// @return The deployed PoseidonT3.
-    function poseidonT3() external view returns (IPoseidonT3);
+    /// @notice Poseidon with three inputs (the commitment accumulator).
+    /// @return The deployed PoseidonT4.
+    function poseidonT4() external view returns (IPoseidonT4);
 
     /// @notice Poseidon with four inputs (order commitments, in disputes).
     /// @return The deployed PoseidonT5.
@@ -315,7 +317,8 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param commitment The Poseidon commitment of the order (docs/encoding.md).
-    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded).
+    /// @param lock The amount to lock (at least the order's required lock, or it can be excluded;
+    ///        at most 2^93 - 1). The accumulator binds it and the caller to the commitment.
     /// @return index The commitment's position in the interval's sequence.
     function commit(bytes32 market, uint64 interval, bytes32 commitment, uint128 lock)
         external

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.31;
 
-import {IPoseidonT3, IPoseidonT5} from "../interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../interfaces/IPoseidon.sol";
 
 /// @title OrderLib
 /// @notice The sealgrid order: its EIP-712 struct hash, its Poseidon commitment and the
@@ -35,6 +35,10 @@ library OrderLib {
 
     /// @dev Largest order quantity in Wh (2^48 - 1), so that sums over a batch stay far inside uint64.
     uint64 internal constant MAX_QUANTITY_WH = (uint64(1) << 48) - 1;
+
+    /// @dev Largest lock of one commitment (2^93 - 1 base units), so that the committer and the
+    ///      lock pack into one field element of the accumulator (160 + 93 bits).
+    uint256 internal constant MAX_LOCK = (uint256(1) << 93) - 1;
 
     /// @dev Side codes.
     uint8 internal constant BUY = 0;
@@ -85,11 +89,18 @@ library OrderLib {
         return bytes32(t5.hash([w0, market, w2, salt]));
     }
 
-    /// @notice One accumulator step: H(acc, commitment).
-    /// @dev Both inputs must be below the field modulus; the auction checks commitments on entry
-    ///      and the accumulator is a Poseidon output.
-    function accumulate(uint256 acc, bytes32 c, IPoseidonT3 t3) internal view returns (uint256) {
-        return t3.hash([acc, uint256(c)]);
+    /// @notice One accumulator step: H(acc, commitment, uint160(committer) | lock << 160)
+    ///         (circomlib Poseidon with three inputs), binding each commitment to the account that
+    ///         committed it and to its lock, so that the proof can check both (DESIGN §3.6).
+    /// @dev `acc` is a Poseidon output and the auction checks the commitment below the field
+    ///      modulus and `lock <= MAX_LOCK` on entry, so the packed word (at most 253 bits) is a
+    ///      field element.
+    function accumulate(uint256 acc, bytes32 c, address committer, uint256 lock, IPoseidonT4 t4)
+        internal
+        view
+        returns (uint256)
+    {
+        return t4.hash([acc, uint256(c), uint256(uint160(committer)) | (lock << 160)]);
     }
 
     /// @notice The lock an order needs: the most its trader can owe at any clearing price the

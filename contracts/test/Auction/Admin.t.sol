@@ -8,7 +8,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {IClearingVerifier} from "../../src/interfaces/IClearingVerifier.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
-import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
 import {OrderLib} from "../../src/libraries/OrderLib.sol";
 import {IEnergyIntentToken} from "../../src/interfaces/IEnergyIntentToken.sol";
@@ -18,14 +18,14 @@ contract AdminTest is AuctionFixture {
 
     function test_constructor_revertsZeroAdmin() public {
         vm.expectRevert(ISealgridAuction.AuctionZeroAddress.selector);
-        new SealgridAuction(address(0), pauser, intents, poseidonT3, poseidonT5);
+        new SealgridAuction(address(0), pauser, intents, poseidonT4, poseidonT5);
     }
 
     function test_constructor_revertsHasherWithoutCode() public {
         vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionNoCode.selector, address(0xBAD)));
-        new SealgridAuction(admin, pauser, intents, IPoseidonT3(address(0xBAD)), poseidonT5);
+        new SealgridAuction(admin, pauser, intents, IPoseidonT4(address(0xBAD)), poseidonT5);
         vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionNoCode.selector, address(0xBAD)));
-        new SealgridAuction(admin, pauser, intents, poseidonT3, IPoseidonT5(address(0xBAD)));
+        new SealgridAuction(admin, pauser, intents, poseidonT4, IPoseidonT5(address(0xBAD)));
     }
 
     function test_createMarket_assignsSequence() public {

@@ -18,7 +18,11 @@ contract CommitTest is AuctionFixture {
         vm.assertEq(before - token.balanceOf(alice), 100e6, "pulled");
         (uint256 acc, uint32 count,,,,) = auction.getInterval(MARKET, i);
         vm.assertEq(count, 1, "count");
-        vm.assertEq(acc, poseidonT3.hash([uint256(0), uint256(r.commitment)]), "accumulator");
+        vm.assertEq(
+            acc,
+            poseidonT4.hash([uint256(0), uint256(r.commitment), uint256(uint160(alice)) | (uint256(100e6) << 160)]),
+            "accumulator binds the commitment, the committer and the lock"
+        );
         vm.assertTrue(auction.isOutstanding(MARKET, i, r), "outstanding");
     }
 
@@ -28,9 +32,38 @@ contract CommitTest is AuctionFixture {
         ISealgridAuction.CommitmentRecord memory b = commitRaw(bob, i, bytes32(uint256(22)), 1);
         vm.assertEq(b.index, 1, "second index");
         (uint256 acc,,,,,) = auction.getInterval(MARKET, i);
-        uint256 expected =
-            poseidonT3.hash([poseidonT3.hash([uint256(0), uint256(a.commitment)]), uint256(22)]);
+        uint256 first = poseidonT4.hash([uint256(0), uint256(a.commitment), uint256(uint160(alice)) | (1 << 160)]);
+        uint256 expected = poseidonT4.hash([first, uint256(22), uint256(uint160(bob)) | (1 << 160)]);
         vm.assertEq(acc, expected, "acc");
+    }
+
+    /// The same commitment copied by another account, or committed with another lock, moves the
+    /// accumulator elsewhere: the proof can tell who committed what with which lock (hole 3).
+    function test_commit_accumulatorBindsCommitterAndLock() public {
+        uint64 i = nextInterval();
+        commitRaw(alice, i, bytes32(uint256(11)), 5);
+        (uint256 accAlice,,,,,) = auction.getInterval(MARKET, i);
+        uint64 j = i + 1;
+        commitRaw(bob, j, bytes32(uint256(11)), 5);
+        (uint256 accBob,,,,,) = auction.getInterval(MARKET, j);
+        vm.assertTrue(accAlice != accBob, "the committer is bound");
+        uint64 k = i + 2;
+        commitRaw(alice, k, bytes32(uint256(11)), 6);
+        (uint256 accRelocked,,,,,) = auction.getInterval(MARKET, k);
+        vm.assertTrue(accAlice != accRelocked, "the lock is bound");
+    }
+
+    function test_commit_refusesLockAboveTheBindableMaximum() public {
+        uint64 i = nextInterval();
+        uint128 tooMuch = uint128(1) << 93;
+        token.mint(alice, tooMuch);
+        vm.startPrank(alice);
+        token.approve(address(auction), tooMuch);
+        vm.expectRevert(
+            abi.encodeWithSelector(ISealgridAuction.AuctionLockTooLarge.selector, uint256(tooMuch), uint256(tooMuch) - 1)
+        );
+        auction.commit(MARKET, i, bytes32(uint256(1)), tooMuch);
+        vm.stopPrank();
     }
 
     function test_commit_usesFreeBalanceFirst() public {

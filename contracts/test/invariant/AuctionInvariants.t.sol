@@ -4,7 +4,7 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TestBase} from "../utils/Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "../utils/Mocks.sol";
-import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
@@ -37,7 +37,7 @@ contract AuctionInvariants is TestBase {
             admin,
             admin,
             intents,
-            IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
+            IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
         vm.startPrank(admin);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.31;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TestBase} from "./Vm.sol";
 import {MockERC20, AcceptAllVerifier} from "./Mocks.sol";
-import {IPoseidonT3, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
+import {IPoseidonT4, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {FillsProof} from "./FillsProof.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
@@ -41,13 +41,13 @@ abstract contract AuctionFixture is TestBase {
     uint128 internal constant SLASH = 100e6;
     uint256 internal constant T0 = 1_800_000_000;
 
-    IPoseidonT3 internal poseidonT3;
+    IPoseidonT4 internal poseidonT4;
     IPoseidonT5 internal poseidonT5;
 
     /// @dev The Poseidon libraries as the deployments use them: their own contracts, compiled
     ///      for runtime gas (foundry.toml's compilation restrictions).
-    function deployPoseidon() internal returns (IPoseidonT3 t3, IPoseidonT5 t5) {
-        t3 = IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3"));
+    function deployPoseidon() internal returns (IPoseidonT4 t3, IPoseidonT5 t5) {
+        t3 = IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4"));
         t5 = IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"));
     }
 
@@ -56,8 +56,8 @@ abstract contract AuctionFixture is TestBase {
         operator = vm.addr(OPERATOR_PK);
         token = new MockERC20();
         intents = new EnergyIntentToken(admin, "https://sealgrid.invalid/intent/{id}.json");
-        (poseidonT3, poseidonT5) = deployPoseidon();
-        auction = new SealgridAuction(admin, pauser, intents, poseidonT3, poseidonT5);
+        (poseidonT4, poseidonT5) = deployPoseidon();
+        auction = new SealgridAuction(admin, pauser, intents, poseidonT4, poseidonT5);
         verifier = new AcceptAllVerifier();
         vm.startPrank(admin);
         intents.grantRole(intents.MARKET_ROLE(), address(auction));

@@ -13,7 +13,7 @@ use sealgrid_chain::bindings::{
 };
 use sealgrid_clearing::{BookOrder, clear_sequence};
 use sealgrid_types::{
-    BatchStatus, ClearingProver, MarketBounds, Order, ProofRequest, ProofSlot, Side, fills_proof,
+    BatchStatus, ClearingProver, MarketBounds, Order, ProofRequest, ProofSlot, SequenceEntry, Side, fills_proof,
     fills_root, order_commitment, pack_fill_words, required_lock,
 };
 
@@ -236,7 +236,7 @@ impl Sim {
         let mut intents_code = sim.code(root, "EnergyIntentToken.sol", "EnergyIntentToken")?;
         intents_code.extend((op, "https://sim.invalid/{id}.json".to_string()).abi_encode_params());
         let intents = sim.create(op, intents_code, "EnergyIntentToken")?;
-        let t3 = sim.deploy(root, "PoseidonT3.sol", "PoseidonT3")?;
+        let t3 = sim.deploy(root, "PoseidonT4.sol", "PoseidonT4")?;
         let t5 = sim.deploy(root, "PoseidonT5.sol", "PoseidonT5")?;
         let verifier_address = match verifier {
             Verifier::TestAcceptAll => sim.deploy(root, "Mocks.sol", "AcceptAllVerifier")?,
@@ -540,10 +540,15 @@ impl Sim {
                         .zip(&orders)
                         .zip(&records)
                         .map(|((o, order), r)| {
+                            let entry = SequenceEntry {
+                                commitment: r.commitment,
+                                committer: r.trader,
+                                lock: r.lock,
+                            };
                             if o.opened {
-                                ProofSlot::Opened(order.clone())
+                                ProofSlot::opened(entry, order.clone())
                             } else {
-                                ProofSlot::Excluded(r.commitment)
+                                ProofSlot::excluded(entry)
                             }
                         })
                         .collect(),

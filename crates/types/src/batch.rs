@@ -7,7 +7,7 @@ use std::{error::Error as StdError, future::Future, pin::Pin};
 
 use alloy_primitives::B256;
 
-use crate::{MarketBounds, Order, TypesResult, fills_root};
+use crate::{MarketBounds, Order, SequenceEntry, TypesResult, fills_root};
 
 /// A boxed future, so that the pipeline's traits can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -58,13 +58,47 @@ impl ClearedBatch {
     }
 }
 
-/// One commitment of a cleared interval as the prover needs it.
+/// One commitment of a cleared interval as the prover needs it: the on-chain sequence entry
+/// (commitment, committer, lock: what the accumulator binds) and, if it was opened to the
+/// operator, the order with its salt.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProofSlot {
-    /// The opened order (with its salt).
-    Opened(Order),
-    /// Never opened, or withdrawn: only the on-chain commitment is known.
-    Excluded(B256),
+pub struct ProofSlot {
+    /// The entry as committed on-chain.
+    pub entry: SequenceEntry,
+    /// The opened order, or `None` if it was never opened or was withdrawn (excluded).
+    pub opening: Option<Order>,
+}
+
+impl ProofSlot {
+    /// An opened slot.
+    pub fn opened(entry: SequenceEntry, order: Order) -> Self {
+        Self {
+            entry,
+            opening: Some(order),
+        }
+    }
+
+    /// An opened slot for `order`, committed by its trader with `lock`: the entry's commitment is
+    /// computed from the order (for tests, benchmarks and simulations that make their own books).
+    ///
+    /// # Errors
+    /// If the order's market or salt is not a field element.
+    pub fn committed(order: Order, lock: u128) -> TypesResult<Self> {
+        let entry = SequenceEntry {
+            commitment: crate::order_commitment(&order)?,
+            committer: order.trader,
+            lock,
+        };
+        Ok(Self::opened(entry, order))
+    }
+
+    /// An excluded slot (never opened, or withdrawn).
+    pub fn excluded(entry: SequenceEntry) -> Self {
+        Self {
+            entry,
+            opening: None,
+        }
+    }
 }
 
 /// The private input of a proof: the interval's whole sequence in on-chain order.

@@ -18,6 +18,13 @@ pub enum TypesError {
         /// The offending value.
         value: U256,
     },
+    /// A commitment's lock is above `MAX_LOCK = 2^93 - 1` (it could not be bound into the
+    /// accumulator).
+    #[error("lock {lock} is above the maximum 2^93 - 1")]
+    LockTooLarge {
+        /// The offending lock in base units.
+        lock: u128,
+    },
     /// An order's quantity is zero.
     #[error("order quantity is zero")]
     ZeroQuantity,

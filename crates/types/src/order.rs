@@ -11,7 +11,7 @@ use alloy_sol_types::{Eip712Domain, SolStruct, sol};
 
 use crate::error::{TypesError, TypesResult};
 use crate::field::{fr_to_b256, to_fr};
-use crate::poseidon::{hash2, hash4};
+use crate::poseidon::{hash3, hash4};
 use crate::units::MAX_QUANTITY_WH;
 
 sol! {
@@ -241,18 +241,50 @@ pub fn order_commitment(order: &Order) -> TypesResult<B256> {
 /// The accumulator's start value `acc_0`.
 pub const ACCUMULATOR_INIT: B256 = B256::ZERO;
 
-/// One accumulator step `acc_{k+1} = H(acc_k, c_k)`. Both must be below `r`.
-pub fn accumulate(acc: B256, commitment: B256) -> TypesResult<B256> {
-    let a = to_fr("accumulator", acc.into())?;
-    let c = to_fr("commitment", commitment.into())?;
-    Ok(fr_to_b256(hash2(a, c)))
+/// The largest lock a commitment can carry: `2^93 - 1` base units, so that the committer and the
+/// lock pack into one field element below `r` (160 + 93 bits). The auction refuses larger locks.
+pub const MAX_LOCK: u128 = (1 << 93) - 1;
+
+/// One entry of an interval's on-chain sequence: the commitment, the account that committed it
+/// and the lock it carries (DESIGN §3.4: the accumulator binds all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SequenceEntry {
+    /// The Poseidon commitment (below `r`).
+    pub commitment: B256,
+    /// `msg.sender` of the commit.
+    pub committer: Address,
+    /// The lock in payment-token base units (at most [`MAX_LOCK`]).
+    pub lock: u128,
 }
 
-/// The accumulator over a whole sequence of commitments, from [`ACCUMULATOR_INIT`].
-pub fn accumulate_all<'a>(commitments: impl IntoIterator<Item = &'a B256>) -> TypesResult<B256> {
-    commitments
+impl SequenceEntry {
+    /// `uint160(committer) | lock << 160`, the accumulator's third input. Fails if the lock is
+    /// above [`MAX_LOCK`].
+    pub fn binding(&self) -> TypesResult<U256> {
+        if self.lock > MAX_LOCK {
+            return Err(TypesError::LockTooLarge { lock: self.lock });
+        }
+        Ok(U256::from_be_slice(self.committer.as_slice()) | (U256::from(self.lock) << 160))
+    }
+}
+
+/// One accumulator step `acc_{k+1} = H(acc_k, c_k, uint160(committer_k) | lock_k << 160)`
+/// (circomlib Poseidon, width 4). `acc` and the commitment must be below `r` and the lock at most
+/// [`MAX_LOCK`].
+pub fn accumulate(acc: B256, entry: &SequenceEntry) -> TypesResult<B256> {
+    let a = to_fr("accumulator", acc.into())?;
+    let c = to_fr("commitment", entry.commitment.into())?;
+    let b = to_fr("binding", entry.binding()?)?;
+    Ok(fr_to_b256(hash3([a, c, b])))
+}
+
+/// The accumulator over a whole sequence, from [`ACCUMULATOR_INIT`].
+pub fn accumulate_all<'a>(
+    entries: impl IntoIterator<Item = &'a SequenceEntry>,
+) -> TypesResult<B256> {
+    entries
         .into_iter()
-        .try_fold(ACCUMULATOR_INIT, |acc, c| accumulate(acc, *c))
+        .try_fold(ACCUMULATOR_INIT, |acc, e| accumulate(acc, e))
 }
 
 /// Half the secp256k1 group order: signatures with a larger `s` are rejected (EIP-2), as by
@@ -433,8 +465,19 @@ mod tests {
         let mut o = order();
         o.market = B256::repeat_byte(0xff);
         assert!(order_commitment(&o).is_err());
-        assert!(accumulate(B256::from(FIELD_MODULUS), B256::ZERO).is_err());
-        assert!(accumulate(B256::ZERO, B256::from(FIELD_MODULUS)).is_err());
+        let entry = |commitment: B256, lock: u128| SequenceEntry {
+            commitment,
+            committer: Address::repeat_byte(0xff),
+            lock,
+        };
+        assert!(accumulate(B256::from(FIELD_MODULUS), &entry(B256::ZERO, 0)).is_err());
+        assert!(accumulate(B256::ZERO, &entry(B256::from(FIELD_MODULUS), 0)).is_err());
+        assert!(matches!(
+            accumulate(B256::ZERO, &entry(B256::ZERO, MAX_LOCK + 1)),
+            Err(TypesError::LockTooLarge { .. })
+        ));
+        // The largest binding (all-ones committer, the largest lock) is still below r.
+        assert!(accumulate(B256::ZERO, &entry(B256::ZERO, MAX_LOCK)).is_ok());
     }
 
     #[test]
@@ -459,16 +502,34 @@ mod tests {
 
     #[test]
     fn accumulator_chain() {
-        let c1 = order_commitment(&order()).expect("c1");
-        let mut o = order();
-        o.nonce = 4;
-        let c2 = order_commitment(&o).expect("c2");
-        let acc1 = accumulate(ACCUMULATOR_INIT, c1).expect("acc1");
-        let acc2 = accumulate(acc1, c2).expect("acc2");
-        assert_eq!(accumulate_all(&[c1, c2]).expect("all"), acc2);
+        let o1 = order();
+        let mut o2 = order();
+        o2.nonce = 4;
+        let e1 = SequenceEntry {
+            commitment: order_commitment(&o1).expect("c1"),
+            committer: o1.trader,
+            lock: 90,
+        };
+        let e2 = SequenceEntry {
+            commitment: order_commitment(&o2).expect("c2"),
+            committer: o2.trader,
+            lock: 0,
+        };
+        let acc1 = accumulate(ACCUMULATOR_INIT, &e1).expect("acc1");
+        let acc2 = accumulate(acc1, &e2).expect("acc2");
+        assert_eq!(accumulate_all(&[e1, e2]).expect("all"), acc2);
         assert_eq!(accumulate_all(&[]).expect("empty"), ACCUMULATOR_INIT);
         // Order matters.
-        assert_ne!(accumulate_all(&[c2, c1]).expect("swapped"), acc2);
+        assert_ne!(accumulate_all(&[e2, e1]).expect("swapped"), acc2);
+        // The committer and the lock are bound: the same commitment by someone else, or with
+        // another lock, is another sequence.
+        let stranger = SequenceEntry {
+            committer: Address::repeat_byte(0x11),
+            ..e1
+        };
+        assert_ne!(accumulate(ACCUMULATOR_INIT, &stranger).expect("stranger"), acc1);
+        let relocked = SequenceEntry { lock: 91, ..e1 };
+        assert_ne!(accumulate(ACCUMULATOR_INIT, &relocked).expect("relocked"), acc1);
     }
 
     #[test]

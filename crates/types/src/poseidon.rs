@@ -1,10 +1,12 @@
 //! circomlib's Poseidon over BN254 (docs/encoding.md, "Poseidon").
 //!
-//! x^5 S-box, 8 full rounds, 57 partial rounds for `t = 3` and 60 for `t = 5`, round constants
+//! x^5 S-box, 8 full rounds, 57 partial rounds for `t = 3`, 56 for `t = 4` and 60 for `t = 5`,
+//! round constants
 //! and MDS matrix from the Grain LFSR with `secure_mds = 0` (poseidon-primitives 0.2.0's
 //! generator). `H(x1..xn)` starts from the state `[0, x1, .., xn]`, applies one permutation
 //! and outputs `state[0]`: this is what circomlibjs 0.1.7 and poseidon-solidity 0.0.5 compute,
-//! and what the circuit's Poseidon gate computes from [`permutation_t3`] / [`permutation_t5`].
+//! and what the circuit's Poseidon gate computes from [`permutation_t3`], [`permutation_t4`] and
+//! [`permutation_t5`].
 //!
 //! In poseidon-primitives that is `Hash<Fr, Spec, ConstantLengthIden3<L>, T, T - 1>` with the
 //! domain element 0: the iden3 layout puts the capacity at `state[0]` (initialised to 0), the
@@ -94,6 +96,12 @@ cached_spec!(
     57
 );
 cached_spec!(
+    /// circomlib Poseidon, width 4 (three inputs): 8 full, 56 partial rounds.
+    PoseidonT4,
+    4,
+    56
+);
+cached_spec!(
     /// circomlib Poseidon, width 5 (four inputs): 8 full, 60 partial rounds.
     PoseidonT5,
     5,
@@ -109,6 +117,12 @@ pub fn permutation_t3() -> (Vec<[Fr; 3]>, [[Fr; 3]; 3]) {
     (rc, mds)
 }
 
+/// [`permutation_t3`] for width 4.
+pub fn permutation_t4() -> (Vec<[Fr; 4]>, [[Fr; 4]; 4]) {
+    let (rc, mds, _) = <PoseidonT4 as Spec<Fr, 4, 3>>::constants();
+    (rc, mds)
+}
+
 /// [`permutation_t3`] for width 5.
 pub fn permutation_t5() -> (Vec<[Fr; 5]>, [[Fr; 5]; 5]) {
     let (rc, mds, _) = <PoseidonT5 as Spec<Fr, 5, 4>>::constants();
@@ -118,6 +132,11 @@ pub fn permutation_t5() -> (Vec<[Fr; 5]>, [[Fr; 5]; 5]) {
 /// circomlib's `poseidon([a, b])` (width 3).
 pub fn hash2(a: Fr, b: Fr) -> Fr {
     Hash::<Fr, PoseidonT3, ConstantLengthIden3<2>, 3, 2>::init().hash([a, b], Fr::ZERO)
+}
+
+/// circomlib's `poseidon([x0, x1, x2])` (width 4).
+pub fn hash3(inputs: [Fr; 3]) -> Fr {
+    Hash::<Fr, PoseidonT4, ConstantLengthIden3<3>, 4, 3>::init().hash(inputs, Fr::ZERO)
 }
 
 /// circomlib's `poseidon([x0, x1, x2, x3])` (width 5).
@@ -162,6 +181,8 @@ mod tests {
 
         let (rc3, _, _) = PoseidonT3::constants();
         assert_eq!(rc3.len(), 8 + 57);
+        let (rc4, _, _) = PoseidonT4::constants();
+        assert_eq!(rc4.len(), 8 + 56);
         let (rc5, _, _) = PoseidonT5::constants();
         assert_eq!(rc5.len(), 8 + 60);
     }

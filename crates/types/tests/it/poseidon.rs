@@ -1,9 +1,10 @@
 //! poseidon.json: Poseidon, field checks, order packing, commitments and the accumulator.
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use sealgrid_types::{
-    ACCUMULATOR_INIT, FIELD_MODULUS, TypesError, accumulate, accumulate_all, fr_from_b256,
-    fr_from_u256, fr_to_b256, hash2, hash4, order_commitment, order_words,
+    ACCUMULATOR_INIT, FIELD_MODULUS, MAX_LOCK, SequenceEntry, TypesError, accumulate,
+    accumulate_all, fr_from_b256, fr_from_u256, fr_to_b256, hash2, hash3, hash4,
+    order_commitment, order_words,
 };
 
 use crate::util::{array, b256, order_from_json, u256, vectors};
@@ -29,6 +30,25 @@ fn poseidon2_cases() {
         assert_eq!(inputs.len(), 2);
         assert_eq!(
             fr_to_b256(hash2(inputs[0], inputs[1])),
+            b256(&case["output"]),
+            "case {case}"
+        );
+    }
+}
+
+#[test]
+fn poseidon3_cases() {
+    let v = vectors("poseidon.json");
+    let cases = array(&v, "poseidon3");
+    assert!(cases.len() >= 4);
+    for case in cases {
+        let inputs: Vec<_> = array(case, "inputs")
+            .iter()
+            .map(|x| fr_from_b256(b256(x)).expect("input < r"))
+            .collect();
+        let inputs: [_; 3] = inputs.try_into().expect("three inputs");
+        assert_eq!(
+            fr_to_b256(hash3(inputs)),
             b256(&case["output"]),
             "case {case}"
         );
@@ -64,7 +84,12 @@ fn out_of_field_values_are_rejected() {
             fr_from_u256(value),
             Err(TypesError::NotInField { .. })
         ));
-        assert!(accumulate(ACCUMULATOR_INIT, B256::from(value)).is_err());
+        let entry = SequenceEntry {
+            commitment: B256::from(value),
+            committer: Address::ZERO,
+            lock: 0,
+        };
+        assert!(accumulate(ACCUMULATOR_INIT, &entry).is_err());
     }
 }
 
@@ -108,16 +133,40 @@ fn accumulator_chain() {
     let v = vectors("poseidon.json");
     let acc = &v["accumulator"];
     let commitments: Vec<B256> = array(acc, "commitments").iter().map(b256).collect();
+    let committers: Vec<Address> = array(acc, "committers")
+        .iter()
+        .map(|a| a.as_str().expect("address").parse().expect("address"))
+        .collect();
+    let locks: Vec<u128> = array(acc, "locks")
+        .iter()
+        .map(|l| {
+            let hex = l.as_str().expect("lock").trim_start_matches("0x");
+            u128::from_str_radix(hex, 16).expect("lock")
+        })
+        .collect();
     let accs: Vec<B256> = array(acc, "accs").iter().map(b256).collect();
     assert_eq!(commitments.len(), accs.len());
+    assert_eq!(committers.len(), accs.len());
+    assert_eq!(locks.len(), accs.len());
     assert!(commitments.len() >= 3);
+    assert!(locks.contains(&MAX_LOCK), "the vectors reach the largest lock");
+    let entries: Vec<SequenceEntry> = commitments
+        .iter()
+        .zip(&committers)
+        .zip(&locks)
+        .map(|((c, a), l)| SequenceEntry {
+            commitment: *c,
+            committer: *a,
+            lock: *l,
+        })
+        .collect();
     let mut running = ACCUMULATOR_INIT;
-    for (c, expected) in commitments.iter().zip(&accs) {
-        running = accumulate(running, *c).expect("in field");
+    for (e, expected) in entries.iter().zip(&accs) {
+        running = accumulate(running, e).expect("in field");
         assert_eq!(running, *expected);
     }
     assert_eq!(
-        accumulate_all(&commitments).expect("in field"),
+        accumulate_all(&entries).expect("in field"),
         *accs.last().expect("non-empty")
     );
 }
