@@ -171,12 +171,21 @@ async fn a_batch_naming_a_gas_burning_account_cannot_stall_the_gate() {
         (answer, started.elapsed())
     });
 
-    // The gate closes while the attack is in flight: the interval is cleared at once ...
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The gate closes while the attack is in flight (its orders passed the field checks and it
+    // made its first chain call: before the fix, an ERC-1271 call per order under the gate
+    // lock, about 0.1 s each on anvil): the interval is cleared at once ...
+    let waiting = Instant::now();
+    while counter.count() == calls_before && !attack.is_finished() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the attack reaches the chain or is answered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     net.warp(gate).await;
     m.clock.set(gate);
     let row = tokio::time::timeout(
-        Duration::from_secs(30),
+        Duration::from_secs(15),
         m.scheduler.close_interval(market, i),
     )
     .await
