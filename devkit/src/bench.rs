@@ -65,13 +65,18 @@ pub async fn run_intake_bench(
         DEV_KEYS[0].parse().map_err(bench_err)?,
         store_url,
     );
+    // The benchmark's clients share one loopback address: no per-account or per-client limit.
     cfg.intake = IntakeLimits {
         burst: u64::MAX / 2000,
         per_second: u64::MAX / 2000,
+        ..IntakeLimits::default()
     };
     cfg.api = ApiLimits {
         max_body_bytes: 64 << 20,
         max_batch: opts.batch.max(1),
+        client_orders_burst: u64::MAX / 2000,
+        client_orders_per_second: u64::MAX / 2000,
+        ..ApiLimits::default()
     };
     cfg.background = false;
     let node = launch(cfg).await?;

@@ -227,6 +227,7 @@ pub async fn run_demo(
     cfg.intake = IntakeLimits {
         burst: 1_000,
         per_second: 1_000,
+        ..IntakeLimits::default()
     };
     cfg.clock = Arc::new(clock.clone());
     cfg.pipeline = Pipeline::Settle(SettlementConfig {

@@ -288,9 +288,110 @@ impl Deref for Net {
     }
 }
 
+/// The calls an [`RpcCounter`] saw: (method, `eth_call` target).
+type RpcCalls = Arc<std::sync::Mutex<Vec<(String, Option<Address>)>>>;
+
+/// A JSON-RPC proxy on loopback in front of a devnet that counts the calls going through it
+/// (by method, and `eth_call`s by target), to measure the chain work a client can cause.
+pub struct RpcCounter {
+    /// The proxy's URL (give it to the node instead of the devnet's).
+    pub url: String,
+    calls: RpcCalls,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RpcCounter {
+    /// A proxy to `upstream` on a free loopback port.
+    pub async fn start(upstream: &str) -> Self {
+        use axum::{body::Bytes, extract::State, routing::post};
+        async fn forward(
+            State((calls, upstream, http)): State<(RpcCalls, String, reqwest::Client)>,
+            body: Bytes,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let requests = match &v {
+                serde_json::Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            {
+                let mut calls = calls.lock().unwrap();
+                for r in requests {
+                    let method = r["method"].as_str().unwrap_or("?").to_owned();
+                    let to = (method == "eth_call")
+                        .then(|| r["params"][0]["to"].as_str().and_then(|t| t.parse().ok()))
+                        .flatten();
+                    calls.push((method, to));
+                }
+            }
+            let answer = http
+                .post(&upstream)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match answer {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let bytes = r.bytes().await.unwrap_or_default();
+                    (
+                        axum::http::StatusCode::from_u16(status)
+                            .unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+                        [("content-type", "application/json")],
+                        bytes,
+                    )
+                        .into_response()
+                }
+                Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+            }
+        }
+        let calls: RpcCalls = Arc::default();
+        let app = axum::Router::new().route("/", post(forward)).with_state((
+            calls.clone(),
+            upstream.to_owned(),
+            reqwest::Client::new(),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, calls, task }
+    }
+
+    /// Calls so far.
+    pub fn count(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+
+    /// Calls so far, from the `from`-th on: (method, `eth_call` target).
+    pub fn calls_since(&self, from: usize) -> Vec<(String, Option<Address>)> {
+        self.calls.lock().unwrap()[from..].to_vec()
+    }
+}
+
+impl Drop for RpcCounter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An HTTP client whose requests come from loopback address `ip` (e.g. `127.0.0.2`): another
+/// client, as far as the API's per-client limits are concerned.
+pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .expect("client")
+}
+
 /// How to start a [`Matcher`].
 #[derive(Clone, Debug)]
 pub struct MatcherOptions {
+    /// The node's JSON-RPC endpoint (default: the devnet's), e.g. an [`RpcCounter`].
+    pub rpc: Option<String>,
     /// API limits.
     pub api: ApiLimits,
     /// Intake rate limits.
@@ -304,6 +405,7 @@ pub struct MatcherOptions {
 impl Default for MatcherOptions {
     fn default() -> Self {
         Self {
+            rpc: None,
             api: ApiLimits::default(),
             intake: IntakeLimits::default(),
             now: None,
@@ -365,7 +467,8 @@ impl Matcher {
             None => net.now().await,
         };
         let clock = SimClock::new(now);
-        let mut cfg = NodeConfig::new(net.rpc.clone(), net.auction, signer(0), store_url);
+        let rpc = opts.rpc.clone().unwrap_or_else(|| net.rpc.clone());
+        let mut cfg = NodeConfig::new(rpc, net.auction, signer(0), store_url);
         cfg.api = opts.api;
         cfg.intake = opts.intake;
         cfg.clock = Arc::new(clock.clone());

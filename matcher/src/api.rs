@@ -1,21 +1,30 @@
 //! The HTTP API (axum): order intake, read endpoints, health, metrics, OpenAPI.
 
-use std::sync::Arc;
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use alloy_primitives::B256;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
-    http::{StatusCode, header},
+    extract::{
+        ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, State,
+        rejection::{BytesRejection, PathRejection},
+    },
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use sealgrid_types::Fill;
+use sealgrid_types::{Fill, Side};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Intake, IntakeError, indexer::Indexer, intake::SubmitOrder};
+use crate::{
+    ClientLimit, Intake, IntakeError, indexer::Indexer, intake::SubmitOrder, limit::TokenBuckets,
+};
 
 /// The OpenAPI document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -27,6 +36,14 @@ pub struct ApiLimits {
     pub max_body_bytes: usize,
     /// Most orders in one batch request.
     pub max_batch: usize,
+    /// Orders one client (network address; an IPv6 /64) may submit in a burst, a batch
+    /// counting each of its orders. Checked before any other work on the request.
+    pub client_orders_burst: u64,
+    /// Sustained orders per second per client.
+    pub client_orders_per_second: u64,
+    /// `/health` reports the scheduler late (503) once the interval it is closing is this many
+    /// seconds past its gate and not yet cleared.
+    pub late_after_s: u64,
 }
 
 impl Default for ApiLimits {
@@ -34,6 +51,9 @@ impl Default for ApiLimits {
         Self {
             max_body_bytes: 1 << 20,
             max_batch: 1_000,
+            client_orders_burst: 2_000,
+            client_orders_per_second: 500,
+            late_after_s: 30,
         }
     }
 }
@@ -43,9 +63,12 @@ struct AppState {
     intake: Intake,
     indexer: Arc<Indexer>,
     limits: ApiLimits,
+    clients: Arc<TokenBuckets<IpAddr>>,
 }
 
-/// Builds the router from the intake pipeline and limits.
+/// Builds the router from the intake pipeline and limits. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the per-client limits are keyed by the
+/// peer's address (without it every request counts as one unknown client).
 pub fn router(intake: Intake, indexer: Arc<Indexer>, limits: ApiLimits) -> Router {
     Router::new()
         .route("/v1/orders", post(submit))
@@ -55,12 +78,79 @@ pub fn router(intake: Intake, indexer: Arc<Indexer>, limits: ApiLimits) -> Route
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(AppState {
             intake,
             indexer,
             limits,
+            clients: Arc::new(TokenBuckets::new(
+                limits.client_orders_burst,
+                limits.client_orders_per_second,
+            )),
         })
+}
+
+/// The client a request comes from: the peer's IP address (an IPv6 address by its /64, the
+/// block one subscriber holds; an IPv4-mapped one as IPv4), or `0.0.0.0` when the server was
+/// not given the connection info.
+struct Client(IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Self(client_key(ip)))
+    }
+}
+
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
+/// Takes `orders` from the client's order bucket, or refuses the whole request.
+fn admit(s: &AppState, client: IpAddr, orders: usize) -> Result<(), IntakeError> {
+    let n = u64::try_from(orders.max(1)).unwrap_or(u64::MAX);
+    if s.clients.allow_n(client, n) {
+        Ok(())
+    } else {
+        Err(IntakeError::ClientRateLimited {
+            client,
+            limit: ClientLimit::Orders,
+        })
+    }
+}
+
+async fn no_route() -> Response {
+    not_found("no such route".into())
+}
+
+async fn wrong_method() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "error": { "code": "method_not_allowed",
+            "message": "this route does not take that method" } })),
+    )
+        .into_response()
+}
+
+/// A path segment that did not parse, in the JSON error shape (axum's own rejection answers
+/// in text/plain).
+fn bad_path(r: &PathRejection) -> Response {
+    reject(IntakeError::Malformed(format!("path: {}", r.body_text())))
 }
 
 fn error_body(e: &IntakeError) -> Value {
@@ -95,12 +185,17 @@ fn body_bytes(
     })
 }
 
-async fn submit(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn submit(
+    State(s): State<AppState>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let req = body_bytes(body, s.limits).and_then(|b| {
         serde_json::from_slice::<SubmitOrder>(&b).map_err(|e| IntakeError::Malformed(e.to_string()))
     });
+    let req = req.and_then(|r| admit(&s, client, 1).map(|()| r));
     let r = match req {
-        Ok(req) => s.intake.submit(req).await,
+        Ok(req) => s.intake.submit_from(Some(client), req).await,
         Err(e) => {
             s.intake.metrics().record_intake(Err(e.code()));
             Err(e)
@@ -118,7 +213,11 @@ struct BatchRequest {
     orders: Vec<Value>,
 }
 
-async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn submit_batch(
+    State(s): State<AppState>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let req = body_bytes(body, s.limits).and_then(|b| {
         serde_json::from_slice::<BatchRequest>(&b)
             .map_err(|e| IntakeError::Malformed(e.to_string()))
@@ -130,7 +229,13 @@ async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesReject
                 limit: s.limits.max_batch,
             });
         }
-        Ok(r) => r,
+        Ok(r) => match admit(&s, client, r.orders.len()) {
+            Ok(()) => r,
+            Err(e) => {
+                s.intake.metrics().record_intake(Err(e.code()));
+                return reject(e);
+            }
+        },
         Err(e) => return reject(e),
     };
     // Each order stands alone: one bad order does not affect the others.
@@ -149,7 +254,11 @@ async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesReject
             }
         }
     }
-    let mut outcomes = s.intake.submit_batch(parsed).await.into_iter();
+    let mut outcomes = s
+        .intake
+        .submit_batch_from(Some(client), parsed)
+        .await
+        .into_iter();
     let results: Vec<Value> = slots
         .into_iter()
         .map(|slot| {
@@ -163,21 +272,41 @@ async fn submit_batch(State(s): State<AppState>, body: Result<Bytes, BytesReject
     (StatusCode::OK, Json(json!({ "results": results }))).into_response()
 }
 
-/// Fill word to a JSON description.
-/// (A zero fill carries no side in its word and reads as a buy of 0 Wh.)
-fn describe_fill(word: u64) -> Value {
+/// Fill word to a JSON description. A zero fill carries no side in its word: `side` is the
+/// order's own side when the caller knows it (`order_side`), and `null` otherwise (the public
+/// batch view does not say which side an unfilled order was on).
+fn describe_fill(word: u64, order_side: Option<u8>) -> Value {
     let (side, wh) = match Fill::decode(word) {
         Ok(Fill::Excluded) => return json!({ "excluded": true, "filledWh": 0 }),
-        Ok(Fill::Zero) => ("buy", 0),
-        Ok(Fill::Buy(wh)) => ("buy", wh),
-        Ok(Fill::Sell(wh)) => ("sell", wh),
+        Ok(Fill::Zero) => (
+            order_side
+                .and_then(|c| Side::try_from(c).ok())
+                .map(side_name),
+            0,
+        ),
+        Ok(Fill::Buy(wh)) => (Some("buy"), wh),
+        Ok(Fill::Sell(wh)) => (Some("sell"), wh),
         // The store only holds words the scheduler encoded; say so rather than guess.
         Err(e) => return json!({ "excluded": false, "invalid": e.to_string() }),
     };
     json!({ "excluded": false, "side": side, "filledWh": wh })
 }
 
-async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> Response {
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+async fn order_status(
+    State(s): State<AppState>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Response {
+    let digest = match digest {
+        Ok(Path(d)) => d,
+        Err(r) => return bad_path(&r),
+    };
     let Ok(digest) = digest.parse::<B256>() else {
         return reject(IntakeError::Malformed(
             "digest must be 32 bytes of hex".into(),
@@ -201,7 +330,7 @@ async fn order_status(State(s): State<AppState>, Path(digest): Path<String>) -> 
             b.batch
                 .fills
                 .get(o.index as usize)
-                .map_or(Value::Null, |w| describe_fill(*w)),
+                .map_or(Value::Null, |w| describe_fill(*w, Some(o.side))),
         ),
     };
     Json(json!({
@@ -226,8 +355,12 @@ async fn batch(
     State(s): State<AppState>,
     // Both segments are parsed here, so every refusal has the JSON error shape (axum's own
     // path rejection answers in text/plain).
-    Path((market, interval)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
+    let (market, interval) = match path {
+        Ok(Path(p)) => p,
+        Err(r) => return bad_path(&r),
+    };
     let Ok(market) = market.parse::<B256>() else {
         return reject(IntakeError::Malformed(
             "market must be 32 bytes of hex".into(),
@@ -254,7 +387,7 @@ async fn batch(
             "price": row.batch.price,
             "volume": row.batch.volume,
             "fillWords": row.batch.fills,
-            "fills": row.batch.fills.iter().map(|w| describe_fill(*w)).collect::<Vec<_>>(),
+            "fills": row.batch.fills.iter().map(|w| describe_fill(*w, None)).collect::<Vec<_>>(),
             "clearedAt": row.cleared_at,
             "handedAt": row.handed_at,
         }))
@@ -264,21 +397,44 @@ async fn batch(
     }
 }
 
+/// Healthy (200) when the store and the indexer answer and no scheduler is late for its gate:
+/// a market's scheduler is late once the interval it is closing is more than
+/// [`ApiLimits::late_after_s`] past its gate and not cleared. Otherwise 503, with
+/// `status` `degraded` (store or indexer) or `late`, and the late gates in `scheduler`.
 async fn health(State(s): State<AppState>) -> Response {
     let store = s.intake.store();
     let db = store.ping().await;
     let idx = s.indexer.state().await;
+    let now = s.intake.clock().now();
+    let closing = s.intake.metrics().closing();
+    let mut late = false;
+    let scheduler: Vec<Value> = closing
+        .iter()
+        .map(|c| {
+            let behind = now.saturating_sub(c.gate);
+            let is_late = now >= c.gate.saturating_add(s.limits.late_after_s);
+            late |= is_late;
+            json!({ "market": c.market, "interval": c.interval, "gate": c.gate,
+                "late": is_late, "secondsPastGate": behind })
+        })
+        .collect();
     let ok = db.is_ok() && idx.is_ok();
+    let status = match (ok, late) {
+        (false, _) => "degraded",
+        (true, true) => "late",
+        (true, false) => "ok",
+    };
     let body = json!({
-        "status": if ok { "ok" } else { "degraded" },
+        "status": status,
         "store": { "backend": store.backend(), "ok": db.is_ok() },
         "chainId": s.intake.domain().chain_id,
         "auction": s.intake.domain().verifying_contract,
         "operator": s.intake.operator(),
         "indexer": idx.ok().map(|i| json!({ "nextBlock": i.next_block, "syncedTime": i.synced_time })),
-        "now": s.intake.clock().now(),
+        "scheduler": scheduler,
+        "now": now,
     });
-    let code = if ok {
+    let code = if ok && !late {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -1,6 +1,27 @@
 //! Errors of the matcher: intake rejections carry a stable code for API clients.
 
+use std::net::IpAddr;
+
 use alloy_primitives::{Address, B256};
+
+/// Which per-client (network address) limit a request ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientLimit {
+    /// Orders per second (a batch counts each of its orders).
+    Orders,
+    /// Chain calls per second that its orders would cause (market look-ups, indexer syncs for
+    /// missing commitments, ERC-1271 checks).
+    ChainCalls,
+}
+
+impl std::fmt::Display for ClientLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Orders => "too many orders",
+            Self::ChainCalls => "orders that need too many chain calls",
+        })
+    }
+}
 
 /// Why an order was refused at intake. Each variant has a stable machine code
 /// ([`IntakeError::code`]) and an HTTP status ([`IntakeError::status`]).
@@ -117,6 +138,14 @@ pub enum IntakeError {
     /// The account sent too many requests.
     #[error("rate limit: {0} is sending too many orders")]
     RateLimited(Address),
+    /// The client (network address) is over one of its limits; nothing was done for the order.
+    #[error("rate limit: {client} is sending {limit}")]
+    ClientRateLimited {
+        /// The client's address.
+        client: IpAddr,
+        /// Which limit.
+        limit: ClientLimit,
+    },
     /// The chain or the store failed; the order was not stored and may be retried.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -144,6 +173,7 @@ impl IntakeError {
             Self::NonceReused { .. } => "nonce_reused",
             Self::AlreadyOpened { .. } => "already_opened",
             Self::RateLimited(_) => "rate_limited",
+            Self::ClientRateLimited { .. } => "client_rate_limited",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -164,7 +194,7 @@ impl IntakeError {
             Self::NonceReused { .. } | Self::AlreadyOpened { .. } => 409,
             Self::BodyTooLarge { .. } => 413,
             Self::InsufficientLock { .. } => 422,
-            Self::RateLimited(_) => 429,
+            Self::RateLimited(_) | Self::ClientRateLimited { .. } => 429,
             Self::Unavailable(_) => 503,
         }
     }

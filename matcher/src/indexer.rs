@@ -2,7 +2,7 @@
 
 use sealgrid_chain::{AuctionReader, ChainEvent};
 use sealgrid_store::{CommitmentRow, INDEXER_CURSOR, INDEXER_SYNCED_TIME, Store, Withdrawal};
-use tokio::sync::Mutex;
+use tokio::{sync::Mutex, time::Instant};
 
 use crate::MatcherResult;
 
@@ -18,7 +18,8 @@ pub struct Indexer {
     start_block: u64,
     confirmations: u64,
     // One sync at a time; callers that arrive during a sync wait and then see its result.
-    gate: Mutex<()>,
+    // Holds when the last sync started and what it reached.
+    gate: Mutex<Option<(Instant, SyncState)>>,
 }
 
 /// How far the store has followed the chain.
@@ -39,7 +40,7 @@ impl Indexer {
             store,
             start_block,
             confirmations,
-            gate: Mutex::new(()),
+            gate: Mutex::new(None),
         }
     }
 
@@ -57,7 +58,30 @@ impl Indexer {
 
     /// Reads every confirmed block not yet read. Returns the new state.
     pub async fn sync(&self) -> MatcherResult<SyncState> {
-        let _one = self.gate.lock().await;
+        let mut last = self.gate.lock().await;
+        let started = Instant::now();
+        let state = self.sync_once().await?;
+        *last = Some((started, state));
+        Ok(state)
+    }
+
+    /// As [`Self::sync`], unless a sync that started at or after `since` has completed: then its
+    /// state, without another chain call. Requests that arrive together share one sync (at most
+    /// one runs, and one waits, whatever the number of requests).
+    pub async fn sync_since(&self, since: Instant) -> MatcherResult<SyncState> {
+        let mut last = self.gate.lock().await;
+        if let Some((started, state)) = *last
+            && started >= since
+        {
+            return Ok(state);
+        }
+        let started = Instant::now();
+        let state = self.sync_once().await?;
+        *last = Some((started, state));
+        Ok(state)
+    }
+
+    async fn sync_once(&self) -> MatcherResult<SyncState> {
         let head = self.chain.head().await?;
         let Some(last) = head.number.checked_sub(self.confirmations) else {
             return self.state().await;

@@ -1,10 +1,13 @@
 //! Checking and storing signed orders: everything between a request body and a receipt.
+//!
+//! No request can hold up the gate or other requests: everything that may wait on the chain
+//! (market look-ups, an indexer sync for a commitment not yet seen, ERC-1271 checks) runs before
+//! the gate lock is taken, is charged to the client's chain-call budget before it is done, and
+//! ERC-1271 calls are bounded in gas and time and only made for a trader that has a matching
+//! commitment on-chain. Under the gate lock only the gate itself is checked again and the batch
+//! is stored.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
@@ -15,10 +18,12 @@ use sealgrid_types::{
     Order, Receipt, Side, TypesError, order_commitment, recover_order_signer, required_lock,
     sealgrid_domain, sign_struct,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use tokio::sync::RwLock;
 
-use crate::{Clock, IntakeError, Metrics, indexer::Indexer};
+use crate::{
+    Clock, IntakeError, Metrics, error::ClientLimit, indexer::Indexer, limit::TokenBuckets,
+};
 
 /// An order as a wallet submits it.
 #[derive(Clone, Debug, Deserialize)]
@@ -28,10 +33,32 @@ pub struct SubmitOrder {
     /// for a precise error; the signature is checked against the matcher's own domain anyway).
     #[serde(default)]
     pub domain: Option<SignedDomain>,
-    /// The order.
+    /// The order (unknown fields are refused, as at the top level).
+    #[serde(deserialize_with = "strict_order")]
     pub order: Order,
     /// The 65-byte `r ‖ s ‖ v` signature, or an ERC-1271 signature of a contract account.
     pub signature: Bytes,
+}
+
+/// The JSON fields of an [`Order`] (its EIP-712 fields).
+const ORDER_FIELDS: &[&str] = &[
+    "trader",
+    "market",
+    "interval",
+    "side",
+    "quantityWh",
+    "limitPrice",
+    "nonce",
+    "salt",
+];
+
+/// An [`Order`] whose JSON object has no field besides [`ORDER_FIELDS`].
+fn strict_order<'de, D: Deserializer<'de>>(d: D) -> Result<Order, D::Error> {
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    if let Some(k) = map.keys().find(|k| !ORDER_FIELDS.contains(&k.as_str())) {
+        return Err(D::Error::unknown_field(k, ORDER_FIELDS));
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(D::Error::custom)
 }
 
 /// The domain fields of a typed-data signature request.
@@ -78,13 +105,22 @@ pub struct ReceiptJson {
     pub commitment: B256,
 }
 
-/// Intake limits.
+/// Intake limits: per trader, and the chain work per client (network address).
 #[derive(Clone, Copy, Debug)]
 pub struct IntakeLimits {
     /// Orders per account allowed in a burst.
     pub burst: u64,
     /// Sustained orders per second per account.
     pub per_second: u64,
+    /// Chain calls one client's orders may cause in a burst (market look-ups, indexer syncs for
+    /// commitments not yet indexed, ERC-1271 checks).
+    pub client_chain_burst: u64,
+    /// Sustained chain calls per second per client.
+    pub client_chain_per_second: u64,
+    /// Gas given to one ERC-1271 `isValidSignature` call.
+    pub erc1271_gas: u64,
+    /// Time given to one ERC-1271 call; past it the signature counts as not valid.
+    pub erc1271_timeout: Duration,
 }
 
 impl Default for IntakeLimits {
@@ -92,55 +128,34 @@ impl Default for IntakeLimits {
         Self {
             burst: 256,
             per_second: 64,
+            client_chain_burst: 32,
+            client_chain_per_second: 8,
+            erc1271_gas: 200_000,
+            erc1271_timeout: Duration::from_secs(2),
         }
     }
 }
 
-/// A token bucket per account, in thousandths of an order.
-#[derive(Debug)]
-struct RateLimiter {
-    limits: IntakeLimits,
-    started: Instant,
-    buckets: Mutex<HashMap<Address, (u64, u64)>>,
+/// Chain calls charged for one indexer sync (the head, and the logs of the new blocks).
+const SYNC_CALLS: u64 = 2;
+
+/// The chain calls a client may still cause: charged before each call; `None` is an
+/// in-process caller, not limited.
+struct Budget<'a> {
+    buckets: &'a TokenBuckets<IpAddr>,
+    client: Option<IpAddr>,
 }
 
-impl RateLimiter {
-    fn new(limits: IntakeLimits) -> Self {
-        Self {
-            limits,
-            started: Instant::now(),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn allow(&self, who: Address) -> bool {
-        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let cap = self.limits.burst.saturating_mul(1000);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Forget accounts whose bucket is full again; they lose nothing.
-            buckets.retain(|_, (tokens, at)| {
-                tokens.saturating_add(
-                    now_ms
-                        .saturating_sub(*at)
-                        .saturating_mul(self.limits.per_second),
-                ) < cap
-            });
-        }
-        let (tokens, at) = buckets.entry(who).or_insert((cap, now_ms));
-        *tokens = tokens
-            .saturating_add(
-                now_ms
-                    .saturating_sub(*at)
-                    .saturating_mul(self.limits.per_second),
-            )
-            .min(cap);
-        *at = now_ms;
-        if *tokens >= 1000 {
-            *tokens -= 1000;
-            true
-        } else {
-            false
+impl Budget<'_> {
+    fn take(&self, calls: u64) -> Result<(), IntakeError> {
+        match self.client {
+            Some(client) if !self.buckets.allow_n(client, calls) => {
+                Err(IntakeError::ClientRateLimited {
+                    client,
+                    limit: ClientLimit::ChainCalls,
+                })
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -160,11 +175,23 @@ struct Inner {
     domain: Eip712Domain,
     clock: Arc<dyn Clock>,
     markets: std::sync::RwLock<HashMap<B256, MarketInfo>>,
-    limiter: RateLimiter,
-    /// Held shared while an order is checked and stored, exclusively by the scheduler while it
-    /// closes an interval: an order either lands before the batch is read or sees the gate.
+    limits: IntakeLimits,
+    traders: TokenBuckets<Address>,
+    clients: TokenBuckets<IpAddr>,
+    /// Held shared while checked orders are stored (no chain access under it), exclusively by
+    /// the scheduler while it closes an interval: an order either lands before the batch is read
+    /// or sees the gate.
     pub(crate) closing: RwLock<()>,
     metrics: Arc<Metrics>,
+}
+
+/// An order that passed the field checks: its side, commitment and gate.
+struct Candidate {
+    k: usize,
+    p: Prepared,
+    side: Side,
+    commitment: B256,
+    gate: u64,
 }
 
 impl Intake {
@@ -188,7 +215,12 @@ impl Intake {
                 domain,
                 clock,
                 markets: std::sync::RwLock::new(HashMap::new()),
-                limiter: RateLimiter::new(limits),
+                limits,
+                traders: TokenBuckets::new(limits.burst, limits.per_second),
+                clients: TokenBuckets::new(
+                    limits.client_chain_burst,
+                    limits.client_chain_per_second,
+                ),
                 closing: RwLock::new(()),
                 metrics,
             }),
@@ -261,20 +293,41 @@ impl Intake {
             .clear();
     }
 
-    /// Checks one order and stores it with a receipt, or says why not.
+    /// Checks one order and stores it with a receipt, or says why not (an in-process caller:
+    /// no client limits).
     pub async fn submit(&self, req: SubmitOrder) -> Result<Accepted, IntakeError> {
-        let mut out = self.submit_batch(vec![req]).await;
+        self.submit_from(None, req).await
+    }
+
+    /// As [`Self::submit`], for a request from `client` (the API passes the peer's address):
+    /// the chain calls the order causes are charged to that client.
+    pub async fn submit_from(
+        &self,
+        client: Option<IpAddr>,
+        req: SubmitOrder,
+    ) -> Result<Accepted, IntakeError> {
+        let mut out = self.submit_batch_from(client, vec![req]).await;
         out.pop()
             .unwrap_or_else(|| Err(IntakeError::Unavailable("no result".into())))
     }
 
     /// Checks many orders and stores the good ones in one transaction; one result per order,
-    /// in order. Each order is judged on its own (a bad one does not affect the others).
+    /// in order. Each order is judged on its own (a bad one does not affect the others). An
+    /// in-process caller: no client limits.
     ///
     /// The CPU work (EIP-712 hashing, signature recovery, Poseidon, receipt signing) runs on
     /// all cores; the store sees one write transaction for the whole batch.
     pub async fn submit_batch(&self, reqs: Vec<SubmitOrder>) -> Vec<Result<Accepted, IntakeError>> {
-        let results = self.submit_batch_inner(reqs).await;
+        self.submit_batch_from(None, reqs).await
+    }
+
+    /// As [`Self::submit_batch`], for a request from `client`.
+    pub async fn submit_batch_from(
+        &self,
+        client: Option<IpAddr>,
+        reqs: Vec<SubmitOrder>,
+    ) -> Vec<Result<Accepted, IntakeError>> {
+        let results = self.submit_batch_inner(client, reqs).await;
         for r in &results {
             self.inner.metrics.record_intake(
                 r.as_ref()
@@ -287,89 +340,141 @@ impl Intake {
 
     async fn submit_batch_inner(
         &self,
+        client: Option<IpAddr>,
         reqs: Vec<SubmitOrder>,
     ) -> Vec<Result<Accepted, IntakeError>> {
+        let arrived = tokio::time::Instant::now();
         let n = reqs.len();
         let inner = &self.inner;
+        let budget = Budget {
+            buckets: &inner.clients,
+            client,
+        };
         let domain = inner.domain.clone();
         let (chain_id, auction) = (inner.chain.chain_id(), inner.chain.address());
 
         // 1. CPU, in parallel: domain, digest, signature recovery, commitment.
         let prepared =
             parallel_map(reqs, move |req| prepare(req, &domain, chain_id, auction)).await;
-
-        // 2. Per order, in order: signature verdict, rate, resubmission, market, fields, gate,
-        //    the on-chain commitment and its lock. Held open against the scheduler until the
-        //    orders are stored.
-        let _open = inner.closing.read().await;
         let mut results: Vec<Option<Result<Accepted, IntakeError>>> =
             (0..n).map(|_| None).collect();
-        let mut pending: Vec<(usize, StoredOrder, Receipt)> = Vec::new();
-        // 2a. Signature verdicts and rates, then one set query for resubmissions.
         let mut live: Vec<(usize, Prepared)> = Vec::with_capacity(n);
         for (k, p) in prepared.into_iter().enumerate() {
-            match self.authenticate(p).await {
+            match p {
                 Ok(p) => live.push((k, p)),
                 Err(e) => results[k] = Some(Err(e)),
             }
         }
+
+        // 2. Resubmissions, one set query: the stored receipt again, once the signature is the
+        //    trader's (the stored order had a commitment, so a contract trader may be asked).
         let digests: Vec<B256> = live.iter().map(|(_, p)| p.digest).collect();
         let stored: HashMap<B256, StoredOrder> = match inner.store.orders_by_digest(&digests).await
         {
             Ok(v) => v.into_iter().map(|o| (o.digest, o)).collect(),
             Err(e) => return fail_all(n, results, &unavailable(e)),
         };
-        // 2b. Market, fields, gate: no store access.
-        let mut candidates: Vec<(usize, Prepared, Side, B256, u64)> =
-            Vec::with_capacity(live.len());
+        let mut fresh = Vec::with_capacity(live.len());
         for (k, p) in live {
-            if let Some(prev) = stored.get(&p.digest) {
-                results[k] = Some(Ok(self.accepted("duplicate", prev)));
-                continue;
+            match stored.get(&p.digest) {
+                Some(prev) => {
+                    results[k] = Some(
+                        self.authenticate(&p, &budget)
+                            .await
+                            .map(|()| self.accepted("duplicate", prev)),
+                    );
+                }
+                None => fresh.push((k, p)),
             }
-            match self.check_fields(&p).await {
-                Ok((side, commitment, now)) => candidates.push((k, p, side, commitment, now)),
+        }
+
+        // 3. Market, fields, gate: a market not cached costs one chain call (once per batch).
+        let mut markets: HashMap<B256, Option<MarketInfo>> = HashMap::new();
+        let mut candidates: Vec<Candidate> = Vec::with_capacity(fresh.len());
+        for (k, p) in fresh {
+            match self.check_fields(&p, &mut markets, &budget).await {
+                Ok((side, commitment, gate)) => candidates.push(Candidate {
+                    k,
+                    p,
+                    side,
+                    commitment,
+                    gate,
+                }),
                 Err(e) => results[k] = Some(Err(e)),
             }
         }
-        // 2c. The on-chain commitments, one set query per (market, interval); a miss syncs the
-        //     indexer once for the whole batch and looks again.
+
+        // 4. The on-chain commitments, from the store: one set query per (market, interval); a
+        //    miss syncs the indexer once for the batch (shared with concurrent requests, and
+        //    charged to the client) and looks again.
         let mut found = match self.lookup(&candidates).await {
             Ok(f) => f,
             Err(e) => return fail_all(n, results, &e),
         };
-        if candidates.iter().any(|(_, p, _, c, _)| {
-            !found.contains_key(&(p.order.market, p.order.interval, *c, p.order.trader))
-        }) {
-            if let Err(e) = inner.indexer.sync().await {
-                return fail_all(n, results, &IntakeError::Unavailable(e.to_string()));
+        let missing = |found: &HashMap<_, CommitmentRow>, c: &Candidate| {
+            !found.contains_key(&(
+                c.p.order.market,
+                c.p.order.interval,
+                c.commitment,
+                c.p.order.trader,
+            ))
+        };
+        // The client's refusal when its budget could not pay for the sync.
+        let mut unsynced: Option<IpAddr> = None;
+        if candidates.iter().any(|c| missing(&found, c)) {
+            match budget.take(SYNC_CALLS) {
+                Ok(()) => {
+                    if let Err(e) = inner.indexer.sync_since(arrived).await {
+                        return fail_all(n, results, &IntakeError::Unavailable(e.to_string()));
+                    }
+                    found = match self.lookup(&candidates).await {
+                        Ok(f) => f,
+                        Err(e) => return fail_all(n, results, &e),
+                    };
+                }
+                Err(_) => unsynced = client,
             }
-            found = match self.lookup(&candidates).await {
-                Ok(f) => f,
-                Err(e) => return fail_all(n, results, &e),
-            };
         }
-        for (k, p, side, commitment, now) in candidates {
-            let o = &p.order;
-            let row = found.get(&(o.market, o.interval, commitment, o.trader));
-            let verdict = match row {
-                None => Err(IntakeError::CommitmentNotFound {
+
+        // 5. Per order: its commitment and lock, then the signature (an EOA signature of the
+        //    trader, or ERC-1271 for a trader with a matching commitment), then the trader's rate.
+        let mut pending: Vec<(usize, StoredOrder, Receipt, u64)> = Vec::new();
+        for c in candidates {
+            let o = &c.p.order;
+            let eoa = c.p.signer.as_ref().is_ok_and(|s| *s == o.trader);
+            let row = found.get(&(o.market, o.interval, c.commitment, o.trader));
+            let verdict = match (row, unsynced) {
+                // Not indexed yet, and the client's budget does not pay for a sync.
+                (None, Some(client)) => Err(IntakeError::ClientRateLimited {
+                    client,
+                    limit: ClientLimit::ChainCalls,
+                }),
+                // Not the trader's EOA signature, and no commitment of the trader to ask it
+                // about: refused without a chain call.
+                (None, None) if !eoa => Err(bad_signature(&c.p)),
+                (None, None) => Err(IntakeError::CommitmentNotFound {
                     trader: o.trader,
                     interval: o.interval,
-                    commitment,
+                    commitment: c.commitment,
                 }),
-                Some(c) if c.withdrawn => Err(IntakeError::CommitmentWithdrawn { index: c.index }),
-                Some(c) => {
-                    let required = required_lock(side, o.quantityWh, o.limitPrice);
-                    if c.lock < required {
+                (Some(r), _) if r.withdrawn => {
+                    Err(IntakeError::CommitmentWithdrawn { index: r.index })
+                }
+                (Some(r), _) => {
+                    let required = required_lock(c.side, o.quantityWh, o.limitPrice);
+                    if r.lock < required {
                         Err(IntakeError::InsufficientLock {
-                            lock: c.lock,
+                            lock: r.lock,
                             required,
                         })
                     } else {
-                        Ok(c.index)
+                        Ok(r.index)
                     }
                 }
+            };
+            let verdict = match verdict {
+                Ok(index) => self.authenticate(&c.p, &budget).await.map(|()| index),
+                Err(e) => Err(e),
             };
             match verdict {
                 Ok(index) => {
@@ -377,10 +482,10 @@ impl Intake {
                         market: o.market,
                         interval: o.interval,
                         index,
-                        commitment,
+                        commitment: c.commitment,
                     };
                     let stored = StoredOrder {
-                        digest: p.digest,
+                        digest: c.p.digest,
                         market: o.market,
                         interval: o.interval,
                         index,
@@ -390,25 +495,25 @@ impl Intake {
                         limit_price: o.limitPrice,
                         nonce: o.nonce,
                         salt: o.salt,
-                        commitment,
-                        signature: p.signature.clone(),
+                        commitment: c.commitment,
+                        signature: c.p.signature.clone(),
                         receipt_signature: Bytes::new(),
-                        received_at: now,
+                        received_at: 0,
                     };
-                    pending.push((k, stored, receipt));
+                    pending.push((c.k, stored, receipt, c.gate));
                 }
-                Err(e) => results[k] = Some(Err(e)),
+                Err(e) => results[c.k] = Some(Err(e)),
             }
         }
 
-        // 3. CPU, in parallel: the operator signs the receipts.
+        // 6. CPU, in parallel: the operator signs the receipts.
         let operator = inner.operator.clone();
         let domain = inner.domain.clone();
-        let signed = parallel_map(pending, move |(k, mut o, r)| {
+        let signed = parallel_map(pending, move |(k, mut o, r, gate)| {
             let sig = sign_struct(&operator, &r, &domain);
             sig.map(|s| {
                 o.receipt_signature = Bytes::from(s.to_vec());
-                (k, o)
+                (k, o, gate)
             })
             .map_err(|e| {
                 (
@@ -418,15 +523,27 @@ impl Intake {
             })
         })
         .await;
+
+        // 7. Under the gate lock, no chain access: the gate again, then one transaction.
+        let open = inner.closing.read().await;
+        let now = inner.clock.now();
         let mut to_store = Vec::with_capacity(signed.len());
         for s in signed {
             match s {
-                Ok(ko) => to_store.push(ko),
+                Ok((k, o, gate)) if now >= gate => {
+                    results[k] = Some(Err(IntakeError::IntervalClosed {
+                        interval: o.interval,
+                        gate,
+                        now,
+                    }));
+                }
+                Ok((k, mut o, _)) => {
+                    o.received_at = now;
+                    to_store.push((k, o));
+                }
                 Err((k, e)) => results[k] = Some(Err(e)),
             }
         }
-
-        // 4. One transaction for the batch.
         let orders: Vec<StoredOrder> = to_store.iter().map(|(_, o)| o.clone()).collect();
         match inner.store.insert_orders(&orders).await {
             Ok(outcomes) => {
@@ -451,6 +568,7 @@ impl Intake {
                 }
             }
         }
+        drop(open);
         results
             .into_iter()
             .map(|r| {
@@ -459,41 +577,85 @@ impl Intake {
             .collect()
     }
 
-    /// Step 2a for one order: the signature is the trader's (EOA, else ERC-1271), and the
-    /// trader is within its rate.
-    async fn authenticate(
-        &self,
-        p: Result<Prepared, IntakeError>,
-    ) -> Result<Prepared, IntakeError> {
+    /// The signature is the trader's: its EOA signature, or else the trader contract's ERC-1271
+    /// answer, one call bounded in gas and time and charged to the client. Then the trader's
+    /// rate. Callers only ask for an order tied to the trader's on-chain commitment (or to a
+    /// stored order, which had one), so a stranger's forgery never reaches the chain.
+    async fn authenticate(&self, p: &Prepared, budget: &Budget<'_>) -> Result<(), IntakeError> {
         let inner = &self.inner;
-        let p = p?;
         let order = &p.order;
-        match &p.signer {
-            Ok(signer) if *signer == order.trader => {}
-            other => {
-                let valid = inner
-                    .chain
-                    .is_valid_signature(order.trader, p.digest, p.signature.clone())
-                    .await
-                    .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
-                if !valid {
-                    return Err(IntakeError::BadSignature(match other {
-                        Ok(signer) => format!("recovers to {signer}, not {}", order.trader),
-                        Err(e) => e.to_string(),
-                    }));
+        let eoa = p.signer.as_ref().is_ok_and(|s| *s == order.trader);
+        if !eoa {
+            budget.take(1)?;
+            let limits = inner.limits;
+            let asked = tokio::time::timeout(
+                limits.erc1271_timeout,
+                inner.chain.is_valid_signature(
+                    order.trader,
+                    p.digest,
+                    p.signature.clone(),
+                    limits.erc1271_gas,
+                ),
+            )
+            .await;
+            match asked {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => return Err(bad_signature(p)),
+                Ok(Err(e)) => return Err(IntakeError::Unavailable(e.to_string())),
+                Err(_) => {
+                    return Err(IntakeError::BadSignature(format!(
+                        "{} did not answer isValidSignature within {:?}",
+                        order.trader, limits.erc1271_timeout
+                    )));
                 }
             }
         }
-        if !inner.limiter.allow(order.trader) {
+        if !inner.traders.allow(order.trader) {
             return Err(IntakeError::RateLimited(order.trader));
         }
-        Ok(p)
+        Ok(())
     }
 
-    /// Step 2b for one order: market, field ranges, gate. Returns side, commitment and now.
-    async fn check_fields(&self, p: &Prepared) -> Result<(Side, B256, u64), IntakeError> {
+    /// Step 3 for one order: market, field ranges, gate. Returns side, commitment and gate.
+    /// A market is looked up on the chain at most once per batch, charged to the client.
+    async fn check_fields(
+        &self,
+        p: &Prepared,
+        markets: &mut HashMap<B256, Option<MarketInfo>>,
+        budget: &Budget<'_>,
+    ) -> Result<(Side, B256, u64), IntakeError> {
         let order = &p.order;
-        let market = self.market(order.market).await?;
+        let market = match markets.get(&order.market) {
+            Some(Some(m)) => m.clone(),
+            Some(None) => return Err(IntakeError::UnknownMarket(order.market)),
+            None => {
+                let cached = self
+                    .inner
+                    .markets
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&order.market)
+                    .cloned();
+                let m = match cached {
+                    Some(m) => Ok(m),
+                    None => {
+                        budget.take(1)?;
+                        self.market(order.market).await
+                    }
+                };
+                match m {
+                    Ok(m) => {
+                        markets.insert(order.market, Some(m.clone()));
+                        m
+                    }
+                    Err(e @ IntakeError::UnknownMarket(_)) => {
+                        markets.insert(order.market, None);
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         if !market.is_open() {
             return Err(IntakeError::MarketClosed(order.market));
         }
@@ -518,22 +680,22 @@ impl Intake {
             });
         }
         let commitment = p.commitment.as_ref().map_err(field_error)?;
-        Ok((side, *commitment, now))
+        Ok((side, *commitment, gate))
     }
 
-    /// Step 2c: the traders' own commitments among the candidates', keyed by
+    /// Step 4: the traders' own commitments among the candidates', keyed by
     /// `(market, interval, commitment, trader)` (the lowest index if a trader committed the
     /// same value twice).
     async fn lookup(
         &self,
-        candidates: &[(usize, Prepared, Side, B256, u64)],
+        candidates: &[Candidate],
     ) -> Result<HashMap<(B256, u64, B256, Address), CommitmentRow>, IntakeError> {
         let mut groups: HashMap<(B256, u64), Vec<B256>> = HashMap::new();
-        for (_, p, _, c, _) in candidates {
+        for c in candidates {
             groups
-                .entry((p.order.market, p.order.interval))
+                .entry((c.p.order.market, c.p.order.interval))
                 .or_default()
-                .push(*c);
+                .push(c.commitment);
         }
         let mut found = HashMap::new();
         for ((market, interval), values) in groups {
@@ -566,6 +728,14 @@ impl Intake {
             operator: self.inner.operator.address(),
         }
     }
+}
+
+/// The refusal of a signature that is not the trader's.
+fn bad_signature(p: &Prepared) -> IntakeError {
+    IntakeError::BadSignature(match &p.signer {
+        Ok(signer) => format!("recovers to {signer}, not {}", p.order.trader),
+        Err(e) => e.to_string(),
+    })
 }
 
 /// An order after the CPU-bound checks.
@@ -702,15 +872,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rate_limiter_allows_burst_then_refuses() {
-        let l = RateLimiter::new(IntakeLimits {
-            burst: 3,
-            per_second: 0,
-        });
-        let a = Address::repeat_byte(1);
-        assert!(l.allow(a) && l.allow(a) && l.allow(a));
-        assert!(!l.allow(a), "burst spent, no refill");
-        assert!(l.allow(Address::repeat_byte(2)), "buckets are per account");
+    fn unknown_fields_inside_the_order_are_refused() {
+        let order = Order {
+            trader: Address::repeat_byte(1),
+            market: B256::with_last_byte(2),
+            interval: 3,
+            side: 1,
+            quantityWh: 4,
+            limitPrice: -5,
+            nonce: 6,
+            salt: B256::with_last_byte(7),
+        };
+        let keys: Vec<String> = match serde_json::to_value(&order) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            other => panic!("an order serialises to an object, not {other:?}"),
+        };
+        let mut sorted = ORDER_FIELDS.to_vec();
+        sorted.sort_unstable();
+        let mut got: Vec<&str> = keys.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, sorted, "ORDER_FIELDS lists the order's JSON fields");
+
+        let sig = format!("0x{}", "11".repeat(65));
+        let ok = serde_json::json!({ "order": order, "signature": sig });
+        assert!(serde_json::from_value::<SubmitOrder>(ok.clone()).is_ok());
+        let mut extra = ok;
+        extra["order"]["limitPriceMax"] = 1.into();
+        let e = serde_json::from_value::<SubmitOrder>(extra).expect_err("refused");
+        assert!(
+            e.to_string().contains("unknown field `limitPriceMax`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -777,6 +969,10 @@ mod tests {
             },
             IntakeError::AlreadyOpened { index: 0 },
             IntakeError::RateLimited(a),
+            IntakeError::ClientRateLimited {
+                client: IpAddr::from([127, 0, 0, 1]),
+                limit: ClientLimit::Orders,
+            },
             IntakeError::Unavailable(String::new()),
         ];
         let codes: std::collections::HashSet<_> = all.iter().map(IntakeError::code).collect();

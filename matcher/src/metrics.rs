@@ -1,5 +1,6 @@
 //! Counters for the Prometheus endpoint, rendered in the text exposition format.
 
+use alloy_primitives::B256;
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -9,10 +10,23 @@ use std::{
     },
 };
 
+/// An interval a market's scheduler is closing: waiting for its gate, for the chain to pass it,
+/// or for the intake in flight to finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closing {
+    /// The market.
+    pub market: B256,
+    /// The interval.
+    pub interval: u64,
+    /// Its gate closure (unix seconds).
+    pub gate: u64,
+}
+
 /// The matcher's counters and gauges.
 #[derive(Debug, Default)]
 pub struct Metrics {
     intake: Mutex<BTreeMap<(&'static str, String), u64>>,
+    closing: Mutex<BTreeMap<B256, Closing>>,
     batches_cleared: AtomicU64,
     batches_handed_off: AtomicU64,
     handoff_failures: AtomicU64,
@@ -38,6 +52,32 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry(key)
             .or_default() += 1;
+    }
+
+    /// The scheduler of `c.market` starts closing `c.interval`.
+    pub fn record_closing(&self, c: Closing) {
+        self.closing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(c.market, c);
+    }
+
+    /// The scheduler of `market` has cleared (and stored) `interval`.
+    pub fn record_closed(&self, market: B256, interval: u64) {
+        let mut closing = self.closing.lock().unwrap_or_else(|p| p.into_inner());
+        if closing.get(&market).is_some_and(|c| c.interval == interval) {
+            closing.remove(&market);
+        }
+    }
+
+    /// The intervals the schedulers are closing now, one per market at most.
+    pub fn closing(&self) -> Vec<Closing> {
+        self.closing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .copied()
+            .collect()
     }
 
     /// Counts a cleared batch and how long clearing took.
@@ -201,5 +241,28 @@ mod tests {
         assert!(text.contains("sealgrid_intervals_voided_total 1"));
         assert!(text.contains("sealgrid_last_settle_gas 393317"));
         assert!(text.contains("sealgrid_last_settle_latency_milliseconds 15000"));
+    }
+
+    #[test]
+    fn closing_intervals_are_tracked_per_market_until_cleared() {
+        let m = Metrics::default();
+        let (a, b) = (B256::with_last_byte(1), B256::with_last_byte(2));
+        let c = |market, interval| Closing {
+            market,
+            interval,
+            gate: interval * 300,
+        };
+        m.record_closing(c(a, 7));
+        m.record_closing(c(b, 9));
+        m.record_closed(a, 6);
+        assert_eq!(
+            m.closing().len(),
+            2,
+            "another interval's close changes nothing"
+        );
+        m.record_closed(a, 7);
+        assert_eq!(m.closing(), vec![c(b, 9)]);
+        m.record_closing(c(b, 10));
+        assert_eq!(m.closing(), vec![c(b, 10)], "one interval per market");
     }
 }

@@ -10,7 +10,7 @@ use sealgrid_clearing::{BookOrder, clear_sequence};
 use sealgrid_store::{BatchRow, BatchState};
 use sealgrid_types::{BatchSink, ClearedBatch, Side};
 
-use crate::{Intake, MatcherError, MatcherResult, indexer::Indexer};
+use crate::{Intake, MatcherError, MatcherResult, indexer::Indexer, metrics::Closing};
 
 /// How often to poll the chain while waiting for blocks past a gate.
 const POLL: Duration = Duration::from_millis(100);
@@ -97,10 +97,19 @@ impl Scheduler {
     pub async fn close_interval(&self, market: B256, interval: u64) -> MatcherResult<BatchRow> {
         let m = self.market(market).await?;
         let gate = m.timing.gate(interval)?;
+        let metrics = self.intake.metrics();
+        metrics.record_closing(Closing {
+            market,
+            interval,
+            gate,
+        });
         self.intake.clock().sleep_until(gate).await;
         let store = self.intake.store();
         let batch = match store.batch(market, interval).await? {
-            Some(b) => b,
+            Some(b) => {
+                metrics.record_closed(market, interval);
+                b
+            }
             None => {
                 self.wait_for_chain(gate).await?;
                 // Orders still in flight finish; every later one sees the gate closed.
@@ -108,6 +117,7 @@ impl Scheduler {
                 let b = self.clear(market, interval).await?;
                 failpoint("before_save");
                 let saved = store.save_batch(&b, self.intake.clock().now()).await?;
+                metrics.record_closed(market, interval);
                 failpoint("after_save");
                 saved
             }

@@ -311,9 +311,13 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
         .map_err(|e| OperatorError::Config(format!("listen address: {e}")))?;
     let mut stopping = stop.subscribe();
     tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop_requested(&mut stopping).await })
-            .await;
+        // With the peer's address: the API's per-client limits are keyed by it.
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop_requested(&mut stopping).await })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "API server stopped");
         }

@@ -119,6 +119,7 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
     let limits = ApiLimits {
         max_body_bytes: 16 * 1024,
         max_batch: 8,
+        ..ApiLimits::default()
     };
     let m = Matcher::with_limits(&net, &sqlite_url(&dir), limits, IntakeLimits::default()).await;
     let (i, gate) = net.open_interval().await;
@@ -247,6 +248,10 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
     let mut extra = good_body.clone();
     extra["extra"] = 1.into();
     corpus.push(("malformed_request", 400, extra));
+    // ... inside the order too (it was silently accepted there).
+    let mut extra_in_order = good_body.clone();
+    extra_in_order["order"]["maxPrice"] = 1.into();
+    corpus.push(("malformed_request", 400, extra_in_order));
     corpus.push((
         "malformed_request",
         400,
@@ -280,13 +285,23 @@ async fn bad_orders_are_rejected_with_their_code_and_nothing_accepted_is_affecte
     );
 
     // Batch: per-order results in order; a too-large batch is refused as a whole.
-    let batch = serde_json::json!({ "orders": [good_body, corpus[0].2, { "nope": 1 }] });
+    let mut inner_extra = good_body.clone();
+    inner_extra["order"]["note"] = "hi".into();
+    let batch =
+        serde_json::json!({ "orders": [good_body, corpus[0].2, { "nope": 1 }, inner_extra] });
     let (s, got) = m.post("/v1/orders/batch", &batch).await;
     assert_eq!(s, 200, "{got}");
     let results = got["results"].as_array().expect("results");
     assert_eq!(results[0]["ok"]["status"], "duplicate");
     assert_eq!(results[1]["error"]["code"], "bad_signature");
     assert_eq!(results[2]["error"]["code"], "malformed_request");
+    assert_eq!(results[3]["error"]["code"], "malformed_request", "{got}");
+    assert!(
+        results[3]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field `note`")),
+        "{got}"
+    );
     let nine = serde_json::json!({ "orders": vec![good_body.clone(); 9] });
     let (s, got) = m.post("/v1/orders/batch", &nine).await;
     assert_eq!(
@@ -332,6 +347,7 @@ async fn accounts_over_their_rate_are_refused() {
         IntakeLimits {
             burst: 2,
             per_second: 0,
+            ..IntakeLimits::default()
         },
     )
     .await;
@@ -395,6 +411,133 @@ async fn bad_batch_paths_are_json_client_errors() {
     assert_eq!(v["error"]["code"], "not_found");
 }
 
+/// Every refusal of a path, on every route, is in the JSON error shape: segments that do not
+/// decode or parse, routes that do not exist, methods a route does not take (axum answered the
+/// first in text/plain and the others with an empty body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_path_refusal_is_a_json_error() {
+    let net = Net::with_test_verifier().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = Matcher::with_limits(
+        &net,
+        &sqlite_url(&dir),
+        ApiLimits::default(),
+        IntakeLimits::default(),
+    )
+    .await;
+    let market = demo_market();
+    for (method, path, status, code) in [
+        ("GET", "/v1/orders/%FF".to_owned(), 400, "malformed_request"),
+        (
+            "GET",
+            "/v1/orders/0x12".to_owned(),
+            400,
+            "malformed_request",
+        ),
+        (
+            "GET",
+            format!("/v1/orders/{}", B256::ZERO),
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/v1/batches/%FF/1".to_owned(),
+            400,
+            "malformed_request",
+        ),
+        (
+            "GET",
+            format!("/v1/batches/{market}/%FF"),
+            400,
+            "malformed_request",
+        ),
+        ("GET", "/v1/nothing".to_owned(), 404, "not_found"),
+        ("GET", "/v1/orders".to_owned(), 405, "method_not_allowed"),
+        ("POST", "/health".to_owned(), 405, "method_not_allowed"),
+    ] {
+        let r = m
+            .http
+            .request(method.parse().expect("method"), format!("{}{path}", m.base))
+            .send()
+            .await
+            .expect("http");
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        let text = r.text().await.expect("body");
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+        assert_eq!(v["error"]["code"], code, "{method} {path}: {text}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        );
+    }
+}
+
+/// A sell that did not fill is reported as a sell of 0 Wh (its fill word carries no side, and
+/// was reported as `"side":"buy"`); the public batch view does not say which side it was on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfilled_sell_is_reported_as_a_sell() {
+    let net = Net::with_test_verifier().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = Matcher::with_limits(
+        &net,
+        &sqlite_url(&dir),
+        ApiLimits::default(),
+        IntakeLimits::default(),
+    )
+    .await;
+    let (i, gate) = net.open_interval().await;
+    let (cid, auction) = (net.chain_id, net.auction);
+    // The buy crosses the cheap sell; the dear sell fills nothing.
+    let buy = order(1, i, Side::Buy, 10_000, 100_000, 1, "fill-buy");
+    let cheap = order(2, i, Side::Sell, 10_000, 50_000, 1, "fill-cheap");
+    let dear = order(3, i, Side::Sell, 10_000, 900_000, 1, "fill-dear");
+    let mut digests = Vec::new();
+    for (k, o) in [(1, &buy), (2, &cheap), (3, &dear)] {
+        net.commit_with_lock(k, o, lock_for(o)).await;
+        let (s, got) = m
+            .post(
+                "/v1/orders",
+                &submission(o, &sign(k, o, cid, auction), None),
+            )
+            .await;
+        assert_eq!(s, 200, "{got}");
+        digests.push(got["digest"].as_str().expect("digest").to_owned());
+    }
+    net.warp(gate).await;
+    m.clock.set(gate);
+    let row = m
+        .scheduler
+        .close_interval(demo_market(), i)
+        .await
+        .expect("cleared");
+    assert_eq!(row.batch.fills[2], 0, "the dear sell filled nothing");
+    let fill =
+        |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("json")["fill"].clone();
+    let (s, text) = m.get(&format!("/v1/orders/{}", digests[2])).await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        fill(&text),
+        serde_json::json!({ "excluded": false, "side": "sell", "filledWh": 0 }),
+        "{text}"
+    );
+    let (_, text) = m.get(&format!("/v1/orders/{}", digests[1])).await;
+    assert_eq!(fill(&text)["side"], "sell");
+    assert_eq!(fill(&text)["filledWh"], 10_000);
+    let (_, text) = m.get(&format!("/v1/orders/{}", digests[0])).await;
+    assert_eq!(fill(&text)["side"], "buy");
+    let (s, text) = m.get(&format!("/v1/batches/{}/{i}", demo_market())).await;
+    assert_eq!(s, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        v["fills"][2],
+        serde_json::json!({ "excluded": false, "side": null, "filledWh": 0 }),
+        "{text}"
+    );
+}
+
 #[test]
 fn openapi_documents_every_route() {
     let doc: serde_json::Value =
@@ -420,6 +563,8 @@ fn openapi_documents_every_route() {
         "body_too_large",
         "insufficient_lock",
         "rate_limited",
+        "client_rate_limited",
+        "method_not_allowed",
     ] {
         assert!(codes.iter().any(|x| x == c), "{c} missing");
     }

@@ -254,21 +254,29 @@ impl AuctionReader {
         logs.iter().map(decode_event).collect()
     }
 
-    /// ERC-1271: whether contract account `account` accepts `signature` over `digest`.
-    /// Accounts without code, reverting calls and wrong return values all count as "no".
+    /// ERC-1271: whether contract account `account` accepts `signature` over `digest`, asked
+    /// with one `eth_call` of at most `gas` gas (an account whose `isValidSignature` burns its
+    /// gas costs the node no more than that). Accounts without code, reverting calls, calls out
+    /// of gas and wrong return values all count as "no".
+    ///
+    /// # Errors
+    /// Only transport errors (the node did not answer).
     pub async fn is_valid_signature(
         &self,
         account: Address,
         digest: B256,
         signature: Bytes,
+        gas: u64,
     ) -> ChainResult<bool> {
-        if self.provider.get_code_at(account).await?.is_empty() {
-            return Ok(false);
-        }
         let c = IERC1271::new(account, self.provider.clone());
-        Ok(
-            matches!(c.isValidSignature(digest, signature).call().await, Ok(m) if m == ERC1271_MAGIC),
-        )
+        match c.isValidSignature(digest, signature).gas(gas).call().await {
+            Ok(magic) => Ok(magic == ERC1271_MAGIC),
+            Err(alloy::contract::Error::TransportError(e)) if e.as_error_resp().is_none() => {
+                Err(e.into())
+            }
+            // A revert, an out-of-gas, no code (empty return data) or garbage: not valid.
+            Err(_) => Ok(false),
+        }
     }
 }
 

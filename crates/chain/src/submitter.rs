@@ -411,14 +411,26 @@ impl Submitter {
         }
     }
 
+    /// The chain time a transaction sent now lands at, at the earliest: the pending block's
+    /// timestamp where the node builds one (it already counts time that passed since the latest
+    /// block, which on an idle chain can be long before), never before the latest block's. A
+    /// settle is judged against this time, so an interval whose deadline has passed is voided,
+    /// not proven for a settle that can only revert.
     async fn now(&self) -> ChainResult<u64> {
-        Ok(self
-            .sender
-            .provider()
+        let provider = self.sender.provider();
+        let latest = provider
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await?
             .ok_or_else(|| ChainError::MissingBlock("latest".into()))?
             .header
-            .timestamp)
+            .timestamp;
+        // Nodes without a pending block answer null or an error: the latest block then.
+        let pending = provider
+            .get_block_by_number(BlockNumberOrTag::Pending)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |b| b.header.timestamp);
+        Ok(latest.max(pending))
     }
 }

@@ -42,6 +42,12 @@ pub const DEV_SPONSOR_KEY: &str =
 pub const DEV_BUNDLER_KEY: &str =
     "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97";
 
+/// Seconds between the blocks a devnet mines by itself (transactions are still mined at once):
+/// an idle devnet's clock (the latest block's timestamp) keeps up with wall time, so an interval
+/// is cleared at its gate and a missed settle window is seen and voided without waiting for
+/// some transaction to land.
+pub const DEVNET_BLOCK_TIME_S: u64 = 1;
+
 /// The address of dev key 0.
 pub const DEV_DEPLOYER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
@@ -203,7 +209,8 @@ impl Devnet {
     }
 
     /// Starts anvil only (nothing deployed: `auction` and `token` are zero) on loopback `port`
-    /// (default: a free one) with `chain_id` (default: 40,000 + port, unique per devnet).
+    /// (default: a free one) with `chain_id` (default: 40,000 + port, unique per devnet). It
+    /// mines a block every [`DEVNET_BLOCK_TIME_S`] besides one per transaction.
     pub async fn anvil(root: &Path, port: Option<u16>, chain_id: Option<u64>) -> ChainResult<Self> {
         let port = match port {
             Some(p) => p,
@@ -221,6 +228,9 @@ impl Devnet {
                 &port.to_string(),
                 "--chain-id",
                 &chain_id.to_string(),
+                "--block-time",
+                &DEVNET_BLOCK_TIME_S.to_string(),
+                "--mixed-mining",
             ])
             .arg("--silent")
             .stdout(Stdio::null())
@@ -317,15 +327,26 @@ impl Devnet {
         Ok(b.header.timestamp)
     }
 
-    /// Mines one block at unix time `t` (anvil only).
+    /// Mines one block at unix time `t` (anvil only); a no-op if the chain is already there
+    /// (the devnet mines by itself, so a block may have passed `t` just before).
     pub async fn warp(&self, t: u64) -> ChainResult<()> {
-        let _: serde_json::Value = self
+        if self.now().await? >= t {
+            return Ok(());
+        }
+        let set: Result<serde_json::Value, _> = self
             .provider
             .raw_request(
                 std::borrow::Cow::Borrowed("evm_setNextBlockTimestamp"),
                 (t,),
             )
-            .await?;
+            .await;
+        if let Err(e) = set {
+            // Refused only if a block at or past `t` was mined in between.
+            if self.now().await? >= t {
+                return Ok(());
+            }
+            return Err(e.into());
+        }
         let _: serde_json::Value = self
             .provider
             .raw_request(std::borrow::Cow::Borrowed("evm_mine"), ())

@@ -18,7 +18,7 @@ pub(crate) enum MatcherCommand {
     ///
     /// Example: `sealgrid matcher serve --rpc-url http://127.0.0.1:8545 --auction 0x..
     /// --market 0x.. --operator-key 0x..` (or SEALGRID_OPERATOR_KEY).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +75,29 @@ pub(crate) struct ServeArgs {
     /// Sustained orders per second per account.
     #[arg(long, default_value_t = 64)]
     rate_per_second: u64,
+    /// Orders per client (IP address; IPv6 by /64) in a burst, a batch counting each order;
+    /// checked before any other work on a request.
+    #[arg(long, default_value_t = 2_000)]
+    client_orders_burst: u64,
+    /// Sustained orders per second per client.
+    #[arg(long, default_value_t = 500)]
+    client_orders_per_second: u64,
+    /// Chain calls one client's orders may cause in a burst (market look-ups, indexer syncs for
+    /// commitments not yet indexed, ERC-1271 checks).
+    #[arg(long, default_value_t = 32)]
+    client_chain_burst: u64,
+    /// Sustained chain calls per second per client.
+    #[arg(long, default_value_t = 8)]
+    client_chain_per_second: u64,
+    /// Gas given to one ERC-1271 `isValidSignature` call of a contract trader.
+    #[arg(long, default_value_t = 200_000)]
+    erc1271_gas: u64,
+    /// Milliseconds given to one ERC-1271 call.
+    #[arg(long, default_value_t = 2_000)]
+    erc1271_timeout_ms: u64,
+    /// `/health` answers 503 once a scheduler is this many seconds past its gate.
+    #[arg(long, default_value_t = 30)]
+    late_after_s: u64,
     /// Network config (deploy/config/*.toml): with it, every cleared batch is proven (the
     /// config's verifier capacities and parameters) and settled by the submitter (its gas policy
     /// and confirmations). Without it the matcher only clears and logs.
@@ -107,7 +130,7 @@ impl MatcherCommand {
             .init();
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
         let result = match self {
-            Self::Serve(a) => rt.block_on(a.serve()),
+            Self::Serve(a) => rt.block_on((*a).serve()),
         };
         // A keygen still running in the background must not hold up the exit.
         rt.shutdown_timeout(Duration::from_secs(2));
@@ -140,6 +163,13 @@ impl ServeArgs {
             max_batch: 1000,
             rate_burst: 256,
             rate_per_second: 64,
+            client_orders_burst: 2_000,
+            client_orders_per_second: 500,
+            client_chain_burst: 32,
+            client_chain_per_second: 8,
+            erc1271_gas: 200_000,
+            erc1271_timeout_ms: 2_000,
+            late_after_s: 30,
             config: Some(config),
             paymaster: None,
             sponsor_key: None,
@@ -175,10 +205,17 @@ impl ServeArgs {
         cfg.api = ApiLimits {
             max_body_bytes: self.max_body_bytes,
             max_batch: self.max_batch,
+            client_orders_burst: self.client_orders_burst,
+            client_orders_per_second: self.client_orders_per_second,
+            late_after_s: self.late_after_s,
         };
         cfg.intake = IntakeLimits {
             burst: self.rate_burst,
             per_second: self.rate_per_second,
+            client_chain_burst: self.client_chain_burst,
+            client_chain_per_second: self.client_chain_per_second,
+            erc1271_gas: self.erc1271_gas,
+            erc1271_timeout: Duration::from_millis(self.erc1271_timeout_ms),
         };
         cfg.pipeline = match &self.config {
             None => Pipeline::Log,
