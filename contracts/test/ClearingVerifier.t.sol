@@ -174,7 +174,9 @@ contract ClearingVerifierTest is TestBase {
 
     /// Commits the vector's sequence as it was proven: each commitment from its committer with
     /// its lock (the accumulator binds both).
-    function _commitSequence(SealgridAuction auction, MockERC20 token, bytes32 market, uint64 interval) internal {
+    function _commitSequence(SealgridAuction auction, MockERC20 token, bytes32 market, uint64 interval)
+        internal
+    {
         bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
         address[] memory who = vm.parseJsonAddressArray(vec, ".committers");
         uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");

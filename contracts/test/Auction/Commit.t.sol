@@ -20,7 +20,9 @@ contract CommitTest is AuctionFixture {
         vm.assertEq(count, 1, "count");
         vm.assertEq(
             acc,
-            poseidonT4.hash([uint256(0), uint256(r.commitment), uint256(uint160(alice)) | (uint256(100e6) << 160)]),
+            poseidonT4.hash(
+                [uint256(0), uint256(r.commitment), uint256(uint160(alice)) | (uint256(100e6) << 160)]
+            ),
             "accumulator binds the commitment, the committer and the lock"
         );
         vm.assertTrue(auction.isOutstanding(MARKET, i, r), "outstanding");
@@ -32,7 +34,8 @@ contract CommitTest is AuctionFixture {
         ISealgridAuction.CommitmentRecord memory b = commitRaw(bob, i, bytes32(uint256(22)), 1);
         vm.assertEq(b.index, 1, "second index");
         (uint256 acc,,,,,) = auction.getInterval(MARKET, i);
-        uint256 first = poseidonT4.hash([uint256(0), uint256(a.commitment), uint256(uint160(alice)) | (1 << 160)]);
+        uint256 first =
+            poseidonT4.hash([uint256(0), uint256(a.commitment), uint256(uint160(alice)) | (1 << 160)]);
         uint256 expected = poseidonT4.hash([first, uint256(22), uint256(uint160(bob)) | (1 << 160)]);
         vm.assertEq(acc, expected, "acc");
     }
@@ -60,7 +63,9 @@ contract CommitTest is AuctionFixture {
         vm.startPrank(alice);
         token.approve(address(auction), tooMuch);
         vm.expectRevert(
-            abi.encodeWithSelector(ISealgridAuction.AuctionLockTooLarge.selector, uint256(tooMuch), uint256(tooMuch) - 1)
+            abi.encodeWithSelector(
+                ISealgridAuction.AuctionLockTooLarge.selector, uint256(tooMuch), uint256(tooMuch) - 1
+            )
         );
         auction.commit(MARKET, i, bytes32(uint256(1)), tooMuch);
         vm.stopPrank();
