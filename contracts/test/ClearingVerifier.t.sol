@@ -136,7 +136,7 @@ contract ClearingVerifierTest is TestBase {
             IPoseidonT3(vm.deployCode("PoseidonT3.sol:PoseidonT3")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
-        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        intents.grantRole(intents.MINTER_ROLE(), address(auction));
         auction.createMarket(
             s.market,
             ISealgridAuction.MarketParams({
