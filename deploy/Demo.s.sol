@@ -85,7 +85,7 @@ contract Demo {
             IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
-        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        intents.grantRole(intents.MINTER_ROLE(), address(auction));
         auction.createMarket(
             MARKET,
             ISealgridAuction.MarketParams({

@@ -3,6 +3,7 @@ pragma solidity ^0.8.31;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {MockERC20} from "../contracts/test/utils/Mocks.sol";
 import {ClearingVerifier} from "../contracts/src/ClearingVerifier.sol";
 import {SealgridAuction} from "../contracts/src/SealgridAuction.sol";
@@ -46,15 +47,60 @@ interface VmDeploy {
 ///         for the market) and granular certificates, and a TimelockController that takes over
 ///         every admin role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
 ///         the CLI refuses it elsewhere).
+/// @dev Refuses, before sending anything, a timelock without proposers (nobody could ever change
+///      anything) or without executors (nothing proposed could ever run), and checks at the end
+///      that the timelock is the only admin of every contract deployed here: of the auction, the
+///      intent token, the meter registry and delivery settlement, and of itself (no admin but
+///      itself). The paymaster's owner is set in `_paymaster`.
 contract Deploy {
     VmDeploy internal constant vm = VmDeploy(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @notice SG_PROPOSERS is empty: the timelock would have no proposer.
+    error DeployNoProposers();
+    /// @notice SG_EXECUTORS is empty: the timelock would have no executor.
+    error DeployNoExecutors();
+    /// @notice After the deployment the admin role of `target` is wrong for `account`: the timelock
+    ///         lacks it, or the deployer still holds it.
+    error DeployAdminMismatch(address target, address account);
 
     /// @notice Runs the deployment.
     function run() external {
         uint256 key = vm.envUint("SG_DEPLOYER_KEY");
         address deployer = vm.addr(key);
+        (address[] memory proposers, address[] memory executors) = _timelockSets();
         vm.startBroadcast(key);
+        (SealgridAuction auction, EnergyIntentToken intents, bytes32 market) = _auction(deployer);
+        (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
+            _delivery(deployer, auction, intents, market);
+        _paymaster(deployer, auction, certs);
 
+        // Governance: the timelock (its own admin) becomes the only admin.
+        IAccessControl[4] memory governed = [
+            IAccessControl(address(auction)),
+            IAccessControl(address(intents)),
+            IAccessControl(address(registry)),
+            IAccessControl(address(settlement))
+        ];
+        TimelockController timelock =
+            new TimelockController(vm.envUint("SG_TIMELOCK_DELAY"), proposers, executors, address(0));
+        for (uint256 k; k < governed.length; ++k) {
+            governed[k].grantRole(0x00, address(timelock)); // DEFAULT_ADMIN_ROLE
+            governed[k].renounceRole(0x00, deployer);
+        }
+        vm.stopBroadcast();
+
+        for (uint256 k; k < governed.length; ++k) {
+            _onlyTimelock(governed[k], timelock, deployer);
+        }
+        _onlyTimelock(IAccessControl(address(timelock)), timelock, deployer);
+    }
+
+    /// @dev The token (a mock when SG_TOKEN is zero), the verifier adapter, the intent token, the
+    ///      auction (the intent token's only minter) and its market with the operator bond.
+    function _auction(address deployer)
+        internal
+        returns (SealgridAuction auction, EnergyIntentToken intents, bytes32 market)
+    {
         IERC20 token = IERC20(vm.envAddress("SG_TOKEN"));
         if (address(token) == address(0)) {
             MockERC20 mock = new MockERC20();
@@ -62,44 +108,43 @@ contract Deploy {
             token = IERC20(address(mock));
         }
         ClearingVerifier verifier = _verifier();
-        EnergyIntentToken intents = new EnergyIntentToken(deployer, vm.envString("SG_INTENT_URI"));
-        SealgridAuction auction = new SealgridAuction(
+        intents = new EnergyIntentToken(deployer, vm.envString("SG_INTENT_URI"));
+        auction = new SealgridAuction(
             deployer,
             vm.envAddress("SG_PAUSER"),
             intents,
             IPoseidonT4(vm.deployCode("PoseidonT4.sol:PoseidonT4")),
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
-        intents.grantRole(intents.MARKET_ROLE(), address(auction));
-        bytes32 market = vm.envBytes32("SG_MARKET");
+        intents.grantRole(intents.MINTER_ROLE(), address(auction));
+        market = vm.envBytes32("SG_MARKET");
         auction.createMarket(market, _params(token, verifier));
         uint256 bond = vm.envUint("SG_BOND");
         if (bond > 0) {
             token.approve(address(auction), bond);
             auction.depositBond(market, uint128(bond));
         }
+    }
 
-        (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
-            _delivery(deployer, auction, intents, market);
-        _paymaster(deployer, auction, certs);
-
-        // Governance: the timelock becomes the only admin.
+    /// @dev SG_PROPOSERS and SG_EXECUTORS (comma-separated); reverts if either is empty.
+    function _timelockSets() internal view returns (address[] memory proposers, address[] memory executors) {
         address[] memory none = new address[](0);
-        TimelockController timelock = new TimelockController(
-            vm.envUint("SG_TIMELOCK_DELAY"),
-            vm.envOr("SG_PROPOSERS", ",", none),
-            vm.envOr("SG_EXECUTORS", ",", none),
-            address(0)
-        );
-        auction.grantRole(auction.DEFAULT_ADMIN_ROLE(), address(timelock));
-        intents.grantRole(intents.DEFAULT_ADMIN_ROLE(), address(timelock));
-        registry.grantRole(registry.DEFAULT_ADMIN_ROLE(), address(timelock));
-        settlement.grantRole(settlement.DEFAULT_ADMIN_ROLE(), address(timelock));
-        auction.renounceRole(auction.DEFAULT_ADMIN_ROLE(), deployer);
-        intents.renounceRole(intents.DEFAULT_ADMIN_ROLE(), deployer);
-        registry.renounceRole(registry.DEFAULT_ADMIN_ROLE(), deployer);
-        settlement.renounceRole(settlement.DEFAULT_ADMIN_ROLE(), deployer);
-        vm.stopBroadcast();
+        proposers = vm.envOr("SG_PROPOSERS", ",", none);
+        executors = vm.envOr("SG_EXECUTORS", ",", none);
+        if (proposers.length == 0) revert DeployNoProposers();
+        if (executors.length == 0) revert DeployNoExecutors();
+    }
+
+    /// @dev Reverts unless `timelock` holds DEFAULT_ADMIN_ROLE on `target` and the deployer does not.
+    function _onlyTimelock(IAccessControl target, TimelockController timelock, address deployer)
+        internal
+        view
+    {
+        bytes32 admin = 0x00; // DEFAULT_ADMIN_ROLE
+        if (!target.hasRole(admin, address(timelock))) {
+            revert DeployAdminMismatch(address(target), address(timelock));
+        }
+        if (target.hasRole(admin, deployer)) revert DeployAdminMismatch(address(target), deployer);
     }
 
     function _delivery(address deployer, SealgridAuction auction, EnergyIntentToken intents, bytes32 market)

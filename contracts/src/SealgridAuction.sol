@@ -23,12 +23,13 @@ import {IEnergyIntentToken, tokenId} from "./interfaces/IEnergyIntentToken.sol";
 ///         operator settles each interval with a proof that the published price and fills follow
 ///         the clearing rule over exactly the committed sequence; traders claim energy intents
 ///         (ERC-1155) and payment from the interval start. Without a valid settle in time the
-///         interval is void and every lock comes back; a censored trader holding the operator's
-///         receipt can void a settled batch and is paid from the operator bond.
-/// @dev Money model, in each payment token: free balances, commitment locks, operator bonds, and
-///      a ledger of rounding fees and the clearing pool kept in milli-units (1/1000 base unit) so
-///      that per-order rounding is exact. For every token:
-///      1000 * balanceOf(this) == 1000 * (free + locks + bonds) + feesMilli + poolMilli, and the
+///         interval is void and every lock comes back; a censored trader holding the receipt of the
+///         interval's operator can void a settled batch, which slashes the operator bond into the
+///         market's insurance account.
+/// @dev Money model, in each payment token: free balances, commitment locks, operator bonds,
+///      insurance accounts, and a ledger of rounding fees and the clearing pool kept in milli-units
+///      (1/1000 base unit) so that per-order rounding is exact. For every token:
+///      1000 * balanceOf(this) == 1000 * (free + locks + bonds + insurance) + feesMilli + poolMilli, and the
 ///      pool returns to zero once every fill of every settled interval is claimed, because buy
 ///      and sell fills are equal (checked here and proven by the circuit).
 contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EIP712 {
@@ -60,10 +61,13 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         _withdrawn;
     mapping(IERC20 token => Ledger) internal _ledgers;
     uint32 internal _marketCount;
+    /// @dev The terms each market's current ones replaced: they govern the gates before its
+    ///      `termsFrom` ({MarketLib.termsOf}).
+    mapping(bytes32 market => Terms) internal _prevTerms;
 
     /// @param admin DEFAULT_ADMIN_ROLE holder (a TimelockController in production).
     /// @param pauser PAUSER_ROLE holder (an incident-response key).
-    /// @param intents_ The energy-intent token; this contract needs its MARKET_ROLE.
+    /// @param intents_ The energy-intent token; this contract needs its MINTER_ROLE.
     /// @param poseidonT4_ A deployed poseidon-solidity PoseidonT4 library (the accumulator).
     /// @param poseidonT5_ A deployed poseidon-solidity PoseidonT5 library.
     constructor(
@@ -90,8 +94,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     // ------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new and below the field
-    ///      modulus; parameters are consistent (see {MarketLib.checkParams}). Emits {MarketCreated}.
+    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; `market` is new, nonzero and below the
+    ///      field modulus; parameters are consistent (see {MarketLib.checkParams}). Emits {MarketCreated}.
     ///      Runs in the linked {AuctionColdLib} after the role check here.
     function createMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         uint32 seq = ++_marketCount;
@@ -100,17 +104,20 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
 
     /// @inheritdoc ISealgridAuction
     /// @dev Token and timing (interval length, gate lead, settle window) are fixed at creation so
-    ///      that interval indices and deadlines never move. Requirements: caller has
-    ///      DEFAULT_ADMIN_ROLE; the market exists and is not closed; `p.token` and timing equal the
-    ///      current ones. Emits {MarketUpdated}. Runs in the linked {AuctionColdLib} after the role
-    ///      check here.
+    ///      that interval indices and deadlines never move; new terms govern only gates no
+    ///      commitment can have reached yet. Requirements: caller has DEFAULT_ADMIN_ROLE; the market
+    ///      exists and is not closed; `p.token` and timing equal the current ones; a change of the
+    ///      terms waits until the terms replaced last govern no live interval. Emits
+    ///      {MarketUpdated}, and {TermsScheduled} for new terms. Runs in the linked
+    ///      {AuctionColdLib} after the role check here.
     function updateMarket(bytes32 market, MarketParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        AuctionColdLib.updateMarket(_market(market), market, p);
+        AuctionColdLib.updateMarket(_market(market), _prevTerms[market], market, p);
     }
 
     /// @inheritdoc ISealgridAuction
     /// @dev Sets the commit horizon to zero (commit then reverts with {AuctionMarketClosed}) and
-    ///      records the latest gate a commitment can have, after which the bond becomes free.
+    ///      records the latest gate a commitment can have been accepted for over the market's life
+    ///      ({MarketLib.reachNow}), after which the bond becomes free.
     ///      Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists and is open.
     ///      Emits {MarketClosed}. Runs in the linked {AuctionColdLib} after the role check here.
     function closeMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -118,7 +125,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     }
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Requirements: caller has PAUSER_ROLE.
+    /// @dev Requirements: caller has PAUSER_ROLE. Only commit, deposit, depositBond and settle
+    ///      carry `whenNotPaused`.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
@@ -127,6 +135,18 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @dev Requirements: caller has PAUSER_ROLE.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
+    }
+
+    /// @inheritdoc ISealgridAuction
+    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; the market exists; `account` is nonzero;
+    ///      the insurance account holds `amount`. Emits {InsurancePaid} and {InsuranceChanged}.
+    ///      Runs in the linked {AuctionColdLib} after the role check here; it credits a free
+    ///      balance and never calls a token.
+    function payInsurance(bytes32 market, address account, uint128 amount)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        AuctionColdLib.payInsurance(_market(market), _balances, market, account, amount);
     }
 
     /// @inheritdoc ISealgridAuction
@@ -253,10 +273,11 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     /// @inheritdoc ISealgridAuction
     /// @dev Checks the fill words against the interval's count and withdrawals, that buy fills,
     ///      sell fills and `volume` are equal and the price is within bounds, builds the fills
-    ///      Merkle root, and calls the verifier with at most `verifierGasLimit` gas.
-    ///      Requirements: not paused; caller is the market operator; `gate <= now < deadline`;
-    ///      the interval is open and has commitments; the bond is at least `minBond`.
-    ///      Emits {Settled}.
+    ///      Merkle root, and calls the verifier with at most `verifierGasLimit` gas. Operator, price
+    ///      bounds, verifier and its gas are the interval's terms ({termsOf}), fixed before its
+    ///      first commitment. Requirements: not paused; caller is the interval's operator;
+    ///      `gate <= now < deadline`; the interval is open and has commitments; the bond is at
+    ///      least `minBond`. Emits {Settled}.
     function settle(
         bytes32 market,
         uint64 interval,
@@ -265,22 +286,13 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         bytes calldata fills,
         bytes calldata proof
     ) external whenNotPaused nonReentrant {
-        MarketLib.Market storage m = _market(market);
-        if (msg.sender != m.operator) revert AuctionNotOperator(msg.sender);
-        {
-            uint256 gate = m.gate(interval);
-            uint256 deadline = gate + m.settleWindow;
-            if (block.timestamp < gate || block.timestamp >= deadline) {
-                revert AuctionOutsideSettleWindow(interval, gate, deadline);
-            }
-        }
+        Terms memory t = _settleTerms(market, interval);
         MarketLib.Interval storage iv = _intervals[market][interval];
         if (iv.status != Status.Open) revert AuctionNotOpen(interval, iv.status);
         uint32 count = iv.count;
         if (count == 0) revert AuctionNothingToSettle(interval);
-        if (m.bond < m.minBond) revert AuctionBondTooLow(m.bond, m.minBond);
         if (fills.length != uint256(count) * 8) revert AuctionBadFillsLength(fills.length, count);
-        if (volume == 0 ? clearingPrice != 0 : (clearingPrice < m.priceFloor || clearingPrice > m.priceCap)) {
+        if (volume == 0 ? clearingPrice != 0 : (clearingPrice < t.priceFloor || clearingPrice > t.priceCap)) {
             revert AuctionPriceOutOfBounds(clearingPrice);
         }
 
@@ -291,13 +303,13 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
             interval: interval,
             accumulator: iv.accumulator,
             count: count,
-            priceFloor: m.priceFloor,
-            priceCap: m.priceCap,
+            priceFloor: t.priceFloor,
+            priceCap: t.priceCap,
             clearingPrice: clearingPrice,
             volume: volume,
             fills: fills
         });
-        _verify(m.verifier, m.verifierGasLimit, s, proof);
+        _verify(t.verifier, t.verifierGasLimit, s, proof);
 
         iv.status = Status.Settled;
         iv.price = clearingPrice;
@@ -320,26 +332,29 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     }
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Requirements: not paused; the interval is settled and `now >= start(interval)`; the
-    ///      record matches and was not consumed; the Merkle proof verifies.
+    /// @dev Works while paused. Requirements: the interval is settled and `now >= start(interval)`;
+    ///      the Merkle proof verifies; the record matches and was not consumed.
     ///      Emits {Claimed}, and {ShortfallCovered} if a payer's lock fell short.
-    function claim(bytes32 market, uint64 interval, Claim calldata c) external whenNotPaused nonReentrant {
+    function claim(bytes32 market, uint64 interval, Claim calldata c) external nonReentrant {
         MarketLib.Market storage m = _market(market);
         MarketLib.Interval storage iv = _finalInterval(m, market, interval);
-        _claim(m, iv, market, interval, c);
+        SkipReason fault = _claim(m, iv, market, interval, c);
+        if (fault == SkipReason.RecordMismatch) revert AuctionRecordMismatch(c.record.index);
+        if (fault == SkipReason.InvalidFillProof) revert AuctionInvalidFillProof(c.record.index);
     }
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Same rules as {claim} for every item; the whole batch reverts if one item is invalid.
-    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs)
-        external
-        whenNotPaused
-        nonReentrant
-    {
+    /// @dev Works while paused. Requirements: the interval is settled and `now >= start(interval)`.
+    ///      Each item follows {claim}'s rules; an item that breaks them changes nothing and is
+    ///      skipped. Nothing an item holds can fail the batch: a claim makes no external call but
+    ///      the intent mint, which runs no receiver callback. Emits {Claimed} (and
+    ///      {ShortfallCovered}) per claimed item, {ClaimSkipped} per skipped one.
+    function claimBatch(bytes32 market, uint64 interval, Claim[] calldata cs) external nonReentrant {
         MarketLib.Market storage m = _market(market);
         MarketLib.Interval storage iv = _finalInterval(m, market, interval);
         for (uint256 k; k < cs.length; ++k) {
-            _claim(m, iv, market, interval, cs[k]);
+            SkipReason fault = _claim(m, iv, market, interval, cs[k]);
+            if (fault != SkipReason.None) emit ClaimSkipped(market, interval, cs[k].record.index, fault);
         }
     }
 
@@ -349,10 +364,13 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external nonReentrant {
         MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
-        _refund(m, market, interval, r);
+        if (!_refund(m, market, interval, r)) revert AuctionRecordMismatch(r.index);
     }
 
     /// @inheritdoc ISealgridAuction
+    /// @dev Requirements: refundable interval. An item that does not match an outstanding record
+    ///      changes nothing and is skipped. Emits {Refunded} per refunded item, {RefundSkipped}
+    ///      per skipped one.
     function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs)
         external
         nonReentrant
@@ -360,21 +378,26 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         MarketLib.Market storage m = _market(market);
         _checkRefundable(m, interval, _intervals[market][interval].status);
         for (uint256 k; k < rs.length; ++k) {
-            _refund(m, market, interval, rs[k]);
+            if (!_refund(m, market, interval, rs[k])) {
+                emit RefundSkipped(market, interval, rs[k].index, SkipReason.RecordMismatch);
+            }
         }
     }
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Requirements: the interval is settled (or already voided by a dispute) and
-    ///      `now < start(interval)`; the order is for this market and interval, in range, from the
-    ///      record's trader, and its lock covers it; the record matches; the fill word is excluded;
-    ///      the receipt is signed by the market operator (EOA or ERC-1271).
-    ///      Emits {Disputed}, and {IntervalVoided} on the first successful dispute. Runs in the
+    /// @dev Works while paused; anyone may dispute, and the lock goes to the record's trader.
+    ///      Requirements: the interval is settled (or already voided by a dispute) and
+    ///      `now < start(interval)`; the order is for this market and interval, within the
+    ///      interval's price bounds, from the record's trader, and its lock covers it; the record
+    ///      matches; the fill word is excluded; the receipt is a 65-byte low-s ECDSA signature of
+    ///      the interval's operator ({termsOf}). Emits {Disputed}, {BondChanged},
+    ///      {InsuranceChanged}, and {IntervalVoided} on the first successful dispute. Runs in the
     ///      linked {AuctionColdLib} (under this entry's `nonReentrant`); it credits free balances
-    ///      only and never calls a token.
+    ///      and the insurance account only and never calls a token.
     function dispute(bytes32 market, uint64 interval, Dispute calldata d) external nonReentrant {
         AuctionColdLib.dispute(
             _market(market),
+            _prevTerms[market],
             _intervals[market][interval],
             _records,
             _balances,
@@ -426,6 +449,16 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond)
     {
         return AuctionColdLib.getMarket(_market(market));
+    }
+
+    /// @inheritdoc ISealgridAuction
+    function termsOf(bytes32 market, uint64 interval) external view returns (Terms memory) {
+        return _market(market).termsOf(_prevTerms[market], interval);
+    }
+
+    /// @inheritdoc ISealgridAuction
+    function insurance(bytes32 market) external view returns (uint128) {
+        return _market(market).insurance;
     }
 
     /// @inheritdoc ISealgridAuction
@@ -497,6 +530,21 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (block.timestamp < start) revert AuctionNotFinal(interval, start);
     }
 
+    /// @dev The settle checks on the market: the caller is the interval's operator, the settle
+    ///      window is open and the bond is at least `minBond`; returns the interval's terms.
+    function _settleTerms(bytes32 market, uint64 interval) internal view returns (Terms memory t) {
+        MarketLib.Market storage m = _market(market);
+        uint256 gate = m.gate(interval);
+        // {MarketLib.termsOf}, with the gate computed once.
+        t = gate < m.termsFrom ? _prevTerms[market] : m.terms();
+        if (msg.sender != t.operator) revert AuctionNotOperator(msg.sender);
+        uint256 deadline = gate + m.settleWindow;
+        if (block.timestamp < gate || block.timestamp >= deadline) {
+            revert AuctionOutsideSettleWindow(interval, gate, deadline);
+        }
+        if (m.bond < m.minBond) revert AuctionBondTooLow(m.bond, m.minBond);
+    }
+
     function _checkRefundable(MarketLib.Market storage m, uint64 interval, Status status) internal view {
         if (status == Status.Voided) return;
         if (status == Status.Open && block.timestamp >= m.gate(interval) + m.settleWindow) return;
@@ -540,18 +588,20 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert AuctionInvalidProof();
     }
 
+    /// @dev Claims `c` and returns {SkipReason.None}, or changes nothing and returns why not (the
+    ///      proof is checked before the record is consumed, so a bad proof leaves the record).
     function _claim(
         MarketLib.Market storage m,
         MarketLib.Interval storage iv,
         bytes32 market,
         uint64 interval,
         Claim calldata c
-    ) internal {
+    ) internal returns (SkipReason) {
         CommitmentRecord calldata r = c.record;
-        _consume(market, interval, r);
         if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) {
-            revert AuctionInvalidFillProof(r.index);
+            return SkipReason.InvalidFillProof;
         }
+        if (!_take(market, interval, r)) return SkipReason.RecordMismatch;
 
         IERC20 token = m.token;
         uint64 q = c.word & FillsLib.QUANTITY_MASK;
@@ -561,7 +611,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
             _balances[token][r.trader] += r.lock;
             if (q != 0) _mintIntent(m, interval, r.trader, c.word, q);
             emit Claimed(market, interval, r.index, r.trader, q, 0, r.lock);
-            return;
+            return SkipReason.None;
         }
 
         // |q * price| < 2^48 * 2^63 = 2^111.
@@ -582,6 +632,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
             emit Claimed(market, interval, r.index, r.trader, q, int256(received), r.lock);
         }
         _mintIntent(m, interval, r.trader, c.word, q);
+        return SkipReason.None;
     }
 
     /// @dev Takes a payer's payment, ceil(amountMilli / 1000), from its lock; a shortfall is taken
@@ -633,17 +684,25 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         revert AuctionTransferMismatch(expected, received);
     }
 
-    /// @dev Checks and deletes a record given back in full: the rule of {RecordLib.consume} (which
-    ///      the dispute in {AuctionColdLib} uses), written here against `_records` itself because
-    ///      through a storage-pointer parameter the optimizer keeps the mapping's slot as a runtime
-    ///      value, which costs claim and refund 20 to 60 gas more (measured with the gas snapshots).
+    /// @dev Checks and deletes a record given back in full, reverting if it does not match.
     function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
+        if (!_take(market, interval, r)) revert AuctionRecordMismatch(r.index);
+    }
+
+    /// @dev Deletes a record given back in full and returns true, or returns false (and changes
+    ///      nothing) if it was consumed, never existed or differs in a field: the rule of
+    ///      {RecordLib.consume} (which the dispute in {AuctionColdLib} uses), written here against
+    ///      `_records` itself because through a storage-pointer parameter the optimizer keeps the
+    ///      mapping's slot as a runtime value, which costs claim and refund 20 to 60 gas more
+    ///      (measured with the gas snapshots).
+    function _take(bytes32 market, uint64 interval, CommitmentRecord memory r) internal returns (bool) {
         bytes32 key = RecordLib.key(market, interval, r.index);
         bytes32 stored = _records[key];
         if (stored == bytes32(0) || stored != RecordLib.hash(r.trader, r.lock, r.commitment)) {
-            revert AuctionRecordMismatch(r.index);
+            return false;
         }
         delete _records[key];
+        return true;
     }
 
     function _mintIntent(MarketLib.Market storage m, uint64 interval, address trader, uint64 word, uint64 q)
@@ -653,11 +712,15 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         intents.mint(trader, tokenId(m.seq, interval, kind), q);
     }
 
+    /// @dev Refunds `r` and returns true, or changes nothing and returns false if the record does
+    ///      not match an outstanding one.
     function _refund(MarketLib.Market storage m, bytes32 market, uint64 interval, CommitmentRecord calldata r)
         internal
+        returns (bool)
     {
-        _consume(market, interval, r);
+        if (!_take(market, interval, r)) return false;
         _balances[m.token][r.trader] += r.lock;
         emit Refunded(market, interval, r.index, r.trader, r.lock);
+        return true;
     }
 }

@@ -6,15 +6,24 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 
 /// @title IEnergyIntentToken
 /// @notice ERC-1155 energy intents: one unit is one Wh that a cleared order bought (kind 0, to be
-///         consumed) or sold (kind 1, to be delivered) in one market and delivery interval.
+///         consumed) or sold (kind 1, to be delivered) in one market and delivery interval: the
+///         trader's non-transferable receipt of its own position.
 /// @dev Token id = marketSeq << 128 | interval << 8 | kind ({tokenId}, docs/encoding.md). Only
-///      holders of MARKET_ROLE (the auction, delivery settlement) mint and burn.
+///      holders of MINTER_ROLE (the auction) mint, only holders of MARKET_ROLE (delivery
+///      settlement) burn; transfers and approvals revert with {IntentNonTransferable}.
 interface IEnergyIntentToken is IAccessControl, IERC1155MetadataURI {
     /// @notice The token id does not decode to a valid (market, interval, kind).
     /// @param id The token id (or the kind given to {encodeId}).
     error IntentInvalidId(uint256 id);
 
-    /// @notice The role of the market contracts allowed to mint and burn.
+    /// @notice Intents never move between accounts: a position can be changed by no one else.
+    error IntentNonTransferable();
+
+    /// @notice The role allowed to mint (the auction, on claim).
+    /// @return The role id, keccak256("MINTER_ROLE").
+    function MINTER_ROLE() external view returns (bytes32);
+
+    /// @notice The role allowed to burn (delivery settlement, for positions it has settled).
     /// @return The role id, keccak256("MARKET_ROLE").
     function MARKET_ROLE() external view returns (bytes32);
 
@@ -26,7 +35,7 @@ interface IEnergyIntentToken is IAccessControl, IERC1155MetadataURI {
     /// @return 1.
     function KIND_SOLD() external view returns (uint8);
 
-    /// @notice Mints `amount` Wh of intent `id` to `to`.
+    /// @notice Mints `amount` Wh of intent `id` to `to`, without an ERC-1155 acceptance callback.
     /// @param to The receiving trader.
     /// @param id The intent token id.
     /// @param amount The quantity in Wh.

@@ -18,8 +18,9 @@ import {OrderLib} from "../libraries/OrderLib.sol";
 ///         gate; the operator settles each interval with a proof that the published price and fills
 ///         follow the clearing rule over exactly the committed sequence; traders claim energy
 ///         intents (ERC-1155) and payment from the interval start. Without a valid settle in time
-///         the interval is void and every lock comes back; a censored trader holding the operator's
-///         receipt can void a settled batch and is paid from the operator bond.
+///         the interval is void and every lock comes back; a censored trader holding the receipt of
+///         the interval's operator can void a settled batch, which slashes the operator bond into
+///         the market's insurance account.
 interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @notice Lifecycle of one market interval.
     enum Status {
@@ -32,6 +33,13 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     enum VoidReason {
         MissedDeadline,
         Censorship
+    }
+
+    /// @notice Why {claimBatch} or {refundBatch} skipped an item.
+    enum SkipReason {
+        None, // not skipped (never emitted)
+        RecordMismatch, // consumed already (claimed, refunded, disputed), never committed, or a field differs
+        InvalidFillProof // the fill word's Merkle proof does not verify
     }
 
     /// @notice Market parameters set by the admin (a timelock).
@@ -47,7 +55,10 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @param priceFloor Lowest limit price (token base units per kWh); may be negative.
     /// @param priceCap Highest limit price.
     /// @param minBond Operator bond required to settle.
-    /// @param slashAmount Bond paid to each censored trader who proves exclusion.
+    /// @param slashAmount Bond moved to the market's insurance account by each proven exclusion.
+    /// @dev operator, verifier, verifierGasLimit, priceFloor, priceCap and slashAmount are the
+    ///      market's {Terms}: a change applies only to intervals no commitment can have reached yet
+    ///      (see {updateMarket}).
     struct MarketParams {
         IERC20 token;
         IClearingVerifier verifier;
@@ -61,6 +72,25 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
         int64 priceFloor;
         int64 priceCap;
         uint128 minBond;
+        uint128 slashAmount;
+    }
+
+    /// @notice What an interval's batch is cleared and disputed under, fixed for the interval before
+    ///         its first commitment can land (docs/operations.md, "Market terms").
+    /// @param operator Settles the interval and signs its receipts (checked by plain ECDSA
+    ///        recovery, so neither a later rotation nor code on the operator's account can disown
+    ///        a receipt).
+    /// @param verifierGasLimit Gas forwarded to the verifier.
+    /// @param verifier The clearing-proof verifier.
+    /// @param priceFloor Lowest limit and clearing price.
+    /// @param priceCap Highest limit and clearing price.
+    /// @param slashAmount Bond moved to the insurance account by each proven exclusion.
+    struct Terms {
+        address operator;
+        uint32 verifierGasLimit;
+        IClearingVerifier verifier;
+        int64 priceFloor;
+        int64 priceCap;
         uint128 slashAmount;
     }
 
@@ -91,7 +121,8 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @param order The revealed order (its trader is the record's trader).
     /// @param lock The record's lock.
     /// @param proof Merkle siblings of the commitment's fill word (the excluded flag alone).
-    /// @param receipt The operator's EIP-712 receipt signature for (market, interval, index, commitment).
+    /// @param receipt The 65-byte ECDSA signature (r, s, v; low s) of the interval's operator over
+    ///        the EIP-712 receipt for (market, interval, index, commitment).
     struct Dispute {
         uint32 index;
         OrderLib.Order order;
@@ -104,6 +135,9 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     event MarketCreated(bytes32 indexed market, uint32 seq, MarketParams params);
     /// @notice Emitted when the admin changes a market's mutable parameters.
     event MarketUpdated(bytes32 indexed market, MarketParams params);
+    /// @notice Emitted when an update changes the market's terms: `terms` govern every interval
+    ///         whose gate is at least `fromGate`; earlier intervals keep the terms they had.
+    event TermsScheduled(bytes32 indexed market, uint64 fromGate, Terms terms);
     /// @notice Emitted when the admin closes a market to new commitments.
     /// @param lastGate The latest gate closure any existing commitment can have.
     event MarketClosed(bytes32 indexed market, uint64 lastGate);
@@ -148,7 +182,8 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     event Refunded(
         bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 lock
     );
-    /// @notice Emitted when a censored trader proves its exclusion.
+    /// @notice Emitted when a censored trader proves its exclusion; `slashed` moved from the operator
+    ///         bond to the market's insurance account, and the trader's lock returned.
     event Disputed(
         bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 slashed
     );
@@ -156,13 +191,29 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     event ShortfallCovered(
         bytes32 indexed market, uint64 indexed interval, uint32 index, uint256 fromBond, uint256 unpaid
     );
-    /// @notice Emitted when the operator bond changes through deposit or withdrawal.
+    /// @notice Emitted when the operator bond changes through deposit, withdrawal or a slash.
     event BondChanged(bytes32 indexed market, uint256 bond);
+    /// @notice Emitted when a market's insurance account changes (a slash in, a payment out).
+    event InsuranceChanged(bytes32 indexed market, uint256 insurance);
+    /// @notice Emitted when governance pays `amount` from a market's insurance account to
+    ///         `account`'s free balance.
+    event InsurancePaid(bytes32 indexed market, address indexed account, uint256 amount);
+    /// @notice Emitted for every item {claimBatch} skipped; the rest of the batch went through.
+    event ClaimSkipped(bytes32 indexed market, uint64 indexed interval, uint32 index, SkipReason reason);
+    /// @notice Emitted for every item {refundBatch} skipped; the rest of the batch went through.
+    event RefundSkipped(bytes32 indexed market, uint64 indexed interval, uint32 index, SkipReason reason);
     /// @notice Emitted when the fee manager withdraws rounding fees.
     event FeesWithdrawn(IERC20 indexed token, address to, uint256 amount);
 
     /// @notice The market does not exist.
     error AuctionUnknownMarket(bytes32 market);
+    /// @notice Market id 0 is reserved (it reads as "no market" everywhere off-chain).
+    error AuctionZeroMarketId();
+    /// @notice The market's previous terms still govern intervals that can settle or be disputed
+    ///         until `until`; the terms can change again from then on.
+    error AuctionTermsPending(uint256 until);
+    /// @notice The market's insurance account holds less than the amount.
+    error AuctionInsufficientInsurance(uint256 available, uint256 amount);
     /// @notice A market with this id exists already.
     error AuctionMarketExists(bytes32 market);
     /// @notice Market parameters are inconsistent; `reason` names the rule.
@@ -231,7 +282,7 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     error AuctionLockInsufficient(uint256 lock, uint256 required);
     /// @notice The commitment was not excluded.
     error AuctionNotExcluded(uint32 index);
-    /// @notice The receipt is not signed by the market operator.
+    /// @notice The receipt is not a valid ECDSA signature of the interval's operator.
     error AuctionInvalidReceipt();
     /// @notice The bond cannot go below the minimum while the market may still settle.
     error AuctionBondLocked(uint256 remaining, uint256 minBond);
@@ -263,27 +314,43 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     // ------------------------------------------------------------------------------------------
 
     /// @notice Creates a market.
-    /// @param market The market id (a zone or feeder), below the BN254 scalar field modulus.
+    /// @param market The market id (a zone or feeder): nonzero and below the BN254 scalar field modulus.
     /// @param p The market parameters.
     function createMarket(bytes32 market, MarketParams calldata p) external;
 
     /// @notice Changes a market's mutable parameters: verifier, operator, horizon, capacity,
     ///         verifier gas, price bounds, minimum bond and slash amount. Token and timing
-    ///         (interval length, gate lead, settle window) are fixed at creation.
+    ///         (interval length, gate lead, settle window) are fixed at creation. Horizon, capacity
+    ///         and minimum bond apply at once; a change of the {Terms} (operator, verifier, verifier
+    ///         gas, price bounds, slash amount) applies only to intervals whose gate lies beyond
+    ///         every gate a commitment can have been accepted for so far ({TermsScheduled}), and
+    ///         cannot change again while the previous terms still govern an interval that can
+    ///         settle or be disputed.
     /// @param market The market id.
     /// @param p The full parameter set with the new mutable values.
     function updateMarket(bytes32 market, MarketParams calldata p) external;
 
     /// @notice Closes a market to new commitments. Committed intervals still settle, claim and refund.
+    ///         The recorded last gate is the latest gate any commitment can have been accepted for
+    ///         over the market's life (its horizon as it was at every moment, not the current one).
     /// @param market The market id.
     function closeMarket(bytes32 market) external;
 
-    /// @notice Pauses commit, deposit, settle and claim. Refund, withdraw, dispute and void stay
-    ///         open so that no funds are ever stuck.
+    /// @notice Pauses what takes on new obligations: commit, deposits (free balance and bond) and
+    ///         settle. Claim, refund, withdraw, dispute and void never pause, so a pause of any
+    ///         length freezes no one's money.
     function pause() external;
 
     /// @notice Lifts a pause.
     function unpause() external;
+
+    /// @notice Pays `amount` from the market's insurance account (slashed bond) to `account`'s free
+    ///         balance: governance compensating traders (docs/operations.md, "Disputes and
+    ///         insurance"). Only the admin (the timelock), never the operator.
+    /// @param market The market id.
+    /// @param account The account compensated.
+    /// @param amount The amount in base units.
+    function payInsurance(bytes32 market, address account, uint128 amount) external;
 
     /// @notice Withdraws accrued rounding fees of `token`.
     /// @param token The payment token.
@@ -359,13 +426,17 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @notice Claims one settled commitment: mints its energy intents, moves its payment at the
     ///         clearing price (payer rounded up, payee down, remainder to fees) and returns the
     ///         unused lock to the trader's free balance. Excluded and unfilled commitments get
-    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader.
+    ///         their whole lock back. Anyone may claim for anyone; proceeds go to the trader. The
+    ///         intents are minted without an ERC-1155 acceptance callback, so no trader (a contract
+    ///         without a receiver included) can make its own or another's claim fail.
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param c The claim.
     function claim(bytes32 market, uint64 interval, Claim calldata c) external;
 
-    /// @notice Claims many settled commitments of one interval (the operator's batched claim).
+    /// @notice Claims many settled commitments of one interval (the operator's batched claim). An
+    ///         item that cannot be claimed (consumed already, or a bad fill proof) is skipped with
+    ///         {ClaimSkipped}; the rest go through, so no item can fail the batch.
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param cs The claims.
@@ -378,15 +449,18 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @param r The commitment record.
     function refund(bytes32 market, uint64 interval, CommitmentRecord calldata r) external;
 
-    /// @notice Refunds many locks of one refundable interval.
+    /// @notice Refunds many locks of one refundable interval. An item that does not match an
+    ///         outstanding record is skipped with {RefundSkipped}; the rest go through.
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param rs The commitment records.
     function refundBatch(bytes32 market, uint64 interval, CommitmentRecord[] calldata rs) external;
 
     /// @notice Proves that the operator excluded an order it had received: reveals the opening of
-    ///         an excluded commitment with the operator's receipt. Voids the interval, returns the
-    ///         lock and pays `slashAmount` (at most the bond) from the operator bond to the trader.
+    ///         an excluded commitment with the receipt of the interval's operator. Voids the
+    ///         interval, returns the lock to the record's trader and moves the interval's
+    ///         `slashAmount` (at most the bond) from the operator bond to the market's insurance
+    ///         account, whoever disputes: a dispute always costs the operator the slash.
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param d The revealed order, its record's lock and index, its fill proof and the receipt.
@@ -435,6 +509,19 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
         external
         view
         returns (MarketParams memory p, uint32 seq, uint64 lastGate, uint128 bond);
+
+    /// @notice The terms an interval is cleared and disputed under: exact for every interval that
+    ///         can still settle or be disputed (earlier ones are final; {TermsScheduled} events
+    ///         hold the full history).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return The interval's terms.
+    function termsOf(bytes32 market, uint64 interval) external view returns (Terms memory);
+
+    /// @notice A market's insurance account: slashed bond, paid out only by governance.
+    /// @param market The market id.
+    /// @return The amount in base units.
+    function insurance(bytes32 market) external view returns (uint128);
 
     /// @notice An interval's state.
     /// @param market The market id.

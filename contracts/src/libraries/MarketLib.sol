@@ -7,9 +7,16 @@ import {IClearingVerifier} from "../interfaces/IClearingVerifier.sol";
 import {ISealgridAuction} from "../interfaces/ISealgridAuction.sol";
 
 /// @title MarketLib
-/// @notice A market of the auction and its intervals as stored (a market in five slots, packed by
-///         what each operation reads), its parameter rules and its clock (DESIGN §3.1): gate
-///         closure G(i) = start(i) - gateLead.
+/// @notice A market of the auction and its intervals as stored (a market in six slots, packed by
+///         what each operation reads), its parameter rules, the terms each interval is cleared
+///         under, and its clock (DESIGN §3.1): gate closure G(i) = start(i) - gateLead.
+/// @dev Terms (DESIGN §3.4, §3.6: operator, verifier, verifier gas, price bounds, slash amount)
+///      are fixed per interval without any work in commit: the market's own fields hold the newest
+///      terms, which govern every interval with gate >= `termsFrom`; the auction keeps the terms
+///      they replaced for the intervals before. An update sets `termsFrom` past every gate a
+///      commitment can have been accepted for so far ({reach}), so no interval that has a
+///      commitment (or a receipt) ever changes terms, and it is refused while the replaced terms
+///      still govern an interval that can settle or be disputed ({ISealgridAuction.AuctionTermsPending}).
 library MarketLib {
     /// @notice A market as stored.
     struct Market {
@@ -24,9 +31,10 @@ library MarketLib {
         uint24 settleWindow;
         uint32 verifierGasLimit;
         uint32 seq;
-        // slot 2
+        // slot 2 (uint40 seconds last until the year 36812)
         address operator;
-        uint64 lastGate; // 0 while open; after close, the latest gate any commitment can have
+        uint40 lastGate; // 0 while open; after close, the latest gate any commitment can have
+        uint40 termsFrom; // the first gate the terms in these fields govern (0: every gate)
         // slot 3
         int64 priceFloor;
         int64 priceCap;
@@ -34,6 +42,9 @@ library MarketLib {
         // slot 4
         uint128 slashAmount;
         uint128 bond;
+        // slot 5: cold paths only
+        uint64 reach; // max over past horizon changes of (time of change + horizon before it)
+        uint128 insurance; // slashed bond, paid out only by the admin (the timelock)
     }
 
     /// @notice An interval of a market as stored.
@@ -95,6 +106,73 @@ library MarketLib {
         m.priceCap = p.priceCap;
         m.minBond = p.minBond;
         m.slashAmount = p.slashAmount;
+    }
+
+    /// @notice True if `p` changes the terms of `m`: operator, verifier, verifier gas, price bounds
+    ///         or slash amount.
+    /// @param m The market.
+    /// @param p The market parameters.
+    /// @return True if any of the terms differs.
+    function changesTerms(Market storage m, ISealgridAuction.MarketParams calldata p)
+        internal
+        view
+        returns (bool)
+    {
+        return p.operator != m.operator || address(p.verifier) != address(m.verifier)
+            || p.verifierGasLimit != m.verifierGasLimit || p.priceFloor != m.priceFloor
+            || p.priceCap != m.priceCap || p.slashAmount != m.slashAmount;
+    }
+
+    /// @notice The latest gate any commitment accepted so far can have: commit accepts only
+    ///         gates up to now + commitHorizon, and `m.reach` remembers how far earlier horizons
+    ///         reached when they changed.
+    /// @param m The market.
+    /// @return The gate in unix seconds.
+    function reachNow(Market storage m) internal view returns (uint256) {
+        uint256 r = block.timestamp + m.commitHorizon;
+        uint256 before = m.reach;
+        return r > before ? r : before;
+    }
+
+    /// @notice The terms `interval` is cleared and disputed under: the market's own fields from
+    ///         `termsFrom` on, the replaced terms `prev` before.
+    /// @param m The market.
+    /// @param prev The terms the market's current ones replaced.
+    /// @param interval The interval index.
+    /// @return t The interval's terms.
+    function termsOf(Market storage m, ISealgridAuction.Terms storage prev, uint64 interval)
+        internal
+        view
+        returns (ISealgridAuction.Terms memory t)
+    {
+        if (gate(m, interval) < m.termsFrom) return prev;
+        return terms(m);
+    }
+
+    /// @notice The terms in the market's own fields (those of every gate from `termsFrom` on).
+    /// @param m The market.
+    /// @return t The terms.
+    function terms(Market storage m) internal view returns (ISealgridAuction.Terms memory t) {
+        t = ISealgridAuction.Terms({
+            operator: m.operator,
+            verifierGasLimit: m.verifierGasLimit,
+            verifier: m.verifier,
+            priceFloor: m.priceFloor,
+            priceCap: m.priceCap,
+            slashAmount: m.slashAmount
+        });
+    }
+
+    /// @notice Copies the terms in the market's own fields to `prev`.
+    /// @param m The market.
+    /// @param prev Receives the terms.
+    function saveTerms(Market storage m, ISealgridAuction.Terms storage prev) internal {
+        prev.operator = m.operator;
+        prev.verifierGasLimit = m.verifierGasLimit;
+        prev.verifier = m.verifier;
+        prev.priceFloor = m.priceFloor;
+        prev.priceCap = m.priceCap;
+        prev.slashAmount = m.slashAmount;
     }
 
     /// @notice True if `p` changes the token or the timing of `m`.

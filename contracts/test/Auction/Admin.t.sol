@@ -12,6 +12,7 @@ import {IPoseidonT4, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 import {EnergyIntentToken} from "../../src/EnergyIntentToken.sol";
 import {OrderLib} from "../../src/libraries/OrderLib.sol";
 import {IEnergyIntentToken} from "../../src/interfaces/IEnergyIntentToken.sol";
+import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 contract AdminTest is AuctionFixture {
     bytes32 internal constant M2 = bytes32(uint256(0xBEEF));
@@ -282,25 +283,45 @@ contract FundsTest is AuctionFixture {
 }
 
 contract IntentTokenTest is AuctionFixture {
-    function test_onlyMarketMintsAndBurns() public {
-        bytes32 role = intents.MARKET_ROLE();
+    function test_onlyMinterMints_onlyMarketBurns() public {
+        bytes32 minter = intents.MINTER_ROLE();
+        bytes32 market = intents.MARKET_ROLE();
         vm.startPrank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role)
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, minter)
         );
         intents.mint(alice, 1, 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role)
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, market)
         );
         intents.burn(alice, 1, 1);
         vm.stopPrank();
+        // The auction mints and cannot burn; a burner (delivery settlement) burns and cannot mint.
+        address burner = address(0xB42);
+        vm.prank(admin);
+        intents.grantRole(market, burner);
         vm.startPrank(address(auction));
         intents.mint(alice, 1, 5);
-        intents.burn(alice, 1, 2);
         vm.expectRevert(abi.encodeWithSelector(IEnergyIntentToken.IntentInvalidId.selector, uint256(2)));
         intents.mint(alice, 2, 1);
+        vm.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InvalidReceiver.selector, address(0)));
+        intents.mint(address(0), 1, 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, address(auction), market
+            )
+        );
+        intents.burn(alice, 1, 2);
+        vm.stopPrank();
+        vm.startPrank(burner);
+        intents.burn(alice, 1, 2);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, burner, minter)
+        );
+        intents.mint(burner, 1, 1);
         vm.stopPrank();
         vm.assertEq(intents.balanceOf(alice, 1), 3, "minted minus burned");
+        vm.assertFalse(intents.hasRole(market, address(auction)), "the auction holds no burn role");
     }
 
     function test_uriAndIds() public {

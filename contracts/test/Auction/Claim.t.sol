@@ -2,10 +2,10 @@
 pragma solidity ^0.8.31;
 
 import {AuctionFixture} from "../utils/Fixture.sol";
+import {vmx} from "../utils/VmExtra.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 import {tokenId} from "../../src/EnergyIntentToken.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 contract ClaimTest is AuctionFixture {
     uint64 internal i;
@@ -103,15 +103,43 @@ contract ClaimTest is AuctionFixture {
         auction.claim(MARKET, i, claimOf(ra, w));
     }
 
-    function test_claim_revertsBatchWithDuplicate() public {
+    function test_claim_batchSkipsDuplicateAndConsumed() public {
+        uint64[] memory w = _words(1000);
+        settleAt(i, 100_000, 1000, w);
+        vm.warp(startOf(i));
+        auction.claim(MARKET, i, claimOf(rb, w)); // bob claims himself first
+        ISealgridAuction.Claim[] memory cs = new ISealgridAuction.Claim[](4);
+        cs[0] = claimOf(ra, w);
+        cs[1] = claimOf(ra, w); // a duplicate
+        cs[2] = claimOf(rb, w); // consumed already
+        cs[3] = claimOf(rc, w);
+        vmx.expectEmit(address(auction));
+        emit ISealgridAuction.ClaimSkipped(MARKET, i, ra.index, ISealgridAuction.SkipReason.RecordMismatch);
+        vmx.expectEmit(address(auction));
+        emit ISealgridAuction.ClaimSkipped(MARKET, i, rb.index, ISealgridAuction.SkipReason.RecordMismatch);
+        vm.prank(operator);
+        auction.claimBatch(MARKET, i, cs);
+        vm.assertEq(_free(alice), 200e3 - 100_000, "alice paid once");
+        vm.assertEq(_free(bob), 7 + 100_000, "bob paid once");
+        vm.assertEq(_free(carol), 25e3, "carol's lock back");
+        vm.assertEq(intents.balanceOf(alice, tokenId(1, i, 0)), 1000, "alice's intents minted once");
+    }
+
+    function test_claim_batchSkipsForgedFill_andKeepsTheRecord() public {
         uint64[] memory w = _words(1000);
         settleAt(i, 100_000, 1000, w);
         vm.warp(startOf(i));
         ISealgridAuction.Claim[] memory cs = new ISealgridAuction.Claim[](2);
-        cs[0] = claimOf(ra, w);
+        cs[0] = claimOf(rc, w);
+        cs[0].word = buyWord(500); // carol claims a fill she never got
         cs[1] = claimOf(ra, w);
-        vm.expectRevert(abi.encodeWithSelector(ISealgridAuction.AuctionRecordMismatch.selector, ra.index));
+        vmx.expectEmit(address(auction));
+        emit ISealgridAuction.ClaimSkipped(MARKET, i, rc.index, ISealgridAuction.SkipReason.InvalidFillProof);
         auction.claimBatch(MARKET, i, cs);
+        vm.assertEq(_free(alice), 200e3 - 100_000, "alice claimed");
+        vm.assertTrue(auction.isOutstanding(MARKET, i, rc), "carol's record is untouched");
+        auction.claim(MARKET, i, claimOf(rc, w));
+        vm.assertEq(_free(carol), 25e3, "and claims with the right word");
     }
 
     function test_claim_revertsBeforeStart() public {
@@ -153,14 +181,18 @@ contract ClaimTest is AuctionFixture {
         auction.claim(MARKET, i, c);
     }
 
-    function test_claim_revertsWhenPaused() public {
+    function test_claim_worksWhilePaused() public {
         uint64[] memory w = _words(1000);
         settleAt(i, 100_000, 1000, w);
         vm.warp(startOf(i));
         vm.prank(pauser);
         auction.pause();
-        vm.expectRevert(Pausable.EnforcedPause.selector);
         auction.claim(MARKET, i, claimOf(ra, w));
+        ISealgridAuction.Claim[] memory cs = new ISealgridAuction.Claim[](1);
+        cs[0] = claimOf(rb, w);
+        auction.claimBatch(MARKET, i, cs);
+        vm.assertEq(_free(alice), 200e3 - 100_000, "buyer claimed while paused");
+        vm.assertEq(_free(bob), 7 + 100_000, "seller claimed while paused");
     }
 
     /// Payment identities at any price and fill: payer pays ceil, payee receives floor, and the

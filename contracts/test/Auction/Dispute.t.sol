@@ -33,13 +33,36 @@ contract DisputeTest is AuctionFixture {
         });
     }
 
-    function test_dispute_voidsAndSlashes() public {
+    function test_dispute_voidsAndSlashesIntoInsurance() public {
         auction.dispute(MARKET, i, _dispute());
         (,, ISealgridAuction.Status status,,,) = auction.getInterval(MARKET, i);
         vm.assertTrue(status == ISealgridAuction.Status.Voided, "voided");
-        vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 25e3 + SLASH, "lock + slash");
+        vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 25e3, "the lock comes back");
         (,,, uint128 bond) = auction.getMarket(MARKET);
         vm.assertEq(uint256(bond), uint256(MIN_BOND) * 2 - SLASH, "bond slashed");
+        vm.assertEq(uint256(auction.insurance(MARKET)), SLASH, "the slash is insured, not paid out");
+    }
+
+    function test_dispute_byAnyone_paysTheTrader() public {
+        vm.prank(bob);
+        auction.dispute(MARKET, i, _dispute());
+        vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 25e3, "carol's lock to carol");
+        vm.assertEq(auction.balanceOf(IERC20(address(token)), bob), 0, "the caller gets nothing");
+        vm.assertEq(uint256(auction.insurance(MARKET)), SLASH, "slash insured");
+    }
+
+    function test_dispute_revertsMalleableReceipt() public {
+        ISealgridAuction.Dispute memory d = _dispute();
+        bytes32 digest = auction.receiptDigest(MARKET, i, rc.index, rc.commitment);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(OPERATOR_PK, digest);
+        // The same signature with s' = n - s and the other v recovers the same signer.
+        uint256 n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+        d.receipt = abi.encodePacked(r, bytes32(n - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+        vm.expectRevert(ISealgridAuction.AuctionInvalidReceipt.selector);
+        auction.dispute(MARKET, i, d);
+        d.receipt = abi.encodePacked(r, s); // 64 bytes
+        vm.expectRevert(ISealgridAuction.AuctionInvalidReceipt.selector);
+        auction.dispute(MARKET, i, d);
     }
 
     function test_dispute_revertsTwice() public {

@@ -19,6 +19,20 @@ contract SettleTest is AuctionFixture {
         commitOrder(order(carol, i, 0, 500, 50_000, 1), 25e6);
     }
 
+    /// @dev New terms govern only intervals no commitment can have reached yet: updates the market
+    ///      to `p`, commits the same book to the first interval the new terms govern, and makes it `i`.
+    function _useTerms(ISealgridAuction.MarketParams memory p) internal {
+        vm.prank(admin);
+        auction.updateMarket(MARKET, p);
+        uint256 from = block.timestamp + HORIZON + 1;
+        i = uint64((from + LEAD + L - 1) / L);
+        vm.warp(gateOf(i) - 60);
+        commitOrder(order(alice, i, 0, 1000, 200_000, 1), 200e6);
+        commitOrder(order(bob, i, 1, 1000, 100_000, 1), 0);
+        commitOrder(order(carol, i, 0, 500, 50_000, 1), 25e6);
+        vm.assertEq(address(auction.termsOf(MARKET, i).verifier), address(p.verifier), "new terms govern i");
+    }
+
     function _settle(int64 price, uint64 volume, uint64[] memory w) internal {
         vm.prank(operator);
         auction.settle(MARKET, i, price, volume, pack(w), "");
@@ -45,8 +59,7 @@ contract SettleTest is AuctionFixture {
         StatementHashVerifier v = new StatementHashVerifier();
         ISealgridAuction.MarketParams memory p = params();
         p.verifier = v;
-        vm.prank(admin);
-        auction.updateMarket(MARKET, p);
+        _useTerms(p);
         uint64[] memory w = words3(buyWord(1000), sellWord(1000), 0);
         (uint256 acc, uint32 count,,,,) = auction.getInterval(MARKET, i);
         IClearingVerifier.Statement memory s = IClearingVerifier.Statement({
@@ -213,8 +226,7 @@ contract SettleTest is AuctionFixture {
     function test_settle_revertsInvalidProof() public {
         ISealgridAuction.MarketParams memory p = params();
         p.verifier = new RejectAllVerifier();
-        vm.prank(admin);
-        auction.updateMarket(MARKET, p);
+        _useTerms(p);
         vm.warp(gateOf(i));
         vm.prank(operator);
         vm.expectRevert(ISealgridAuction.AuctionInvalidProof.selector);
@@ -224,8 +236,7 @@ contract SettleTest is AuctionFixture {
     function test_settle_boundsVerifierGas() public {
         ISealgridAuction.MarketParams memory p = params();
         p.verifier = new GasBurnerVerifier();
-        vm.prank(admin);
-        auction.updateMarket(MARKET, p);
+        _useTerms(p);
         vm.warp(gateOf(i));
         vm.prank(operator);
         vm.expectRevert(ISealgridAuction.AuctionInvalidProof.selector);

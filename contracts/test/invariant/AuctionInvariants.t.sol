@@ -41,7 +41,7 @@ contract AuctionInvariants is TestBase {
             IPoseidonT5(vm.deployCode("PoseidonT5.sol:PoseidonT5"))
         );
         vm.startPrank(admin);
-        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        intents.grantRole(intents.MINTER_ROLE(), address(auction));
         auction.createMarket(
             MARKET,
             ISealgridAuction.MarketParams({
@@ -92,8 +92,9 @@ contract AuctionInvariants is TestBase {
         (,,, uint128 bond) = auction.getMarket(MARKET);
         (int128 pool, uint128 fees) = auction.ledger(IERC20(address(token)));
         int256 lhs = int256(token.balanceOf(address(auction)) * 1000);
-        int256 rhs = int256((handler.ghostLocks() + free + bond) * 1000 + fees) + pool;
-        vm.assertEq(lhs, rhs, "1000 * balance == 1000 * (locks + free + bond) + fees + pool");
+        uint256 insured = auction.insurance(MARKET);
+        int256 rhs = int256((handler.ghostLocks() + free + bond + insured) * 1000 + fees) + pool;
+        vm.assertEq(lhs, rhs, "1000 * balance == 1000 * (locks + free + bond + insurance) + fees + pool");
         if (handler.ghostUnclaimedFills() == 0) {
             vm.assertEq(int256(pool), 0, "pool is zero once all fills are claimed");
         }

@@ -263,6 +263,9 @@ contract DeliveryInvariants is DeliveryFixture {
         bytes32 role = intents.MARKET_ROLE();
         vm.prank(admin);
         intents.grantRole(role, address(handler));
+        bytes32 minter = intents.MINTER_ROLE(); // the handler gives positions as claims would
+        vm.prank(admin);
+        intents.grantRole(minter, address(handler));
         for (uint256 n = 1; n <= 4; ++n) {
             registerMeter(
                 n,

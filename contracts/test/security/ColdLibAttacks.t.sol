@@ -57,7 +57,7 @@ contract ColdLibAttacksTest is AuctionFixture {
             AuctionColdLib.DisputeKeys({domainSeparator: auction.domainSeparator(), poseidonT5: poseidonT5});
         for (uint256 slot; slot < 8; ++slot) {
             bytes memory data = abi.encodeWithSelector(
-                AuctionColdLib.dispute.selector, slot, slot, slot, slot, keys, MARKET, i, d
+                AuctionColdLib.dispute.selector, slot, slot, slot, slot, slot, keys, MARKET, i, d
             );
             vm.assertFalse(_direct(data), "a direct dispute reverts");
         }
@@ -67,7 +67,8 @@ contract ColdLibAttacksTest is AuctionFixture {
         vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 0, "carol credited nothing");
         vm.assertEq(token.balanceOf(lib), 0, "the library holds no tokens");
         auction.dispute(MARKET, i, d);
-        vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 25e3 + SLASH, "lock + slash");
+        vm.assertEq(auction.balanceOf(IERC20(address(token)), carol), 25e3, "lock back");
+        vm.assertEq(uint256(auction.insurance(MARKET)), SLASH, "slash insured");
     }
 
     function test_coldLib_directAdminReverts() public {
@@ -79,8 +80,20 @@ contract ColdLibAttacksTest is AuctionFixture {
             "direct createMarket reverts"
         );
         vm.assertFalse(
-            _direct(abi.encodeWithSelector(AuctionColdLib.updateMarket.selector, uint256(0), MARKET, p)),
+            _direct(
+                abi.encodeWithSelector(
+                    AuctionColdLib.updateMarket.selector, uint256(0), uint256(0), MARKET, p
+                )
+            ),
             "direct updateMarket reverts"
+        );
+        vm.assertFalse(
+            _direct(
+                abi.encodeWithSelector(
+                    AuctionColdLib.payInsurance.selector, uint256(0), uint256(0), MARKET, carol, uint128(1)
+                )
+            ),
+            "direct payInsurance reverts"
         );
         vm.assertFalse(
             _direct(abi.encodeWithSelector(AuctionColdLib.closeMarket.selector, uint256(0), MARKET)),

@@ -36,6 +36,7 @@ abstract contract DeliveryFixture is AuctionFixture {
         vm.startPrank(admin);
         intents.grantRole(intents.MARKET_ROLE(), address(settlement));
         intents.grantRole(intents.MARKET_ROLE(), address(this)); // positions without an auction round
+        intents.grantRole(intents.MINTER_ROLE(), address(this));
         settlement.configureMarket(MARKET, oracle, balancing);
         vm.stopPrank();
         (, seq,,) = auction.getMarket(MARKET);

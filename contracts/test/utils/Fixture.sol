@@ -60,7 +60,7 @@ abstract contract AuctionFixture is TestBase {
         auction = new SealgridAuction(admin, pauser, intents, poseidonT4, poseidonT5);
         verifier = new AcceptAllVerifier();
         vm.startPrank(admin);
-        intents.grantRole(intents.MARKET_ROLE(), address(auction));
+        intents.grantRole(intents.MINTER_ROLE(), address(auction));
         auction.createMarket(MARKET, params());
         vm.stopPrank();
         vm.label(address(auction), "auction");
