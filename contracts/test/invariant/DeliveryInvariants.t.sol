@@ -73,7 +73,7 @@ contract DeliveryHandler {
         n = 1 + n % 4;
         uint64 i = first + uint64(di % INTERVALS);
         bytes32 id = keccak256(abi.encode("meter", n));
-        (bool present,, uint64 oldExp, uint8 oldQuality, uint32 rev) = settlement.reading(id, i);
+        (bool present,, uint64 oldExp, uint8 oldQuality, uint32 rev,) = settlement.reading(id, i);
         if (present && !bump) return;
         ReadingLib.MeterReading memory r = ReadingLib.MeterReading({
             meterId: id,
@@ -97,7 +97,7 @@ contract DeliveryHandler {
 
     function price(uint256 di, int64 p, bool bump) external {
         uint64 i = first + uint64(di % INTERVALS);
-        (bool present,, uint32 rev) = settlement.price(market, i);
+        (bool present,, uint32 rev,) = settlement.price(market, i);
         if (present && !bump) return;
         ReadingLib.RealTimePrice[] memory ps = new ReadingLib.RealTimePrice[](1);
         ReadingLib.Signature[] memory ss = new ReadingLib.Signature[](1);
