@@ -404,6 +404,13 @@ interface IDeliverySettlement is ICollateralVault, IAccessControl, IERC5267 {
     /// @return The amount in base units.
     function owedTo(bytes32 market, address account) external view returns (uint256);
 
+    /// @notice Whether the oracle key of `epoch` in `market` has been revoked (its prices are
+    ///         not used and are replaced at any revision).
+    /// @param market The market id.
+    /// @param epoch The oracle epoch.
+    /// @return True if revoked.
+    function oracleEpochRevoked(bytes32 market, uint32 epoch) external view returns (bool);
+
     /// @notice What `account` must keep in its free balance of `token` (the exposure rule of
     ///         docs/settlement.md): over every market settled in `token`, its open positions at
     ///         the price bounds plus its reserves; `inDebt` when it owes money in one of them
@@ -508,6 +515,7 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
     uint256 internal constant WORD_MASK = (1 << 128) - 1;
     uint256 internal constant PRESENT = 1 << 127;
     uint256 internal constant PRICE_EPOCH_MASK = (1 << 31) - 1;
+    uint256 internal constant READING_EPOCH_BITS = ReadingLib.MAX_EPOCH << 122;
     /// @dev A reading word of actual quality, whatever its epoch: word & ACTUAL_MASK == PRESENT.
     uint256 internal constant ACTUAL_MASK = PRESENT | (3 << 120);
 
@@ -793,7 +801,8 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
             if (cur != 0 && !_oracleEpochRevoked[p.market][uint32((cur >> 96) & PRICE_EPOCH_MASK)]) {
                 if (p.revision < rev) revert ReadingStaleRevision(p.market, p.interval, rev, p.revision);
                 if (p.revision == rev) {
-                    if (cur == word) continue;
+                    // The same price and revision from any valid oracle epoch changes nothing.
+                    if ((cur ^ word) & ~(PRICE_EPOCH_MASK << 96) == 0) continue;
                     revert ReadingConflict(p.market, p.interval, rev);
                 }
             }
@@ -944,6 +953,11 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
     /// @inheritdoc IDeliverySettlement
     function owedTo(bytes32 market, address account) external view returns (uint256) {
         return _owed[market][account];
+    }
+
+    /// @inheritdoc IDeliverySettlement
+    function oracleEpochRevoked(bytes32 market, uint32 epoch) external view returns (bool) {
+        return _oracleEpochRevoked[market][epoch];
     }
 
     /// @inheritdoc IDeliverySettlement
@@ -1326,7 +1340,8 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
         if (cur != 0 && (revoked >> ((cur >> 122) & ReadingLib.MAX_EPOCH)) & 1 == 0) {
             if (r.revision < rev) revert ReadingStaleRevision(id, interval, rev, r.revision);
             if (r.revision == rev) {
-                if (cur == word) return false; // an identical resubmission
+                // An identical resubmission (signed by any valid key) changes nothing.
+                if ((cur ^ word) & ~READING_EPOCH_BITS == 0) return false;
                 revert ReadingConflict(id, interval, rev);
             }
         }

@@ -100,6 +100,11 @@ interface IMeterRegistry is IMeterIndex, IAccessControl {
     /// @return The past owners.
     function ownerHistory(bytes32 meterId) external view returns (MeterRegistry.PastOwner[] memory);
 
+    /// @notice The revoked key epochs of a meter (bit e set when its key of epoch e is revoked).
+    /// @param meterId The meter id.
+    /// @return The bit set.
+    function revokedEpochs(bytes32 meterId) external view returns (uint32);
+
     /// @notice The key epoch of a gateway key on a meter: 0 for the key it was registered with, +1
     ///         per rotation.
     /// @param meterId The meter id.
@@ -395,6 +400,11 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
     /// @inheritdoc IMeterRegistry
     function ownerHistory(bytes32 meterId) external view returns (PastOwner[] memory) {
         return _pastOwners[meterId];
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function revokedEpochs(bytes32 meterId) external view returns (uint32) {
+        return _state[meterId].revokedEpochs;
     }
 
     /// @inheritdoc IMeterRegistry

@@ -209,4 +209,21 @@ contract KeyCompromiseTest is DeliveryFixture {
         vm.assertTrue(installed, "installed");
         vm.assertEq(uint256(epoch), 31, "the last epoch");
     }
+
+    /// A planned oracle change (no compromise) keeps the earlier prices valid; the new oracle
+    /// re-posting the same price and revision changes nothing, a different one conflicts.
+    function test_plannedOracleRotation_keepsPrices() public {
+        this.submitPriceSigned(100_000, 0, ORACLE_PK);
+        uint256 next = 0x0AC20;
+        vm.prank(admin);
+        settlement.configureMarket(MARKET, vm.addr(next), balancing);
+        vm.assertFalse(settlement.oracleEpochRevoked(MARKET, 0), "not revoked");
+        this.submitPriceSigned(100_000, 0, next);
+        (,,, uint32 epoch) = settlement.price(MARKET, I);
+        vm.assertEq(uint256(epoch), 0, "the stored price is kept");
+        vm.expectPartialRevert(IDeliverySettlement.ReadingConflict.selector);
+        this.submitPriceSigned(90_000, 0, next);
+        vm.expectPartialRevert(IDeliverySettlement.ReadingUnauthorized.selector);
+        this.submitPriceSigned(90_000, 1, ORACLE_PK); // the old key signs nothing any more
+    }
 }
