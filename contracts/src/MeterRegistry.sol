@@ -10,7 +10,7 @@ import {IMeterIndex} from "./interfaces/IMeterIndex.sol";
 /// @notice The registry of revenue meters (and chargers, inverters) whose gateways sign the
 ///         readings that delivery settlement runs on (DESIGN 3.7): meter id -> owner account,
 ///         gateway signer, accuracy class, site, generator flag and energy source, with the
-///         history of gateway keys.
+///         history of gateway keys (numbered by epoch) and of owners.
 /// @dev Declared in this file, before {MeterRegistry}, because it names the meter structs and enums
 ///      that {MeterRegistry} declares (`MeterRegistry.Meter`, ...): the committed ABIs name a struct
 ///      by its declaring contract and the Rust bindings take their type paths from that name
@@ -33,7 +33,8 @@ interface IMeterRegistry is IMeterIndex, IAccessControl {
     /// @param newGateway The new key.
     /// @param from The first interval the new key is valid for.
     event GatewayRotated(bytes32 indexed meterId, address oldGateway, address newGateway, uint64 from);
-    /// @notice Emitted when a gateway key is revoked (compromised): invalid for every interval.
+    /// @notice Emitted when a gateway key is revoked (compromised): invalid for every interval,
+    ///         once per meter that ever used it.
     /// @param meterId The meter id.
     /// @param gateway The revoked key.
     event GatewayRevoked(bytes32 indexed meterId, address gateway);
@@ -53,6 +54,11 @@ interface IMeterRegistry is IMeterIndex, IAccessControl {
     error MeterGatewayRevoked(address gateway);
     /// @notice A rotation must take effect after the current key's first interval.
     error MeterRotationTooEarly(uint64 from, uint64 currentFrom);
+    /// @notice The key was installed on this meter before: every key has one epoch per meter.
+    error MeterGatewayReused(address gateway);
+    /// @notice The meter has had 32 keys (epochs 0-31, the 5 bits a stored reading carries):
+    ///         register it again under a new id.
+    error MeterKeyLimit(bytes32 meterId);
 
     /// @notice The role that registers meters and manages their gateway keys.
     /// @return The role id, keccak256("REGISTRAR_ROLE").
@@ -71,15 +77,45 @@ interface IMeterRegistry is IMeterIndex, IAccessControl {
     function rotateGateway(bytes32 meterId, address gateway, uint64 from) external;
 
     /// @notice Revokes a meter's current gateway key after a compromise: readings it signed are
-    ///         invalid for every interval, and the key can never be installed again. The meter
-    ///         takes no readings until a new key is rotated in.
+    ///         invalid for every interval (on every meter that used the key; delivery settlement
+    ///         ignores them and lets the current key replace them), and the key can never be
+    ///         installed again. The meter takes no readings until a new key is rotated in.
     /// @param meterId The meter id.
     function revokeGateway(bytes32 meterId) external;
 
-    /// @notice Moves a meter to a new owner account (a site changing hands).
+    /// @notice Moves a meter to a new owner account (a site changing hands) from now on: what
+    ///         started before this block (intervals included) stays the previous owner's.
     /// @param meterId The meter id.
     /// @param owner The new owner.
     function setOwner(bytes32 meterId, address owner) external;
+
+    /// @notice The owner of a meter at unix time `time` (zero if unknown then).
+    /// @param meterId The meter id.
+    /// @param time The unix time.
+    /// @return The owner.
+    function ownerAt(bytes32 meterId, uint64 time) external view returns (address);
+
+    /// @notice The past owners of a meter and the times they held it, oldest first.
+    /// @param meterId The meter id.
+    /// @return The past owners.
+    function ownerHistory(bytes32 meterId) external view returns (MeterRegistry.PastOwner[] memory);
+
+    /// @notice The revoked key epochs of a meter (bit e set when its key of epoch e is revoked).
+    /// @param meterId The meter id.
+    /// @return The bit set.
+    function revokedEpochs(bytes32 meterId) external view returns (uint32);
+
+    /// @notice The key epoch of a gateway key on a meter: 0 for the key it was registered with, +1
+    ///         per rotation.
+    /// @param meterId The meter id.
+    /// @param gateway The key.
+    /// @return installed Whether the key was ever installed on the meter.
+    /// @return epoch The epoch.
+    /// @return revoked Whether it is revoked.
+    function epochOf(bytes32 meterId, address gateway)
+        external
+        view
+        returns (bool installed, uint8 epoch, bool revoked);
 
     /// @notice The meter `meterId` (all zero if unknown).
     /// @param meterId The meter id.
@@ -126,9 +162,18 @@ interface IMeterRegistry is IMeterIndex, IAccessControl {
 ///      signed before a planned rotation stay valid. A revoked key (a compromise) is invalid for
 ///      every interval, past ones included. Only REGISTRAR_ROLE holders (the operator's meter desk)
 ///      register, rotate and revoke; the admin (a timelock) grants that role.
+///      Keys are numbered per meter by epoch (0 = the key it was registered with, +1 per rotation,
+///      at most 32, and no key twice): delivery settlement tags every stored reading with the
+///      epoch of its signer, and the registry keeps per meter the set of revoked epochs, so a
+///      revoked key's readings can be recognised and replaced. A revocation covers every meter
+///      the key was ever installed on.
+///      Ownership has history: a change at time t applies to what starts at or after t, and the
+///      owner as of any earlier time stays answerable ({ownerAt}, {metersAt}), so a change of
+///      owner never re-assigns past intervals, also for resettlements months later.
 ///      Every meter also gets a device number (1, 2, ...) at registration: granular certificate
-///      ids are device number << 64 | hour (DESIGN 3.8). The registry indexes meters by owner so
-///      that delivery settlement finds every meter of an account in a market.
+///      ids are device number << 64 | hour (DESIGN 3.8). The registry indexes meters by owner
+///      (every meter an owner ever held, once) so that delivery settlement finds every meter of
+///      an account in a market.
 contract MeterRegistry is IMeterRegistry, AccessControl {
     /// @inheritdoc IMeterRegistry
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -178,11 +223,35 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
         uint64 until; // exclusive
     }
 
+    /// @notice A past owner of a meter and the unix times it held the meter.
+    struct PastOwner {
+        address owner;
+        uint64 from;
+        uint64 until; // exclusive
+    }
+
+    /// @dev What settlement reads per meter, in one slot: the current owner and since when, the
+    ///      revoked key epochs, the current key's epoch and the number of keys installed.
+    struct MeterState {
+        address owner;
+        uint40 ownerSince;
+        uint32 revokedEpochs;
+        uint8 epoch;
+        uint8 keys;
+    }
+
+    /// @dev Epochs are 5 bits in a stored reading.
+    uint8 internal constant MAX_KEYS = 32;
+
     mapping(bytes32 meterId => Meter) internal _meters;
     mapping(bytes32 meterId => PastKey[]) internal _history;
     mapping(address gateway => bool) internal _revoked;
-    mapping(address owner => bytes32[]) internal _owned;
-    mapping(bytes32 meterId => uint256) internal _ownedIndex; // position in _owned[owner], plus one
+    mapping(address owner => bytes32[]) internal _owned; // every meter the owner ever held, once
+    mapping(address owner => mapping(bytes32 meterId => bool)) internal _listed;
+    mapping(bytes32 meterId => MeterState) internal _state;
+    mapping(bytes32 meterId => PastOwner[]) internal _pastOwners;
+    mapping(bytes32 meterId => mapping(address gateway => uint256)) internal _keyOf; // epoch + 1
+    mapping(address gateway => bytes32[]) internal _keyMeters; // the meters a key was installed on
     mapping(uint32 device => bytes32 meterId) internal _byDevice;
     uint32 internal _devices;
 
@@ -206,15 +275,18 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
         uint32 device = ++_devices;
         _meters[meterId] = m;
         _meters[meterId].device = device;
-        _own(m.owner, meterId);
+        _state[meterId].owner = m.owner; // owner since time 0: nobody held it before
+        _list(m.owner, meterId);
+        _install(meterId, m.gateway);
         _byDevice[device] = meterId;
         emit MeterRegistered(meterId, m.owner, m.gateway, m.gatewayFrom, device);
     }
 
     /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the new key is nonzero and
-    ///      never revoked; `from` is after the current key's first interval (at or after the revoked
-    ///      key's first interval when the meter has none). Emits {GatewayRotated}.
+    ///      never revoked nor installed on this meter before; the meter has had fewer than 32 keys;
+    ///      `from` is after the current key's first interval (at or after the revoked key's first
+    ///      interval when the meter has none). Emits {GatewayRotated}.
     function rotateGateway(bytes32 meterId, address gateway, uint64 from) external onlyRole(REGISTRAR_ROLE) {
         Meter storage m = _meter(meterId);
         if (gateway == address(0)) revert MeterInvalid(meterId);
@@ -228,6 +300,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
             // intervals before stay with the (unrevoked) keys in the history.
             revert MeterRotationTooEarly(from, m.gatewayFrom);
         }
+        _install(meterId, gateway);
         m.gateway = gateway;
         m.gatewayFrom = from;
         emit GatewayRotated(meterId, old, gateway, from);
@@ -235,26 +308,38 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
 
     /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists and has a key.
-    ///      Emits {GatewayRevoked}.
+    ///      Marks the key's epoch revoked on every meter it was installed on, and removes it where
+    ///      it is the current key. Emits {GatewayRevoked} per such meter.
     function revokeGateway(bytes32 meterId) external onlyRole(REGISTRAR_ROLE) {
-        Meter storage m = _meter(meterId);
-        address gateway = m.gateway;
+        address gateway = _meter(meterId).gateway;
         if (gateway == address(0)) revert MeterInvalid(meterId);
         _revoked[gateway] = true;
-        m.gateway = address(0);
-        emit GatewayRevoked(meterId, gateway);
+        bytes32[] storage ids = _keyMeters[gateway];
+        for (uint256 j; j < ids.length; ++j) {
+            bytes32 id = ids[j];
+            _state[id].revokedEpochs |= uint32(1 << (_keyOf[id][gateway] - 1));
+            if (_meters[id].gateway == gateway) _meters[id].gateway = address(0);
+            emit GatewayRevoked(id, gateway);
+        }
     }
 
     /// @inheritdoc IMeterRegistry
     /// @dev Requirements: caller has REGISTRAR_ROLE; the meter exists; the owner is nonzero.
-    ///      Emits {MeterOwnerChanged}.
+    ///      The previous owner's period ends now (it keeps everything that started before this
+    ///      block). Emits {MeterOwnerChanged}.
     function setOwner(bytes32 meterId, address owner) external onlyRole(REGISTRAR_ROLE) {
         Meter storage m = _meter(meterId);
         if (owner == address(0)) revert MeterInvalid(meterId);
-        emit MeterOwnerChanged(meterId, m.owner, owner);
-        _disown(m.owner, meterId);
-        _own(owner, meterId);
+        MeterState storage st = _state[meterId];
+        address old = st.owner;
+        emit MeterOwnerChanged(meterId, old, owner);
+        _pastOwners[meterId].push(
+            PastOwner({owner: old, from: st.ownerSince, until: uint64(block.timestamp)})
+        );
+        st.owner = owner;
+        st.ownerSince = uint40(block.timestamp);
         m.owner = owner;
+        _list(owner, meterId);
     }
 
     /// @inheritdoc IMeterRegistry
@@ -270,11 +355,93 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
         uint256 k;
         for (uint256 j; j < n; ++j) {
             bytes32 id = set[j];
+            if (_state[id].owner != owner) continue; // held it once, not now
             if (market == bytes32(0) || _meters[id].market == market) ids[k++] = id;
         }
         assembly ("memory-safe") {
             mstore(ids, k) // shrink to the matches
         }
+    }
+
+    /// @inheritdoc IMeterIndex
+    function metersAt(address owner, bytes32 market, uint64 time)
+        external
+        view
+        returns (bytes32[] memory ids, uint32[] memory revokedEpochs)
+    {
+        bytes32[] storage set = _owned[owner];
+        uint256 n = set.length;
+        ids = new bytes32[](n);
+        revokedEpochs = new uint32[](n);
+        uint256 k;
+        for (uint256 j; j < n; ++j) {
+            bytes32 id = set[j];
+            if (market != bytes32(0) && _meters[id].market != market) continue;
+            MeterState memory st = _state[id];
+            // Past periods all end by the current one's start.
+            bool held = st.ownerSince <= time ? st.owner == owner : _ownerBefore(id, time) == owner;
+            if (!held) continue;
+            ids[k] = id;
+            revokedEpochs[k] = st.revokedEpochs;
+            ++k;
+        }
+        assembly ("memory-safe") {
+            mstore(ids, k) // shrink to the matches
+            mstore(revokedEpochs, k)
+        }
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function ownerAt(bytes32 meterId, uint64 time) external view returns (address) {
+        MeterState storage st = _state[meterId];
+        return st.ownerSince <= time ? st.owner : _ownerBefore(meterId, time);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function ownerHistory(bytes32 meterId) external view returns (PastOwner[] memory) {
+        return _pastOwners[meterId];
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function revokedEpochs(bytes32 meterId) external view returns (uint32) {
+        return _state[meterId].revokedEpochs;
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function epochOf(bytes32 meterId, address gateway)
+        external
+        view
+        returns (bool installed, uint8 epoch, bool revoked)
+    {
+        uint256 k = _keyOf[meterId][gateway];
+        if (k == 0) return (false, 0, false);
+        epoch = uint8(k - 1);
+        return (true, epoch, (_state[meterId].revokedEpochs >> epoch) & 1 == 1);
+    }
+
+    /// @inheritdoc IMeterIndex
+    function keyEpoch(bytes32 meterId, uint64 interval, address signer)
+        external
+        view
+        returns (bool ok, uint8 epoch, uint32 revokedEpochs)
+    {
+        if (signer == address(0)) return (false, 0, 0);
+        MeterState storage st = _state[meterId];
+        revokedEpochs = st.revokedEpochs;
+        Meter storage m = _meters[meterId];
+        // The current key is never revoked (a revocation removes it) and is in no past period
+        // (no key is installed twice on a meter).
+        if (m.gateway == signer) return (interval >= m.gatewayFrom, st.epoch, revokedEpochs);
+        uint256 k = _keyOf[meterId][signer];
+        if (k == 0) return (false, 0, revokedEpochs);
+        epoch = uint8(k - 1);
+        if ((revokedEpochs >> epoch) & 1 == 1) return (false, 0, revokedEpochs);
+        PastKey[] storage h = _history[meterId];
+        for (uint256 i = h.length; i > 0; --i) {
+            PastKey storage p = h[i - 1];
+            if (p.gateway == signer) return (interval >= p.from && interval < p.until, epoch, revokedEpochs);
+        }
+        return (false, 0, revokedEpochs);
     }
 
     /// @inheritdoc IMeterRegistry
@@ -320,20 +487,33 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
         return false;
     }
 
-    function _own(address owner, bytes32 meterId) internal {
+    /// @dev Adds the meter to the owner's list once (the list keeps every meter it ever held).
+    function _list(address owner, bytes32 meterId) internal {
+        if (_listed[owner][meterId]) return;
+        _listed[owner][meterId] = true;
         _owned[owner].push(meterId);
-        _ownedIndex[meterId] = _owned[owner].length;
     }
 
-    /// @dev Swap-and-pop removal from the owner's list.
-    function _disown(address owner, bytes32 meterId) internal {
-        bytes32[] storage set = _owned[owner];
-        uint256 i = _ownedIndex[meterId] - 1;
-        bytes32 last = set[set.length - 1];
-        set[i] = last;
-        _ownedIndex[last] = i + 1;
-        set.pop();
-        delete _ownedIndex[meterId];
+    /// @dev Installs `gateway` as the meter's key of the next epoch.
+    function _install(bytes32 meterId, address gateway) internal {
+        if (_keyOf[meterId][gateway] != 0) revert MeterGatewayReused(gateway);
+        MeterState storage st = _state[meterId];
+        uint8 n = st.keys;
+        if (n == MAX_KEYS) revert MeterKeyLimit(meterId);
+        _keyOf[meterId][gateway] = uint256(n) + 1;
+        st.epoch = n;
+        st.keys = n + 1;
+        _keyMeters[gateway].push(meterId);
+    }
+
+    /// @dev The owner of a past period covering `at` (zero if none).
+    function _ownerBefore(bytes32 meterId, uint64 time) internal view returns (address) {
+        PastOwner[] storage h = _pastOwners[meterId];
+        for (uint256 i = h.length; i > 0; --i) {
+            PastOwner storage p = h[i - 1];
+            if (time >= p.from && time < p.until) return p.owner;
+        }
+        return address(0);
     }
 
     function _meter(bytes32 meterId) internal view returns (Meter storage m) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.31;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DeliveryFixture} from "./utils/DeliveryFixture.sol";
 import {MeterRegistry} from "../src/MeterRegistry.sol";
 import {ReadingLib} from "../src/libraries/ReadingLib.sol";
@@ -80,6 +81,10 @@ contract DeliveryGas is DeliveryFixture {
         settlement.resettle(MARKET, I, accounts);
         g = vm.snapshotGasLastCall("resettle 20 accounts");
         vm.snapshotValue("resettle 20 accounts, per account", g / 20);
+        // A withdrawal checks the exposure: the intents held over the open intervals.
+        vm.prank(accounts[0]);
+        settlement.withdraw(IERC20(address(token)), accounts[0], 1e6);
+        vm.snapshotGasLastCall("withdraw (exposure over the open intervals, one market)");
     }
 
     function test_gas_issueCertificates() public {

@@ -17,7 +17,9 @@ import {ICollateralVault} from "../interfaces/ICollateralVault.sol";
 ///      errors through the four `_revert...` hooks (each must revert; {_debit} stays safe even if
 ///      one did not). Every external entry that moves tokens is `nonReentrant`, so a token that
 ///      calls back (an ERC-777-style hook) cannot re-enter any of the contract's entries; deposit
-///      is pausable, withdraw never is, so that paused funds are never stuck.
+///      is pausable, withdraw never is, so that paused funds are never stuck. A withdrawal can be
+///      refused further by {_checkWithdrawal} (delivery settlement: collateral that backs an
+///      exposure, or an account in debt); the auction keeps the default, which refuses nothing.
 abstract contract CollateralVault is ICollateralVault, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -36,12 +38,13 @@ abstract contract CollateralVault is ICollateralVault, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ICollateralVault
-    /// @dev Requirements: `amount > 0`; `to` is nonzero; the caller's free balance holds `amount`.
-    ///      Works while paused. Emits {Withdrawn}.
+    /// @dev Requirements: `amount > 0`; `to` is nonzero; the caller's free balance holds `amount`;
+    ///      {_checkWithdrawal} accepts what is left. Works while paused. Emits {Withdrawn}.
     function withdraw(IERC20 token, address to, uint256 amount) external nonReentrant {
         if (amount == 0) _revertZeroAmount();
         if (to == address(0)) _revertZeroAddress();
         _debit(token, msg.sender, amount);
+        _checkWithdrawal(token, msg.sender);
         token.safeTransfer(to, amount);
         emit Withdrawn(token, msg.sender, to, amount);
     }
@@ -59,6 +62,12 @@ abstract contract CollateralVault is ICollateralVault, Pausable, ReentrancyGuard
         // Checked on purpose: the hook above reverts, and the subtraction would too.
         _balances[token][account] = bal - amount;
     }
+
+    /// @dev Called by {withdraw} after the debit, before the transfer: reverts when `account` may
+    ///      not keep what is left of its free balance. The default accepts every withdrawal.
+    /// @param token The payment token.
+    /// @param account The withdrawing account.
+    function _checkWithdrawal(IERC20 token, address account) internal view virtual {}
 
     /// @dev Pulls `amount` of `token` from the caller and checks that exactly that much arrived
     ///      (fee-on-transfer and rebasing tokens are not supported).

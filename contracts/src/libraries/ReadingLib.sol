@@ -46,9 +46,16 @@ library ReadingLib {
     uint8 internal constant ESTIMATED = 1;
     uint8 internal constant SUBSTITUTED = 2;
 
-    /// @dev Stored readings: energy below 2^48 Wh (like order quantities), revisions below 2^24.
+    /// @dev Stored readings: energy below 2^48 Wh (like order quantities), revisions below 2^24,
+    ///      key epochs below 32.
     uint256 internal constant MAX_WH = (1 << 48) - 1;
     uint256 internal constant MAX_REVISION = (1 << 24) - 1;
+    uint256 internal constant MAX_EPOCH = 31;
+
+    /// @dev A record's revision may exceed the stored one by at most this much (a first record's
+    ///      revision is at most this much), so that a stolen key cannot jump to the maximum and
+    ///      lock a record against every later correction.
+    uint32 internal constant MAX_REVISION_STEP = 16;
 
     /// @notice The quality code is not actual, estimated or substituted.
     error ReadingInvalidQuality(uint8 quality);
@@ -74,24 +81,27 @@ library ReadingLib {
     }
 
     // A stored reading is 128 bits, two per storage slot (intervals 2k and 2k + 1 of a meter share
-    // one): bits 0-47 importWh, 48-95 exportWh, 96-119 revision, 120-121 quality, 127 present.
+    // one): bits 0-47 importWh, 48-95 exportWh, 96-119 revision, 120-121 quality, 122-126 the key
+    // epoch of the gateway that signed it (MeterRegistry), 127 present.
 
-    /// @dev Packs a reading (fields already range-checked) into its 128-bit word.
-    function pack(MeterReading calldata r) internal pure returns (uint256 w) {
+    /// @dev Packs a reading (fields already range-checked) and its signer's key epoch into its
+    ///      128-bit word.
+    function pack(MeterReading calldata r, uint8 epoch) internal pure returns (uint256 w) {
         w = uint256(r.importWh) | (uint256(r.exportWh) << 48) | (uint256(r.revision) << 96)
-            | (uint256(r.quality) << 120) | (uint256(1) << 127);
+            | (uint256(r.quality) << 120) | (uint256(epoch & MAX_EPOCH) << 122) | (uint256(1) << 127);
     }
 
     /// @dev Unpacks a 128-bit reading word.
     function unpack(uint256 w)
         internal
         pure
-        returns (bool present, uint64 importWh, uint64 exportWh, uint32 revision, uint8 quality)
+        returns (bool present, uint64 importWh, uint64 exportWh, uint32 revision, uint8 quality, uint8 epoch)
     {
         present = (w >> 127) & 1 == 1;
         importWh = uint64(w & MAX_WH);
         exportWh = uint64((w >> 48) & MAX_WH);
         revision = uint32((w >> 96) & MAX_REVISION);
         quality = uint8((w >> 120) & 3);
+        epoch = uint8((w >> 122) & MAX_EPOCH);
     }
 }

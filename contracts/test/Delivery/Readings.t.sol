@@ -24,7 +24,7 @@ contract ReadingsTest is DeliveryFixture {
         view
         returns (bool p, uint64 imp, uint64 exp, uint8 q, uint32 rev)
     {
-        return settlement.reading(meterId(n), i);
+        (p, imp, exp, q, rev,) = settlement.reading(meterId(n), i);
     }
 
     function test_reading_isStoredAndRead() public {
@@ -188,12 +188,12 @@ contract ReadingsTest is DeliveryFixture {
     function test_prices_oracleOnly_withRevisions() public {
         vm.assertEq(postPrice(I, 42_000, 0), 1, "stored");
         vm.assertEq(postPrice(I, 42_000, 0), 0, "duplicate");
-        (bool p, int64 v, uint32 rev) = settlement.price(MARKET, I);
+        (bool p, int64 v, uint32 rev,) = settlement.price(MARKET, I);
         vm.assertTrue(p, "present");
         vm.assertEq(int256(v), 42_000, "price");
         vm.assertEq(uint256(rev), 0, "revision");
         vm.assertEq(postPrice(I, -15_000, 1), 1, "negative revision");
-        (, v, rev) = settlement.price(MARKET, I);
+        (, v, rev,) = settlement.price(MARKET, I);
         vm.assertEq(int256(v), -15_000, "negative price");
 
         ReadingLib.RealTimePrice[] memory ps = new ReadingLib.RealTimePrice[](1);

@@ -96,6 +96,8 @@ contract SettleTest is DeliveryFixture {
         vm.assertEq(uint256(_pos(carol).flags), 1, "settled, not an estimate");
     }
 
+    /// A buyer's only meter is silent and has no history: deemed delivery (the worse for the
+    /// buyer than a zero reading, which would credit the energy it bought; see SilentMeter.t.sol).
     function test_missingReading_settlesOnDeemedDelivery_thenResettles() public {
         position(alice, I, 10_000, 0);
         postPrice(I, 100_000, 0);
@@ -173,10 +175,9 @@ contract SettleTest is DeliveryFixture {
 
     function test_shortfalls_becomeDebts_andAreRepaid() public {
         address dave = address(0xDA);
-        vm.prank(registrar);
-        registry.setOwner(meterId(1), dave); // dave now holds meter 1 and has 100 units of collateral
+        registerMeter(4, dave, MeterRegistry.EnergySource.None); // dave has 100 units of collateral
         collateral(dave, 100);
-        submit(1, I, 10_000, 0, 0, 0);
+        submit(4, I, 10_000, 0, 0, 0);
         postPrice(I, 100_000, 0);
         _due();
         settlement.settle(MARKET, I, one(dave)); // owes 1,000,000

@@ -175,10 +175,12 @@ contract VaultAttacksTest is DeliveryFixture {
         vm.assertEq(token.balanceOf(address(settlement)), 300e6, "nothing left the vault");
     }
 
-    function test_settlement_withdrawingBelowExposureBecomesDebt_notALoss() public {
-        // Alice bought 10 kWh and consumed 12 kWh; before the interval settles she takes her
-        // collateral out. The charge she cannot pay becomes her recorded debt to the balancing
-        // account; the balancing account is credited only with tokens that exist.
+    function test_settlement_withdrawingBelowExposure_isRefused_andDebtIsRepaid() public {
+        // Alice bought 10 kWh and consumed 12 kWh; before the interval settles she tries to take
+        // her collateral out. What backs her open position (10 kWh at minus the floor) stays
+        // (CollateralEscape.t.sol plays the other cases); the charge beyond it that she cannot
+        // pay becomes her recorded debt, and the balancing account is credited only with tokens
+        // that exist.
         uint64 i = uint64(T0 / L);
         registerMeter(1, alice, MeterRegistry.EnergySource.None);
         collateral(alice, 100e6);
@@ -186,21 +188,27 @@ contract VaultAttacksTest is DeliveryFixture {
         position(alice, i, 10_000, 0);
         vm.warp(endOf(i) + 10);
         submit(1, i, 12_000, 0, 0, 0);
-        postPrice(i, 100_000, 0);
+        postPrice(i, CAP, 0);
+        uint256 need = 10_000 * uint256(-int256(FLOOR)) / 1000;
         vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDeliverySettlement.SettlementCollateralLocked.selector, 0, need)
+        );
         settlement.withdraw(tok, alice, 100e6);
+        vm.prank(alice);
+        settlement.withdraw(tok, alice, 100e6 - need);
         vm.warp(endOf(i) + READING_WINDOW);
         uint256 z0 = bal(balancing);
-        settlement.settle(MARKET, i, one(alice));
+        settlement.settle(MARKET, i, one(alice)); // 2,000 Wh at the cap: 10,000,000 > need
         vm.assertEq(bal(alice), 0, "nothing left to charge");
-        vm.assertEq(bal(balancing), z0, "no credit without a payment");
-        vm.assertEq(settlement.debtOf(MARKET, alice), 200_000, "2,000 Wh at 100,000 per kWh owed");
+        vm.assertEq(bal(balancing), z0 + need, "credited only what she paid");
+        vm.assertEq(settlement.debtOf(MARKET, alice), 10_000_000 - need, "the rest is owed");
         vm.assertEq(token.balanceOf(address(settlement)), bal(balancing) + fees(), "every balance backed");
         // Paid back from a later deposit.
-        collateral(alice, 1e6);
+        collateral(alice, 10e6);
         settlement.repay(MARKET, alice);
         vm.assertEq(settlement.debtOf(MARKET, alice), 0, "repaid");
-        vm.assertEq(bal(balancing), z0 + 200_000, "balancing account made whole");
+        vm.assertEq(bal(balancing), z0 + 10_000_000, "balancing account made whole");
     }
 
     function test_settlement_reentryThroughTokenCallbackFails() public {
