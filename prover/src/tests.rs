@@ -58,16 +58,19 @@ fn poseidon_gate_rejects_a_wrong_cell() {
     use sealgrid_types::{MarketBounds, Order};
 
     let order = |i: u64, side: u8, q: u64, limit: i64| {
-        crate::Slot::committed(Order {
-            trader: Address::with_last_byte(i as u8 + 1),
-            market: B256::with_last_byte(7),
-            interval: 9,
-            side,
-            quantityWh: q,
-            limitPrice: limit,
-            nonce: i,
-            salt: B256::with_last_byte(i as u8 + 40),
-        }, u128::from(q) * u128::try_from(limit.max(0)).unwrap_or(0))
+        crate::Slot::committed(
+            Order {
+                trader: Address::with_last_byte(i as u8 + 1),
+                market: B256::with_last_byte(7),
+                interval: 9,
+                side,
+                quantityWh: q,
+                limitPrice: limit,
+                nonce: i,
+                salt: B256::with_last_byte(i as u8 + 40),
+            },
+            u128::from(q) * u128::try_from(limit.max(0)).unwrap_or(0),
+        )
         .expect("in field")
     };
     let batch = crate::Batch {

@@ -153,7 +153,10 @@ impl Witness {
         for (index, slot) in batch.slots.iter().enumerate() {
             let entry = &slot.entry;
             if entry.lock > MAX_LOCK {
-                return Err(invalid(index, format!("lock {} is above 2^93 - 1", entry.lock)));
+                return Err(invalid(
+                    index,
+                    format!("lock {} is above 2^93 - 1", entry.lock),
+                ));
             }
             let committer = U256::from_be_slice(entry.committer.as_slice());
             match &slot.opening {
@@ -167,10 +170,7 @@ impl Witness {
                     if o.trader != entry.committer {
                         return Err(invalid(
                             index,
-                            format!(
-                                "order of {} was committed by {}",
-                                o.trader, entry.committer
-                            ),
+                            format!("order of {} was committed by {}", o.trader, entry.committer),
                         ));
                     }
                     o.validate(&batch.bounds)
@@ -218,8 +218,8 @@ impl Witness {
             }
         }
         let entries: Vec<_> = batch.slots.iter().map(|s| s.entry).collect();
-        let accumulator = accumulate_all(&entries)
-            .map_err(|e| ProverError::InvalidStatement(e.to_string()))?;
+        let accumulator =
+            accumulate_all(&entries).map_err(|e| ProverError::InvalidStatement(e.to_string()))?;
 
         // The reference engine over the openings, in commitment order.
         let mut opened = book.iter();

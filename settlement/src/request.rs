@@ -47,12 +47,12 @@ pub async fn proof_request(
             Some(o) if !excluded => ProofSlot::opened(
                 entry,
                 Order {
-                trader: o.trader,
-                market: o.market,
-                interval: o.interval,
-                side: o.side,
-                quantityWh: o.quantity_wh,
-                limitPrice: o.limit_price,
+                    trader: o.trader,
+                    market: o.market,
+                    interval: o.interval,
+                    side: o.side,
+                    quantityWh: o.quantity_wh,
+                    limitPrice: o.limit_price,
                     nonce: o.nonce,
                     salt: o.salt,
                 },

@@ -13,8 +13,8 @@ use sealgrid_chain::bindings::{
 };
 use sealgrid_clearing::{BookOrder, clear_sequence};
 use sealgrid_types::{
-    BatchStatus, ClearingProver, MarketBounds, Order, ProofRequest, ProofSlot, SequenceEntry, Side, fills_proof,
-    fills_root, order_commitment, pack_fill_words, required_lock,
+    BatchStatus, ClearingProver, MarketBounds, Order, ProofRequest, ProofSlot, SequenceEntry, Side,
+    fills_proof, fills_root, order_commitment, pack_fill_words, required_lock,
 };
 
 /// Errors of the simulation.

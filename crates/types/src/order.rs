@@ -282,9 +282,7 @@ pub fn accumulate(acc: B256, entry: &SequenceEntry) -> TypesResult<B256> {
 pub fn accumulate_all<'a>(
     entries: impl IntoIterator<Item = &'a SequenceEntry>,
 ) -> TypesResult<B256> {
-    entries
-        .into_iter()
-        .try_fold(ACCUMULATOR_INIT, |acc, e| accumulate(acc, e))
+    entries.into_iter().try_fold(ACCUMULATOR_INIT, accumulate)
 }
 
 /// Half the secp256k1 group order: signatures with a larger `s` are rejected (EIP-2), as by
@@ -527,9 +525,15 @@ mod tests {
             committer: Address::repeat_byte(0x11),
             ..e1
         };
-        assert_ne!(accumulate(ACCUMULATOR_INIT, &stranger).expect("stranger"), acc1);
+        assert_ne!(
+            accumulate(ACCUMULATOR_INIT, &stranger).expect("stranger"),
+            acc1
+        );
         let relocked = SequenceEntry { lock: 91, ..e1 };
-        assert_ne!(accumulate(ACCUMULATOR_INIT, &relocked).expect("relocked"), acc1);
+        assert_ne!(
+            accumulate(ACCUMULATOR_INIT, &relocked).expect("relocked"),
+            acc1
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use alloy_primitives::{Address, B256};
 use sealgrid_types::{
     ACCUMULATOR_INIT, FIELD_MODULUS, MAX_LOCK, SequenceEntry, TypesError, accumulate,
-    accumulate_all, fr_from_b256, fr_from_u256, fr_to_b256, hash2, hash3, hash4,
-    order_commitment, order_words,
+    accumulate_all, fr_from_b256, fr_from_u256, fr_to_b256, hash2, hash3, hash4, order_commitment,
+    order_words,
 };
 
 use crate::util::{array, b256, order_from_json, u256, vectors};
@@ -149,7 +149,10 @@ fn accumulator_chain() {
     assert_eq!(committers.len(), accs.len());
     assert_eq!(locks.len(), accs.len());
     assert!(commitments.len() >= 3);
-    assert!(locks.contains(&MAX_LOCK), "the vectors reach the largest lock");
+    assert!(
+        locks.contains(&MAX_LOCK),
+        "the vectors reach the largest lock"
+    );
     let entries: Vec<SequenceEntry> = commitments
         .iter()
         .zip(&committers)
