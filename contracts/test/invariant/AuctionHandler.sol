@@ -11,8 +11,13 @@ import {EnergyIntentToken, tokenId} from "../../src/EnergyIntentToken.sol";
 import {OrderLib} from "../../src/libraries/OrderLib.sol";
 import {FillsLib} from "../../src/libraries/FillsLib.sol";
 
-/// @notice Drives the auction through random sequences of commits, withdrawals, settles, claims,
-///         refunds, disputes, burns, deposits and time, and keeps ghost sums to check against.
+/// @notice TEST ONLY: a contract trader with no ERC-1155 receiver hook.
+contract NoReceiverActor {}
+
+/// @notice Drives the auction through random sequences of commits, withdrawals, settles, claims
+///         (single, late, and batched in any order with duplicates and consumed items), refunds,
+///         disputes by anyone, attempted intent transfers, burns, deposits and time, with a
+///         contract trader without a receiver among the actors, and keeps ghost sums to check against.
 contract AuctionHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -26,7 +31,9 @@ contract AuctionHandler {
     uint24 internal constant LEAD = 300;
     uint24 internal constant WINDOW = 240;
 
-    address[3] public actors = [address(0x1001), address(0x1002), address(0x1003)];
+    /// @dev Three EOAs and a contract without an ERC-1155 receiver (set in the constructor).
+    address[4] public actors = [address(0x1001), address(0x1002), address(0x1003), address(0)];
+    uint256 public constant ACTORS = 4;
 
     struct Rec {
         ISealgridAuction.CommitmentRecord record;
@@ -51,6 +58,15 @@ contract AuctionHandler {
     uint256[] public ids;
     mapping(uint256 id => bool) internal _seenId;
     mapping(bytes32 => uint256) public calls;
+    bool public ghostIntentMoved;
+    bool public ghostBatchReverted;
+    bool public ghostClaimMismatch;
+    bool public ghostDisputeMisdirected;
+    /// @dev Per interval: collected from payers (their locks and the bond's cover), paid to
+    ///      payees, and still due from payers whose fills are not claimed yet.
+    mapping(uint64 interval => uint256) public ghostIn;
+    mapping(uint64 interval => uint256) public ghostOut;
+    mapping(uint64 interval => uint256) public ghostDue;
 
     constructor(
         SealgridAuction auction_,
@@ -65,6 +81,7 @@ contract AuctionHandler {
         market = market_;
         operatorPk = operatorPk_;
         operator = vm.addr(operatorPk_);
+        actors[3] = address(new NoReceiverActor());
         for (uint256 k; k < actors.length; ++k) {
             token_.mint(actors[k], 1e18);
             vm.prank(actors[k]);
@@ -84,13 +101,13 @@ contract AuctionHandler {
 
     function commit(uint256 actorSeed, uint256 seed, uint128 lock) external {
         address a = actors[actorSeed % actors.length];
-        uint64 i = uint64((block.timestamp + LEAD) / L + 1 + seed % 3);
+        uint64 i = uint64((block.timestamp + LEAD) / L + 1 + (seed >> 4) % 2);
         lock = uint128(lock % 300_000);
         OrderLib.Order memory o = OrderLib.Order({
             trader: a,
             market: market,
             interval: i,
-            side: uint8(seed % 2),
+            side: uint8((seed + _recs[i].length) % 2), // sides alternate, so books cross
             quantityWh: uint64(1 + (seed >> 8) % 2000),
             limitPrice: int64(int256((seed >> 32) % 400_000)) - 100_000,
             nonce: uint64(seed >> 64),
@@ -126,11 +143,19 @@ contract AuctionHandler {
     }
 
     function settle(uint256 seed) external {
-        if (intervals.length == 0) return;
-        uint64 i = intervals[seed % intervals.length];
-        (,, ISealgridAuction.Status status,,,) = auction.getInterval(market, i);
-        uint256 gate = uint256(i) * L - LEAD;
-        if (status != ISealgridAuction.Status.Open || block.timestamp >= gate + WINDOW) return;
+        // An interval that can still be settled, searched from a random place in the list.
+        uint256 n = intervals.length;
+        uint64 i;
+        uint256 gate;
+        bool found;
+        for (uint256 j; j < n && !found; ++j) {
+            i = intervals[(seed + j) % n];
+            (,, ISealgridAuction.Status status,,,) = auction.getInterval(market, i);
+            gate = uint256(i) * L - LEAD;
+            found = status == ISealgridAuction.Status.Open && block.timestamp < gate + WINDOW
+                && (seed % 4 == 0 || _crosses(i));
+        }
+        if (!found) return;
         if (block.timestamp < gate) vm.warp(gate);
         Rec[] storage rs = _recs[i];
         uint64[] memory w = new uint64[](rs.length);
@@ -174,7 +199,10 @@ contract AuctionHandler {
         auction.settle(market, i, price, buys, packed, "");
         _words[i] = w;
         for (uint256 k; k < rs.length; ++k) {
-            if (rs[k].outstanding && w[k] & FillsLib.QUANTITY_MASK != 0) ghostUnclaimedFills++;
+            uint64 q = w[k] & FillsLib.QUANTITY_MASK;
+            if (!rs[k].outstanding || q == 0) continue;
+            ghostUnclaimedFills++;
+            if ((w[k] & FillsLib.SELL_FLAG != 0) == (price < 0)) ghostDue[i] += _pay(q, price);
         }
         calls["settle"]++;
     }
@@ -184,31 +212,89 @@ contract AuctionHandler {
         calls["warp"]++;
     }
 
+    /// Claims one record (any record, consumed or not, at any time: late claims included); a
+    /// consumed one must fail (property b), a successful one must move exactly what the
+    /// clearing rule says.
     function claim(uint256 seed) external {
         (bool found, uint64 i, uint256 k) = _pickAny(seed);
         if (!found || _words[i].length == 0) return;
-        Rec storage r = _recs[i][k];
-        ISealgridAuction.Claim memory c = ISealgridAuction.Claim({
-            record: r.record, word: _words[i][k], proof: FillsProof.siblings(_words[i], uint32(k))
-        });
-        try auction.claim(market, i, c) {
-            if (r.claimed || !r.outstanding) ghostDoubleClaim = true;
-            r.claimed = true;
-            r.outstanding = false;
-            ghostLocks -= r.record.lock;
-            uint64 q = c.word & FillsLib.QUANTITY_MASK;
-            if (q != 0) {
-                ghostUnclaimedFills--;
-                (, uint32 seq,,) = auction.getMarket(market);
-                uint256 id = tokenId(seq, i, c.word & FillsLib.SELL_FLAG != 0 ? 1 : 0);
-                ghostMinted[id] += q;
-                if (!_seenId[id]) {
-                    _seenId[id] = true;
-                    ids.push(id);
-                }
-            }
+        uint256[] memory ks = new uint256[](1);
+        ks[0] = k;
+        Prediction memory pr = _predict(i, ks);
+        vm.prank(actors[(seed >> 40) % ACTORS]); // anyone may claim for anyone
+        try auction.claim(market, i, _claimOf(i, k)) {
+            if (!pr.claimed[0]) ghostDoubleClaim = true;
+            _check(i, ks, pr);
             calls["claim"]++;
         } catch {}
+    }
+
+    /// The operator's (or anyone's) batched claim over records in any order, with duplicates and
+    /// consumed ones: it must never revert on a final interval, must claim exactly the
+    /// outstanding items once, and skip the rest.
+    function claimBatchAnyOrder(uint256 seed, uint8 n) external {
+        (bool found, uint64 i) = _pickFinal(seed);
+        if (!found) return;
+        uint256[] memory ks = new uint256[](1 + n % 8);
+        ISealgridAuction.Claim[] memory cs = new ISealgridAuction.Claim[](ks.length);
+        for (uint256 j; j < ks.length; ++j) {
+            ks[j] = uint256(keccak256(abi.encode(seed, j))) % _recs[i].length;
+            cs[j] = _claimOf(i, ks[j]);
+        }
+        Prediction memory pr = _predict(i, ks);
+        vm.prank((seed >> 200) % 2 == 0 ? operator : actors[(seed >> 100) % ACTORS]);
+        try auction.claimBatch(market, i, cs) {
+            _check(i, ks, pr);
+            calls["claimBatch"]++;
+        } catch {
+            ghostBatchReverted = true;
+        }
+    }
+
+    /// Every way to move an intent between accounts (transfer, batch transfer, approval then
+    /// transfer by the approved account); each must fail and move nothing.
+    function transferIntents(uint256 seed, uint256 amount) external {
+        if (ids.length == 0) return;
+        uint256 id = ids[seed % ids.length];
+        address from = actors[(seed >> 8) % ACTORS];
+        address to = actors[(seed >> 16) % ACTORS];
+        uint256 fromBal = intents.balanceOf(from, id);
+        uint256 toBal = intents.balanceOf(to, id);
+        amount = amount % (fromBal + 1);
+        uint256 mode = (seed >> 24) % 3;
+        if (mode == 0) {
+            vm.prank(from);
+            try intents.safeTransferFrom(from, to, id, amount, "") {
+                ghostIntentMoved = true;
+            } catch {}
+        } else if (mode == 1) {
+            uint256[] memory is_ = new uint256[](1);
+            uint256[] memory vs = new uint256[](1);
+            (is_[0], vs[0]) = (id, amount);
+            vm.prank(from);
+            try intents.safeBatchTransferFrom(from, to, is_, vs, "") {
+                ghostIntentMoved = true;
+            } catch {}
+        } else {
+            vm.prank(from);
+            try intents.setApprovalForAll(to, true) {
+                ghostIntentMoved = true;
+            } catch {}
+            vm.prank(to);
+            try intents.safeTransferFrom(from, to, id, amount, "") {
+                ghostIntentMoved = true;
+            } catch {}
+        }
+        if (from != to && (intents.balanceOf(from, id) != fromBal || intents.balanceOf(to, id) != toBal)) {
+            ghostIntentMoved = true;
+        }
+        calls["transfer"]++;
+    }
+
+    /// Days pass: later claims and refunds of old intervals must still work.
+    function warpFar(uint256 d) external {
+        vm.warp(block.timestamp + 1 days * (1 + d % 30));
+        calls["warpFar"]++;
     }
 
     function refund(uint256 seed) external {
@@ -222,12 +308,19 @@ contract AuctionHandler {
         _refundAll(i);
     }
 
+    /// Disputes, as anyone, the first provable exclusion of a settled interval that has not
+    /// started (searched from a random place in the list).
     function dispute(uint256 seed) external {
-        if (intervals.length == 0) return;
-        uint64 i = intervals[seed % intervals.length];
+        uint256 n = intervals.length;
+        for (uint256 j; j < n; ++j) {
+            uint64 i = intervals[(seed + j) % n];
+            if (_words[i].length != 0 && block.timestamp < uint256(i) * L && _disputeIn(i, seed)) return;
+        }
+    }
+
+    function _disputeIn(uint64 i, uint256 seed) internal returns (bool) {
         uint64[] storage w = _words[i];
         Rec[] storage rs = _recs[i];
-        if (w.length == 0 || block.timestamp >= uint256(i) * L) return;
         for (uint256 k; k < rs.length; ++k) {
             if (!rs[k].outstanding || w[k] != FillsLib.EXCLUDED_FLAG) continue;
             OrderLib.Order memory o = rs[k].order;
@@ -241,7 +334,9 @@ contract AuctionHandler {
                 proof: FillsProof.siblings(w, uint32(k)),
                 receipt: abi.encodePacked(r, s, v)
             });
-            auction.dispute(market, i, d);
+            address caller = address(uint160(uint256(keccak256(abi.encode(seed, "caller")))));
+            if (seed % 3 == 0) caller = actors[(seed >> 8) % ACTORS];
+            _disputeAs(caller, i, rs[k].record, d);
             rs[k].outstanding = false;
             ghostLocks -= rs[k].record.lock;
             // The voided interval's fills will never be claimed.
@@ -249,10 +344,36 @@ contract AuctionHandler {
                 if (rs[j].outstanding && w[j] & FillsLib.QUANTITY_MASK != 0) ghostUnclaimedFills--;
             }
             delete _words[i];
+            ghostDue[i] = 0;
             calls["dispute"]++;
             _refundAll(i);
-            return;
+            return true;
         }
+        return false;
+    }
+
+    /// @dev Disputes as `caller` (anyone) and checks that only the trader's lock and the slash
+    ///      (bond to insurance) moved.
+    function _disputeAs(
+        address caller,
+        uint64 i,
+        ISealgridAuction.CommitmentRecord memory rec,
+        ISealgridAuction.Dispute memory d
+    ) internal {
+        IERC20 t = IERC20(address(token));
+        uint256 traderBefore = auction.balanceOf(t, rec.trader);
+        uint256 callerBefore = auction.balanceOf(t, caller);
+        uint256 insuredBefore = auction.insurance(market);
+        (ISealgridAuction.MarketParams memory p,,, uint128 bondBefore) = auction.getMarket(market);
+        vm.prank(caller);
+        auction.dispute(market, i, d);
+        uint256 slash = bondBefore < p.slashAmount ? bondBefore : p.slashAmount;
+        (,,, uint128 bondAfter) = auction.getMarket(market);
+        if (
+            auction.balanceOf(t, rec.trader) != traderBefore + rec.lock
+                || (caller != rec.trader && auction.balanceOf(t, caller) != callerBefore)
+                || auction.insurance(market) != insuredBefore + slash || bondBefore - bondAfter != slash
+        ) ghostDisputeMisdirected = true;
     }
 
     function burn(uint256 seed, uint256 amount) external {
@@ -305,6 +426,123 @@ contract AuctionHandler {
 
     // ---------------------------------------------------------------- helpers
 
+    /// @dev What claiming the records `ks` of `i` (in that order) must do: which are claimed (the
+    ///      outstanding ones, each once), and the free balances and bond afterwards.
+    struct Prediction {
+        bool[] claimed;
+        uint256[4] free;
+        uint256 bond;
+        uint256 collected;
+        uint256 paid;
+        uint256 due;
+    }
+
+    /// @dev True if interval `i` has an outstanding buy and an outstanding sell (mostly only such
+    ///      intervals are settled, so that fills, and claims that pay, are frequent).
+    function _crosses(uint64 i) internal view returns (bool) {
+        bool buy;
+        bool sell;
+        Rec[] storage rs = _recs[i];
+        for (uint256 k; k < rs.length; ++k) {
+            if (!rs[k].outstanding) continue;
+            if (rs[k].order.side == 0) buy = true;
+            else sell = true;
+        }
+        return buy && sell;
+    }
+
+    function _claimOf(uint64 i, uint256 k) internal view returns (ISealgridAuction.Claim memory) {
+        return ISealgridAuction.Claim({
+            record: _recs[i][k].record, word: _words[i][k], proof: FillsProof.siblings(_words[i], uint32(k))
+        });
+    }
+
+    function _pay(uint64 q, int64 price) internal pure returns (uint256) {
+        uint256 abs = uint256(q) * uint256(price > 0 ? int256(price) : -int256(price));
+        return (abs + 999) / 1000;
+    }
+
+    function _actorIndex(address a) internal view returns (uint256) {
+        for (uint256 n; n < ACTORS; ++n) {
+            if (actors[n] == a) return n;
+        }
+        revert("unknown actor");
+    }
+
+    function _predict(uint64 i, uint256[] memory ks) internal view returns (Prediction memory pr) {
+        pr.claimed = new bool[](ks.length);
+        for (uint256 n; n < ACTORS; ++n) {
+            pr.free[n] = auction.balanceOf(IERC20(address(token)), actors[n]);
+        }
+        (,,, pr.bond) = auction.getMarket(market);
+        (,,, int64 price,,) = auction.getInterval(market, i);
+        bool[] memory seen = new bool[](_recs[i].length);
+        for (uint256 j; j < ks.length; ++j) {
+            Rec storage r = _recs[i][ks[j]];
+            if (!r.outstanding || seen[ks[j]]) continue;
+            seen[ks[j]] = true;
+            pr.claimed[j] = true;
+            uint256 a = _actorIndex(r.record.trader);
+            uint64 word = _words[i][ks[j]];
+            uint64 q = word & FillsLib.QUANTITY_MASK;
+            uint256 lock = r.record.lock;
+            if (q == 0 || price == 0) {
+                pr.free[a] += lock;
+            } else if ((word & FillsLib.SELL_FLAG != 0) == (price < 0)) {
+                uint256 pay = _pay(q, price);
+                uint256 covered = pay < lock ? pay : lock;
+                uint256 short_ = pay - covered;
+                uint256 fromBond = short_ < pr.bond ? short_ : pr.bond;
+                pr.bond -= fromBond;
+                pr.free[a] += lock - covered;
+                pr.collected += covered + fromBond;
+                pr.due += pay;
+            } else {
+                uint256 abs = uint256(q) * uint256(price > 0 ? int256(price) : -int256(price));
+                pr.free[a] += abs / 1000 + lock;
+                pr.paid += abs / 1000;
+            }
+        }
+    }
+
+    /// @dev After a successful claim or batch: the books moved exactly as predicted; the ghosts
+    ///      follow.
+    function _check(uint64 i, uint256[] memory ks, Prediction memory pr) internal {
+        for (uint256 n; n < ACTORS; ++n) {
+            if (auction.balanceOf(IERC20(address(token)), actors[n]) != pr.free[n]) {
+                ghostClaimMismatch = true;
+            }
+        }
+        (,,, uint128 bond) = auction.getMarket(market);
+        if (bond != pr.bond) ghostClaimMismatch = true;
+        ghostIn[i] += pr.collected;
+        ghostOut[i] += pr.paid;
+        ghostDue[i] -= pr.due;
+        (, uint32 seq,,) = auction.getMarket(market);
+        for (uint256 j; j < ks.length; ++j) {
+            Rec storage r = _recs[i][ks[j]];
+            if (!pr.claimed[j]) {
+                if (auction.isOutstanding(market, i, r.record) != r.outstanding) ghostClaimMismatch = true;
+                continue;
+            }
+            if (auction.isOutstanding(market, i, r.record)) ghostClaimMismatch = true;
+            r.claimed = true;
+            r.outstanding = false;
+            ghostLocks -= r.record.lock;
+            uint64 word = _words[i][ks[j]];
+            uint64 q = word & FillsLib.QUANTITY_MASK;
+            if (q != 0) {
+                ghostUnclaimedFills--;
+                uint256 id = tokenId(seq, i, word & FillsLib.SELL_FLAG != 0 ? 1 : 0);
+                ghostMinted[id] += q;
+                if (!_seenId[id]) {
+                    _seenId[id] = true;
+                    ids.push(id);
+                }
+            }
+        }
+    }
+
     /// @dev Refunds every outstanding lock of a refundable interval and checks that each refund
     ///      moves exactly that lock and nothing else (property c).
     function _refundAll(uint64 i) internal {
@@ -313,7 +551,7 @@ contract AuctionHandler {
         uint256 tokensBefore = token.balanceOf(address(auction));
         for (uint256 k; k < rs.length; ++k) {
             if (!rs[k].outstanding) continue;
-            uint256[3] memory before;
+            uint256[4] memory before;
             for (uint256 a; a < actors.length; ++a) {
                 before[a] = auction.balanceOf(IERC20(address(token)), actors[a]);
             }
@@ -348,11 +586,26 @@ contract AuctionHandler {
         return (false, 0, 0);
     }
 
-    /// @dev Any record, consumed or not: claiming a consumed one must fail (property b).
+    /// @dev Any record, consumed or not, of a final settled interval when there is one (else of
+    ///      any interval): claiming a consumed one must fail (property b).
     function _pickAny(uint256 seed) internal view returns (bool, uint64, uint256) {
         if (intervals.length == 0) return (false, 0, 0);
-        uint64 i = intervals[seed % intervals.length];
+        (bool found, uint64 i) = _pickFinal(seed);
+        if (!found) i = intervals[seed % intervals.length];
         if (_recs[i].length == 0) return (false, 0, 0);
         return (true, i, (seed >> 16) % _recs[i].length);
+    }
+
+    /// @dev A settled interval whose start has passed (claims are open), searched from a random
+    ///      place in the list.
+    function _pickFinal(uint256 seed) internal view returns (bool, uint64) {
+        uint256 n = intervals.length;
+        for (uint256 j; j < n; ++j) {
+            uint64 i = intervals[(seed + j) % n];
+            if (_words[i].length == 0 || block.timestamp < uint256(i) * L) continue;
+            (,, ISealgridAuction.Status status,,,) = auction.getInterval(market, i);
+            if (status == ISealgridAuction.Status.Settled) return (true, i);
+        }
+        return (false, 0);
     }
 }

@@ -18,7 +18,15 @@ import {AuctionHandler} from "./AuctionHandler.sol";
 ///         (c) after a void every lock is refundable and a refund moves nothing else;
 ///         (d) ERC-1155 minted - burned = sum of balances, per id;
 ///         (e) no withdrawal takes more than the caller's free balance (another trader's
-///             balance or locked collateral), and a refused one moves nothing.
+///             balance or locked collateral), and a refused one moves nothing;
+///         (f) no intent ever moves between accounts (transfers, batch transfers, approvals);
+///         (g) claimBatch never reverts on a final interval, whatever its items (any order,
+///             duplicates, consumed records, a contract trader without a receiver), and every
+///             claim moves exactly what the clearing rule says;
+///         (h) no interval pays out more than it collected (plus what its unclaimed payers still
+///             owe, so: once every payer has claimed, paid <= collected);
+///         (i) a dispute, by anyone, returns the lock to the trader and moves the slash from the
+///             bond to insurance, and pays the caller nothing.
 contract AuctionInvariants is TestBase {
     AuctionHandler internal handler;
     SealgridAuction internal auction;
@@ -69,7 +77,7 @@ contract AuctionInvariants is TestBase {
 
         handler = new AuctionHandler(auction, token, intents, MARKET, operatorPk);
         targetContract(address(handler));
-        bytes4[] memory sel = new bytes4[](11);
+        bytes4[] memory sel = new bytes4[](16);
         sel[0] = AuctionHandler.commit.selector;
         sel[1] = AuctionHandler.commit.selector; // twice: commits dominate real traffic
         sel[2] = AuctionHandler.withdrawCommitment.selector;
@@ -81,12 +89,17 @@ contract AuctionInvariants is TestBase {
         sel[8] = AuctionHandler.burn.selector;
         sel[9] = AuctionHandler.depositAndWithdraw.selector;
         sel[10] = AuctionHandler.overdraw.selector;
+        sel[11] = AuctionHandler.claimBatchAnyOrder.selector;
+        sel[12] = AuctionHandler.claimBatchAnyOrder.selector; // claims as often as commits
+        sel[13] = AuctionHandler.transferIntents.selector;
+        sel[14] = AuctionHandler.warpFar.selector;
+        sel[15] = AuctionHandler.dispute.selector; // twice: the window before the start is short
         targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
     }
 
     function invariant_a_moneyConserved() public view {
         uint256 free;
-        for (uint256 k; k < 3; ++k) {
+        for (uint256 k; k < handler.ACTORS(); ++k) {
             free += auction.balanceOf(IERC20(address(token)), handler.actors(k));
         }
         (,,, uint128 bond) = auction.getMarket(MARKET);
@@ -113,7 +126,7 @@ contract AuctionInvariants is TestBase {
         for (uint256 n; n < handler.idsLength(); ++n) {
             uint256 id = handler.ids(n);
             uint256 sum;
-            for (uint256 k; k < 3; ++k) {
+            for (uint256 k; k < handler.ACTORS(); ++k) {
                 sum += intents.balanceOf(handler.actors(k), id);
             }
             vm.assertEq(
@@ -124,6 +137,31 @@ contract AuctionInvariants is TestBase {
 
     function invariant_e_noOverdraw() public view {
         vm.assertFalse(handler.ghostVaultBreach(), "a withdrawal took more than the caller's free balance");
+    }
+
+    function invariant_f_intentsNeverMove() public view {
+        vm.assertFalse(handler.ghostIntentMoved(), "an intent moved between accounts");
+    }
+
+    function invariant_g_batchesNeverBlocked() public view {
+        vm.assertFalse(handler.ghostBatchReverted(), "a claimBatch on a final interval reverted");
+        vm.assertFalse(handler.ghostClaimMismatch(), "a claim moved other than the clearing rule says");
+    }
+
+    function invariant_h_noIntervalPaysOutMoreThanItCollected() public view {
+        for (uint256 n; n < handler.intervalsLength(); ++n) {
+            uint64 i = handler.intervals(n);
+            vm.assertLe(
+                handler.ghostOut(i), handler.ghostIn(i) + handler.ghostDue(i), "paid <= collected + still due"
+            );
+            if (handler.ghostDue(i) == 0) {
+                vm.assertLe(handler.ghostOut(i), handler.ghostIn(i), "paid <= collected");
+            }
+        }
+    }
+
+    function invariant_i_disputesPayOnlyTheTraderAndInsurance() public view {
+        vm.assertFalse(handler.ghostDisputeMisdirected(), "a dispute moved money elsewhere");
     }
 
     /// Shows the run exercised every path (read in -vv output); fails if nothing settled or claimed.
