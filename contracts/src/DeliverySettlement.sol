@@ -1018,7 +1018,7 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
     ///      positions and reserves need.
     function _checkWithdrawal(IERC20 token, address account) internal view override {
         bytes32[] storage ms = _marketsOf[token];
-        uint256 need;
+        uint256 need = 0;
         for (uint256 k; k < ms.length; ++k) {
             bytes32 market = ms[k];
             MarketConfig storage cfg = _markets[market];
@@ -1069,7 +1069,7 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
             ids[2 * j + 1] = tokenId(seq, i, 1);
         }
         uint256[] memory held = intents.balanceOfBatch(who, ids);
-        uint256 milli;
+        uint256 milli = 0;
         for (uint256 j; j < n; ++j) {
             milli += _worstMilli(cfg, held[2 * j].toInt256() - held[2 * j + 1].toInt256());
         }
@@ -1260,7 +1260,7 @@ contract DeliverySettlement is IDeliverySettlement, CollateralVault, AccessContr
         // interval * length <= now: settlement and resettlement run only after the interval ended.
         (bytes32[] memory ids, uint32[] memory revoked) =
             registry.metersAt(account, market, uint64(uint256(interval) * intervalLength));
-        bool blind;
+        bool blind = false;
         for (uint256 j; j < ids.length; ++j) {
             uint256 w = _word(ids[j], interval);
             if (_valid(w, revoked[j])) {

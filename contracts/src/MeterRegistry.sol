@@ -367,12 +367,12 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
     function metersAt(address owner, bytes32 market, uint64 time)
         external
         view
-        returns (bytes32[] memory ids, uint32[] memory revokedEpochs)
+        returns (bytes32[] memory ids, uint32[] memory revoked)
     {
         bytes32[] storage set = _owned[owner];
         uint256 n = set.length;
         ids = new bytes32[](n);
-        revokedEpochs = new uint32[](n);
+        revoked = new uint32[](n);
         uint256 k;
         for (uint256 j; j < n; ++j) {
             bytes32 id = set[j];
@@ -382,12 +382,12 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
             bool held = st.ownerSince <= time ? st.owner == owner : _ownerBefore(id, time) == owner;
             if (!held) continue;
             ids[k] = id;
-            revokedEpochs[k] = st.revokedEpochs;
+            revoked[k] = st.revokedEpochs;
             ++k;
         }
         assembly ("memory-safe") {
             mstore(ids, k) // shrink to the matches
-            mstore(revokedEpochs, k)
+            mstore(revoked, k)
         }
     }
 
@@ -423,25 +423,25 @@ contract MeterRegistry is IMeterRegistry, AccessControl {
     function keyEpoch(bytes32 meterId, uint64 interval, address signer)
         external
         view
-        returns (bool ok, uint8 epoch, uint32 revokedEpochs)
+        returns (bool ok, uint8 epoch, uint32 revoked)
     {
         if (signer == address(0)) return (false, 0, 0);
         MeterState storage st = _state[meterId];
-        revokedEpochs = st.revokedEpochs;
+        revoked = st.revokedEpochs;
         Meter storage m = _meters[meterId];
         // The current key is never revoked (a revocation removes it) and is in no past period
         // (no key is installed twice on a meter).
-        if (m.gateway == signer) return (interval >= m.gatewayFrom, st.epoch, revokedEpochs);
+        if (m.gateway == signer) return (interval >= m.gatewayFrom, st.epoch, revoked);
         uint256 k = _keyOf[meterId][signer];
-        if (k == 0) return (false, 0, revokedEpochs);
+        if (k == 0) return (false, 0, revoked);
         epoch = uint8(k - 1);
-        if ((revokedEpochs >> epoch) & 1 == 1) return (false, 0, revokedEpochs);
+        if ((revoked >> epoch) & 1 == 1) return (false, 0, revoked);
         PastKey[] storage h = _history[meterId];
         for (uint256 i = h.length; i > 0; --i) {
             PastKey storage p = h[i - 1];
-            if (p.gateway == signer) return (interval >= p.from && interval < p.until, epoch, revokedEpochs);
+            if (p.gateway == signer) return (interval >= p.from && interval < p.until, epoch, revoked);
         }
-        return (false, 0, revokedEpochs);
+        return (false, 0, revoked);
     }
 
     /// @inheritdoc IMeterRegistry
