@@ -3,6 +3,7 @@ pragma solidity ^0.8.31;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {TestBase} from "./utils/Vm.sol";
+import {ProofVectorCommits} from "./utils/ProofVector.sol";
 import {MockERC20} from "./utils/Mocks.sol";
 import {ClearingVerifier} from "../src/ClearingVerifier.sol";
 import {IClearingVerifier} from "../src/interfaces/IClearingVerifier.sol";
@@ -16,7 +17,7 @@ import {IClearingVerifierAdapter} from "../src/interfaces/IClearingVerifierAdapt
 ///         made by the Rust prover (contracts/test/vectors/clearing-proof-4.json, written by
 ///         `SEALGRID_WRITE_VECTORS=1 cargo test -p sealgrid-prover --test proof`), and the auction
 ///         settling with it: accepted only for exactly the committed book.
-contract ClearingVerifierTest is TestBase {
+contract ClearingVerifierTest is ProofVectorCommits {
     string internal vec;
     ClearingVerifier internal adapter;
     address internal v4;
@@ -160,7 +161,7 @@ contract ClearingVerifierTest is TestBase {
         auction.depositBond(s.market, 1e6);
         uint256 gate = uint256(s.interval) * 300 - 300;
         vm.warp(gate - 600);
-        _commitSequence(auction, token, s.market, s.interval);
+        commitVector(auction, token, vec, s.market, s.interval);
         vm.warp(gate + 10);
         bytes memory proof = _proof();
         vm.expectRevert(ISealgridAuction.AuctionInvalidProof.selector);
@@ -170,22 +171,5 @@ contract ClearingVerifierTest is TestBase {
         vm.assertEq(acc, s.accumulator, "accumulator");
         vm.assertEq(price, s.clearingPrice, "price");
         vm.assertEq(volume, s.volume, "volume");
-    }
-
-    /// Commits the vector's sequence as it was proven: each commitment from its committer with
-    /// its lock (the accumulator binds both).
-    function _commitSequence(SealgridAuction auction, MockERC20 token, bytes32 market, uint64 interval)
-        internal
-    {
-        bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
-        address[] memory who = vm.parseJsonAddressArray(vec, ".committers");
-        uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
-        for (uint256 k; k < cs.length; ++k) {
-            token.mint(who[k], locks[k]);
-            vm.startPrank(who[k]);
-            token.approve(address(auction), locks[k]);
-            auction.commit(market, interval, cs[k], uint128(locks[k]));
-            vm.stopPrank();
-        }
     }
 }

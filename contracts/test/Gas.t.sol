@@ -2,6 +2,7 @@
 pragma solidity ^0.8.31;
 
 import {AuctionFixture} from "./utils/Fixture.sol";
+import {ProofVectorCommits} from "./utils/ProofVector.sol";
 import {ISealgridAuction} from "./../src/interfaces/ISealgridAuction.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ClearingVerifier} from "./../src/ClearingVerifier.sol";
@@ -15,7 +16,7 @@ import {ClearingVerifier} from "./../src/ClearingVerifier.sol";
 ///         transaction base: commit <= 105k (and from a deposited balance <= 105k including the
 ///         base; the target is 100k), claim <= 70k, settle (test verifier, statement building included) <= 60k +
 ///         1,000 per fill.
-contract AuctionGas is AuctionFixture {
+contract AuctionGas is AuctionFixture, ProofVectorCommits {
     uint256 internal constant TX_BASE = 21_000;
 
     function _snap(string memory name) internal returns (uint256 own) {
@@ -109,16 +110,7 @@ contract AuctionGas is AuctionFixture {
         vm.prank(operator);
         auction.depositBond(market, MIN_BOND);
         vm.warp(gateOf(i) - 60);
-        bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
-        address[] memory who = vm.parseJsonAddressArray(vec, ".committers");
-        uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
-        for (uint256 k; k < cs.length; ++k) {
-            token.mint(who[k], locks[k]);
-            vm.startPrank(who[k]);
-            token.approve(address(auction), locks[k]);
-            auction.commit(market, i, cs[k], uint128(locks[k]));
-            vm.stopPrank();
-        }
+        commitVector(auction, token, vec, market, i);
         vm.warp(gateOf(i));
         bytes memory fills = vm.parseJsonBytes(vec, ".fills");
         bytes memory proof = vm.parseJsonBytes(vec, ".proof");

@@ -263,6 +263,36 @@ impl Net {
         assert!(r.status(), "withdraw reverted");
     }
 
+    /// Settles `fills` at `price` and `volume` as the operator, with an empty proof (the
+    /// deployment's test verifier); panics if the transaction reverts.
+    pub async fn settle_unproven(
+        &self,
+        market: B256,
+        interval: u64,
+        price: i64,
+        volume: u64,
+        fills: &[u64],
+    ) {
+        let receipt = self
+            .auction(0)
+            .settle(
+                market,
+                interval,
+                price,
+                volume,
+                Bytes::from(sealgrid_types::pack_fill_words(fills)),
+                Bytes::new(),
+            )
+            .gas(2_000_000)
+            .send()
+            .await
+            .expect("send settle")
+            .get_receipt()
+            .await
+            .expect("settle receipt");
+        assert!(receipt.status(), "settle reverted");
+    }
+
     /// A trader's wealth: token balance plus free balance in the auction.
     pub async fn wealth(&self, who: Address) -> U256 {
         let token = IERC20::new(self.net.token, self.net.provider.clone())

@@ -10,15 +10,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use sealgrid_chain::{SubmitterConfig, bindings::SealgridAuction};
+use sealgrid_chain::SubmitterConfig;
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_node::{Pipeline, SettlementConfig};
 use sealgrid_store::BatchState;
 use sealgrid_types::{
-    BatchStatus, ClearingProver, ProofRequest, ProveError, ProvenBatch, Side, pack_fill_words,
-    sealgrid_domain, sign_order,
+    BatchStatus, ClearingProver, ProofRequest, ProveError, ProvenBatch, Side, sealgrid_domain,
+    sign_order,
 };
 
 use sealgrid_devkit::harness::*;
@@ -239,23 +239,8 @@ async fn a_batch_naming_a_gas_burning_account_cannot_stall_the_gate() {
     // The interval settles in its window: the honest pair's trade stands, nobody is voided.
     let (_, deadline, _) = net.times(i).await;
     assert!(net.now().await < deadline);
-    let receipt = SealgridAuction::new(net.auction, net.wallet(0))
-        .settle(
-            market,
-            i,
-            price,
-            b.volume,
-            Bytes::from(pack_fill_words(&b.fills)),
-            Bytes::new(),
-        )
-        .gas(2_000_000)
-        .send()
-        .await
-        .expect("send settle")
-        .get_receipt()
-        .await
-        .expect("receipt");
-    assert!(receipt.status(), "settle reverted");
+    net.settle_unproven(market, i, price, b.volume, &b.fills)
+        .await;
     let iv = net
         .chain()
         .await

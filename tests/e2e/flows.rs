@@ -303,6 +303,12 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
         .p
         .slashAmount;
     let wealth_before = net.wealth(sell.trader).await;
+    let insurance_before = net
+        .reader()
+        .insurance(net.market)
+        .call()
+        .await
+        .expect("insurance");
     let d = ISealgridAuction::Dispute {
         index: r_sell.index,
         order: sealgrid_chain::bindings::OrderLib::Order {
@@ -346,8 +352,21 @@ async fn an_excluded_order_disputed_voids_and_slashes() {
     assert_eq!(bond_before - bond_after, slash, "bond slashed");
     assert_eq!(
         net.wealth(sell.trader).await,
-        wealth_before + U256::from(r_sell.lock) + U256::from(slash),
-        "lock back plus the slash"
+        wealth_before + U256::from(r_sell.lock),
+        "the censored trader gets its lock back whole"
+    );
+    // The slash goes to the market's insurance account (paid out only by governance), not to
+    // whoever disputes: a trader colluding with the operator cannot farm the bond.
+    let insurance_after = net
+        .reader()
+        .insurance(net.market)
+        .call()
+        .await
+        .expect("insurance");
+    assert_eq!(
+        insurance_after - insurance_before,
+        slash,
+        "the slash is in the insurance account"
     );
     // The other commitment is refunded: the interval is void.
     let refunds = submitter

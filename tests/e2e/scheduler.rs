@@ -7,14 +7,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use alloy::primitives::{B256, Bytes};
-use sealgrid_chain::bindings::SealgridAuction;
+use alloy::primitives::B256;
 use sealgrid_matcher::{Intake, SimClock};
 use sealgrid_node::{NodeConfig, Pipeline, launch};
 use sealgrid_store::{BatchState, Store};
 use sealgrid_types::{
     BatchSink, BatchStatus, BoxFuture, ClearedBatch, EXCLUDED_FLAG, Order, SELL_FLAG, Side,
-    SinkError, fills_root, pack_fill_words,
+    SinkError, fills_root,
 };
 
 use sealgrid_devkit::harness::{self, *};
@@ -210,24 +209,8 @@ async fn clears_at_the_gate(url: &str) {
     assert_eq!(v["fillWords"], serde_json::json!(expected));
 
     // The operator settles it on-chain; the contract checks the fills against its sequence.
-    let auction = SealgridAuction::new(net.auction, net.wallet(0));
-    let receipt = auction
-        .settle(
-            market,
-            i,
-            110_000,
-            40_000,
-            Bytes::from(pack_fill_words(&batch.fills)),
-            Bytes::new(),
-        )
-        .gas(2_000_000)
-        .send()
-        .await
-        .expect("send settle")
-        .get_receipt()
-        .await
-        .expect("receipt");
-    assert!(receipt.status(), "settle reverted");
+    net.settle_unproven(market, i, 110_000, 40_000, &batch.fills)
+        .await;
     let onchain = net
         .chain()
         .await

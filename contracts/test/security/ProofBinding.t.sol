@@ -2,7 +2,7 @@
 pragma solidity ^0.8.31;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {TestBase} from "../utils/Vm.sol";
+import {ProofVectorCommits} from "../utils/ProofVector.sol";
 import {MockERC20} from "../utils/Mocks.sol";
 import {ClearingVerifier} from "../../src/ClearingVerifier.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
@@ -19,7 +19,7 @@ import {IPoseidonT4, IPoseidonT5} from "../../src/interfaces/IPoseidon.sol";
 ///         and `rejects_a_fill_its_lock_does_not_cover`. Here: the on-chain accumulator of such a
 ///         sequence is not the one any valid proof was made for, so settle refuses it, the
 ///         interval voids and every lock comes back whole.
-contract ProofBindingAttackTest is TestBase {
+contract ProofBindingAttackTest is ProofVectorCommits {
     string internal vec;
     MockERC20 internal token;
     SealgridAuction internal auction;
@@ -76,28 +76,6 @@ contract ProofBindingAttackTest is TestBase {
         vm.warp(gate - 600);
     }
 
-    /// Commits the vector's sequence, slot `k` from `who` with `lock` instead of its own
-    /// committer and lock; returns the records.
-    function _commit(uint256 k, address who, uint128 lock)
-        internal
-        returns (ISealgridAuction.CommitmentRecord[] memory rs)
-    {
-        bytes32[] memory cs = vm.parseJsonBytes32Array(vec, ".commitments");
-        address[] memory committers = vm.parseJsonAddressArray(vec, ".committers");
-        uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
-        rs = new ISealgridAuction.CommitmentRecord[](cs.length);
-        for (uint256 j; j < cs.length; ++j) {
-            (address from, uint128 l) = j == k ? (who, lock) : (committers[j], uint128(locks[j]));
-            token.mint(from, l);
-            vm.startPrank(from);
-            token.approve(address(auction), l);
-            uint32 index = auction.commit(market, interval, cs[j], l);
-            vm.stopPrank();
-            rs[j] =
-                ISealgridAuction.CommitmentRecord({index: index, trader: from, lock: l, commitment: cs[j]});
-        }
-    }
-
     /// Settle with the vector's proof must fail; after the deadline the interval voids and every
     /// committer gets exactly its lock back: nobody lost anything.
     function _settleFailsAndEveryoneIsWhole(ISealgridAuction.CommitmentRecord[] memory rs) internal {
@@ -123,9 +101,7 @@ contract ProofBindingAttackTest is TestBase {
     /// The honest sequence settles with the proof (the control: the attacks below fail only
     /// because of what they change).
     function test_honestSequenceSettles() public {
-        address[] memory committers = vm.parseJsonAddressArray(vec, ".committers");
-        uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
-        _commit(0, committers[0], uint128(locks[0]));
+        commitVector(auction, token, vec, market, interval);
         vm.warp(gate + 10);
         auction.settle(
             market,
@@ -143,13 +119,17 @@ contract ProofBindingAttackTest is TestBase {
     /// opened does not verify against a sequence with that lock.
     function test_buyerWithLockZeroCannotBeFilled() public {
         address[] memory committers = vm.parseJsonAddressArray(vec, ".committers");
-        _settleFailsAndEveryoneIsWhole(_commit(0, committers[0], 0));
+        _settleFailsAndEveryoneIsWhole(
+            commitVector(auction, token, vec, market, interval, 0, committers[0], 0)
+        );
     }
 
     /// A commitment copied by another account (the attacker commits the buyer's commitment in its
     /// place) cannot be opened with the buyer's opening.
     function test_copiedCommitmentCannotBeOpenedByItsCopier() public {
         uint256[] memory locks = vm.parseJsonUintArray(vec, ".locks");
-        _settleFailsAndEveryoneIsWhole(_commit(0, ATTACKER, uint128(locks[0])));
+        _settleFailsAndEveryoneIsWhole(
+            commitVector(auction, token, vec, market, interval, 0, ATTACKER, uint128(locks[0]))
+        );
     }
 }

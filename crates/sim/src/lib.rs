@@ -267,7 +267,8 @@ impl Sim {
         let auction = sim.create(op, auction_code, "SealgridAuction")?;
         sim.auction = auction;
         sim.token = token;
-        let role = keccak256("MARKET_ROLE");
+        // Only the auction mints intents (they are a non-transferable receipt of its claims).
+        let role = keccak256("MINTER_ROLE");
         sim.send(
             op,
             intents,

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{Address, B256};
 use sealgrid_types::{
-    ACCUMULATOR_INIT, FIELD_MODULUS, MAX_LOCK, SequenceEntry, TypesError, accumulate,
+    ACCUMULATOR_INIT, FIELD_MODULUS, Fr, MAX_LOCK, SequenceEntry, TypesError, accumulate,
     accumulate_all, fr_from_b256, fr_from_u256, fr_to_b256, hash2, hash3, hash4, order_commitment,
     order_words,
 };
@@ -17,61 +17,38 @@ fn field_modulus() {
     );
 }
 
-#[test]
-fn poseidon2_cases() {
+/// Every `key` case of poseidon.json hashes (with `hash`, `N` inputs) to its output.
+fn check_cases<const N: usize>(key: &str, min: usize, hash: impl Fn([Fr; N]) -> Fr) {
     let v = vectors("poseidon.json");
-    let cases = array(&v, "poseidon2");
-    assert!(cases.len() >= 5);
+    let cases = array(&v, key);
+    assert!(cases.len() >= min);
     for case in cases {
         let inputs: Vec<_> = array(case, "inputs")
             .iter()
             .map(|x| fr_from_b256(b256(x)).expect("input < r"))
             .collect();
-        assert_eq!(inputs.len(), 2);
+        let inputs: [_; N] = inputs.try_into().expect("input count");
         assert_eq!(
-            fr_to_b256(hash2(inputs[0], inputs[1])),
+            fr_to_b256(hash(inputs)),
             b256(&case["output"]),
             "case {case}"
         );
     }
+}
+
+#[test]
+fn poseidon2_cases() {
+    check_cases("poseidon2", 5, |[a, b]| hash2(a, b));
 }
 
 #[test]
 fn poseidon3_cases() {
-    let v = vectors("poseidon.json");
-    let cases = array(&v, "poseidon3");
-    assert!(cases.len() >= 4);
-    for case in cases {
-        let inputs: Vec<_> = array(case, "inputs")
-            .iter()
-            .map(|x| fr_from_b256(b256(x)).expect("input < r"))
-            .collect();
-        let inputs: [_; 3] = inputs.try_into().expect("three inputs");
-        assert_eq!(
-            fr_to_b256(hash3(inputs)),
-            b256(&case["output"]),
-            "case {case}"
-        );
-    }
+    check_cases("poseidon3", 4, hash3);
 }
 
 #[test]
 fn poseidon4_cases() {
-    let v = vectors("poseidon.json");
-    let cases = array(&v, "poseidon4");
-    assert!(cases.len() >= 4);
-    for case in cases {
-        let inputs: Vec<_> = array(case, "inputs")
-            .iter()
-            .map(|x| fr_from_b256(b256(x)).expect("input < r"))
-            .collect();
-        let inputs: [_; 4] = inputs.try_into().expect("four inputs");
-        assert_eq!(
-            fr_to_b256(hash4(inputs)),
-            b256(&case["output"]),
-            "case {case}"
-        );
-    }
+    check_cases("poseidon4", 4, hash4);
 }
 
 #[test]
