@@ -13,6 +13,7 @@ import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
 import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
 import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
 import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
+import {IMarketPaymaster} from "../contracts/src/interfaces/IMarketPaymaster.sol";
 import {MarketAccountFactory} from "../contracts/src/accounts/MarketAccountFactory.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 
@@ -81,7 +82,6 @@ contract Deploy {
 
         (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
             _delivery(deployer, auction, intents, market);
-        _paymaster(deployer, auction, certs);
 
         // Governance: the timelock becomes the only admin.
         address[] memory none = new address[](0);
@@ -91,6 +91,7 @@ contract Deploy {
             vm.envOr("SG_EXECUTORS", ",", none),
             address(0)
         );
+        _paymaster(address(timelock), auction, certs);
         auction.grantRole(auction.DEFAULT_ADMIN_ROLE(), address(timelock));
         intents.grantRole(intents.DEFAULT_ADMIN_ROLE(), address(timelock));
         registry.grantRole(registry.DEFAULT_ADMIN_ROLE(), address(timelock));
@@ -123,23 +124,39 @@ contract Deploy {
     }
 
     /// @dev With SG_SPONSOR set: the MarketAccount factory and the market paymaster on
-    ///      SG_ENTRY_POINT, funded and staked by the deployer. Its owner (participants, deposit) is handed to the operator, who must
-    ///      acceptOwnership() (Ownable2Step) unless it is the deployer.
-    function _paymaster(address deployer, SealgridAuction auction, GranularCertificates certs) internal {
+    ///      SG_ENTRY_POINT, staked (with the deployment) and funded by the deployer, with the caps
+    ///      SG_PM_*. Its owner (deposit, stake, registrar) is the timelock from construction on;
+    ///      the operator is its registrar (registers participants). The deployer keeps nothing.
+    function _paymaster(address timelock, SealgridAuction auction, GranularCertificates certs) internal {
         address sponsor = vm.envOr("SG_SPONSOR", address(0));
         if (sponsor == address(0)) return;
-        MarketPaymaster paymaster = new MarketPaymaster(
+        MarketPaymaster paymaster = new MarketPaymaster{value: vm.envUint("SG_PAYMASTER_STAKE")}(
             IEntryPoint(vm.envAddress("SG_ENTRY_POINT")),
+            timelock,
+            vm.envAddress("SG_OPERATOR"),
             sponsor,
             auction,
             certs,
-            uint48(vm.envUint("SG_QUOTA_PERIOD"))
+            uint48(vm.envUint("SG_QUOTA_PERIOD")),
+            uint32(vm.envUint("SG_UNSTAKE_DELAY")),
+            _paymasterLimits()
         );
         paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
-        paymaster.addStake{value: vm.envUint("SG_PAYMASTER_STAKE")}(uint32(vm.envUint("SG_UNSTAKE_DELAY")));
         new MarketAccountFactory(IEntryPoint(vm.envAddress("SG_ENTRY_POINT")));
-        address operator = vm.envAddress("SG_OPERATOR");
-        if (operator != deployer) paymaster.transferOwnership(operator);
+    }
+
+    function _paymasterLimits() internal view returns (IMarketPaymaster.Limits memory) {
+        return IMarketPaymaster.Limits({
+            verificationGas: uint32(vm.envUint("SG_PM_VERIFICATION_GAS")),
+            callGasPerCall: uint32(vm.envUint("SG_PM_CALL_GAS_PER_CALL")),
+            maxCalls: uint32(vm.envUint("SG_PM_MAX_CALLS")),
+            preVerificationGas: uint32(vm.envUint("SG_PM_PRE_VERIFICATION_GAS")),
+            paymasterVerificationGas: uint32(vm.envUint("SG_PM_PAYMASTER_VERIFICATION_GAS")),
+            paymasterPostOpGas: uint32(vm.envUint("SG_PM_PAYMASTER_POST_OP_GAS")),
+            maxFeePerGas: uint128(vm.envUint("SG_PM_MAX_FEE_PER_GAS")),
+            maxPriorityFeePerGas: uint128(vm.envUint("SG_PM_MAX_PRIORITY_FEE_PER_GAS")),
+            maxCost: uint128(vm.envUint("SG_PM_MAX_COST"))
+        });
     }
 
     function _verifier() internal returns (ClearingVerifier) {
