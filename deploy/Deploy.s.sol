@@ -16,6 +16,7 @@ import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
 import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
 import {MarketAccountFactory} from "../contracts/src/accounts/MarketAccountFactory.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
+import {IMarketPaymaster} from "../contracts/src/interfaces/IMarketPaymaster.sol";
 
 interface VmDeploy {
     function startBroadcast(uint256 privateKey) external;
@@ -62,6 +63,8 @@ contract Deploy {
     /// @notice After the deployment the admin role of `target` is wrong for `account`: the timelock
     ///         lacks it, or the deployer still holds it.
     error DeployAdminMismatch(address target, address account);
+    /// @notice After the deployment `target` is owned by `owner`, not by the timelock.
+    error DeployOwnerMismatch(address target, address owner);
 
     /// @notice Runs the deployment.
     function run() external {
@@ -72,17 +75,17 @@ contract Deploy {
         (SealgridAuction auction, EnergyIntentToken intents, bytes32 market) = _auction(deployer);
         (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
             _delivery(deployer, auction, intents, market);
-        _paymaster(deployer, auction, certs);
-
-        // Governance: the timelock (its own admin) becomes the only admin.
+        // Governance: the timelock (its own admin) becomes the only admin; it owns the paymaster
+        // from construction on.
+        TimelockController timelock =
+            new TimelockController(vm.envUint("SG_TIMELOCK_DELAY"), proposers, executors, address(0));
+        MarketPaymaster paymaster = _paymaster(address(timelock), auction, certs);
         IAccessControl[4] memory governed = [
             IAccessControl(address(auction)),
             IAccessControl(address(intents)),
             IAccessControl(address(registry)),
             IAccessControl(address(settlement))
         ];
-        TimelockController timelock =
-            new TimelockController(vm.envUint("SG_TIMELOCK_DELAY"), proposers, executors, address(0));
         for (uint256 k; k < governed.length; ++k) {
             governed[k].grantRole(0x00, address(timelock)); // DEFAULT_ADMIN_ROLE
             governed[k].renounceRole(0x00, deployer);
@@ -93,6 +96,9 @@ contract Deploy {
             _onlyTimelock(governed[k], timelock, deployer);
         }
         _onlyTimelock(IAccessControl(address(timelock)), timelock, deployer);
+        if (address(paymaster) != address(0) && paymaster.owner() != address(timelock)) {
+            revert DeployOwnerMismatch(address(paymaster), paymaster.owner());
+        }
     }
 
     /// @dev The token (a mock when SG_TOKEN is zero), the verifier adapter, the intent token, the
@@ -168,23 +174,42 @@ contract Deploy {
     }
 
     /// @dev With SG_SPONSOR set: the MarketAccount factory and the market paymaster on
-    ///      SG_ENTRY_POINT, funded and staked by the deployer. Its owner (participants, deposit) is handed to the operator, who must
-    ///      acceptOwnership() (Ownable2Step) unless it is the deployer.
-    function _paymaster(address deployer, SealgridAuction auction, GranularCertificates certs) internal {
+    ///      SG_ENTRY_POINT, staked (with the deployment) and funded by the deployer, with the caps
+    ///      SG_PM_*. Its owner (deposit, stake, registrar) is the timelock from construction on;
+    ///      the operator is its registrar (registers participants). The deployer keeps nothing.
+    function _paymaster(address timelock, SealgridAuction auction, GranularCertificates certs)
+        internal
+        returns (MarketPaymaster paymaster)
+    {
         address sponsor = vm.envOr("SG_SPONSOR", address(0));
-        if (sponsor == address(0)) return;
-        MarketPaymaster paymaster = new MarketPaymaster(
+        if (sponsor == address(0)) return paymaster;
+        paymaster = new MarketPaymaster{value: vm.envUint("SG_PAYMASTER_STAKE")}(
             IEntryPoint(vm.envAddress("SG_ENTRY_POINT")),
+            timelock,
+            vm.envAddress("SG_OPERATOR"),
             sponsor,
             auction,
             certs,
-            uint48(vm.envUint("SG_QUOTA_PERIOD"))
+            uint48(vm.envUint("SG_QUOTA_PERIOD")),
+            uint32(vm.envUint("SG_UNSTAKE_DELAY")),
+            _paymasterLimits()
         );
         paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
-        paymaster.addStake{value: vm.envUint("SG_PAYMASTER_STAKE")}(uint32(vm.envUint("SG_UNSTAKE_DELAY")));
         new MarketAccountFactory(IEntryPoint(vm.envAddress("SG_ENTRY_POINT")));
-        address operator = vm.envAddress("SG_OPERATOR");
-        if (operator != deployer) paymaster.transferOwnership(operator);
+    }
+
+    function _paymasterLimits() internal view returns (IMarketPaymaster.Limits memory) {
+        return IMarketPaymaster.Limits({
+            verificationGas: uint32(vm.envUint("SG_PM_VERIFICATION_GAS")),
+            callGasPerCall: uint32(vm.envUint("SG_PM_CALL_GAS_PER_CALL")),
+            maxCalls: uint32(vm.envUint("SG_PM_MAX_CALLS")),
+            preVerificationGas: uint32(vm.envUint("SG_PM_PRE_VERIFICATION_GAS")),
+            paymasterVerificationGas: uint32(vm.envUint("SG_PM_PAYMASTER_VERIFICATION_GAS")),
+            paymasterPostOpGas: uint32(vm.envUint("SG_PM_PAYMASTER_POST_OP_GAS")),
+            maxFeePerGas: uint128(vm.envUint("SG_PM_MAX_FEE_PER_GAS")),
+            maxPriorityFeePerGas: uint128(vm.envUint("SG_PM_MAX_PRIORITY_FEE_PER_GAS")),
+            maxCost: uint128(vm.envUint("SG_PM_MAX_COST"))
+        });
     }
 
     function _verifier() internal returns (ClearingVerifier) {

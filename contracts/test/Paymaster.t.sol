@@ -2,6 +2,7 @@
 pragma solidity ^0.8.31;
 
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
+import {IStakeManager} from "@account-abstraction/contracts/interfaces/IStakeManager.sol";
 import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/PackedUserOperation.sol";
 import {SimpleAccount} from "@account-abstraction/contracts/accounts/SimpleAccount.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -150,14 +151,10 @@ contract PaymasterTest is PaymasterFixture {
             });
         }
         (uint48 until, uint48 after_) = window();
-        entryPoint.handleOps(
-            one(
-                sponsored(
-                    userOp(abi.encodeCall(IMarketAccount.executeBatch, (calls))), SPONSOR_PK, until, after_
-                )
-            ),
-            bundler
-        );
+        // Two calls: the call gas cap is twice the per-call cap.
+        PackedUserOperation memory op =
+            withGas(userOp(abi.encodeCall(IMarketAccount.executeBatch, (calls))), 100_000, 300_000, 60_000);
+        entryPoint.handleOps(one(sponsored(op, SPONSOR_PK, until, after_)), bundler);
         (, uint32 count,,,,) = auction.getInterval(MARKET, i);
         vm.assertEq(uint256(count), 2, "both commitments landed");
     }
@@ -213,11 +210,63 @@ contract PaymasterTest is PaymasterFixture {
         vm.assertEq(factory.getAddress(vm.addr(OWNER_PK), 0), address(account), "counterfactual address");
     }
 
+    function test_construction_ownerFromTheStart_stakeAdded_zeroCapsRefused() public {
+        address timelock = address(0x7111);
+        IMarketPaymaster.Limits memory l = limits;
+        MarketPaymaster pm = new MarketPaymaster{value: 2 ether}(
+            IEntryPoint(address(entryPoint)), timelock, alice, sponsor, auction, certs, 1 days, 3 days, l
+        );
+        vm.assertEq(pm.owner(), timelock, "the owner from construction on");
+        vm.assertEq(pm.pendingOwner(), address(0), "no handover pending");
+        vm.assertEq(pm.registrar(), alice, "registrar");
+        vm.assertEq(abi.encode(pm.limits()), abi.encode(l), "caps");
+        (, bool staked, uint112 stake, uint32 delay,) = _deposit(address(pm));
+        vm.assertTrue(staked, "staked");
+        vm.assertEq(uint256(stake), 2 ether, "stake");
+        vm.assertEq(uint256(delay), 3 days, "unstake delay");
+        l.maxCost = 0;
+        vm.expectRevert(IMarketPaymaster.PaymasterInvalidConfig.selector);
+        new MarketPaymaster(
+            IEntryPoint(address(entryPoint)), timelock, alice, sponsor, auction, certs, 1 days, 0, l
+        );
+        l = limits;
+        l.callGasPerCall = 0;
+        vm.expectRevert(IMarketPaymaster.PaymasterInvalidConfig.selector);
+        new MarketPaymaster(
+            IEntryPoint(address(entryPoint)), timelock, alice, sponsor, auction, certs, 1 days, 0, l
+        );
+        vm.expectRevert(IMarketPaymaster.PaymasterInvalidConfig.selector);
+        new MarketPaymaster(
+            IEntryPoint(address(entryPoint)), address(0), alice, sponsor, auction, certs, 1 days, 0, limits
+        );
+    }
+
+    function _deposit(address who) internal view returns (uint256, bool, uint112, uint32, uint48) {
+        IStakeManager.DepositInfo memory d = entryPoint.getDepositInfo(who);
+        return (d.deposit, d.staked, d.stake, d.unstakeDelaySec, d.withdrawTime);
+    }
+
     function test_admin_isTheOwnerOnly() public {
         address[] memory who = new address[](1);
+        who[0] = bob;
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IMarketPaymaster.PaymasterUnauthorized.selector, alice));
+        paymaster.setParticipants(who, 1);
+        // The owner names a registrar, which registers participants and nothing else.
         vm.prank(alice);
         vm.expectPartialRevert(bytes4(keccak256("OwnableUnauthorizedAccount(address)")));
-        paymaster.setParticipants(who, 1);
+        paymaster.setRegistrar(alice);
+        vm.expectRevert(IMarketPaymaster.PaymasterInvalidConfig.selector);
+        paymaster.setRegistrar(address(0));
+        paymaster.setRegistrar(alice);
+        vm.assertEq(paymaster.registrar(), alice, "registrar");
+        vm.prank(alice);
+        paymaster.setParticipants(who, 7);
+        (uint32 quota,,) = paymaster.usageOf(bob);
+        vm.assertEq(uint256(quota), 7, "registered by the registrar");
+        vm.prank(alice);
+        vm.expectPartialRevert(bytes4(keccak256("OwnableUnauthorizedAccount(address)")));
+        paymaster.unlockStake();
         vm.prank(alice);
         vm.expectPartialRevert(bytes4(keccak256("OwnableUnauthorizedAccount(address)")));
         paymaster.withdrawTo(payable(alice), 1);
@@ -311,5 +360,162 @@ contract PaymasterGas is PaymasterFixture {
         vm.assertLe(overhead, 10_000, "sponsorship overhead per operation in a bundle");
         (, uint32 count,,,,) = auction.getInterval(MARKET, i);
         vm.assertEq(uint256(count), 4 * n, "every commit landed");
+    }
+}
+
+/// @notice What a sponsored operation needs, measured through the EntryPoint (each figure is the
+///         least limit with which the operation still lands, found by bisection on a fresh state
+///         each time; every handleOps is its own transaction under the gas profile, so storage is
+///         cold as on chain), against the default caps of deploy/config/local.toml: each cap must
+///         leave at least 25% headroom over its need and at most 3x (a cap far above the need is
+///         money a self-bundling participant can take). preVerificationGas is the bundler's figure
+///         and is measured through alto (tests/e2e/bundler.rs).
+contract PaymasterGasNeeds is PaymasterFixture {
+    enum Measured {
+        Verification,
+        Call,
+        PaymasterVerification
+    }
+
+    uint256 internal constant ROOMY = 1_000_000;
+
+    /// @dev The measurements run against a paymaster of the same code with caps far above every
+    ///      need (the caps are immutables: their values do not change the validation's gas).
+    function setUp() public override {
+        super.setUp();
+        IMarketPaymaster.Limits memory roomy = IMarketPaymaster.Limits({
+            verificationGas: uint32(ROOMY),
+            callGasPerCall: uint32(ROOMY),
+            maxCalls: limits.maxCalls,
+            preVerificationGas: uint32(ROOMY),
+            paymasterVerificationGas: uint32(ROOMY),
+            paymasterPostOpGas: 0,
+            maxFeePerGas: 1e12,
+            maxPriorityFeePerGas: 1e12,
+            maxCost: 1e30
+        });
+        paymaster = new MarketPaymaster{value: 1 ether}(
+            IEntryPoint(address(entryPoint)),
+            address(this),
+            address(0),
+            sponsor,
+            auction,
+            certs,
+            1 days,
+            1 days,
+            roomy
+        );
+        paymaster.deposit{value: 10 ether}();
+        paymaster.setParticipants(_one(address(account)), QUOTA);
+    }
+
+    /// @dev The operation of `sender` with `callData`, the measured limit set to `gas` and the
+    ///      others roomy, sponsored and signed.
+    function _op(
+        Measured which,
+        uint256 gas,
+        address sender,
+        uint256 ownerPk,
+        bytes memory initCode,
+        bytes memory callData
+    ) internal view returns (PackedUserOperation memory op) {
+        (uint48 until, uint48 after_) = window();
+        op = userOpOf(sender, callData);
+        op.initCode = initCode;
+        op = withGas(
+            op, which == Measured.Verification ? gas : ROOMY, which == Measured.Call ? gas : ROOMY, 50_000
+        );
+        uint128 pm = which == Measured.PaymasterVerification ? uint128(gas) : uint128(ROOMY);
+        op = sponsoredWith(op, SPONSOR_PK, ownerPk, until, after_, pm, 0);
+    }
+
+    /// @dev Whether `op` lands and adds `n` commitments to interval `i`; the state is restored.
+    function _lands(PackedUserOperation memory op, uint64 i, uint32 n) internal returns (bool ok) {
+        (, uint32 before,,,,) = auction.getInterval(MARKET, i);
+        uint256 snap = vm.snapshotState();
+        try entryPoint.handleOps(one(op), bundler) {
+            (, uint32 count,,,,) = auction.getInterval(MARKET, i);
+            ok = count == before + n;
+        } catch {
+            ok = false;
+        }
+        vm.revertToState(snap);
+    }
+
+    /// @dev The least `which` limit with which the operation lands.
+    function _need(
+        Measured which,
+        address sender,
+        uint256 ownerPk,
+        bytes memory initCode,
+        bytes memory callData,
+        uint64 i,
+        uint32 n
+    ) internal returns (uint256) {
+        uint256 lo = 1;
+        uint256 hi = ROOMY;
+        require(_lands(_op(which, hi, sender, ownerPk, initCode, callData), i, n), "does not land at all");
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (_lands(_op(which, mid, sender, ownerPk, initCode, callData), i, n)) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo;
+    }
+
+    function _batch(uint64 i, uint256 n) internal view returns (bytes memory) {
+        IMarketAccount.Call[] memory calls = new IMarketAccount.Call[](n);
+        for (uint256 k; k < n; ++k) {
+            calls[k] = IMarketAccount.Call({
+                target: address(auction),
+                value: 0,
+                data: abi.encodeCall(auction.commit, (MARKET, i, bytes32(k + 100), 1e6))
+            });
+        }
+        return abi.encodeCall(IMarketAccount.executeBatch, (calls));
+    }
+
+    function _headroom(string memory what, uint256 need, uint256 cap) internal {
+        vm.snapshotValue(what, need);
+        vm.assertGe(cap * 4, need * 5, string.concat(what, ": the cap leaves 25% headroom"));
+        vm.assertLe(cap, need * 3, string.concat(what, ": the cap is at most 3x the need"));
+    }
+
+    function test_gas_measuredNeeds_fitTheDefaultCaps() public {
+        uint64 i = nextInterval();
+        address me = address(account);
+        // The call: the first commit of an interval (new interval slots: the dearest commit).
+        uint256 call = _need(Measured.Call, me, OWNER_PK, "", commitCall(i, bytes32(uint256(1)), 1e6), i, 1);
+        _headroom("need: callGasLimit, first commit of an interval", call, limits.callGasPerCall);
+        // A full batch per call.
+        uint256 batch = _need(Measured.Call, me, OWNER_PK, "", _batch(i, limits.maxCalls), i, limits.maxCalls);
+        vm.snapshotValue("need: callGasLimit, batch of maxCalls commits", batch);
+        vm.assertLe(batch, uint256(limits.callGasPerCall) * limits.maxCalls, "a full batch fits");
+        // The paymaster's validation: a full batch decodes the most.
+        uint256 pm = _need(
+            Measured.PaymasterVerification, me, OWNER_PK, "", _batch(i, limits.maxCalls), i, limits.maxCalls
+        );
+        _headroom(
+            "need: paymasterVerificationGasLimit, batch of maxCalls", pm, limits.paymasterVerificationGas
+        );
+        // The account's validation with its deployment (a new counterfactual account).
+        uint256 ownerPk = OWNER_PK + 77;
+        address fresh = factory.getAddress(vm.addr(ownerPk), 0);
+        paymaster.setParticipants(_one(fresh), QUOTA);
+        token.mint(address(this), 1e9);
+        auction.deposit(IERC20(address(token)), fresh, 1e9);
+        bytes memory initCode =
+            abi.encodePacked(address(factory), abi.encodeCall(factory.createAccount, (vm.addr(ownerPk), 0)));
+        uint256 verification = _need(
+            Measured.Verification, fresh, ownerPk, initCode, commitCall(i, bytes32(uint256(2)), 1e6), i, 1
+        );
+        _headroom(
+            "need: verificationGasLimit, with the account's deployment", verification, limits.verificationGas
+        );
+    }
+
+    function _one(address a) internal pure returns (address[] memory as_) {
+        as_ = new address[](1);
+        as_[0] = a;
     }
 }

@@ -54,6 +54,9 @@ pub struct SponsorConfig {
     pub key: PrivateKeySigner,
     /// Seconds a sponsorship stays valid.
     pub validity_s: u64,
+    /// maxFeePerGas may be at most this many times the chain's base fee plus the priority fee
+    /// (`sealgrid_sponsor::DEFAULT_BASE_FEE_MULTIPLIER` by default).
+    pub base_fee_multiplier: u64,
 }
 
 /// Everything the node needs, in one value.
@@ -298,8 +301,9 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
 
     let mut app = sealgrid_matcher::router(intake.clone(), indexer.clone(), cfg.api);
     if let Some(sp) = &cfg.sponsor {
-        let sponsor =
-            Sponsor::connect(&cfg.rpc_url, sp.paymaster, sp.key.clone(), sp.validity_s).await?;
+        let sponsor = Sponsor::connect(&cfg.rpc_url, sp.paymaster, sp.key.clone(), sp.validity_s)
+            .await?
+            .with_base_fee_multiplier(sp.base_fee_multiplier)?;
         tracing::info!(paymaster = %sp.paymaster, "ERC-7677 sponsorship at POST /v1/paymaster");
         app = app.merge(Arc::new(sponsor).router());
     }

@@ -11,6 +11,8 @@ use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
 
 pub use launch::{Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 pub use prover::HaloProver;
+/// Default bound of the sponsorship service on maxFeePerGas, in multiples of the base fee.
+pub use sealgrid_sponsor::DEFAULT_BASE_FEE_MULTIPLIER as SPONSOR_BASE_FEE_MULTIPLIER;
 
 /// Errors of the node and the operator wiring.
 #[derive(Debug, thiserror::Error)]

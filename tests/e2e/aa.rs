@@ -14,10 +14,12 @@ use alloy::{
 };
 use sealgrid_chain::aa::{self, OpGas, PaymasterPart, UserOp};
 use sealgrid_chain::bindings::{
-    IERC20, entry_point::PackedUserOperation, paymaster::MarketPaymaster,
+    IERC20,
+    entry_point::PackedUserOperation,
+    paymaster::{IMarketPaymaster::Limits, MarketPaymaster},
 };
-use sealgrid_deploy::{CANONICAL_ENTRY_POINT, ensure_entry_point};
-use sealgrid_devkit::harness::{Net, root};
+use sealgrid_deploy::{CANONICAL_ENTRY_POINT, DeployConfig, ensure_entry_point};
+use sealgrid_devkit::harness::{Net, root, signer};
 use serde_json::Value;
 
 alloy::sol! {
@@ -26,8 +28,27 @@ alloy::sol! {
     function deposit() payable;
 }
 
-/// Gas limits of the test operations: verification, call, pre-verification, paymaster validation.
-pub(crate) const GAS: (u128, u128, u128, u128) = (500_000, 300_000, 100_000, 60_000);
+/// Gas limits of the test operations: verification, call, pre-verification, paymaster validation
+/// (within the caps of deploy/config/local.toml: a deployment needs about 182k of verification
+/// gas, the first commit of an interval about 111k of call gas).
+pub(crate) const GAS: (u128, u128, u128, u128) = (240_000, 200_000, 100_000, 60_000);
+
+/// The paymaster caps of deploy/config/local.toml (`[accounts.limits]`), as the contract takes them.
+pub(crate) fn config_limits() -> Limits {
+    let cfg = DeployConfig::load(&root().join("deploy/config/local.toml")).expect("local.toml");
+    let l = cfg.accounts.expect("[accounts]").limits;
+    Limits {
+        verificationGas: l.verification_gas,
+        callGasPerCall: l.call_gas_per_call,
+        maxCalls: l.max_calls,
+        preVerificationGas: l.pre_verification_gas,
+        paymasterVerificationGas: l.paymaster_verification_gas,
+        paymasterPostOpGas: l.paymaster_post_op_gas,
+        maxFeePerGas: l.max_fee_per_gas_wei,
+        maxPriorityFeePerGas: l.max_priority_fee_per_gas_wei,
+        maxCost: l.max_cost_wei,
+    }
+}
 
 fn artifact_code(path: &std::path::Path, pointer: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
@@ -102,9 +123,10 @@ pub(crate) struct Accounts {
     pub(crate) account: Address,
 }
 
-/// Deploys the factory and the paymaster on `entry_point` (10 ETH deposit, 1 ETH stake),
-/// registers the owner's counterfactual account with `quota` operations per day and deposits
-/// 10 tokens of lock money for it in the auction.
+/// Deploys the factory and the paymaster on `entry_point` (owned by dev key 0, with the caps of
+/// deploy/config/local.toml, 10 ETH deposit, 1 ETH stake), registers the owner's counterfactual
+/// account with `quota` operations per day and deposits 10 tokens of lock money for it in the
+/// auction.
 pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Accounts {
     let sponsor = PrivateKeySigner::from_bytes(&keccak256("sealgrid/test/sponsor")).expect("key");
     let owner =
@@ -120,10 +142,14 @@ pub(crate) async fn accounts(net: &Net, entry_point: Address, quota: u32) -> Acc
     .await;
     let args = (
         entry_point,
+        signer(0).address(),
+        Address::ZERO,
         sponsor.address(),
         net.net.auction,
         net.net.delivery.certificates,
         alloy::primitives::aliases::U48::from(86_400u64),
+        0u32,
+        config_limits(),
     )
         .abi_encode_params();
     let paymaster = deploy(net, [creation_code("MarketPaymaster"), args].concat()).await;

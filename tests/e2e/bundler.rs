@@ -20,7 +20,7 @@ use sealgrid_devkit::harness::{Net, root};
 use sealgrid_sponsor::Sponsor;
 use serde_json::{Value, json};
 
-use crate::aa::{Accounts, accounts, canonical_entry_point};
+use crate::aa::{Accounts, accounts, canonical_entry_point, config_limits};
 
 /// anvil's dev keys 8 and 9: the bundler's executor and utility accounts.
 const EXECUTOR_KEY: &str = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97";
@@ -157,12 +157,78 @@ async fn alto_lands_a_sponsored_commit_and_refuses_operations_outside_policy() {
         .header
         .base_fee_per_gas
         .unwrap_or(1_000_000_000);
-    let fees = (1_000_000_000u128, u128::from(base_fee) * 3 + 1_000_000_000);
+    // Within the service's bound of 3 x the base fee plus the priority fee, with room for the base
+    // fee to move.
+    let fees = (1_000_000_000u128, u128::from(base_fee) * 2 + 1_000_000_000);
     let chain = format!("{:#x}", net.net.chain_id);
     let (interval, _) = net.open_interval().await;
 
-    // 1. A sponsored commit that also deploys the account.
+    // 0. What a sponsored commit that deploys the account needs, as the bundler measures it
+    //    (eth_estimateUserOperationGas with the service's stub data and a well-formed dummy
+    //    signature): every figure fits the paymaster's caps (deploy/config/local.toml), and
+    //    preVerificationGas, which only the bundler can measure, with its headroom.
     let call_data = aa.commit_call(&net, interval, 777);
+    let mut est = aa.rpc_op(0, false, &call_data, fees);
+    let stub = service
+        .handle(&json!({"jsonrpc": "2.0", "id": 1, "method": "pm_getPaymasterStubData", "params": [est, entry_point, chain, {}]}))
+        .await;
+    for k in [
+        "paymaster",
+        "paymasterData",
+        "paymasterVerificationGasLimit",
+        "paymasterPostOpGasLimit",
+    ] {
+        est[k] = stub["result"][k].clone();
+    }
+    let dummy = aa
+        .owner
+        .sign_hash_sync(&alloy::primitives::B256::repeat_byte(1))
+        .expect("sign");
+    est["signature"] = json!(Bytes::from(dummy.as_bytes().to_vec()));
+    let e = rpc(
+        &url,
+        "eth_estimateUserOperationGas",
+        json!([est, entry_point]),
+    )
+    .await;
+    let q = |k: &str| {
+        e["result"][k]
+            .as_str()
+            .and_then(|h| u128::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+            .unwrap_or_else(|| panic!("alto's estimate has no {k}: {e}"))
+    };
+    let limits = config_limits();
+    let estimate = [
+        (
+            "verificationGasLimit",
+            q("verificationGasLimit"),
+            u128::from(limits.verificationGas),
+        ),
+        (
+            "callGasLimit",
+            q("callGasLimit"),
+            u128::from(limits.callGasPerCall),
+        ),
+        (
+            "preVerificationGas",
+            q("preVerificationGas"),
+            u128::from(limits.preVerificationGas),
+        ),
+    ];
+    for (field, need, cap) in estimate {
+        eprintln!("alto estimates {field} {need} (cap {cap})");
+        assert!(
+            need <= cap,
+            "alto's {field} {need} is over the cap {cap}: {e}"
+        );
+    }
+    let pvg = q("preVerificationGas");
+    assert!(
+        pvg * 5 <= u128::from(limits.preVerificationGas) * 4,
+        "the preVerificationGas cap leaves 25% headroom over alto's {pvg}"
+    );
+
+    // 1. A sponsored commit that also deploys the account.
     let op = aa.rpc_op(0, false, &call_data, fees);
     let answer = service
         .handle(&json!({"jsonrpc": "2.0", "id": 1, "method": "pm_getPaymasterData", "params": [op, entry_point, chain, {}]}))

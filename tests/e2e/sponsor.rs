@@ -2,22 +2,26 @@
 //! paymaster deployed from forge's artifacts; the ERC-7677 service over HTTP signs a commit
 //! from a counterfactual smart account (deployed by the operation itself), the operation lands
 //! through `handleOps`, and the paymaster pays. Operations outside policy are refused by the
-//! service with reasons.
+//! service with reasons: another target, a stranger, gas or fees over the paymaster's caps
+//! (issue 17, hole 10: the service signed 5M of every gas field at a max fee of 10^15 wei),
+//! truncated callData (invalid params, not an internal error) and an oversized body (a JSON-RPC
+//! error, not axum's text/plain 413).
 
 use std::sync::Arc;
 
 use alloy::{
     primitives::{B256, Bytes, U256},
     providers::Provider,
+    sol_types::SolValue,
 };
 use sealgrid_chain::bindings::{entry_point::IEntryPoint, paymaster::MarketPaymaster};
 use sealgrid_devkit::harness::{Matcher, Net, signer};
 use sealgrid_node::Pipeline;
-use sealgrid_sponsor::{POLICY_REFUSED, Sponsor};
+use sealgrid_sponsor::{INVALID_PARAMS, INVALID_REQUEST, MAX_BODY_BYTES, POLICY_REFUSED, Sponsor};
 use sealgrid_types::{Order, Side, order_commitment, required_lock, sealgrid_domain, sign_order};
 use serde_json::{Value, json};
 
-use crate::aa::{GAS, accounts, creation_code, deploy};
+use crate::aa::{GAS, accounts, config_limits, creation_code, deploy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sponsored_commit_from_a_new_smart_account() {
@@ -77,7 +81,25 @@ async fn sponsored_commit_from_a_new_smart_account() {
         order_commitment(&order).expect("commitment"),
         lock,
     );
-    let fees = (1_000_000_000u128, 5_000_000_000u128);
+    // Fees as a wallet sets them: within the paymaster's caps and within 3 x the chain's base
+    // fee plus the priority fee (the service's bound).
+    let base_fee = u128::from(
+        net.net
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .expect("block")
+            .expect("latest")
+            .header
+            .base_fee_per_gas
+            .unwrap_or(1_000_000_000),
+    );
+    let fees = (1_000_000_000u128, base_fee * 2 + 1_000_000_000);
+    assert_eq!(
+        service.limits().abi_encode(),
+        config_limits().abi_encode(),
+        "the service applies the paymaster's caps"
+    );
     let mut op = aa.rpc_op(0, false, &call_data, fees);
     let chain = format!("{:#x}", net.net.chain_id);
 
@@ -225,6 +247,95 @@ async fn sponsored_commit_from_a_new_smart_account() {
         .await
         .expect("json");
     assert_eq!(raw["error"]["code"], -32700, "{raw}");
+
+    // Hole 10: what the old service signed (5M of every gas field, a max fee of 10^15 wei, the
+    // paymaster's limits at 2^128 - 1) and each field or fee just over its cap are refused.
+    let limits = config_limits();
+    let message = |e: &Value| e["error"]["message"].as_str().unwrap_or("").to_owned();
+    let mut greedy = op.clone();
+    for f in ["callGasLimit", "verificationGasLimit", "preVerificationGas"] {
+        greedy[f] = json!("0x4c4b40");
+    }
+    greedy["maxFeePerGas"] = json!("0x38d7ea4c68000");
+    greedy["paymasterVerificationGasLimit"] = json!(format!("{:#x}", u128::MAX));
+    greedy["paymasterPostOpGasLimit"] = json!(format!("{:#x}", u128::MAX));
+    let e = call(
+        "pm_getPaymasterData",
+        json!([greedy, entry_point, chain, {}]),
+    )
+    .await;
+    assert_eq!(e["error"]["code"], POLICY_REFUSED, "{e}");
+    assert!(message(&e).contains("over this paymaster's cap"), "{e}");
+    let over = |field: &'static str, value: u128| {
+        let mut o = op.clone();
+        o[field] = json!(format!("{value:#x}"));
+        (field, o)
+    };
+    for (field, o) in [
+        over(
+            "verificationGasLimit",
+            u128::from(limits.verificationGas) + 1,
+        ),
+        over("callGasLimit", u128::from(limits.callGasPerCall) + 1),
+        over(
+            "preVerificationGas",
+            u128::from(limits.preVerificationGas) + 1,
+        ),
+        over(
+            "paymasterVerificationGasLimit",
+            u128::from(limits.paymasterVerificationGas) + 1,
+        ),
+        over(
+            "paymasterPostOpGasLimit",
+            u128::from(limits.paymasterPostOpGas) + 1,
+        ),
+        over("maxPriorityFeePerGas", limits.maxPriorityFeePerGas + 1),
+        over("maxFeePerGas", limits.maxFeePerGas + 1),
+    ] {
+        for method in ["pm_getPaymasterStubData", "pm_getPaymasterData"] {
+            let e = call(method, json!([o, entry_point, chain, {}])).await;
+            assert_eq!(e["error"]["code"], POLICY_REFUSED, "{field}: {e}");
+            assert!(message(&e).contains(field), "{field}: {e}");
+        }
+    }
+    // Within the caps but far above the chain's current fee.
+    let (field, o) = over("maxFeePerGas", base_fee * 3 + 1_000_000_001);
+    let e = call("pm_getPaymasterData", json!([o, entry_point, chain, {}])).await;
+    assert_eq!(e["error"]["code"], POLICY_REFUSED, "{field}: {e}");
+    assert!(message(&e).contains("base fee"), "{e}");
+
+    // Truncated callData: invalid params naming the call, not an internal error.
+    let mut cut = op.clone();
+    cut["callData"] = json!(Bytes::copy_from_slice(&call_data[..call_data.len() - 40]));
+    let e = call("pm_getPaymasterData", json!([cut, entry_point, chain, {}])).await;
+    assert_eq!(e["error"]["code"], INVALID_PARAMS, "{e}");
+    assert!(
+        message(&e).contains("execute(address,uint256,bytes)"),
+        "{e}"
+    );
+    // An oversized body: a JSON-RPC error (invalid request) with HTTP 413.
+    let big = http
+        .post(&base)
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"pm_getPaymasterData","params":["{}"]}}"#,
+            "a".repeat(MAX_BODY_BYTES)
+        ))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(big.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        big.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json")),
+        "{:?}",
+        big.headers()
+    );
+    let big: Value = big.json().await.expect("a JSON-RPC error body");
+    assert_eq!(big["error"]["code"], INVALID_REQUEST, "{big}");
+    assert_eq!(big["jsonrpc"], "2.0", "{big}");
 
     // The quota: 2 per period, one used; the second is signed, the third refused.
     op["nonce"] = json!("0x1");

@@ -159,6 +159,36 @@ fn deploy_writes_a_record_of_live_contracts() {
         let code = rpc(port, "eth_getCode", serde_json::json!([a, "latest"]));
         assert!(code.as_str().is_some_and(|c| c.len() > 2), "{a} has code");
     }
+    // The paymaster's owner is the timelock from deployment on (nothing pending, the deployer
+    // keeps nothing); the operator registers participants.
+    let word = |selector: &str| {
+        let r = rpc(
+            port,
+            "eth_call",
+            serde_json::json!([{"to": paymaster, "data": selector}, "latest"]),
+        );
+        let hex = r
+            .as_str()
+            .unwrap_or_else(|| panic!("{selector}: {r}"))
+            .to_lowercase();
+        format!("0x{}", &hex[hex.len() - 40..])
+    };
+    let lower = |v: &serde_json::Value| v.as_str().map(str::to_lowercase).unwrap_or_default();
+    assert_eq!(
+        word("0x8da5cb5b"),
+        lower(&r["timelock"]),
+        "owner() is the timelock"
+    );
+    assert_eq!(
+        word("0xe30c3978"),
+        format!("0x{}", "0".repeat(40)),
+        "no ownership handover pending"
+    );
+    assert_eq!(
+        word("0x2b20e397"),
+        lower(&r["operator"]),
+        "registrar() is the operator"
+    );
     // The settlement report of an interval nobody settled yet: empty, from the record alone.
     let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
         .args([

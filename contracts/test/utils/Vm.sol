@@ -12,6 +12,7 @@ interface Vm {
         external
         returns (address deployed);
     function prank(address sender) external;
+    function prank(address sender, address origin) external;
     function startPrank(address sender) external;
     function stopPrank() external;
     function expectRevert(bytes calldata revertData) external;
@@ -43,6 +44,11 @@ interface Vm {
         pure
         returns (address[] memory);
     function keyExistsJson(string calldata json, string calldata key) external view returns (bool);
+    function parseTomlUint(string calldata toml, string calldata key) external pure returns (uint256);
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    function fee(uint256 newBasefee) external;
+    function txGasPrice(uint256 newGasPrice) external;
     function toString(uint256 value) external pure returns (string memory);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
     function snapshotValue(string calldata name, uint256 value) external;

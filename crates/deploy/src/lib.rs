@@ -190,6 +190,78 @@ pub struct AccountsConfig {
     pub stake_wei: String,
     /// Unstake delay of that stake in seconds.
     pub unstake_delay_s: u32,
+    /// `[accounts.limits]`: the caps on one sponsored operation.
+    pub limits: PaymasterLimits,
+}
+
+/// `[accounts.limits]`: the caps on the gas and fees of one sponsored operation, enforced by
+/// the paymaster on-chain (immutable) and by the sponsorship service (`IMarketPaymaster.Limits`;
+/// docs/operations.md, "Sponsored gas"). The worst case one operation costs the deposit is
+/// [`PaymasterLimits::worst_case_wei`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymasterLimits {
+    /// Cap on verificationGasLimit (the account's validation, its deployment included).
+    pub verification_gas: u32,
+    /// Cap on callGasLimit per sponsored call.
+    pub call_gas_per_call: u32,
+    /// Most sponsored calls in one operation.
+    pub max_calls: u32,
+    /// Cap on preVerificationGas (on rollups it carries the L1 data fee: set it per chain).
+    pub pre_verification_gas: u32,
+    /// Cap on paymasterVerificationGasLimit.
+    pub paymaster_verification_gas: u32,
+    /// Cap on paymasterPostOpGasLimit (the paymaster has no postOp: 0).
+    pub paymaster_post_op_gas: u32,
+    /// Cap on maxFeePerGas (wei).
+    pub max_fee_per_gas_wei: u128,
+    /// Cap on maxPriorityFeePerGas (wei).
+    pub max_priority_fee_per_gas_wei: u128,
+    /// Cap on an operation's prefund: its gas limits times its maxFeePerGas (wei).
+    pub max_cost_wei: u128,
+}
+
+impl PaymasterLimits {
+    /// The most gas one operation can be charged for: every gas limit at its cap.
+    pub fn max_gas(&self) -> u128 {
+        u128::from(self.verification_gas)
+            + u128::from(self.call_gas_per_call) * u128::from(self.max_calls)
+            + u128::from(self.pre_verification_gas)
+            + u128::from(self.paymaster_verification_gas)
+            + u128::from(self.paymaster_post_op_gas)
+    }
+
+    /// The most one sponsored operation can take from the deposit:
+    /// `min(max_cost, max_gas * max_fee_per_gas)` (the EntryPoint never charges more than the
+    /// prefund, which is the gas limits times maxFeePerGas).
+    pub fn worst_case_wei(&self) -> u128 {
+        self.max_cost_wei
+            .min(self.max_gas().saturating_mul(self.max_fee_per_gas_wei))
+    }
+
+    fn check(&self) -> ChainResult<()> {
+        if [
+            self.verification_gas,
+            self.call_gas_per_call,
+            self.max_calls,
+            self.pre_verification_gas,
+            self.paymaster_verification_gas,
+        ]
+        .contains(&0)
+            || self.max_fee_per_gas_wei == 0
+            || self.max_cost_wei == 0
+        {
+            return Err(bad(
+                "accounts.limits: every gas cap but paymaster_post_op_gas, max_fee_per_gas_wei and max_cost_wei must be positive",
+            ));
+        }
+        if self.max_priority_fee_per_gas_wei > self.max_fee_per_gas_wei {
+            return Err(bad(
+                "accounts.limits.max_priority_fee_per_gas_wei is above max_fee_per_gas_wei",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A deployment config (`deploy/config/*.toml`).
@@ -346,6 +418,7 @@ impl DeployConfig {
                     bad(format!("accounts.{field} = {v:?} is not an amount in wei"))
                 })?;
             }
+            a.limits.check()?;
         }
         gwei("max_fee_gwei", self.gas.max_fee_gwei)?;
         gwei("max_priority_fee_gwei", self.gas.max_priority_fee_gwei)?;
@@ -632,6 +705,30 @@ pub async fn deploy(
             ("SG_PAYMASTER_STAKE", a.stake_wei.clone()),
             ("SG_UNSTAKE_DELAY", a.unstake_delay_s.to_string()),
         ]);
+        let l = &a.limits;
+        env.extend([
+            ("SG_PM_VERIFICATION_GAS", l.verification_gas.to_string()),
+            ("SG_PM_CALL_GAS_PER_CALL", l.call_gas_per_call.to_string()),
+            ("SG_PM_MAX_CALLS", l.max_calls.to_string()),
+            (
+                "SG_PM_PRE_VERIFICATION_GAS",
+                l.pre_verification_gas.to_string(),
+            ),
+            (
+                "SG_PM_PAYMASTER_VERIFICATION_GAS",
+                l.paymaster_verification_gas.to_string(),
+            ),
+            (
+                "SG_PM_PAYMASTER_POST_OP_GAS",
+                l.paymaster_post_op_gas.to_string(),
+            ),
+            ("SG_PM_MAX_FEE_PER_GAS", l.max_fee_per_gas_wei.to_string()),
+            (
+                "SG_PM_MAX_PRIORITY_FEE_PER_GAS",
+                l.max_priority_fee_per_gas_wei.to_string(),
+            ),
+            ("SG_PM_MAX_COST", l.max_cost_wei.to_string()),
+        ]);
     }
     // An empty list is "unset" for the script's envOr defaults.
     let proposers = join(
@@ -849,9 +946,28 @@ mod tests {
         let mut c = local.clone();
         c.market.interval_length_s = 420;
         refused(&c, "divide an hour");
+        let mut c = local.clone();
+        if let Some(a) = c.accounts.as_mut() {
+            a.limits.max_cost_wei = 0;
+        }
+        refused(&c, "accounts.limits");
+        let mut c = local.clone();
+        if let Some(a) = c.accounts.as_mut() {
+            a.limits.max_priority_fee_per_gas_wei = a.limits.max_fee_per_gas_wei + 1;
+        }
+        refused(&c, "max_priority_fee_per_gas_wei");
         let mut c = local;
         c.network.confirmations = 0;
         refused(&c, "confirmations");
+    }
+
+    #[test]
+    fn the_default_paymaster_caps_and_their_worst_case() {
+        let l = shipped("local").accounts.expect("[accounts]").limits;
+        // docs/operations.md, "Sponsored gas": 250k + 8 x 200k + 100k + 60k = 2.01M gas, at
+        // 100 gwei 0.201 ETH, so the 0.05 ETH prefund cap binds.
+        assert_eq!(l.max_gas(), 2_010_000);
+        assert_eq!(l.worst_case_wei(), 50_000_000_000_000_000);
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a sponsorship signature stays valid (at most the paymaster's quota period).
     #[arg(long, default_value_t = 600)]
     sponsor_validity_s: u64,
+    /// maxFeePerGas the sponsorship service signs: at most this many times the chain's base
+    /// fee plus the operation's priority fee (the paymaster's own caps apply on top).
+    #[arg(long, default_value_t = sealgrid_node::SPONSOR_BASE_FEE_MULTIPLIER)]
+    sponsor_base_fee_multiplier: u64,
 }
 
 impl MatcherCommand {
@@ -174,6 +178,7 @@ impl ServeArgs {
             paymaster: None,
             sponsor_key: None,
             sponsor_validity_s: 600,
+            sponsor_base_fee_multiplier: sealgrid_node::SPONSOR_BASE_FEE_MULTIPLIER,
         }
     }
 
@@ -240,6 +245,7 @@ impl ServeArgs {
                 paymaster,
                 key: key.trim().parse().wrap_err("invalid --sponsor-key")?,
                 validity_s: self.sponsor_validity_s,
+                base_fee_multiplier: self.sponsor_base_fee_multiplier,
             });
         }
         Ok(cfg)
