@@ -243,10 +243,9 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         MarketLib.Interval storage iv = _intervals[market][interval];
         index = iv.count;
         if (index >= m.maxCommitments) revert AuctionIntervalFull(interval, m.maxCommitments);
-        uint256 acc = OrderLib.accumulate(iv.accumulator, commitment, msg.sender, lock, poseidonT4);
-        iv.accumulator = acc;
+        uint224 acc = OrderLib.accumulate(iv.accumulator, commitment, msg.sender, lock, poseidonT4);
         unchecked {
-            iv.count = index + 1; // index < maxCommitments < 2^24
+            (iv.accumulator, iv.count) = (acc, index + 1); // one slot; index < maxCommitments < 2^24
         }
         _records[RecordLib.key(market, interval, index)] = RecordLib.hash(msg.sender, lock, commitment);
         emit Committed(market, interval, index, msg.sender, commitment, lock, acc);

@@ -13,8 +13,8 @@ import {ClearingVerifier} from "./../src/ClearingVerifier.sol";
 ///         Runs under the `gas` profile (isolate = true): every call is its own transaction, so
 ///         each figure is the whole transaction's gas (21,000 base, calldata, cold storage).
 ///         Targets are checked on the operation's own gas, i.e. the figure minus the 21,000
-///         transaction base: commit <= 105k (and from a deposited balance <= 105k including the
-///         base; the target is 100k), claim <= 70k, settle (test verifier, statement building included) <= 60k +
+///         transaction base: commit <= 100k (and from a deposited balance <= 100k including the
+///         base), claim <= 70k, settle (test verifier, statement building included) <= 80k +
 ///         1,000 per fill.
 contract AuctionGas is AuctionFixture, ProofVectorCommits {
     uint256 internal constant TX_BASE = 21_000;
@@ -31,14 +31,14 @@ contract AuctionGas is AuctionFixture, ProofVectorCommits {
         // Pulling the lock with transferFrom costs the token's own storage on top.
         uint256 g = _snap("commit");
         // The accumulator step binds the committer and the lock (PoseidonT4, about 32k against
-        // PoseidonT3's 19k before issue 17): the budget is 105k until the step gets cheaper.
-        vm.assertLe(g, 105_000, "commit (lock pulled) <= 105k");
+        // PoseidonT3's 19k before issue 17); the accumulator and the count share one slot.
+        vm.assertLe(g, 100_000, "commit (lock pulled) <= 100k");
         vm.prank(alice);
         auction.deposit(IERC20(address(token)), alice, 100e6);
         vm.prank(alice);
         auction.commit(MARKET, i, bytes32(uint256(4)), 100e6);
         g = _snap("commit (from deposited balance)");
-        vm.assertLe(g + TX_BASE, 105_000, "commit from the balance <= 105k, transaction base included");
+        vm.assertLe(g + TX_BASE, 100_000, "commit from the balance <= 100k, transaction base included");
         vm.prank(alice);
         auction.commit(MARKET, i + 1, bytes32(uint256(3)), 100e6);
         _snap("commit (first in interval)");
@@ -68,7 +68,10 @@ contract AuctionGas is AuctionFixture, ProofVectorCommits {
         auction.settle(MARKET, i, 100_000, volume, fills, "");
         string memory name = string.concat("settle ", vm.toString(n), " fills");
         uint256 g = _snap(name);
-        vm.assertLe(g, 60_000 + 1000 * n, "settle <= 60k + 1k per fill");
+        // The interval's price, volume and status share a slot that settle writes first (20k for a
+        // fresh slot): before the accumulator and count shared one, the interval's first commit
+        // paid that write instead.
+        vm.assertLe(g, 80_000 + 1000 * n, "settle <= 80k + 1k per fill");
     }
 
     function test_gas_settle16() public {
@@ -119,7 +122,7 @@ contract AuctionGas is AuctionFixture, ProofVectorCommits {
         vm.prank(operator);
         auction.settle(market, i, price, volume, fills, proof);
         uint256 g = _snap("settle 4 fills with the halo2 proof");
-        vm.assertLe(g, 60_000 + 4000 + 600_000, "settle with proof <= settle budget + 600k verification");
+        vm.assertLe(g, 80_000 + 4000 + 600_000, "settle with proof <= settle budget + 600k verification");
     }
 
     function test_gas_claimAndBatch() public {

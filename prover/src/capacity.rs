@@ -5,12 +5,16 @@
 //! so one key serves every count up to its capacity.
 //!
 //! Per slot the circuit takes two Poseidon blocks in the Poseidon gate's columns (77 rows for
-//! the commitment, 74 for the accumulator step: `crate::poseidon`) and about 600 flex-gate cells
-//! of comparisons, division and packing plus about 70 range-check lookups. Each capacity takes
-//! the smallest `k` whose rows hold its Poseidon blocks and whose flex-gate part fits in at most
-//! three columns: proving time grows with rows times columns, while every advice column adds to
-//! the on-chain verification. Measured here (2 cores, `sealgrid bench prove`; gas of the whole
-//! verifier transaction, calldata included):
+//! the commitment, 73 for the accumulator step: `crate::poseidon`) and the flex-gate cells of
+//! comparisons, division, packing, the committer/lock binding and the accumulator's 224-bit
+//! truncation, plus their range-check lookups. Each capacity takes the smallest `k` whose rows
+//! hold its Poseidon blocks and whose flex-gate part fits in at most [`MAX_FLEX_COLUMNS`]
+//! columns: proving time grows with rows times columns, while every advice column adds to the
+//! on-chain verification. Binding the committer and lock and truncating the accumulator (issue
+//! 17) took 16, 64 and 256 slots from three flex columns to four at the same `k`; the next `k`
+//! would have doubled the rows (and about doubled the proving time) to save one column. Measured
+//! before issue 17 (2 cores, `sealgrid bench prove`; gas of the whole verifier transaction,
+//! calldata included):
 //!
 //! | slots | k  | advice columns | prove   | verify gas |
 //! |-------|----|----------------|---------|------------|
@@ -23,6 +27,9 @@
 //! needed k = 20 with two columns and proved in 108-150 s for 388k gas.)
 //! Capacities are powers of four times 16, so a batch wastes at most three quarters of a
 //! circuit; the market's `maxCommitments` should be one of them.
+
+/// The most flex-gate advice columns a capacity's layout may take before it moves to the next `k`.
+pub const MAX_FLEX_COLUMNS: usize = 4;
 
 /// One supported capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,8 +11,9 @@
 //!   `side ∈ {0, 1}`, `floor <= limit <= cap`, and its commitment is
 //!   `H(w0, market, interval | q << 64 | limit' << 128 | side << 192, salt)` with the public
 //!   market and interval; an excluded slot's commitment is a free witness (the accumulator binds it);
-//! - `acc_{k+1} = in_seq ? H(acc_k, c_k, committer_k | lock_k << 160) : acc_k` (committer below
-//!   2^160, lock below 2^93), and the last one equals the public accumulator; an opened slot's
+//! - `acc_{k+1} = in_seq ? H(acc_k, c_k, committer_k | lock_k << 160) mod 2^224 : acc_k`
+//!   (committer below 2^160, lock below 2^93; the output split as `hi 2^224 + lo`, both
+//!   range-checked), and the last one equals the public accumulator; an opened slot's
 //!   trader (the low 160 bits of `w0`) is its committer;
 //! - three comparisons against the side's thresholds (`pHi`, `pHi + 1`, `c + 1` for bids, `pLo`,
 //!   `pLo - 1`, `c` for asks) give `D` and `S` at the points of the certificate (see witness.rs);
@@ -36,7 +37,7 @@ use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
-use sealgrid_types::{fr_from_b256, fr_from_u256};
+use sealgrid_types::{fr_from_b256, fr_from_u256, fr_to_b256};
 
 use crate::error::{ProverError, ProverResult};
 use crate::poseidon::{HashQueue, PoseidonConfig};
@@ -51,12 +52,27 @@ const SUM_BITS: usize = 64;
 const RANK_BITS: usize = 16;
 /// Bits of a quantity or fill.
 const QTY_BITS: usize = 48;
+/// Bits of the accumulator as stored ([`sealgrid_types::ACCUMULATOR_BITS`]).
+const ACCUMULATOR_BITS: usize = sealgrid_types::ACCUMULATOR_BITS;
+/// Bits above them in a step's output (`hi 2^224 + lo < 2^254`).
+const ACCUMULATOR_HIGH_BITS: usize = 254 - ACCUMULATOR_BITS;
 /// Bits of an address.
 const ADDRESS_BITS: usize = 160;
 /// Bits of a lock (`MAX_LOCK = 2^93 - 1`).
 const LOCK_BITS: usize = 93;
 /// Bits of `1000 lock - fill |p*|` when the lock covers the payment (`1000 (2^93 - 1) < 2^103`).
 const COVER_BITS: usize = 103;
+
+/// `(value >> 224, value mod 2^224)` of a field element's canonical integer.
+fn split_accumulator(value: &Fr) -> (Fr, Fr) {
+    let v = U256::from_be_bytes(fr_to_b256(*value).0);
+    let lo = v & ((U256::from(1) << ACCUMULATOR_BITS) - U256::from(1));
+    let hi = v >> ACCUMULATOR_BITS;
+    (
+        fr_from_u256(hi).unwrap_or(Fr::ZERO),
+        fr_from_u256(lo).unwrap_or(Fr::ZERO),
+    )
+}
 
 fn pow2(n: usize) -> Fr {
     Fr::from(2u64).pow_vartime([n as u64])
@@ -295,6 +311,7 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
     let c128 = pow2(128);
     let c160 = pow2(160);
     let c192 = pow2(192);
+    let c224 = pow2(ACCUMULATOR_BITS);
     let low160 = (U256::from(1) << 160) - U256::from(1);
     let padding = SlotWitness::unopened(B256::ZERO, w.statement.price_floor);
     for k in 0..capacity {
@@ -347,7 +364,19 @@ pub fn build(circuit: &mut ClearingCircuit, w: &Witness, capacity: usize) -> Pro
         let c = gate.select(ctx, c_open, c_excl, opened);
         let binding = gate.mul_add(ctx, lock, Constant(c160), committer);
         let acc_next = hashes.hash(ctx, [acc, c, binding]);
-        acc = gate.select(ctx, acc_next, acc, in_seq);
+        // acc_next = hi 2^224 + lo with lo < 2^224 and hi < 2^30: the step keeps the low 224
+        // bits (the auction stores the accumulator beside the count in one slot). The sum is below
+        // 2^254, so lo is the canonical value's low bits or those of value + r; either way the
+        // chain can only reach the public accumulator through the on-chain inputs (a different
+        // input would need a 224-bit partial preimage of the last step).
+        let (hi_v, lo_v) = split_accumulator(acc_next.value());
+        let lo = load(ctx, lo_v);
+        let hi = load(ctx, hi_v);
+        range.range_check(ctx, lo, ACCUMULATOR_BITS);
+        range.range_check(ctx, hi, ACCUMULATOR_HIGH_BITS);
+        let whole = gate.mul_add(ctx, hi, Constant(c224), lo);
+        ctx.constrain_equal(&whole, &acc_next);
+        acc = gate.select(ctx, lo, acc, in_seq);
 
         let value = gate.add(ctx, limit, Constant(Fr::from(1u64)));
         let a = included(ctx, &range, side, value, ta_bid, ta_ask);

@@ -6,7 +6,7 @@
 //! ```text
 //! 0  market                    uint256(bytes32 market)        (< r, required by the contract)
 //! 1  interval                  uint64
-//! 2  accumulator               the contract's Poseidon accumulator (< r)
+//! 2  accumulator               the contract's Poseidon accumulator (< 2^224)
 //! 3  count                     uint32, commitments in the interval's sequence (<= capacity)
 //! 4  priceFloor                uint64(int64) ^ 2^63           (offset binary, order-preserving)
 //! 5  priceCap                  uint64(int64) ^ 2^63
@@ -21,7 +21,7 @@
 //! `r` (250 bits). Packing them cuts the verifier's per-instance work fivefold against one
 //! element per word.
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256};
 use sealgrid_types::{EXCLUDED_FLAG, FILL_QUANTITY_MASK, FILL_RESERVED_MASK, Fr, fr_from_b256};
 
 use crate::error::{ProverError, ProverResult};
@@ -99,6 +99,14 @@ impl Statement {
         }
         let market =
             fr_from_b256(self.market).map_err(|_| ProverError::MarketNotInField(self.market))?;
+        if U256::from_be_bytes(self.accumulator.0) >> sealgrid_types::ACCUMULATOR_BITS != U256::ZERO
+        {
+            return Err(ProverError::InvalidStatement(format!(
+                "accumulator {} is not below 2^{}",
+                self.accumulator,
+                sealgrid_types::ACCUMULATOR_BITS
+            )));
+        }
         let accumulator = fr_from_b256(self.accumulator).map_err(|_| {
             ProverError::InvalidStatement("accumulator is not a field element".into())
         })?;

@@ -4,12 +4,14 @@ use crate::CAPACITIES;
 use crate::keys::layout;
 
 /// Every capacity up to 1,024 slots (4,096 takes minutes to lay out) sits at the smallest `k`
-/// that holds its Poseidon blocks with at most three flex-gate columns (crate::capacity).
+/// that holds its Poseidon blocks with at most four flex-gate columns (crate::capacity).
 #[test]
 fn capacities_take_the_smallest_k_that_fits() {
     let fits = |slots: usize, k: u32| {
         let l = layout(slots, k).expect("layout");
-        l.poseidon_rows <= l.usable_rows && l.base.num_advice_per_phase.iter().sum::<usize>() <= 3
+        l.poseidon_rows <= l.usable_rows
+            && l.base.num_advice_per_phase.iter().sum::<usize>()
+                <= crate::capacity::MAX_FLEX_COLUMNS
     };
     for cap in CAPACITIES.iter().filter(|c| c.slots <= 1024) {
         assert!(

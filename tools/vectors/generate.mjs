@@ -31,7 +31,7 @@
 //                           is >= r: computing the commitment must fail
 //   accumulator             { commitments: [c0, ...], committers: [a0, ...], locks: [l0, ...],
 //                           accs: [acc1, ...] }  acc0 = 0,
-//                           acc_{k+1} = poseidon([acc_k, c_k, uint160(a_k) | l_k << 160]),
+//                           acc_{k+1} = poseidon([acc_k, c_k, uint160(a_k) | l_k << 160]) mod 2^224,
 //                           l_k <= 2^93 - 1; accs[k] = acc_{k+1}
 //
 // contracts/test/vectors/eip712.json
@@ -202,7 +202,10 @@ const binding = (committer, lock) => {
   return BigInt(committer) | (lock << 160n);
 };
 let acc = 0n;
-const accs = chain.map((c, k) => (acc = H([acc, c, binding(committers[k], locks[k])])));
+// Each step keeps the low 224 bits of the hash (the auction stores the accumulator beside the
+// commitment count in one slot: uint224 | uint32).
+const ACC_MASK = (1n << 224n) - 1n;
+const accs = chain.map((c, k) => (acc = H([acc, c, binding(committers[k], locks[k])]) & ACC_MASK));
 
 // ---------------------------------------------------------------------------------------------
 // Poseidon input/output cases

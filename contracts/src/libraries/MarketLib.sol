@@ -49,8 +49,10 @@ library MarketLib {
 
     /// @notice An interval of a market as stored.
     struct Interval {
-        uint256 accumulator; // Poseidon accumulator over the interval's commitments
+        // slot 0: everything commit reads and writes
+        uint224 accumulator; // Poseidon accumulator over the interval's commitments (mod 2^224)
         uint32 count; // commitments so far
+        // slot 1
         ISealgridAuction.Status status;
         int64 price; // clearing price once settled
         uint64 volume; // cleared volume (Wh) once settled

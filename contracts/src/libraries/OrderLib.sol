@@ -89,18 +89,19 @@ library OrderLib {
         return bytes32(t5.hash([w0, market, w2, salt]));
     }
 
-    /// @notice One accumulator step: H(acc, commitment, uint160(committer) | lock << 160)
-    ///         (circomlib Poseidon with three inputs), binding each commitment to the account that
-    ///         committed it and to its lock, so that the proof can check both (DESIGN §3.6).
-    /// @dev `acc` is a Poseidon output and the auction checks the commitment below the field
-    ///      modulus and `lock <= MAX_LOCK` on entry, so the packed word (at most 253 bits) is a
-    ///      field element.
-    function accumulate(uint256 acc, bytes32 c, address committer, uint256 lock, IPoseidonT4 t4)
+    /// @notice One accumulator step: H(acc, commitment, uint160(committer) | lock << 160) mod 2^224
+    ///         (circomlib Poseidon with three inputs, its output's low 224 bits), binding each
+    ///         commitment to the account that committed it and to its lock, so that the proof can
+    ///         check both (DESIGN §3.6). The truncation lets the auction keep the accumulator and
+    ///         the commitment count in one storage slot (docs/encoding.md).
+    /// @dev `acc` is below 2^224 and the auction checks the commitment below the field modulus and
+    ///      `lock <= MAX_LOCK` on entry, so the packed word (at most 253 bits) is a field element.
+    function accumulate(uint224 acc, bytes32 c, address committer, uint256 lock, IPoseidonT4 t4)
         internal
         view
-        returns (uint256)
+        returns (uint224)
     {
-        return t4.hash([acc, uint256(c), uint256(uint160(committer)) | (lock << 160)]);
+        return uint224(t4.hash([uint256(acc), uint256(c), uint256(uint160(committer)) | (lock << 160)]));
     }
 
     /// @notice The lock an order needs: the most its trader can owe at any clearing price the

@@ -268,14 +268,22 @@ impl SequenceEntry {
     }
 }
 
-/// One accumulator step `acc_{k+1} = H(acc_k, c_k, uint160(committer_k) | lock_k << 160)`
-/// (circomlib Poseidon, width 4). `acc` and the commitment must be below `r` and the lock at most
+/// Bits of the accumulator as stored: the auction keeps the accumulator and the interval's
+/// commitment count in one storage slot (`uint224 | uint32`), so every step's output is reduced
+/// to its low 224 bits (docs/encoding.md, "Commitment accumulator").
+pub const ACCUMULATOR_BITS: usize = 224;
+
+/// One accumulator step `acc_{k+1} = H(acc_k, c_k, uint160(committer_k) | lock_k << 160) mod
+/// 2^224` (circomlib Poseidon, width 4, the output's canonical integer truncated to
+/// [`ACCUMULATOR_BITS`]). `acc` and the commitment must be below `r` and the lock at most
 /// [`MAX_LOCK`].
 pub fn accumulate(acc: B256, entry: &SequenceEntry) -> TypesResult<B256> {
     let a = to_fr("accumulator", acc.into())?;
     let c = to_fr("commitment", entry.commitment.into())?;
     let b = to_fr("binding", entry.binding()?)?;
-    Ok(fr_to_b256(hash3([a, c, b])))
+    let full = U256::from_be_bytes(fr_to_b256(hash3([a, c, b])).0);
+    let mask = (U256::from(1) << ACCUMULATOR_BITS) - U256::from(1);
+    Ok(B256::from(full & mask))
 }
 
 /// The accumulator over a whole sequence, from [`ACCUMULATOR_INIT`].
