@@ -37,13 +37,18 @@ interface VmDeploy {
         external
         view
         returns (uint256[] memory);
+    function envOr(string calldata name, string calldata delim, bytes32[] calldata defaultValue)
+        external
+        view
+        returns (bytes32[] memory);
 }
 
 /// @notice The production deployment, driven by `sealgrid deploy --rpc URL --config FILE`, which
 ///         validates the config (deploy/config/*.toml), deploys the generated halo2 verifiers and
 ///         passes everything here as `SG_*` environment variables (the deployer key included, so
 ///         it never appears in a process list):
-///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers,
+///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers
+///         (SG_VERIFIERS, each pinned to its runtime code hash in SG_VERIFIER_CODEHASHES),
 ///         one market with its operator bond, the meter registry, delivery settlement (configured
 ///         for the market) and granular certificates, and a TimelockController that takes over
 ///         every admin role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
@@ -217,11 +222,13 @@ contract Deploy {
         uint256[] memory caps = vm.envOr("SG_CAPACITIES", ",", none);
         address[] memory nobody = new address[](0);
         address[] memory impls = vm.envOr("SG_VERIFIERS", ",", nobody);
+        bytes32[] memory noHashes = new bytes32[](0);
+        bytes32[] memory hashes = vm.envOr("SG_VERIFIER_CODEHASHES", ",", noHashes);
         uint32[] memory c = new uint32[](caps.length);
         for (uint256 i; i < caps.length; ++i) {
             c[i] = uint32(caps[i]);
         }
-        return new ClearingVerifier(c, impls);
+        return new ClearingVerifier(c, impls, hashes);
     }
 
     function _params(IERC20 token, ClearingVerifier verifier)
