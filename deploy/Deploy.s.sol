@@ -13,7 +13,6 @@ import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
 import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
 import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
-import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
 import {MarketAccountFactory} from "../contracts/src/accounts/MarketAccountFactory.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 import {IMarketPaymaster} from "../contracts/src/interfaces/IMarketPaymaster.sol";
@@ -23,6 +22,9 @@ interface VmDeploy {
     function stopBroadcast() external;
     function addr(uint256 privateKey) external pure returns (address);
     function deployCode(string calldata artifactPath) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs, uint256 value)
+        external
+        returns (address deployed);
     function envUint(string calldata name) external view returns (uint256);
     function envInt(string calldata name) external view returns (int256);
     function envAddress(string calldata name) external view returns (address);
@@ -41,6 +43,18 @@ interface VmDeploy {
         external
         view
         returns (bytes32[] memory);
+}
+
+/// @notice What the deployment needs of the market paymaster beyond {IMarketPaymaster} (its
+///         BasePaymaster's owner and deposit). The paymaster is deployed from its artifact: its
+///         source is compiled at optimizer runs = 1,000,000 (foundry.toml), and importing it here
+///         would compile this script, and the auction it creates, at those runs too, past EIP-170.
+interface IPaymasterAdmin {
+    /// @notice The paymaster's owner.
+    /// @return The owner.
+    function owner() external view returns (address);
+    /// @notice Adds the sent value to the paymaster's EntryPoint deposit.
+    function deposit() external payable;
 }
 
 /// @notice The production deployment, driven by `sealgrid deploy --rpc URL --config FILE`, which
@@ -84,7 +98,7 @@ contract Deploy {
         // from construction on.
         TimelockController timelock =
             new TimelockController(vm.envUint("SG_TIMELOCK_DELAY"), proposers, executors, address(0));
-        MarketPaymaster paymaster = _paymaster(address(timelock), auction, certs);
+        IPaymasterAdmin paymaster = _paymaster(address(timelock), auction, certs);
         IAccessControl[4] memory governed = [
             IAccessControl(address(auction)),
             IAccessControl(address(intents)),
@@ -184,11 +198,11 @@ contract Deploy {
     ///      the operator is its registrar (registers participants). The deployer keeps nothing.
     function _paymaster(address timelock, SealgridAuction auction, GranularCertificates certs)
         internal
-        returns (MarketPaymaster paymaster)
+        returns (IPaymasterAdmin paymaster)
     {
         address sponsor = vm.envOr("SG_SPONSOR", address(0));
         if (sponsor == address(0)) return paymaster;
-        paymaster = new MarketPaymaster{value: vm.envUint("SG_PAYMASTER_STAKE")}(
+        bytes memory args = abi.encode(
             IEntryPoint(vm.envAddress("SG_ENTRY_POINT")),
             timelock,
             vm.envAddress("SG_OPERATOR"),
@@ -198,6 +212,9 @@ contract Deploy {
             uint48(vm.envUint("SG_QUOTA_PERIOD")),
             uint32(vm.envUint("SG_UNSTAKE_DELAY")),
             _paymasterLimits()
+        );
+        paymaster = IPaymasterAdmin(
+            vm.deployCode("MarketPaymaster.sol:MarketPaymaster", args, vm.envUint("SG_PAYMASTER_STAKE"))
         );
         paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
         new MarketAccountFactory(IEntryPoint(vm.envAddress("SG_ENTRY_POINT")));
