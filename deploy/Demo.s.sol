@@ -60,15 +60,20 @@ contract Demo {
         uint32[] memory caps = new uint32[](2);
         (caps[0], caps[1]) = (4, 16);
         address[] memory vs = new address[](2);
-        vs[0] = vm.deployCode(
-            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
+        (vs[0], vs[1]) = (_staged("Halo2ClearingVerifier4"), _staged("Halo2ClearingVerifier16"));
+        bytes32[] memory hs = new bytes32[](2);
+        (hs[0], hs[1]) = (vs[0].codehash, vs[1].codehash);
+        return new ClearingVerifier(caps, vs, hs);
+    }
+
+    /// @dev A two-stage generated verifier: stage 2 (no immutables: its runtime code hash is its
+    ///      artifact's), then the entry pinned to it.
+    function _staged(string memory name) internal returns (address entry) {
+        string memory last = string.concat(name, ".sol:", name, "Stage2");
+        address stage2 = vm.deployCode(last);
+        entry = vm.deployCode(
+            string.concat(name, ".sol:", name), abi.encode(stage2, keccak256(vm.getDeployedCode(last)))
         );
-        vs[1] = vm.deployCode(
-            "Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16Stage2"))
-        );
-        return new ClearingVerifier(caps, vs);
     }
 
     function _deploy(bool real) internal {

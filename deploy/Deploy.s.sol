@@ -13,7 +13,6 @@ import {EnergyIntentToken} from "../contracts/src/EnergyIntentToken.sol";
 import {MeterRegistry} from "../contracts/src/MeterRegistry.sol";
 import {DeliverySettlement} from "../contracts/src/DeliverySettlement.sol";
 import {GranularCertificates} from "../contracts/src/GranularCertificates.sol";
-import {MarketPaymaster} from "../contracts/src/MarketPaymaster.sol";
 import {MarketAccountFactory} from "../contracts/src/accounts/MarketAccountFactory.sol";
 import {IEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 import {IMarketPaymaster} from "../contracts/src/interfaces/IMarketPaymaster.sol";
@@ -23,6 +22,9 @@ interface VmDeploy {
     function stopBroadcast() external;
     function addr(uint256 privateKey) external pure returns (address);
     function deployCode(string calldata artifactPath) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs, uint256 value)
+        external
+        returns (address deployed);
     function envUint(string calldata name) external view returns (uint256);
     function envInt(string calldata name) external view returns (int256);
     function envAddress(string calldata name) external view returns (address);
@@ -37,13 +39,30 @@ interface VmDeploy {
         external
         view
         returns (uint256[] memory);
+    function envOr(string calldata name, string calldata delim, bytes32[] calldata defaultValue)
+        external
+        view
+        returns (bytes32[] memory);
+}
+
+/// @notice What the deployment needs of the market paymaster beyond {IMarketPaymaster} (its
+///         BasePaymaster's owner and deposit). The paymaster is deployed from its artifact: its
+///         source is compiled at optimizer runs = 1,000,000 (foundry.toml), and importing it here
+///         would compile this script, and the auction it creates, at those runs too, past EIP-170.
+interface IPaymasterAdmin {
+    /// @notice The paymaster's owner.
+    /// @return The owner.
+    function owner() external view returns (address);
+    /// @notice Adds the sent value to the paymaster's EntryPoint deposit.
+    function deposit() external payable;
 }
 
 /// @notice The production deployment, driven by `sealgrid deploy --rpc URL --config FILE`, which
 ///         validates the config (deploy/config/*.toml), deploys the generated halo2 verifiers and
 ///         passes everything here as `SG_*` environment variables (the deployer key included, so
 ///         it never appears in a process list):
-///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers,
+///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers
+///         (SG_VERIFIERS, each pinned to its runtime code hash in SG_VERIFIER_CODEHASHES),
 ///         one market with its operator bond, the meter registry, delivery settlement (configured
 ///         for the market) and granular certificates, and a TimelockController that takes over
 ///         every admin role (the deployer keeps none). `SG_TOKEN = 0` deploys a mock token (local networks only;
@@ -79,7 +98,7 @@ contract Deploy {
         // from construction on.
         TimelockController timelock =
             new TimelockController(vm.envUint("SG_TIMELOCK_DELAY"), proposers, executors, address(0));
-        MarketPaymaster paymaster = _paymaster(address(timelock), auction, certs);
+        IPaymasterAdmin paymaster = _paymaster(address(timelock), auction, certs);
         IAccessControl[4] memory governed = [
             IAccessControl(address(auction)),
             IAccessControl(address(intents)),
@@ -179,11 +198,11 @@ contract Deploy {
     ///      the operator is its registrar (registers participants). The deployer keeps nothing.
     function _paymaster(address timelock, SealgridAuction auction, GranularCertificates certs)
         internal
-        returns (MarketPaymaster paymaster)
+        returns (IPaymasterAdmin paymaster)
     {
         address sponsor = vm.envOr("SG_SPONSOR", address(0));
         if (sponsor == address(0)) return paymaster;
-        paymaster = new MarketPaymaster{value: vm.envUint("SG_PAYMASTER_STAKE")}(
+        bytes memory args = abi.encode(
             IEntryPoint(vm.envAddress("SG_ENTRY_POINT")),
             timelock,
             vm.envAddress("SG_OPERATOR"),
@@ -193,6 +212,9 @@ contract Deploy {
             uint48(vm.envUint("SG_QUOTA_PERIOD")),
             uint32(vm.envUint("SG_UNSTAKE_DELAY")),
             _paymasterLimits()
+        );
+        paymaster = IPaymasterAdmin(
+            vm.deployCode("MarketPaymaster.sol:MarketPaymaster", args, vm.envUint("SG_PAYMASTER_STAKE"))
         );
         paymaster.deposit{value: vm.envUint("SG_PAYMASTER_DEPOSIT")}();
         new MarketAccountFactory(IEntryPoint(vm.envAddress("SG_ENTRY_POINT")));
@@ -217,11 +239,13 @@ contract Deploy {
         uint256[] memory caps = vm.envOr("SG_CAPACITIES", ",", none);
         address[] memory nobody = new address[](0);
         address[] memory impls = vm.envOr("SG_VERIFIERS", ",", nobody);
+        bytes32[] memory noHashes = new bytes32[](0);
+        bytes32[] memory hashes = vm.envOr("SG_VERIFIER_CODEHASHES", ",", noHashes);
         uint32[] memory c = new uint32[](caps.length);
         for (uint256 i; i < caps.length; ++i) {
             c[i] = uint32(caps[i]);
         }
-        return new ClearingVerifier(c, impls);
+        return new ClearingVerifier(c, impls, hashes);
     }
 
     function _params(IERC20 token, ClearingVerifier verifier)

@@ -22,37 +22,62 @@ contract ClearingVerifier is IClearingVerifierAdapter {
     address internal immutable _verifier1;
     address internal immutable _verifier2;
     address internal immutable _verifier3;
+    /// @dev The verifiers' runtime code hashes, as checked at construction (read by `circuits`).
+    bytes32 internal immutable _codeHash0;
+    bytes32 internal immutable _codeHash1;
+    bytes32 internal immutable _codeHash2;
+    bytes32 internal immutable _codeHash3;
 
-    /// @notice Registers the generated verifier of each capacity.
+    /// @notice Registers the generated verifier of each capacity, pinned to its runtime code hash.
+    /// @dev Requirements: 1 to 4 capacities, nonzero and strictly ascending, lists of equal
+    ///      length, and every verifier's `codehash` equal to its expected hash (computed from the
+    ///      generated code by `sealgrid deploy`): a later stage of a staged verifier has other code
+    ///      than its entry, so registering it by mistake is refused.
     /// @param capacities Supported capacities, strictly ascending (1 to 4 of them).
-    /// @param verifiers The generated verifier for each capacity.
-    constructor(uint32[] memory capacities, address[] memory verifiers) {
+    /// @param verifiers The generated verifier (the entry stage) for each capacity.
+    /// @param codeHashes keccak256 of each verifier's expected runtime code.
+    constructor(uint32[] memory capacities, address[] memory verifiers, bytes32[] memory codeHashes) {
         uint256 n = capacities.length;
-        if (n == 0 || n > 4 || verifiers.length != n) revert ClearingVerifierBadConfig();
+        if (n == 0 || n > 4 || verifiers.length != n || codeHashes.length != n) {
+            revert ClearingVerifierBadConfig();
+        }
         uint256 packed = 0;
         address[4] memory v = [address(0), address(0), address(0), address(0)];
+        bytes32[4] memory h = [bytes32(0), bytes32(0), bytes32(0), bytes32(0)];
         for (uint256 i; i < n; ++i) {
             if (capacities[i] == 0 || (i > 0 && capacities[i] <= capacities[i - 1])) {
                 revert ClearingVerifierBadConfig();
             }
             if (verifiers[i].code.length == 0) revert ClearingVerifierBadConfig();
+            if (verifiers[i].codehash != codeHashes[i]) {
+                revert ClearingVerifierCodeHashMismatch(verifiers[i], verifiers[i].codehash, codeHashes[i]);
+            }
             packed |= uint256(capacities[i]) << (32 * i);
             v[i] = verifiers[i];
+            h[i] = codeHashes[i];
         }
         _capacities = packed;
         (_verifier0, _verifier1, _verifier2, _verifier3) = (v[0], v[1], v[2], v[3]);
+        (_codeHash0, _codeHash1, _codeHash2, _codeHash3) = (h[0], h[1], h[2], h[3]);
     }
 
     /// @inheritdoc IClearingVerifierAdapter
-    function circuits() external view returns (uint32[] memory capacities, address[] memory verifiers) {
+    function circuits()
+        external
+        view
+        returns (uint32[] memory capacities, address[] memory verifiers, bytes32[] memory codeHashes)
+    {
         uint256 n;
         while (n < 4 && uint32(_capacities >> (32 * n)) != 0) ++n;
         capacities = new uint32[](n);
         verifiers = new address[](n);
+        codeHashes = new bytes32[](n);
         address[4] memory v = [_verifier0, _verifier1, _verifier2, _verifier3];
+        bytes32[4] memory h = [_codeHash0, _codeHash1, _codeHash2, _codeHash3];
         for (uint256 i; i < n; ++i) {
             capacities[i] = uint32(_capacities >> (32 * i));
             verifiers[i] = v[i];
+            codeHashes[i] = h[i];
         }
     }
 

@@ -25,19 +25,15 @@ contract ClearingVerifierTest is ProofVectorCommits {
 
     function setUp() public {
         vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
-        v4 = vm.deployCode(
-            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
-        );
-        v16 = vm.deployCode(
-            "Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier16.sol:Halo2ClearingVerifier16Stage2"))
-        );
+        v4 = deployVerifier(4);
+        v16 = deployVerifier(16);
         uint32[] memory caps = new uint32[](2);
         (caps[0], caps[1]) = (4, 16);
         address[] memory vs = new address[](2);
         (vs[0], vs[1]) = (v4, v16);
-        adapter = new ClearingVerifier(caps, vs);
+        bytes32[] memory hs = new bytes32[](2);
+        (hs[0], hs[1]) = (v4.codehash, v16.codehash);
+        adapter = new ClearingVerifier(caps, vs, hs);
     }
 
     function _statement() internal view returns (IClearingVerifier.Statement memory s) {
@@ -110,19 +106,25 @@ contract ClearingVerifierTest is ProofVectorCommits {
     function test_constructorRejectsBadConfigs() public {
         uint32[] memory caps = new uint32[](2);
         address[] memory vs = new address[](2);
+        bytes32[] memory hs = new bytes32[](2);
         (caps[0], caps[1]) = (16, 4);
         (vs[0], vs[1]) = (v4, v16);
+        (hs[0], hs[1]) = (v4.codehash, v16.codehash);
         vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
-        new ClearingVerifier(caps, vs);
+        new ClearingVerifier(caps, vs, hs);
         (caps[0], caps[1]) = (4, 16);
+        vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
+        new ClearingVerifier(caps, vs, new bytes32[](1));
         vs[1] = address(0xdead);
         vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
-        new ClearingVerifier(caps, vs);
+        new ClearingVerifier(caps, vs, hs);
         vm.expectRevert(IClearingVerifierAdapter.ClearingVerifierBadConfig.selector);
-        new ClearingVerifier(new uint32[](0), new address[](0));
-        (uint32[] memory c, address[] memory v) = adapter.circuits();
+        new ClearingVerifier(new uint32[](0), new address[](0), new bytes32[](0));
+        (uint32[] memory c, address[] memory v, bytes32[] memory h) = adapter.circuits();
         vm.assertEq(c.length, 2, "capacities");
         vm.assertEq(v[1], v16, "verifier 16");
+        vm.assertEq(h[0], v4.codehash, "hash 4");
+        vm.assertEq(h[1], v16.codehash, "hash 16");
     }
 
     /// The auction settles the committed book only with its proof.

@@ -5,7 +5,6 @@ import {AuctionFixture} from "./utils/Fixture.sol";
 import {ProofVectorCommits} from "./utils/ProofVector.sol";
 import {ISealgridAuction} from "./../src/interfaces/ISealgridAuction.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {ClearingVerifier} from "./../src/ClearingVerifier.sol";
 
 /// @notice Gas of the named operations, written to snapshots/AuctionGas.json (committed; forge
 ///         fails the run if a number changes and the snapshot was not regenerated with
@@ -97,13 +96,8 @@ contract AuctionGas is AuctionFixture, ProofVectorCommits {
         uint64 i = uint64(vm.parseJsonUint(vec, ".interval"));
         uint32[] memory caps = new uint32[](1);
         caps[0] = 4;
-        address[] memory vs = new address[](1);
-        vs[0] = vm.deployCode(
-            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
-        );
         ISealgridAuction.MarketParams memory p = params();
-        p.verifier = new ClearingVerifier(caps, vs);
+        p.verifier = deployAdapter(caps);
         p.priceFloor = int64(vm.parseJsonInt(vec, ".priceFloor"));
         p.priceCap = int64(vm.parseJsonInt(vec, ".priceCap"));
         p.maxCommitments = 16;

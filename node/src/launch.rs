@@ -93,6 +93,10 @@ pub struct NodeConfig {
     /// Run the background loops (indexer, a scheduler per market, the claimer). Off, the caller
     /// drives the node's parts itself, step by step (the demo, the benchmarks, tests).
     pub background: bool,
+    /// The deployment record the node runs against: when given, start-up refuses a record whose
+    /// auction is not [`NodeConfig::auction`] or whose verifier stages' code hashes or adapter
+    /// registration differ from the chain ([`sealgrid_deploy::verify_record`]).
+    pub deployment: Option<sealgrid_deploy::DeployRecord>,
 }
 
 impl NodeConfig {
@@ -121,6 +125,7 @@ impl NodeConfig {
             pipeline: Pipeline::Log,
             sponsor: None,
             background: true,
+            deployment: None,
         }
     }
 }
@@ -191,8 +196,9 @@ impl Drop for Node {
 /// tasks. Batches left cleared by a previous run are handed off again first.
 ///
 /// # Errors
-/// A store or chain that cannot be opened, a market unknown to the auction or operated by
-/// another key, a sponsorship service that cannot start, an address that cannot be bound.
+/// A store or chain that cannot be opened, a deployment record the chain disagrees with
+/// ([`NodeConfig::deployment`]), a market unknown to the auction or operated by another key, a
+/// sponsorship service that cannot start, an address that cannot be bound.
 pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     if let Some(path) = cfg.store.strip_prefix("sqlite:")
         && let Some(dir) = std::path::Path::new(path).parent()
@@ -202,6 +208,19 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     }
     let store = Store::connect(&cfg.store).await?;
     let chain = AuctionReader::connect(&cfg.rpc_url, cfg.auction).await?;
+    if let Some(record) = &cfg.deployment {
+        if record.auction != cfg.auction {
+            return Err(OperatorError::Config(format!(
+                "the deployment record's auction is {}, the node runs {}",
+                record.auction, cfg.auction
+            )));
+        }
+        sealgrid_deploy::verify_record(chain.provider(), record).await?;
+        tracing::info!(
+            verifiers = record.verifiers.len(),
+            "deployment record matches the chain"
+        );
+    }
     for m in &cfg.markets {
         let Some(info) = chain.market(*m).await? else {
             return Err(OperatorError::Config(format!(

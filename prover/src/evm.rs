@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_base::halo2_proofs::plonk::VerifyingKey;
@@ -18,7 +18,7 @@ use revm::context::TxEnv;
 use revm::context::result::{ExecutionResult, Output};
 use revm::database::{CacheDB, EmptyDB};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
-use sealgrid_types::fr_to_b256;
+use sealgrid_types::{fr_to_b256, stage_init_code};
 use snark_verifier_sdk::SHPLONK;
 use snark_verifier_sdk::evm::gen_evm_verifier_sol_code;
 
@@ -171,8 +171,12 @@ fn split_generated(raw: &str) -> ProverResult<Generated<'_>> {
 /// every check so far held and `STATICCALL`s the next stage with its memory, which that stage
 /// copies back and continues from. The last stage ends as the generated code does: revert
 /// unless every check held, return nothing. Each stage but the last takes the next one's
-/// address as its constructor argument. Stages past the first trust the memory they are given,
-/// so they verify nothing by themselves and must never be registered as verifiers.
+/// address and expected runtime code hash as its constructor arguments
+/// ([`sealgrid_types::stage_init_code`]) and refuses construction unless the code there has that
+/// hash, so the entry's runtime code (which embeds the next address) pins the whole chain.
+/// Stages past the first trust the memory they are given, so they verify nothing by themselves
+/// and must never be registered as verifiers: the ClearingVerifier adapter registers an entry
+/// only with its expected runtime code hash, which no later stage has.
 pub fn verifier_source(params: &KzgParams, vk: &VerifyingKey<G1Affine>, slots: usize) -> String {
     let raw = gen_evm_verifier_sol_code::<BaseCircuitBuilder<Fr>, SHPLONK>(
         params,
@@ -216,15 +220,7 @@ pub fn verifier_source(params: &KzgParams, vk: &VerifyingKey<G1Affine>, slots: u
             stage_name(slots, i)
         ));
         if !last {
-            out.push_str(
-                "    /// @notice The next stage has no code.\n    \
-                 error NextStageMissing();\n\n    \
-                 address internal immutable NEXT_STAGE;\n\n    \
-                 /// @param nextStage The next stage of this verifier.\n    \
-                 constructor(address nextStage) {\n        \
-                 if (nextStage.code.length == 0) revert NextStageMissing();\n        \
-                 NEXT_STAGE = nextStage;\n    }\n\n",
-            );
+            out.push_str(NEXT_STAGE_PIN);
         }
         out.push_str("    fallback(bytes calldata) external returns (bytes memory) {\n");
         if !last {
@@ -259,6 +255,37 @@ pub fn verifier_source(params: &KzgParams, vk: &VerifyingKey<G1Affine>, slots: u
     }
     out
 }
+
+/// What every stage but the last declares: the next stage's address as an immutable, pinned at
+/// construction to the next stage's runtime code hash (checked once, so a call costs what it
+/// did; the code at an address cannot change, so the pin holds for good).
+const NEXT_STAGE_PIN: &str = "    \
+    /// @notice The next stage has no code.
+    /// @param nextStage The address given as the next stage.
+    error NextStageMissing(address nextStage);
+
+    /// @notice The next stage's runtime code is not the code this stage was built for.
+    /// @param nextStage The address given as the next stage.
+    /// @param actual keccak256 of its runtime code.
+    /// @param expected The runtime code hash this stage was given for it.
+    error NextStageCodeHashMismatch(address nextStage, bytes32 actual, bytes32 expected);
+
+    address internal immutable NEXT_STAGE;
+
+    /// @notice Pins the next stage: its address, kept, and its runtime code hash, checked here once.
+    /// @dev Requirements: `nextStage` has code and `nextStage.codehash == nextStageCodeHash`.
+    /// @param nextStage The next stage of this verifier.
+    /// @param nextStageCodeHash keccak256 of the next stage's runtime code, computed from the
+    ///        generated code last stage first (`sealgrid deploy`, the deployment record).
+    constructor(address nextStage, bytes32 nextStageCodeHash) {
+        if (nextStage.code.length == 0) revert NextStageMissing(nextStage);
+        if (nextStage.codehash != nextStageCodeHash) {
+            revert NextStageCodeHashMismatch(nextStage, nextStage.codehash, nextStageCodeHash);
+        }
+        NEXT_STAGE = nextStage;
+    }
+
+";
 
 /// Compiles a verifier source with `solc --bin -` (no optimizer: the legacy optimizer runs out
 /// of stack on the generated code) and returns the creation bytecode of each stage, the entry
@@ -328,16 +355,6 @@ pub fn compile(source: &str, solc: &Path) -> ProverResult<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// A stage's creation code with its constructor argument (the next stage's address), if any.
-pub fn with_next_stage(creation: &[u8], next: Option<Address>) -> Vec<u8> {
-    let mut code = creation.to_vec();
-    if let Some(next) = next {
-        code.extend_from_slice(&[0u8; 12]);
-        code.extend_from_slice(next.as_slice());
-    }
-    code
-}
-
 /// The verifier's calldata: instances as 32-byte big-endian words, then the proof.
 pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(instances.len() * 32 + proof.len());
@@ -384,7 +401,7 @@ impl EvmVerifier {
             let tx = TxEnv::builder()
                 .caller(CALLER)
                 .kind(TxKind::Create)
-                .data(Bytes::from(with_next_stage(creation, next)))
+                .data(Bytes::from(stage_init_code(creation, next)))
                 .gas_limit(16_000_000)
                 .nonce(nonce)
                 .build()
@@ -401,9 +418,9 @@ impl EvmVerifier {
                 return Err(ProverError::Evm(format!("deployment failed: {result:?}")));
             };
             runtime_size = runtime_size.max(code.len());
-            next = Some(address);
+            next = Some((address, keccak256(&code)));
         }
-        let address = next.ok_or_else(|| ProverError::Evm("no stages to deploy".into()))?;
+        let (address, _) = next.ok_or_else(|| ProverError::Evm("no stages to deploy".into()))?;
         Ok(Self {
             evm,
             address,

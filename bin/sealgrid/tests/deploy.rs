@@ -215,19 +215,83 @@ fn deploy_writes_a_record_of_live_contracts() {
     );
     let verifiers = r["verifiers"].as_array().expect("verifiers");
     assert_eq!(verifiers.len(), 2);
-    for v in verifiers {
-        let code = rpc(
-            port,
-            "eth_getCode",
-            serde_json::json!([v["address"], "latest"]),
-        );
+    let code_hash = |address: &serde_json::Value| {
+        let code = rpc(port, "eth_getCode", serde_json::json!([address, "latest"]));
         let bytes = alloy_primitives::hex::decode(code.as_str().expect("code")).expect("hex");
+        alloy_primitives::keccak256(&bytes).to_string()
+    };
+    for v in verifiers {
         assert_eq!(
-            alloy_primitives::keccak256(&bytes).to_string(),
+            code_hash(&v["address"]),
             v["code_hash"].as_str().expect("hash"),
             "the record's code hash is the deployed verifier's"
         );
+        // Every stage, the entry first, with the hash of its code on chain.
+        let stages = v["stages"].as_array().expect("stages");
+        assert_eq!(stages.len(), 2, "two stages per checked-in verifier");
+        assert_eq!(stages[0]["address"], v["address"], "the entry first");
+        assert_eq!(stages[0]["code_hash"], v["code_hash"]);
+        for s in stages {
+            assert_eq!(
+                code_hash(&s["address"]),
+                s["code_hash"].as_str().expect("stage hash"),
+                "the record's hash of every stage is its code's on chain"
+            );
+        }
+        assert_ne!(stages[0]["code_hash"], stages[1]["code_hash"]);
     }
+    // A record whose stage 2 is tampered with (its address swapped for the other verifier's
+    // stage 2) is refused at start-up, naming the stage; the same with a hash changed.
+    let op_key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+    let serve = |record: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+            .args(["matcher", "serve", "--rpc-url"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--deployment")
+            .arg(record)
+            .args(["--operator-key", op_key, "--listen", "127.0.0.1:0"])
+            .arg("--store")
+            .arg(format!("sqlite:{}", dir.path().join("serve.db").display()))
+            .env_remove("SEALGRID_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("sealgrid matcher serve")
+    };
+    let mut tampered = r.clone();
+    let other = r["verifiers"][1]["stages"][1]["address"].clone();
+    tampered["verifiers"][0]["stages"][1]["address"] = other;
+    let bad = dir.path().join("tampered.json");
+    std::fs::write(&bad, tampered.to_string()).expect("write");
+    let out = serve(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tampered record is refused: {err}");
+    assert!(
+        err.contains("stage 2 of the 4-slot verifier") && err.contains("tampered.json"),
+        "the error names the stage and the record: {err}"
+    );
+    let mut tampered = r.clone();
+    tampered["verifiers"][1]["code_hash"] = serde_json::json!(format!("0x{}", "ab".repeat(32)));
+    tampered["verifiers"][1]["stages"][0]["code_hash"] =
+        tampered["verifiers"][1]["code_hash"].clone();
+    std::fs::write(&bad, tampered.to_string()).expect("write");
+    let out = serve(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tampered hash is refused: {err}");
+    assert!(err.contains("stage 1 of the 16-slot verifier"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args([
+            "settle",
+            "report",
+            "--rpc",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("--deployment")
+        .arg(&bad)
+        .args(["--interval", "6000000"])
+        .output()
+        .expect("sealgrid settle report");
+    assert!(!out.status.success(), "settle report refuses it too");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the chain"));
     // The same config against a node of another chain is refused.
     let other = free_port();
     let _other = anvil(other, chain_id + 1);

@@ -9,13 +9,27 @@ pragma solidity ^0.8.19;
 /// @notice Stage 1 of 2 of the 4-slot clearing verifier (the verifier: instances then proof as calldata, returns nothing if the proof is valid).
 contract Halo2ClearingVerifier4 {
     /// @notice The next stage has no code.
-    error NextStageMissing();
+    /// @param nextStage The address given as the next stage.
+    error NextStageMissing(address nextStage);
+
+    /// @notice The next stage's runtime code is not the code this stage was built for.
+    /// @param nextStage The address given as the next stage.
+    /// @param actual keccak256 of its runtime code.
+    /// @param expected The runtime code hash this stage was given for it.
+    error NextStageCodeHashMismatch(address nextStage, bytes32 actual, bytes32 expected);
 
     address internal immutable NEXT_STAGE;
 
+    /// @notice Pins the next stage: its address, kept, and its runtime code hash, checked here once.
+    /// @dev Requirements: `nextStage` has code and `nextStage.codehash == nextStageCodeHash`.
     /// @param nextStage The next stage of this verifier.
-    constructor(address nextStage) {
-        if (nextStage.code.length == 0) revert NextStageMissing();
+    /// @param nextStageCodeHash keccak256 of the next stage's runtime code, computed from the
+    ///        generated code last stage first (`sealgrid deploy`, the deployment record).
+    constructor(address nextStage, bytes32 nextStageCodeHash) {
+        if (nextStage.code.length == 0) revert NextStageMissing(nextStage);
+        if (nextStage.codehash != nextStageCodeHash) {
+            revert NextStageCodeHashMismatch(nextStage, nextStage.codehash, nextStageCodeHash);
+        }
         NEXT_STAGE = nextStage;
     }
 

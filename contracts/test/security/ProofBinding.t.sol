@@ -30,15 +30,9 @@ contract ProofBindingAttackTest is ProofVectorCommits {
 
     function setUp() public {
         vec = vm.readFile("contracts/test/vectors/clearing-proof-4.json");
-        address v4 = vm.deployCode(
-            "Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4",
-            abi.encode(vm.deployCode("Halo2ClearingVerifier4.sol:Halo2ClearingVerifier4Stage2"))
-        );
         uint32[] memory caps = new uint32[](1);
         caps[0] = 4;
-        address[] memory vs = new address[](1);
-        vs[0] = v4;
-        ClearingVerifier adapter = new ClearingVerifier(caps, vs);
+        ClearingVerifier adapter = deployAdapter(caps);
         token = new MockERC20();
         EnergyIntentToken intents = new EnergyIntentToken(address(this), "https://sealgrid.invalid/{id}.json");
         auction = new SealgridAuction(

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.31;
 
-import {TestBase} from "./Vm.sol";
+import {StagedVerifiers} from "./StagedVerifiers.sol";
 import {MockERC20} from "./Mocks.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
@@ -9,7 +9,7 @@ import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
 /// @notice Commits the sequence of a proof vector (contracts/test/vectors/clearing-proof-4.json,
 ///         written by the Rust prover) the way it was proven: each commitment from its committer
 ///         with its lock, which the accumulator binds.
-abstract contract ProofVectorCommits is TestBase {
+abstract contract ProofVectorCommits is StagedVerifiers {
     /// @dev Commits the vector's sequence to `interval` of `market`; returns the records.
     function commitVector(
         SealgridAuction auction,

@@ -11,6 +11,10 @@ interface Vm {
     function deployCode(string calldata artifactPath, bytes calldata constructorArgs)
         external
         returns (address deployed);
+    function getDeployedCode(string calldata artifactPath)
+        external
+        view
+        returns (bytes memory runtimeBytecode);
     function prank(address sender) external;
     function prank(address sender, address origin) external;
     function startPrank(address sender) external;

@@ -29,6 +29,8 @@ interface VmExtra {
     function expectEmit(address emitter) external;
     /// @notice The checksummed hex form of `value`.
     function toString(address value) external pure returns (string memory);
+    /// @notice The 0x-prefixed hex form of `value`.
+    function toString(bytes32 value) external pure returns (string memory);
     /// @notice Sets an environment variable for the rest of the test.
     function setEnv(string calldata name, string calldata value) external;
     /// @notice Signs an EIP-7702 authorization of `implementation` with `privateKey` and attaches

@@ -96,6 +96,30 @@ pub enum ChainError {
     /// The node returned no block where one must exist.
     #[error("block {0} not found")]
     MissingBlock(String),
+    /// A contract's runtime code is not the code expected for it (a verifier stage against the
+    /// generated code or a deployment record): another contract, or a tampered record.
+    #[error(transparent)]
+    CodeHashMismatch(Box<CodeHashMismatch>),
+}
+
+/// Which contract's runtime code differs from what was expected ([`ChainError::CodeHashMismatch`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at {address} has runtime code hash {actual}, expected {expected}")]
+pub struct CodeHashMismatch {
+    /// Which contract.
+    pub what: String,
+    /// Its address.
+    pub address: alloy::primitives::Address,
+    /// The expected keccak256 of its runtime code.
+    pub expected: alloy::primitives::B256,
+    /// keccak256 of the code found there.
+    pub actual: alloy::primitives::B256,
+}
+
+impl From<CodeHashMismatch> for ChainError {
+    fn from(e: CodeHashMismatch) -> Self {
+        Self::CodeHashMismatch(Box::new(e))
+    }
 }
 
 /// Result of chain access.
@@ -113,6 +137,11 @@ impl ChainError {
                 | Self::FeeCapExceeded { .. }
                 | Self::MissingBlock(_)
         )
+    }
+
+    /// Whether a contract's code is not what it was expected to be ([`Self::CodeHashMismatch`]).
+    pub fn is_code_hash_mismatch(&self) -> bool {
+        matches!(self, Self::CodeHashMismatch(_))
     }
 }
 

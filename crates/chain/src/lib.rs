@@ -7,7 +7,7 @@ mod reader;
 pub mod sender;
 pub mod submitter;
 
-pub use error::{ChainError, ChainResult, NotSettleable};
+pub use error::{ChainError, ChainResult, CodeHashMismatch, NotSettleable};
 pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
 pub use sender::{
     AlertHook, Confirmed, GasAlert, Landed, RevertDecoder, Sender, SenderConfig, decode_revert,

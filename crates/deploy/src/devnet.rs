@@ -145,13 +145,22 @@ impl ForgeScript<'_> {
     }
 }
 
-/// The address of the first contract named `name` that a broadcast record created.
+/// The address of the first contract named `name` that a broadcast record created. forge names
+/// an artifact built under several compiler profiles (foundry.toml) `Name.<profile>`
+/// (`TimelockController.default`), so a profile suffix is accepted.
 pub(crate) fn created(record: &serde_json::Value, name: &str) -> ChainResult<Address> {
+    let named = |t: &serde_json::Value| {
+        t["contractName"].as_str().is_some_and(|n| {
+            n == name
+                || n.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
     record["transactions"]
         .as_array()
         .and_then(|txs| {
             txs.iter()
-                .find(|t| t["transactionType"] == "CREATE" && t["contractName"] == name)
+                .find(|t| t["transactionType"] == "CREATE" && named(t))
         })
         .and_then(|t| t["contractAddress"].as_str())
         .and_then(|a| a.parse().ok())

@@ -18,6 +18,13 @@ use serde::{Deserialize, Serialize};
 use sealgrid_chain::{ChainError, ChainResult, SubmitterConfig};
 
 pub mod devnet;
+mod stages;
+
+pub use sealgrid_types::stage_init_code;
+pub use stages::{
+    StageRecord, check_verifier_record, stage_code_hashes, stage_runtime, verify_record,
+    verify_record_at,
+};
 
 /// Where a network sits; it decides which shortcuts the config may take.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -473,19 +480,9 @@ pub struct VerifierCode {
     /// Its circuit's k.
     pub k: u32,
     /// Creation bytecode of each stage (from `solc --bin`), the entry first. Every stage but
-    /// the last takes the next stage's address as its constructor argument.
+    /// the last takes the next stage's address and runtime code hash as its constructor
+    /// arguments ([`stage_init_code`]).
     pub stages: Vec<Vec<u8>>,
-}
-
-/// A verifier stage's init code: its creation code with its constructor argument, the next
-/// stage's address, when it has one (every stage but the last).
-pub fn stage_init_code(creation: &[u8], next: Option<Address>) -> Vec<u8> {
-    let mut code = creation.to_vec();
-    if let Some(next) = next {
-        code.extend_from_slice(&[0u8; 12]);
-        code.extend_from_slice(next.as_slice());
-    }
-    code
 }
 
 /// A deployed verifier in the record.
@@ -495,13 +492,16 @@ pub struct VerifierRecord {
     pub capacity: usize,
     /// Circuit k.
     pub k: u32,
-    /// Address.
+    /// Address of its entry stage (the one the ClearingVerifier adapter registers).
     pub address: Address,
-    /// keccak256 of its runtime code: auditors compare it with `sealgrid prover export-verifier`.
+    /// keccak256 of the entry's runtime code, as the adapter pins it.
     pub code_hash: B256,
-    /// The stages after the entry, in call order (prover/src/evm.rs).
-    #[serde(default)]
-    pub stages: Vec<Address>,
+    /// Every stage in call order, the entry first (prover/src/evm.rs), with its runtime code
+    /// hash: computed from the generated code last stage first and checked against the chain at
+    /// deployment; auditors recompute them with [`stage_code_hashes`] from
+    /// `sealgrid prover export-verifier`, and the node checks them on start-up
+    /// ([`verify_record`]).
+    pub stages: Vec<StageRecord>,
 }
 
 /// The ERC-4337 part of a deployment record.
@@ -592,12 +592,17 @@ pub async fn deploy(
 
     let mut records = Vec::new();
     for v in verifiers {
-        // The last stage first: each stage is constructed with the next one's address.
-        let mut next: Option<Address> = None;
-        let mut addresses = Vec::with_capacity(v.stages.len());
+        // The last stage first: each stage is constructed with the next one's address and the
+        // runtime code hash computed for it from the generated code, and the chain's code of
+        // every stage must be what was computed.
+        let mut next: Option<(Address, alloy::primitives::Bytes)> = None;
+        let mut stages = Vec::with_capacity(v.stages.len());
         for (i, creation) in v.stages.iter().enumerate().rev() {
-            let tx =
-                TransactionRequest::default().with_deploy_code(stage_init_code(creation, next));
+            let what = format!("stage {} of the {}-slot verifier", i + 1, v.capacity);
+            let pinned = next.as_ref().map(|(a, c)| (*a, c.as_ref()));
+            let expected = stage_runtime(creation, pinned)?;
+            let init = stage_init_code(creation, pinned.map(|(a, c)| (a, keccak256(c))));
+            let tx = TransactionRequest::default().with_deploy_code(init);
             let receipt = provider
                 .send_transaction(tx)
                 .await?
@@ -609,32 +614,41 @@ pub async fn deploy(
                 .filter(|_| receipt.status())
                 .ok_or_else(|| {
                     ChainError::Devnet(format!(
-                        "deploying stage {} of the {}-slot verifier failed in tx {}",
-                        i + 1,
-                        v.capacity,
+                        "deploying {what} failed in tx {}",
                         receipt.transaction_hash
                     ))
                 })?;
-            addresses.push(address);
-            next = Some(address);
+            let code = provider.get_code_at(address).await?;
+            let code_hash = keccak256(&expected);
+            if keccak256(&code) != code_hash {
+                return Err(sealgrid_chain::CodeHashMismatch {
+                    what,
+                    address,
+                    expected: code_hash,
+                    actual: keccak256(&code),
+                }
+                .into());
+            }
+            stages.push(StageRecord { address, code_hash });
+            next = Some((address, expected));
         }
-        addresses.reverse();
-        let Some((&address, later)) = addresses.split_first() else {
+        stages.reverse();
+        let Some(&entry) = stages.first() else {
             return Err(bad(format!("no code for the {}-slot verifier", v.capacity)));
         };
-        let code = provider.get_code_at(address).await?;
         say(format!(
-            "verifier for {} slots at {address} ({} bytes of code, {} stages)",
+            "verifier for {} slots at {} ({} stages, entry code hash {})",
             v.capacity,
-            code.len(),
-            addresses.len()
+            entry.address,
+            stages.len(),
+            entry.code_hash
         ));
         records.push(VerifierRecord {
             capacity: v.capacity,
             k: v.k,
-            address,
-            code_hash: keccak256(&code),
-            stages: later.to_vec(),
+            address: entry.address,
+            code_hash: entry.code_hash,
+            stages,
         });
     }
 
@@ -675,6 +689,15 @@ pub async fn deploy(
                 &records
                     .iter()
                     .map(|r| r.address.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "SG_VERIFIER_CODEHASHES",
+            join(
+                &records
+                    .iter()
+                    .map(|r| r.code_hash.to_string())
                     .collect::<Vec<_>>(),
             ),
         ),
@@ -767,7 +790,7 @@ pub async fn deploy(
         Some(a) => a,
         None => created("MockERC20")?,
     };
-    Ok(DeployRecord {
+    let record = DeployRecord {
         network: cfg.network.name.clone(),
         kind: cfg.network.kind,
         chain_id,
@@ -799,7 +822,9 @@ pub async fn deploy(
             }),
             None => None,
         },
-    })
+    };
+    verify_record(&provider, &record).await?;
+    Ok(record)
 }
 
 /// Deploys EntryPoint v0.8 from the `@account-abstraction/contracts` artifact through the

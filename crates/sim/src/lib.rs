@@ -243,22 +243,31 @@ impl Sim {
             Verifier::Generated(codes, _) => {
                 let mut caps = Vec::new();
                 let mut addrs = Vec::new();
+                let mut hashes = Vec::new();
                 for (cap, stages) in codes {
                     caps.push(*cap);
-                    // The last stage first: each stage takes the next one's address.
-                    let mut next: Option<Address> = None;
+                    // The last stage first, as `sealgrid deploy` does: each stage takes the next
+                    // one's address and its runtime code hash, computed from the generated code.
+                    let mut next: Option<(Address, Bytes)> = None;
                     for (i, code) in stages.iter().enumerate().rev() {
-                        let code = sealgrid_deploy::stage_init_code(code, next);
+                        let pinned = next.as_ref().map(|(a, c)| (*a, c.as_ref()));
+                        let runtime = sealgrid_deploy::stage_runtime(code, pinned)
+                            .map_err(|e| SimError::Invalid(e.to_string()))?;
+                        let code = sealgrid_deploy::stage_init_code(
+                            code,
+                            pinned.map(|(a, c)| (a, keccak256(c))),
+                        );
                         let what = format!("verifier {cap} stage {}", i + 1);
-                        next = Some(sim.create(op, code, &what)?);
+                        next = Some((sim.create(op, code, &what)?, runtime));
                     }
-                    let entry = next.ok_or_else(|| {
+                    let (entry, runtime) = next.ok_or_else(|| {
                         SimError::Invalid(format!("no code for the {cap}-slot verifier"))
                     })?;
                     addrs.push(entry);
+                    hashes.push(keccak256(&runtime));
                 }
                 let mut code = sim.code(root, "ClearingVerifier.sol", "ClearingVerifier")?;
-                code.extend((caps, addrs).abi_encode_params());
+                code.extend((caps, addrs, hashes).abi_encode_params());
                 sim.create(op, code, "ClearingVerifier")?
             }
         };

@@ -9,6 +9,7 @@ mod poseidon;
 mod time;
 mod token;
 mod units;
+mod verifier;
 
 pub use batch::{
     BatchSink, BoxError, BoxFuture, ClearedBatch, ClearingProver, ProofRequest, ProofSlot,
@@ -36,6 +37,7 @@ pub use units::{
     MAX_QUANTITY_WH, WH_PER_KWH, payee_amount, payer_amount, required_lock, rounding_fee,
     trader_pays,
 };
+pub use verifier::stage_init_code;
 
 /// The EIP-712 domain type, from alloy.
 pub use alloy_sol_types::Eip712Domain;

@@ -128,6 +128,7 @@ impl DevnetArgs {
                 config,
             )
             .with_devnet_sponsor(record.accounts.map(|a| a.paymaster))
+            .with_deployment(dir.join("deployment.json"))
             .serve()
             .await?;
             drop(net);

@@ -5,7 +5,7 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::AuctionReader;
-use sealgrid_deploy::{DeployConfig, NetworkKind};
+use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind};
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_node::{HaloProver, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 
@@ -30,17 +30,22 @@ pub(crate) struct ServeArgs {
         default_value = "http://127.0.0.1:8545"
     )]
     rpc_url: String,
-    /// The auction contract.
-    #[arg(long, env = "SEALGRID_AUCTION")]
-    auction: Address,
-    /// Markets to clear (repeat or comma-separate).
+    /// The auction contract (default: the deployment record's).
+    #[arg(long, env = "SEALGRID_AUCTION", required_unless_present = "deployment")]
+    auction: Option<Address>,
+    /// Markets to clear (repeat or comma-separate; default: the deployment record's market).
     #[arg(
         long = "market",
         env = "SEALGRID_MARKETS",
         value_delimiter = ',',
-        required = true
+        required_unless_present = "deployment"
     )]
     markets: Vec<B256>,
+    /// A deployment record (`sealgrid deploy`): start-up refuses to serve unless the chain
+    /// matches it (its auction, every verifier stage's runtime code hash, the ClearingVerifier's
+    /// registered verifiers and their pinned hashes).
+    #[arg(long, env = "SEALGRID_DEPLOYMENT")]
+    deployment: Option<std::path::PathBuf>,
     /// The operator's key: signs receipts (must be the markets' operator).
     #[arg(long, env = "SEALGRID_OPERATOR_KEY", hide_env_values = true)]
     operator_key: String,
@@ -155,8 +160,9 @@ impl ServeArgs {
     ) -> Self {
         Self {
             rpc_url,
-            auction,
+            auction: Some(auction),
             markets: vec![market],
+            deployment: None,
             operator_key,
             store,
             listen,
@@ -189,8 +195,23 @@ impl ServeArgs {
         self
     }
 
-    /// The node's config from the options.
-    fn node_config(&self) -> Result<NodeConfig> {
+    /// Checks the chain against the deployment record at `path` on start-up.
+    pub(crate) fn with_deployment(mut self, path: std::path::PathBuf) -> Self {
+        self.deployment = Some(path);
+        self
+    }
+
+    /// The auction: `--auction`, else the deployment record's.
+    fn auction(&self, record: Option<&DeployRecord>) -> Result<Address> {
+        match (self.auction, record) {
+            (Some(a), _) => Ok(a),
+            (None, Some(r)) => Ok(r.auction),
+            (None, None) => bail!("give --auction or --deployment"),
+        }
+    }
+
+    /// The node's config from the options (and the deployment record, if any).
+    fn node_config(&self, record: Option<DeployRecord>) -> Result<NodeConfig> {
         let operator: PrivateKeySigner = self
             .operator_key
             .trim()
@@ -198,11 +219,15 @@ impl ServeArgs {
             .wrap_err("invalid operator key")?;
         let mut cfg = NodeConfig::new(
             self.rpc_url.clone(),
-            self.auction,
+            self.auction(record.as_ref())?,
             operator,
             self.store.clone(),
         );
-        cfg.markets = self.markets.clone();
+        cfg.markets = match (&record, self.markets.is_empty()) {
+            (Some(r), true) => vec![r.market],
+            _ => self.markets.clone(),
+        };
+        cfg.deployment = record;
         cfg.listen = self.listen;
         cfg.start_block = self.start_block;
         cfg.confirmations = self.confirmations;
@@ -252,9 +277,14 @@ impl ServeArgs {
     }
 
     pub(crate) async fn serve(self) -> Result<()> {
+        let record = self
+            .deployment
+            .as_deref()
+            .map(crate::cmd::read_record)
+            .transpose()?;
         if let Some(path) = &self.config {
             let deploy = DeployConfig::load(path)?;
-            let chain_id = AuctionReader::connect(&self.rpc_url, self.auction)
+            let chain_id = AuctionReader::connect(&self.rpc_url, self.auction(record.as_ref())?)
                 .await
                 .wrap_err("connecting to the chain")?
                 .chain_id();
@@ -266,7 +296,17 @@ impl ServeArgs {
                 );
             }
         }
-        let mut node = launch(self.node_config()?).await?;
+        let what = self.deployment.clone();
+        let mut node = launch(self.node_config(record)?).await.map_err(|e| {
+            let e = eyre::Report::new(e);
+            match &what {
+                Some(p) => e.wrap_err(format!(
+                    "starting the node (deployment record {})",
+                    p.display()
+                )),
+                None => e,
+            }
+        })?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
             _ = node.stopped() => tracing::warn!("a node task stopped; shutting down"),

@@ -19,3 +19,12 @@ pub(crate) fn checkout(root: Option<std::path::PathBuf>) -> eyre::Result<std::pa
         None => Ok(sealgrid_deploy::devnet::project_root()?),
     }
 }
+
+/// Reads a deployment record (written by `sealgrid deploy`, `sealgrid devnet` and the demo).
+pub(crate) fn read_record(path: &std::path::Path) -> eyre::Result<sealgrid_deploy::DeployRecord> {
+    use eyre::WrapErr;
+    let text =
+        std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .wrap_err_with(|| format!("{} is not a deployment record", path.display()))
+}

@@ -25,7 +25,8 @@ pub(crate) struct ReportArgs {
     #[arg(long, env = "SEALGRID_RPC_URL")]
     rpc: String,
     /// A deployment record (written by `sealgrid deploy` and `sealgrid demo`): the settlement
-    /// contract and the market come from it.
+    /// contract and the market come from it, once the chain is checked to match it (every
+    /// verifier stage's code hash, the adapter's registered verifiers).
     #[arg(long, required_unless_present = "settlement")]
     deployment: Option<PathBuf>,
     /// The delivery settlement contract (instead of --deployment).
@@ -65,16 +66,11 @@ fn parse_market(s: &str) -> Result<B256> {
 
 impl ReportArgs {
     fn run(self) -> Result<()> {
-        let record: Option<DeployRecord> = match &self.deployment {
-            Some(p) => Some(
-                serde_json::from_str(
-                    &std::fs::read_to_string(p)
-                        .wrap_err_with(|| format!("reading {}", p.display()))?,
-                )
-                .wrap_err_with(|| format!("{} is not a deployment record", p.display()))?,
-            ),
-            None => None,
-        };
+        let record: Option<DeployRecord> = self
+            .deployment
+            .as_deref()
+            .map(crate::cmd::read_record)
+            .transpose()?;
         let settlement = match (&record, self.settlement) {
             (_, Some(a)) => a,
             (Some(r), None) => r.delivery.settlement,
@@ -86,6 +82,11 @@ impl ReportArgs {
             (None, None) => bail!("--market is required with --settlement"),
         };
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+        if let (Some(r), Some(p)) = (&record, &self.deployment) {
+            // The record must describe this chain's contracts before anything is read through it.
+            rt.block_on(sealgrid_deploy::verify_record_at(&self.rpc, r))
+                .wrap_err_with(|| format!("{} does not match the chain", p.display()))?;
+        }
         let report = rt.block_on(async {
             let d = Delivery::reader(&self.rpc, settlement).await?;
             d.report(market, self.interval).await
