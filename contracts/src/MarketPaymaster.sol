@@ -273,8 +273,12 @@ contract MarketPaymaster is IMarketPaymaster, BasePaymaster {
         uint256 pmGas = uint256(bytes32(pmd[PAYMASTER_VALIDATION_GAS_OFFSET:PAYMASTER_DATA_OFFSET]));
         uint48 validUntil = uint48(bytes6(data[:6]));
         uint48 validAfter = uint48(bytes6(data[6:12]));
-        _spend(userOp, pmGas, validAfter);
+        // The policy (and the quota it spends) applies to every operation the service signed.
+        // An unsigned one, such as a bundler's gas estimate with the service's stub data, fails
+        // validation without it: the EntryPoint refuses it either way, and a bundler can then
+        // measure the operation at its own simulation limits, above the caps.
         bool failed = !_signedBySigner(_hash(userOp, pmGas, validUntil, validAfter), data[12:]);
+        if (!failed) _spend(userOp, pmGas, validAfter);
         return ("", _packValidationData(failed, validUntil, validAfter));
     }
 

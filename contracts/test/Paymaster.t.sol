@@ -357,7 +357,10 @@ contract PaymasterGas is PaymasterFixture {
         }
         uint256 overhead = (gas[1] - gas[0]) / n;
         vm.snapshotValue("sponsorship overhead per operation, bundle of 4", overhead);
-        vm.assertLe(overhead, 10_000, "sponsorship overhead per operation in a bundle");
+        // The caps on every gas field and fee (issue 17, hole 10) cost about 630 per operation
+        // over the 9,622 before them. (Compiling the paymaster at runs = 1,000,000 saved 740 but
+        // put the auction into two compiler profiles, which forge scripts cannot name.)
+        vm.assertLe(overhead, 10_500, "sponsorship overhead per operation in a bundle");
         (, uint32 count,,,,) = auction.getInterval(MARKET, i);
         vm.assertEq(uint256(count), 4 * n, "every commit landed");
     }
