@@ -69,6 +69,8 @@ pub async fn run_intake_bench(
     cfg.intake = IntakeLimits {
         burst: u64::MAX / 2000,
         per_second: u64::MAX / 2000,
+        client_chain_burst: u64::MAX / 2000,
+        client_chain_per_second: u64::MAX / 2000,
         ..IntakeLimits::default()
     };
     cfg.api = ApiLimits {

@@ -224,9 +224,13 @@ pub async fn run_demo(
         format!("sqlite:{}", tmp.path().join("matcher.db").display()),
     );
     cfg.markets = vec![market];
+    // Every site's wallet sends from the same loopback address: the per-client chain-work
+    // budget (issue 17, hole 9) is sized for one client per address, not a whole feeder.
     cfg.intake = IntakeLimits {
         burst: 1_000,
         per_second: 1_000,
+        client_chain_burst: 100_000,
+        client_chain_per_second: 100_000,
         ..IntakeLimits::default()
     };
     cfg.clock = Arc::new(clock.clone());
