@@ -36,16 +36,8 @@ contract ClearingVerifierTest is ProofVectorCommits {
         adapter = new ClearingVerifier(caps, vs, hs);
     }
 
-    function _statement() internal view returns (IClearingVerifier.Statement memory s) {
-        s.market = vm.parseJsonBytes32(vec, ".market");
-        s.interval = uint64(vm.parseJsonUint(vec, ".interval"));
-        s.accumulator = uint256(vm.parseJsonBytes32(vec, ".accumulator"));
-        s.count = uint32(vm.parseJsonUint(vec, ".count"));
-        s.priceFloor = int64(vm.parseJsonInt(vec, ".priceFloor"));
-        s.priceCap = int64(vm.parseJsonInt(vec, ".priceCap"));
-        s.clearingPrice = int64(vm.parseJsonInt(vec, ".clearingPrice"));
-        s.volume = uint64(vm.parseJsonUint(vec, ".volume"));
-        s.fills = vm.parseJsonBytes(vec, ".fills");
+    function _statement() internal view returns (IClearingVerifier.Statement memory) {
+        return vectorStatement(vec);
     }
 
     function _proof() internal view returns (bytes memory) {

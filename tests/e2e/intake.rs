@@ -2,6 +2,7 @@
 
 use alloy::primitives::{Address, B256, Bytes};
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
+use sealgrid_node::Pipeline;
 use sealgrid_types::{Receipt, Side, recover_struct_signer, sealgrid_domain};
 
 use sealgrid_devkit::harness::*;
@@ -41,13 +42,7 @@ fn signer_addr(k: usize) -> Address {
 async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::with_limits(
-        &net,
-        &sqlite_url(&dir),
-        ApiLimits::default(),
-        IntakeLimits::default(),
-    )
-    .await;
+    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
     let (i, _) = net.open_interval().await;
 
     // Three independent signers: alloy (ours), viem (npm), eth-account (PyPI).
@@ -377,13 +372,7 @@ async fn accounts_over_their_rate_are_refused() {
 async fn bad_batch_paths_are_json_client_errors() {
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::with_limits(
-        &net,
-        &sqlite_url(&dir),
-        ApiLimits::default(),
-        IntakeLimits::default(),
-    )
-    .await;
+    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
     let market = demo_market();
     for (path, code) in [
         (
@@ -418,13 +407,7 @@ async fn bad_batch_paths_are_json_client_errors() {
 async fn every_path_refusal_is_a_json_error() {
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::with_limits(
-        &net,
-        &sqlite_url(&dir),
-        ApiLimits::default(),
-        IntakeLimits::default(),
-    )
-    .await;
+    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
     let market = demo_market();
     for (method, path, status, code) in [
         ("GET", "/v1/orders/%FF".to_owned(), 400, "malformed_request"),
@@ -481,13 +464,7 @@ async fn every_path_refusal_is_a_json_error() {
 async fn an_unfilled_sell_is_reported_as_a_sell() {
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::with_limits(
-        &net,
-        &sqlite_url(&dir),
-        ApiLimits::default(),
-        IntakeLimits::default(),
-    )
-    .await;
+    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
     let (i, gate) = net.open_interval().await;
     let (cid, auction) = (net.chain_id, net.auction);
     // The buy crosses the cheap sell; the dear sell fills nothing.
@@ -640,13 +617,7 @@ async fn contract_accounts_open_orders_through_erc1271() {
     use alloy::sol_types::SolCall;
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::with_limits(
-        &net,
-        &sqlite_url(&dir),
-        ApiLimits::default(),
-        IntakeLimits::default(),
-    )
-    .await;
+    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
     let (i, _) = net.open_interval().await;
     let account = smart_account(&net, 1).await;
 

@@ -5,11 +5,29 @@ import {StagedVerifiers} from "./StagedVerifiers.sol";
 import {MockERC20} from "./Mocks.sol";
 import {SealgridAuction} from "../../src/SealgridAuction.sol";
 import {ISealgridAuction} from "../../src/interfaces/ISealgridAuction.sol";
+import {IClearingVerifier} from "../../src/interfaces/IClearingVerifier.sol";
 
 /// @notice Commits the sequence of a proof vector (contracts/test/vectors/clearing-proof-4.json,
 ///         written by the Rust prover) the way it was proven: each commitment from its committer
 ///         with its lock, which the accumulator binds.
 abstract contract ProofVectorCommits is StagedVerifiers {
+    /// @dev The statement the vector's proof was made for.
+    function vectorStatement(string memory json)
+        internal
+        view
+        returns (IClearingVerifier.Statement memory s)
+    {
+        s.market = vm.parseJsonBytes32(json, ".market");
+        s.interval = uint64(vm.parseJsonUint(json, ".interval"));
+        s.accumulator = uint256(vm.parseJsonBytes32(json, ".accumulator"));
+        s.count = uint32(vm.parseJsonUint(json, ".count"));
+        s.priceFloor = int64(vm.parseJsonInt(json, ".priceFloor"));
+        s.priceCap = int64(vm.parseJsonInt(json, ".priceCap"));
+        s.clearingPrice = int64(vm.parseJsonInt(json, ".clearingPrice"));
+        s.volume = uint64(vm.parseJsonUint(json, ".volume"));
+        s.fills = vm.parseJsonBytes(json, ".fills");
+    }
+
     /// @dev Commits the vector's sequence to `interval` of `market`; returns the records.
     function commitVector(
         SealgridAuction auction,
