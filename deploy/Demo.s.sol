@@ -106,7 +106,9 @@ contract Demo {
                 priceFloor: -500_000,
                 priceCap: 5_000_000,
                 minBond: 1000e6,
-                slashAmount: 100e6
+                slashAmount: 100e6,
+                maxPerAccount: 32,
+                unopenedFee: 0
             })
         );
         token.mint(deployer, 10_000e6);

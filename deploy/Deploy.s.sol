@@ -266,7 +266,9 @@ contract Deploy {
             priceFloor: int64(vm.envInt("SG_PRICE_FLOOR")),
             priceCap: int64(vm.envInt("SG_PRICE_CAP")),
             minBond: uint128(vm.envUint("SG_MIN_BOND")),
-            slashAmount: uint128(vm.envUint("SG_SLASH_AMOUNT"))
+            slashAmount: uint128(vm.envUint("SG_SLASH_AMOUNT")),
+            maxPerAccount: uint8(vm.envUint("SG_MAX_PER_ACCOUNT")),
+            unopenedFee: uint128(vm.envUint("SG_UNOPENED_FEE"))
         });
     }
 }

@@ -55,7 +55,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
 
     mapping(bytes32 market => MarketLib.Market) internal _markets;
     mapping(bytes32 market => mapping(uint64 interval => MarketLib.Interval)) internal _intervals;
-    /// @dev keccak256(market, interval, index) => keccak256(trader, lock, commitment); zero once consumed.
+    /// @dev keccak256(market, interval, trader, k) => keccak256(index, lock, commitment) ({RecordLib});
+    ///      {RecordLib.WITHDRAWN} once withdrawn, zero once claimed, refunded or disputed.
     mapping(bytes32 key => bytes32 recordHash) internal _records;
     mapping(bytes32 market => mapping(uint64 interval => mapping(uint256 word => uint256 bits))) internal
         _withdrawn;
@@ -228,40 +229,43 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (uint256(commitment) >= OrderLib.FIELD_MODULUS) revert AuctionFieldOverflow(uint256(commitment));
         if (lock > OrderLib.MAX_LOCK) revert AuctionLockTooLarge(lock, OrderLib.MAX_LOCK);
 
-        uint256 bal = _balances[token][msg.sender];
-        if (bal >= lock) {
-            unchecked {
-                _balances[token][msg.sender] = bal - lock; // bal >= lock
-            }
-        } else {
-            if (bal != 0) _balances[token][msg.sender] = 0;
-            unchecked {
-                _pull(token, lock - bal); // lock > bal
-            }
-        }
+        _takeLock(token, lock);
 
         MarketLib.Interval storage iv = _intervals[market][interval];
         index = iv.count;
         if (index >= m.maxCommitments) revert AuctionIntervalFull(interval, m.maxCommitments);
+        // The interval keeps the market's unopened fee from its first commitment on.
+        uint16 feeCode = index == 0 ? m.unopenedFee : iv.unopenedFee;
+        {
+            uint256 fee = MarketLib.decodeFee(feeCode);
+            if (lock < fee) revert AuctionLockBelowFee(lock, fee);
+        }
+        _takeSlot(market, interval, m.maxPerAccount, RecordLib.hash(index, lock, commitment));
         uint224 acc = OrderLib.accumulate(iv.accumulator, commitment, msg.sender, lock, poseidonT4);
         unchecked {
-            (iv.accumulator, iv.count) = (acc, index + 1); // one slot; index < maxCommitments < 2^24
+            // One slot; index < maxCommitments < 2^16.
+            (iv.accumulator, iv.count, iv.unopenedFee) = (acc, uint16(index + 1), feeCode);
         }
-        _records[RecordLib.key(market, interval, index)] = RecordLib.hash(msg.sender, lock, commitment);
         emit Committed(market, interval, index, msg.sender, commitment, lock, acc);
     }
 
     /// @inheritdoc ISealgridAuction
-    /// @dev Requirements: caller is the record's trader; `now < gate(interval)`; the record matches.
-    ///      Emits {CommitmentWithdrawn}.
+    /// @dev The record's slot becomes {RecordLib.WITHDRAWN}: it still counts towards the cap, so
+    ///      committing and withdrawing cannot fill an interval for free. Requirements: caller is the
+    ///      record's trader; `now < gate(interval)`; the record matches. Emits
+    ///      {CommitmentWithdrawn}, and {UnopenedFeePaid} and {InsuranceChanged} if the interval
+    ///      has a fee.
     function withdrawCommitment(bytes32 market, uint64 interval, CommitmentRecord calldata r) external {
         MarketLib.Market storage m = _market(market);
         if (msg.sender != r.trader) revert AuctionNotTrader(msg.sender, r.trader);
         uint256 gate = m.gate(interval);
         if (block.timestamp >= gate) revert AuctionGateClosed(interval, gate);
-        _consume(market, interval, r);
+        bytes32 k = RecordLib.find(_records, market, interval, r, m.maxPerAccount);
+        if (k == bytes32(0)) revert AuctionRecordMismatch(r.index);
+        _records[k] = RecordLib.WITHDRAWN;
         _withdrawn[market][interval][r.index >> 8] |= uint256(1) << (r.index & 0xff);
-        _balances[m.token][r.trader] += r.lock;
+        uint256 returned = _chargeUnopened(m, _intervals[market][interval], market, interval, r);
+        _balances[m.token][r.trader] += returned;
         emit CommitmentWithdrawn(market, interval, r.index, r.trader);
     }
 
@@ -456,6 +460,18 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
     }
 
     /// @inheritdoc ISealgridAuction
+    function commitLimits(bytes32 market, uint64 interval)
+        external
+        view
+        returns (uint256 maxPerAccount, uint256 unopenedFee)
+    {
+        MarketLib.Market storage m = _market(market);
+        MarketLib.Interval storage iv = _intervals[market][interval];
+        uint16 code = iv.count == 0 ? m.unopenedFee : iv.unopenedFee;
+        return (m.maxPerAccount, MarketLib.decodeFee(code));
+    }
+
+    /// @inheritdoc ISealgridAuction
     function insurance(bytes32 market) external view returns (uint128) {
         return _market(market).insurance;
     }
@@ -494,8 +510,8 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         view
         returns (bool)
     {
-        return _records[RecordLib.key(market, interval, r.index)]
-            == RecordLib.hash(r.trader, r.lock, r.commitment);
+        MarketLib.Market storage m = _markets[market];
+        return RecordLib.find(_records, market, interval, r, m.maxPerAccount) != bytes32(0);
     }
 
     /// @inheritdoc ISealgridAuction
@@ -600,13 +616,22 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         if (!FillsLib.verify(iv.fillsRoot, iv.count, r.index, c.word, c.proof)) {
             return SkipReason.InvalidFillProof;
         }
-        if (!_take(market, interval, r)) return SkipReason.RecordMismatch;
+        if (!RecordLib.take(_records, market, interval, r, m.maxPerAccount)) {
+            return SkipReason.RecordMismatch;
+        }
 
         IERC20 token = m.token;
+        if (c.word & FillsLib.EXCLUDED_FLAG != 0) {
+            // Never opened to the operator (a censored order was disputed before the start).
+            uint256 back = _chargeUnopened(m, iv, market, interval, r);
+            _balances[token][r.trader] += back;
+            emit Claimed(market, interval, r.index, r.trader, 0, 0, back);
+            return SkipReason.None;
+        }
         uint64 q = c.word & FillsLib.QUANTITY_MASK;
         int64 price = iv.price;
         if (q == 0 || price == 0) {
-            // Excluded, unfilled, or traded at a zero price: the whole lock returns.
+            // Unfilled, or traded at a zero price: the whole lock returns.
             _balances[token][r.trader] += r.lock;
             if (q != 0) _mintIntent(m, interval, r.trader, c.word, q);
             emit Claimed(market, interval, r.index, r.trader, q, 0, r.lock);
@@ -683,25 +708,52 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         revert AuctionTransferMismatch(expected, received);
     }
 
-    /// @dev Checks and deletes a record given back in full, reverting if it does not match.
-    function _consume(bytes32 market, uint64 interval, CommitmentRecord memory r) internal {
-        if (!_take(market, interval, r)) revert AuctionRecordMismatch(r.index);
+    /// @dev Takes `lock` from the caller's free balance first and pulls the rest with transferFrom.
+    function _takeLock(IERC20 token, uint128 lock) internal {
+        uint256 bal = _balances[token][msg.sender];
+        if (bal >= lock) {
+            unchecked {
+                _balances[token][msg.sender] = bal - lock; // bal >= lock
+            }
+        } else {
+            if (bal != 0) _balances[token][msg.sender] = 0;
+            unchecked {
+                _pull(token, lock - bal); // lock > bal
+            }
+        }
     }
 
-    /// @dev Deletes a record given back in full and returns true, or returns false (and changes
-    ///      nothing) if it was consumed, never existed or differs in a field: the rule of
-    ///      {RecordLib.consume} (which the dispute in {AuctionColdLib} uses), written here against
-    ///      `_records` itself because through a storage-pointer parameter the optimizer keeps the
-    ///      mapping's slot as a runtime value, which costs claim and refund 20 to 60 gas more
-    ///      (measured with the gas snapshots).
-    function _take(bytes32 market, uint64 interval, CommitmentRecord memory r) internal returns (bool) {
-        bytes32 key = RecordLib.key(market, interval, r.index);
-        bytes32 stored = _records[key];
-        if (stored == bytes32(0) || stored != RecordLib.hash(r.trader, r.lock, r.commitment)) {
-            return false;
+    /// @dev Writes `value` to the caller's first empty record slot in the interval, or reverts
+    ///      with {AuctionAccountCapReached} if its `cap` slots are taken. Before the gate no slot
+    ///      is ever emptied ({RecordLib}), so the first empty one follows the last commitment.
+    function _takeSlot(bytes32 market, uint64 interval, uint256 cap, bytes32 value) internal {
+        for (uint256 j; j < cap; ++j) {
+            bytes32 k = RecordLib.key(market, interval, msg.sender, j);
+            if (_records[k] == bytes32(0)) {
+                _records[k] = value;
+                return;
+            }
         }
-        delete _records[key];
-        return true;
+        revert AuctionAccountCapReached(msg.sender, interval, cap);
+    }
+
+    /// @dev Moves the interval's unopened fee from `r`'s lock to the market's insurance account
+    ///      and returns the rest of the lock (commit made every lock cover the fee).
+    function _chargeUnopened(
+        MarketLib.Market storage m,
+        MarketLib.Interval storage iv,
+        bytes32 market,
+        uint64 interval,
+        CommitmentRecord calldata r
+    ) internal returns (uint256 returned) {
+        uint256 fee = MarketLib.decodeFee(iv.unopenedFee);
+        if (fee == 0) return r.lock;
+        // fee <= lock < 2^93 (checked at commit), and insurance stays below the token's supply.
+        uint128 insured = m.insurance + uint128(fee);
+        m.insurance = insured;
+        emit UnopenedFeePaid(market, interval, r.index, r.trader, fee);
+        emit InsuranceChanged(market, insured);
+        return r.lock - fee;
     }
 
     function _mintIntent(MarketLib.Market storage m, uint64 interval, address trader, uint64 word, uint64 q)
@@ -717,7 +769,7 @@ contract SealgridAuction is ISealgridAuction, CollateralVault, AccessControl, EI
         internal
         returns (bool)
     {
-        if (!_take(market, interval, r)) return false;
+        if (!RecordLib.take(_records, market, interval, r, m.maxPerAccount)) return false;
         _balances[m.token][r.trader] += r.lock;
         emit Refunded(market, interval, r.index, r.trader, r.lock);
         return true;

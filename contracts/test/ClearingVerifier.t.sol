@@ -147,7 +147,9 @@ contract ClearingVerifierTest is ProofVectorCommits {
                 priceFloor: s.priceFloor,
                 priceCap: s.priceCap,
                 minBond: 1e6,
-                slashAmount: 1e5
+                slashAmount: 1e5,
+                maxPerAccount: 32,
+                unopenedFee: 0
             })
         );
         token.mint(address(this), 1e12);

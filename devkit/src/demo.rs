@@ -31,8 +31,8 @@ use sealgrid_node::{NodeConfig, Pipeline, SettlementConfig, launch};
 use sealgrid_settlement::Settled;
 use sealgrid_types::{
     BatchStatus, ClearedBatch, ClearingProver, Fill, Order, Receipt, Side, fills_proof,
-    order_commitment, pack_fill_words, recover_struct_signer, required_lock, sealgrid_domain,
-    sign_order,
+    lock_with_fee, order_commitment, pack_fill_words, recover_struct_signer, required_lock,
+    sealgrid_domain, sign_order,
 };
 
 use crate::{
@@ -294,6 +294,8 @@ pub async fn run_demo(
             intents.len()
         ));
 
+        // Every lock covers the interval's fee for unopened commitments (zero on the devnet).
+        let fee = chain.commit_limits(market, interval).await?.unopened_fee;
         // Commit: one task per participant (its orders in sequence, for its nonces).
         let mut by_who: HashMap<usize, Vec<(usize, Order, u128)>> = HashMap::new();
         for (n, i) in intents.iter().enumerate() {
@@ -307,7 +309,7 @@ pub async fn run_demo(
                 nonce: interval * 1_000 + n as u64,
                 salt: Pilot::salt(opts.seed, interval, n),
             };
-            let lock = required_lock(i.side, i.quantity_wh, i.limit);
+            let lock = lock_with_fee(required_lock(i.side, i.quantity_wh, i.limit), fee);
             by_who.entry(i.who).or_default().push((n, order, lock));
         }
         // The first interval also gets a commitment that is never opened.
@@ -326,7 +328,7 @@ pub async fn run_demo(
             by_who.entry(who).or_default().push((
                 usize::MAX,
                 order,
-                required_lock(Side::Buy, 9_000, 150_000),
+                lock_with_fee(required_lock(Side::Buy, 9_000, 150_000), fee),
             ));
             true
         } else {

@@ -56,6 +56,11 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @param priceCap Highest limit price.
     /// @param minBond Operator bond required to settle.
     /// @param slashAmount Bond moved to the market's insurance account by each proven exclusion.
+    /// @param maxPerAccount Commitments one account may make per interval (1 to 32; never lowered).
+    /// @param unopenedFee Taken from the lock of a commitment that is withdrawn or settled as
+    ///        excluded (never opened to the operator) into the insurance account; every lock must
+    ///        cover it. Of the form m * 10^e with m < 2048; an interval keeps the fee in force at
+    ///        its first commitment.
     /// @dev operator, verifier, verifierGasLimit, priceFloor, priceCap and slashAmount are the
     ///      market's {Terms}: a change applies only to intervals no commitment can have reached yet
     ///      (see {updateMarket}).
@@ -73,6 +78,8 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
         int64 priceCap;
         uint128 minBond;
         uint128 slashAmount;
+        uint8 maxPerAccount;
+        uint128 unopenedFee;
     }
 
     /// @notice What an interval's batch is cleared and disputed under, fixed for the interval before
@@ -155,6 +162,11 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     event CommitmentWithdrawn(
         bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader
     );
+    /// @notice Emitted when the unopened fee is taken from the lock of a commitment that was
+    ///         withdrawn or settled as excluded.
+    event UnopenedFeePaid(
+        bytes32 indexed market, uint64 indexed interval, uint32 index, address indexed trader, uint256 fee
+    );
     /// @notice Emitted when a proven clearing is accepted.
     event Settled(
         bytes32 indexed market,
@@ -230,6 +242,10 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     error AuctionBeyondHorizon(uint64 interval, uint256 gate);
     /// @notice The interval holds the market's maximum number of commitments.
     error AuctionIntervalFull(uint64 interval, uint256 maxCommitments);
+    /// @notice The caller already has the market's `maxPerAccount` commitments in the interval.
+    error AuctionAccountCapReached(address trader, uint64 interval, uint256 maxPerAccount);
+    /// @notice The lock does not cover the interval's unopened fee.
+    error AuctionLockBelowFee(uint256 lock, uint256 fee);
     /// @notice The token moved a different amount than requested (fee-on-transfer tokens are unsupported).
     error AuctionTransferMismatch(uint256 expected, uint256 received);
     /// @notice The free balance is smaller than the amount.
@@ -391,8 +407,10 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
         external
         returns (uint32 index);
 
-    /// @notice Withdraws the caller's commitment before the gate: its lock returns to the free
-    ///         balance at once; the commitment stays in the sequence and must be settled as excluded.
+    /// @notice Withdraws the caller's commitment before the gate: its lock, less the interval's
+    ///         unopened fee (to the insurance account), returns to the free balance at once; the
+    ///         commitment stays in the sequence, still counts towards the per-account cap, and must
+    ///         be settled as excluded.
     /// @param market The market id.
     /// @param interval The delivery interval index.
     /// @param r The commitment record.
@@ -518,7 +536,20 @@ interface ISealgridAuction is ICollateralVault, IAccessControl, IERC5267 {
     /// @return The interval's terms.
     function termsOf(bytes32 market, uint64 interval) external view returns (Terms memory);
 
-    /// @notice A market's insurance account: slashed bond, paid out only by governance.
+    /// @notice The spam limits commit applies to an interval: the per-account cap and the
+    ///         unopened fee every lock must cover (the interval's own once it has a commitment, the
+    ///         market's before).
+    /// @param market The market id.
+    /// @param interval The interval index.
+    /// @return maxPerAccount Commitments one account may make in the interval.
+    /// @return unopenedFee The fee in token base units.
+    function commitLimits(bytes32 market, uint64 interval)
+        external
+        view
+        returns (uint256 maxPerAccount, uint256 unopenedFee);
+
+    /// @notice A market's insurance account: slashed bond and unopened fees, paid out only by
+    ///         governance.
     /// @param market The market id.
     /// @return The amount in base units.
     function insurance(bytes32 market) external view returns (uint128);

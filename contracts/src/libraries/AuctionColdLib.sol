@@ -63,7 +63,8 @@ library AuctionColdLib {
 
     /// @notice Changes the mutable parameters of an existing market (see
     ///         {ISealgridAuction.updateMarket}).
-    /// @dev Horizon, capacity and minimum bond apply at once. A change of the terms saves the
+    /// @dev Horizon, capacity, per-account cap (which may only grow) and minimum bond apply at
+    ///      once; the unopened fee applies to intervals that have no commitment yet. A change of the terms saves the
     ///      current ones to `prev` (they keep governing every gate up to {MarketLib.reachNow}, the
     ///      latest gate a commitment can have been accepted for so far) and lets the new ones
     ///      govern from the next second's gate on. Requirements: the market is not closed; token and
@@ -88,6 +89,10 @@ library AuctionColdLib {
             revert ISealgridAuction.AuctionInvalidParams("token and timing are immutable");
         }
         MarketLib.checkParams(p);
+        // Records are found by probing up to the cap: a lower one would hide records above it.
+        if (p.maxPerAccount < m.maxPerAccount) {
+            revert ISealgridAuction.AuctionInvalidParams("max per account cannot decrease");
+        }
         uint256 reach = m.reachNow();
         bool newTerms = m.changesTerms(p);
         if (newTerms) {
@@ -216,21 +221,15 @@ library AuctionColdLib {
             revert ISealgridAuction.AuctionNotExcluded(d.index);
         }
         _checkReceipt(t.operator, keys.domainSeparator, market, interval, d.index, c, d.receipt);
-        address trader = d.order.trader;
-        RecordLib.consume(
-            records,
-            market,
-            interval,
-            ISealgridAuction.CommitmentRecord({index: d.index, trader: trader, lock: d.lock, commitment: c})
-        );
+        _takeRecord(m, records, market, interval, d, c);
 
         if (iv.status == ISealgridAuction.Status.Settled) {
             iv.status = ISealgridAuction.Status.Voided;
             emit ISealgridAuction.IntervalVoided(market, interval, ISealgridAuction.VoidReason.Censorship);
         }
         uint128 slashed = _slash(m, t.slashAmount, market);
-        balances[m.token][trader] += d.lock;
-        emit ISealgridAuction.Disputed(market, interval, d.index, trader, slashed);
+        balances[m.token][d.order.trader] += d.lock;
+        emit ISealgridAuction.Disputed(market, interval, d.index, d.order.trader, slashed);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -261,7 +260,9 @@ library AuctionColdLib {
             priceFloor: m.priceFloor,
             priceCap: m.priceCap,
             minBond: m.minBond,
-            slashAmount: m.slashAmount
+            slashAmount: m.slashAmount,
+            maxPerAccount: m.maxPerAccount,
+            unopenedFee: uint128(MarketLib.decodeFee(m.unopenedFee))
         });
         return (p, m.seq, uint64(m.lastGate), m.bond);
     }
@@ -269,6 +270,25 @@ library AuctionColdLib {
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
+
+    /// @dev Deletes the disputed commitment's record or reverts with
+    ///      {ISealgridAuction.AuctionRecordMismatch}.
+    function _takeRecord(
+        MarketLib.Market storage m,
+        mapping(bytes32 key => bytes32 recordHash) storage records,
+        bytes32 market,
+        uint64 interval,
+        ISealgridAuction.Dispute calldata d,
+        bytes32 c
+    ) private {
+        uint256 slots = m.maxPerAccount;
+        ISealgridAuction.CommitmentRecord memory r = ISealgridAuction.CommitmentRecord({
+            index: d.index, trader: d.order.trader, lock: d.lock, commitment: c
+        });
+        if (!RecordLib.take(records, market, interval, r, slots)) {
+            revert ISealgridAuction.AuctionRecordMismatch(d.index);
+        }
+    }
 
     /// @dev Reverts with {ISealgridAuction.AuctionInvalidReceipt} unless `receipt` is a 65-byte,
     ///      low-s ECDSA signature by `operator` of the EIP-712 receipt (no ERC-1271: the operator's

@@ -286,7 +286,8 @@ contract SettleTest is AuctionFixture {
         uint64[] memory w = new uint64[](count);
         uint64 buys;
         for (uint256 k; k < count; ++k) {
-            commitRaw(alice, j, bytes32(uint256(k + 1)), 0);
+            // Two accounts: 40 commitments from one would pass the per-account cap.
+            commitRaw(k % 2 == 0 ? alice : bob, j, bytes32(uint256(k + 1)), 0);
             uint64 q = uint64(uint256(keccak256(abi.encode(seed, k))) % 1000);
             if (k % 2 == 0 && k + 1 < count) {
                 w[k] = buyWord(q);

@@ -14,7 +14,8 @@ import {FillsLib} from "../../src/libraries/FillsLib.sol";
 /// @notice TEST ONLY: a contract trader with no ERC-1155 receiver hook.
 contract NoReceiverActor {}
 
-/// @notice Drives the auction through random sequences of commits, withdrawals, settles, claims
+/// @notice Drives the auction through random sequences of commits (with spam above the
+///         per-account cap and below the unopened fee), withdrawals, settles, claims
 ///         (single, late, and batched in any order with duplicates and consumed items), refunds,
 ///         disputes by anyone, attempted intent transfers, burns, deposits and time, with a
 ///         contract trader without a receiver among the actors, and keeps ghost sums to check against.
@@ -30,6 +31,9 @@ contract AuctionHandler {
     uint24 internal constant L = 300;
     uint24 internal constant LEAD = 300;
     uint24 internal constant WINDOW = 240;
+    /// @dev The market's spam limits (AuctionInvariants creates it with these).
+    uint128 public constant FEE = 1000;
+    uint256 public constant PER_ACCOUNT = 4;
 
     /// @dev Three EOAs and a contract without an ERC-1155 receiver (set in the constructor).
     address[4] public actors = [address(0x1001), address(0x1002), address(0x1003), address(0)];
@@ -62,6 +66,13 @@ contract AuctionHandler {
     bool public ghostBatchReverted;
     bool public ghostClaimMismatch;
     bool public ghostDisputeMisdirected;
+    /// @dev A commitment above the per-account cap or with a lock below the fee was accepted, or a
+    ///      withdrawal moved other than lock - fee to the trader and the fee to insurance.
+    bool public ghostSpamAccepted;
+    bool public ghostWithdrawMismatch;
+    /// @dev Unopened fees taken (withdrawals and excluded claims).
+    uint256 public ghostFees;
+    mapping(uint64 interval => mapping(address account => uint256)) internal _perAccount;
     /// @dev Per interval: collected from payers (their locks and the bond's cover), paid to
     ///      payees, and still due from payers whose fills are not claimed yet.
     mapping(uint64 interval => uint256) public ghostIn;
@@ -114,8 +125,26 @@ contract AuctionHandler {
             salt: bytes32(uint256(keccak256(abi.encode(seed))) >> 8)
         });
         bytes32 c = auction.orderCommitment(o);
+        if (_perAccount[i][a] >= PER_ACCOUNT) {
+            // Spam: above the cap the commit must be refused, whatever the lock.
+            vm.prank(a);
+            try auction.commit(market, i, c, lock + FEE) {
+                ghostSpamAccepted = true;
+            } catch {}
+            return;
+        }
+        if (seed % 7 == 0) {
+            // Spam: a lock below the fee must be refused.
+            vm.prank(a);
+            try auction.commit(market, i, c, lock % FEE) {
+                ghostSpamAccepted = true;
+            } catch {}
+            return;
+        }
+        lock += FEE;
         vm.prank(a);
         uint32 index = auction.commit(market, i, c, lock);
+        _perAccount[i][a]++;
         if (_recs[i].length == 0) intervals.push(i);
         _recs[i].push(
             Rec({
@@ -135,10 +164,19 @@ contract AuctionHandler {
         (bool found, uint64 i, uint256 k) = _pickOutstanding(seed);
         if (!found) return;
         Rec storage r = _recs[i][k];
+        IERC20 t = IERC20(address(token));
+        uint256 freeBefore = auction.balanceOf(t, r.record.trader);
+        uint256 insuredBefore = auction.insurance(market);
+        (, uint256 fee) = auction.commitLimits(market, i);
         vm.prank(r.record.trader);
         auction.withdrawCommitment(market, i, r.record);
+        if (
+            auction.balanceOf(t, r.record.trader) != freeBefore + r.record.lock - fee
+                || auction.insurance(market) != insuredBefore + fee
+        ) ghostWithdrawMismatch = true;
         r.outstanding = false;
         ghostLocks -= r.record.lock;
+        ghostFees += fee;
         calls["withdraw"]++;
     }
 
@@ -435,6 +473,8 @@ contract AuctionHandler {
         uint256 collected;
         uint256 paid;
         uint256 due;
+        uint256 insurance;
+        uint256 fees;
     }
 
     /// @dev True if interval `i` has an outstanding buy and an outstanding sell (mostly only such
@@ -476,6 +516,8 @@ contract AuctionHandler {
         }
         (,,, pr.bond) = auction.getMarket(market);
         (,,, int64 price,,) = auction.getInterval(market, i);
+        pr.insurance = auction.insurance(market);
+        (, uint256 fee) = auction.commitLimits(market, i);
         bool[] memory seen = new bool[](_recs[i].length);
         for (uint256 j; j < ks.length; ++j) {
             Rec storage r = _recs[i][ks[j]];
@@ -486,7 +528,12 @@ contract AuctionHandler {
             uint64 word = _words[i][ks[j]];
             uint64 q = word & FillsLib.QUANTITY_MASK;
             uint256 lock = r.record.lock;
-            if (q == 0 || price == 0) {
+            if (word & FillsLib.EXCLUDED_FLAG != 0) {
+                // Never opened: the fee goes to insurance, the rest of the lock back.
+                pr.free[a] += lock - fee;
+                pr.insurance += fee;
+                pr.fees += fee;
+            } else if (q == 0 || price == 0) {
                 pr.free[a] += lock;
             } else if ((word & FillsLib.SELL_FLAG != 0) == (price < 0)) {
                 uint256 pay = _pay(q, price);
@@ -515,6 +562,8 @@ contract AuctionHandler {
         }
         (,,, uint128 bond) = auction.getMarket(market);
         if (bond != pr.bond) ghostClaimMismatch = true;
+        if (auction.insurance(market) != pr.insurance) ghostClaimMismatch = true;
+        ghostFees += pr.fees;
         ghostIn[i] += pr.collected;
         ghostOut[i] += pr.paid;
         ghostDue[i] -= pr.due;

@@ -26,13 +26,19 @@ import {AuctionHandler} from "./AuctionHandler.sol";
 ///         (h) no interval pays out more than it collected (plus what its unclaimed payers still
 ///             owe, so: once every payer has claimed, paid <= collected);
 ///         (i) a dispute, by anyone, returns the lock to the trader and moves the slash from the
-///             bond to insurance, and pays the caller nothing.
+///             bond to insurance, and pays the caller nothing;
+///         (j) no account gets more than `maxPerAccount` commitments into an interval, no lock
+///             below the unopened fee is accepted, and a withdrawn or excluded commitment pays
+///             exactly the fee into insurance (checked with every claim and withdrawal).
 contract AuctionInvariants is TestBase {
     AuctionHandler internal handler;
     SealgridAuction internal auction;
     MockERC20 internal token;
     EnergyIntentToken internal intents;
     bytes32 internal constant MARKET = bytes32(uint256(0x5ea19d));
+    /// @dev The handler's FEE and PER_ACCOUNT (checked equal in setUp).
+    uint128 internal constant SPAM_FEE = 1000;
+    uint256 internal constant SPAM_PER_ACCOUNT = 4;
 
     function setUp() public {
         vm.warp(1_800_000_000);
@@ -65,7 +71,9 @@ contract AuctionInvariants is TestBase {
                 priceFloor: -100_000,
                 priceCap: 300_000,
                 minBond: 1e6,
-                slashAmount: 1e5
+                slashAmount: 1e5,
+                maxPerAccount: uint8(SPAM_PER_ACCOUNT),
+                unopenedFee: SPAM_FEE
             })
         );
         vm.stopPrank();
@@ -76,6 +84,8 @@ contract AuctionInvariants is TestBase {
         vm.stopPrank();
 
         handler = new AuctionHandler(auction, token, intents, MARKET, operatorPk);
+        vm.assertEq(uint256(handler.FEE()), SPAM_FEE, "fee");
+        vm.assertEq(handler.PER_ACCOUNT(), SPAM_PER_ACCOUNT, "cap");
         targetContract(address(handler));
         bytes4[] memory sel = new bytes4[](16);
         sel[0] = AuctionHandler.commit.selector;
@@ -162,6 +172,16 @@ contract AuctionInvariants is TestBase {
 
     function invariant_i_disputesPayOnlyTheTraderAndInsurance() public view {
         vm.assertFalse(handler.ghostDisputeMisdirected(), "a dispute moved money elsewhere");
+    }
+
+    function invariant_j_spamIsCappedAndPaysTheFee() public view {
+        vm.assertFalse(
+            handler.ghostSpamAccepted(), "a commitment above the cap or below the fee was accepted"
+        );
+        vm.assertFalse(
+            handler.ghostWithdrawMismatch(), "a withdrawal moved other than lock - fee and the fee"
+        );
+        vm.assertGe(auction.insurance(MARKET), handler.ghostFees(), "every unopened fee is in insurance");
     }
 
     /// Shows the run exercised every path (read in -vv output); fails if nothing settled or claimed.

@@ -152,6 +152,8 @@ contract GovernanceTest is AuctionFixture, StagedVerifiers {
         vmx.setEnv("SG_PRICE_CAP", "5000000");
         vmx.setEnv("SG_MIN_BOND", "1000000000");
         vmx.setEnv("SG_SLASH_AMOUNT", "100000000");
+        vmx.setEnv("SG_MAX_PER_ACCOUNT", "8");
+        vmx.setEnv("SG_UNOPENED_FEE", "100000");
         vmx.setEnv("SG_CAPACITIES", "4");
         vmx.setEnv("SG_VERIFIERS", vmx.toString(verifier4));
         vmx.setEnv("SG_VERIFIER_CODEHASHES", vmx.toString(hash4));

@@ -60,7 +60,9 @@ contract ProofBindingAttackTest is ProofVectorCommits {
                 priceFloor: int64(vm.parseJsonInt(vec, ".priceFloor")),
                 priceCap: int64(vm.parseJsonInt(vec, ".priceCap")),
                 minBond: 1e6,
-                slashAmount: 1e5
+                slashAmount: 1e5,
+                maxPerAccount: 32,
+                unopenedFee: 0
             })
         );
         token.mint(address(this), 1e6);

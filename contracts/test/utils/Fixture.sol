@@ -35,6 +35,7 @@ abstract contract AuctionFixture is TestBase {
     uint24 internal constant WINDOW = 240;
     uint24 internal constant HORIZON = 1 days;
     uint24 internal constant MAX_COMMITMENTS = 4096;
+    uint8 internal constant MAX_PER_ACCOUNT = 32;
     int64 internal constant FLOOR = -500_000;
     int64 internal constant CAP = 5_000_000;
     uint128 internal constant MIN_BOND = 1000e6;
@@ -77,7 +78,7 @@ abstract contract AuctionFixture is TestBase {
         fund(carol, 1e15);
     }
 
-    function params() internal view returns (ISealgridAuction.MarketParams memory) {
+    function params() internal view virtual returns (ISealgridAuction.MarketParams memory) {
         return ISealgridAuction.MarketParams({
             token: IERC20(address(token)),
             verifier: verifier,
@@ -91,7 +92,9 @@ abstract contract AuctionFixture is TestBase {
             priceFloor: FLOOR,
             priceCap: CAP,
             minBond: MIN_BOND,
-            slashAmount: SLASH
+            slashAmount: SLASH,
+            maxPerAccount: MAX_PER_ACCOUNT,
+            unopenedFee: 0
         });
     }
 

@@ -8,7 +8,7 @@ pub mod sender;
 pub mod submitter;
 
 pub use error::{ChainError, ChainResult, CodeHashMismatch, NotSettleable};
-pub use reader::{AuctionReader, ChainEvent, Head, IntervalInfo, MarketInfo};
+pub use reader::{AuctionReader, ChainEvent, CommitLimits, Head, IntervalInfo, MarketInfo};
 pub use sender::{
     AlertHook, Confirmed, GasAlert, Landed, RevertDecoder, Sender, SenderConfig, decode_revert,
 };

@@ -41,6 +41,11 @@ pub struct MarketInfo {
     pub commit_horizon: u64,
     /// Maximum commitments per interval.
     pub max_commitments: u32,
+    /// Commitments one account may make per interval.
+    pub max_per_account: u8,
+    /// The market's fee for commitments never opened (an interval keeps the one in force at its
+    /// first commitment: [`AuctionReader::commit_limits`]).
+    pub unopened_fee: u128,
     /// Price floor and cap per kWh.
     pub bounds: MarketBounds,
     /// 0 while open; after close, the latest gate any commitment can have.
@@ -49,6 +54,15 @@ pub struct MarketInfo {
     pub seq: u32,
     /// The operator bond.
     pub bond: u128,
+}
+
+/// What commit requires of an interval's commitments ([`AuctionReader::commit_limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitLimits {
+    /// Commitments one account may make in the interval.
+    pub max_per_account: u32,
+    /// The fee every lock must cover, taken if the commitment is withdrawn or never opened.
+    pub unopened_fee: u128,
 }
 
 impl MarketInfo {
@@ -216,6 +230,8 @@ impl AuctionReader {
             })?,
             commit_horizon: u64::from(p.commitHorizon.to::<u32>()),
             max_commitments: p.maxCommitments.to::<u32>(),
+            max_per_account: p.maxPerAccount,
+            unopened_fee: p.unopenedFee,
             bounds: MarketBounds {
                 price_floor: p.priceFloor,
                 price_cap: p.priceCap,
@@ -236,6 +252,16 @@ impl AuctionReader {
             price: r.price,
             volume: r.volume,
             fills_root: r.fillsRoot,
+        })
+    }
+
+    /// The spam limits commit applies to `(market, interval)`: the per-account cap and the fee
+    /// every lock must cover (the interval's own once it has a commitment, the market's before).
+    pub async fn commit_limits(&self, market: B256, interval: u64) -> ChainResult<CommitLimits> {
+        let r = self.auction().commitLimits(market, interval).call().await?;
+        Ok(CommitLimits {
+            max_per_account: r.maxPerAccount.saturating_to::<u32>(),
+            unopened_fee: r.unopenedFee.saturating_to::<u128>(),
         })
     }
 

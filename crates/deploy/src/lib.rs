@@ -121,6 +121,11 @@ pub struct MarketConfig {
     pub min_bond: String,
     /// Slash per proven censorship (base units, decimal string).
     pub slash_amount: String,
+    /// Commitments one account may make per interval (1 to 32; an update may only raise it).
+    pub max_per_account: u8,
+    /// Fee taken from the lock of a commitment that is withdrawn or never opened (base units,
+    /// decimal string; of the form m * 10^e with m < 2048; every lock must cover it).
+    pub unopened_fee: String,
     /// Bond the deployer deposits now (base units, decimal string; "0" for none).
     pub bond: String,
     /// ERC-1155 metadata URI of the intent token.
@@ -366,6 +371,27 @@ impl DeployConfig {
         }
         let min_bond = amount("min_bond", &m.min_bond)?;
         amount("slash_amount", &m.slash_amount)?;
+        if m.max_per_account == 0
+            || usize::from(m.max_per_account) > sealgrid_types::MAX_PER_ACCOUNT
+        {
+            return Err(bad(format!(
+                "market.max_per_account = {} must be 1 to {}",
+                m.max_per_account,
+                sealgrid_types::MAX_PER_ACCOUNT
+            )));
+        }
+        if m.max_commitments > u32::from(u16::MAX) {
+            return Err(bad(format!(
+                "market.max_commitments = {} exceeds 65535",
+                m.max_commitments
+            )));
+        }
+        let fee = amount("unopened_fee", &m.unopened_fee)?;
+        if sealgrid_types::encode_fee(fee).is_none() || fee > sealgrid_types::MAX_LOCK {
+            return Err(bad(format!(
+                "market.unopened_fee = {fee} must be m * 10^e with m < 2048 (about three significant digits) and at most the largest lock"
+            )));
+        }
         let bond = amount("bond", &m.bond)?;
         if bond != 0 && bond < min_bond {
             return Err(bad(format!(
@@ -679,6 +705,8 @@ pub async fn deploy(
         ("SG_PRICE_CAP", m.price_cap.to_string()),
         ("SG_MIN_BOND", m.min_bond.clone()),
         ("SG_SLASH_AMOUNT", m.slash_amount.clone()),
+        ("SG_MAX_PER_ACCOUNT", m.max_per_account.to_string()),
+        ("SG_UNOPENED_FEE", m.unopened_fee.clone()),
         (
             "SG_CAPACITIES",
             join(&caps.iter().map(ToString::to_string).collect::<Vec<_>>()),
@@ -950,6 +978,18 @@ mod tests {
         let mut c = local.clone();
         c.market.min_bond = "lots".into();
         refused(&c, "min_bond");
+        let mut c = local.clone();
+        c.market.max_per_account = 0;
+        refused(&c, "max_per_account");
+        let mut c = local.clone();
+        c.market.max_per_account = 33;
+        refused(&c, "max_per_account");
+        let mut c = local.clone();
+        c.market.unopened_fee = "123456".into();
+        refused(&c, "unopened_fee");
+        let mut c = local.clone();
+        c.market.max_commitments = 65_536;
+        refused(&c, "max_commitments");
         let mut c = local.clone();
         c.market.bond = "1".into();
         refused(&c, "below min_bond");

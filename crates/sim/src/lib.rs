@@ -302,6 +302,8 @@ impl Sim {
             priceCap: PRICE_CAP,
             minBond: 1_000_000_000,
             slashAmount: 100_000_000,
+            maxPerAccount: 32,
+            unopenedFee: 0,
         };
         sim.send(
             op,

@@ -6,6 +6,7 @@ mod field;
 mod fills;
 mod order;
 mod poseidon;
+mod spam;
 mod time;
 mod token;
 mod units;
@@ -31,6 +32,7 @@ pub use order::{
     sign_struct,
 };
 pub use poseidon::{hash2, hash3, hash4, permutation_t3, permutation_t4, permutation_t5};
+pub use spam::{MAX_PER_ACCOUNT, decode_fee, encode_fee, lock_with_fee};
 pub use time::{BatchStatus, MIN_DISPUTE_WINDOW, MarketTiming};
 pub use token::{TokenKind, parse_token_id, token_id};
 pub use units::{
