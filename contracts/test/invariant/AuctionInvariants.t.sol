@@ -184,6 +184,22 @@ contract AuctionInvariants is TestBase {
         vm.assertGe(auction.insurance(MARKET), handler.ghostFees(), "every unopened fee is in insurance");
     }
 
+    /// Every invariant above in one campaign, so that a deep run (one million calls) checks all
+    /// of them after every call: `FOUNDRY_INVARIANT_RUNS=1000 FOUNDRY_INVARIANT_DEPTH=1000 forge
+    /// test --match-test invariant_all`.
+    function invariant_all() public view {
+        invariant_a_moneyConserved();
+        invariant_b_noDoubleClaim();
+        invariant_c_voidRefundsEverything();
+        invariant_d_intentSupply();
+        invariant_e_noOverdraw();
+        invariant_f_intentsNeverMove();
+        invariant_g_batchesNeverBlocked();
+        invariant_h_noIntervalPaysOutMoreThanItCollected();
+        invariant_i_disputesPayOnlyTheTraderAndInsurance();
+        invariant_j_spamIsCappedAndPaysTheFee();
+    }
+
     /// Shows the run exercised every path (read in -vv output); fails if nothing settled or claimed.
     function afterInvariant() public view {
         vm.assertGe(handler.calls("commit"), 1, "commits happened");

@@ -600,4 +600,19 @@ contract DeliveryInvariants is DeliveryFixture {
             }
         }
     }
+
+    /// Every invariant above in one campaign, so that a deep run (one million calls) checks all
+    /// of them after every call: `FOUNDRY_INVARIANT_RUNS=1000 FOUNDRY_INVARIANT_DEPTH=1000 forge
+    /// test --match-test invariant_all`.
+    function invariant_all() public view {
+        invariant_a_moneyConserved();
+        invariant_b_amountsMoveMoney();
+        invariant_c_noDoubleSettlement();
+        invariant_e_noOverdraw();
+        invariant_f_exposureRule();
+        invariant_g_worthMovesOnlyByOwnActions();
+        invariant_h_creditsRepayDebtsFirst();
+        invariant_i_revokedReadingsUnused();
+        invariant_d_certificateSupply();
+    }
 }
