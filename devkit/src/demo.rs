@@ -56,6 +56,9 @@ pub struct DemoOptions {
     pub start_hour: f64,
     /// Scenario seed.
     pub seed: u64,
+    /// The deployment record of the chain (`sealgrid demo` passes the one it wrote): the node
+    /// checks the verifiers' code and every market's verifier against it on start-up.
+    pub deployment: Option<sealgrid_deploy::DeployRecord>,
 }
 
 impl Default for DemoOptions {
@@ -65,6 +68,7 @@ impl Default for DemoOptions {
             intervals: 3,
             start_hour: 12.0,
             seed: 7,
+            deployment: None,
         }
     }
 }
@@ -224,6 +228,7 @@ pub async fn run_demo(
         format!("sqlite:{}", tmp.path().join("matcher.db").display()),
     );
     cfg.markets = vec![market];
+    cfg.deployment = opts.deployment.clone();
     // Every site's wallet sends from the same loopback address: the per-client chain-work
     // budget (issue 17, hole 9) is sized for one client per address, not a whole feeder.
     cfg.intake = IntakeLimits {

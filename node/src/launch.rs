@@ -197,7 +197,8 @@ impl Drop for Node {
 ///
 /// # Errors
 /// A store or chain that cannot be opened, a deployment record the chain disagrees with
-/// ([`NodeConfig::deployment`]), a market unknown to the auction or operated by another key, a
+/// ([`NodeConfig::deployment`]: its verifiers' code, and every market's verifier must be its
+/// clearing verifier), a market unknown to the auction or operated by another key, a
 /// sponsorship service that cannot start, an address that cannot be bound.
 pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     if let Some(path) = cfg.store.strip_prefix("sqlite:")
@@ -232,6 +233,16 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
                 "market {m} is operated by {}, not by the operator key's {}",
                 info.operator,
                 cfg.operator.address()
+            )));
+        }
+        // The record's verifiers were checked against the chain above; the market must settle
+        // through them, or the proofs the node makes would be checked by code nobody pinned.
+        if let Some(record) = &cfg.deployment
+            && info.verifier != record.clearing_verifier
+        {
+            return Err(OperatorError::Config(format!(
+                "market {m} settles through verifier {}, not the deployment record's clearing verifier {}",
+                info.verifier, record.clearing_verifier
             )));
         }
     }

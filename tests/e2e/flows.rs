@@ -30,6 +30,7 @@ async fn full_interval_with_a_real_proof() {
             intervals: 1,
             start_hour: 12.0,
             seed: 11,
+            deployment: None,
         },
         |l| lines.push(l),
     )

@@ -87,6 +87,7 @@ impl DemoArgs {
                 intervals: self.intervals,
                 start_hour: self.start_hour,
                 seed: self.seed,
+                deployment: Some(record.clone()),
             };
             let summary = run_demo(
                 &net,
