@@ -292,6 +292,43 @@ fn deploy_writes_a_record_of_live_contracts() {
         .expect("sealgrid settle report");
     assert!(!out.status.success(), "settle report refuses it too");
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the chain"));
+    // A record whose clearing verifier is another deployment's (a second deployment on the same
+    // chain: its verifiers and their stages are genuine) passes the code checks, but the
+    // market settles through the first deployment's verifier: start-up refuses it.
+    let record2 = dir.path().join("record2.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&record2)
+        .arg("--root")
+        .arg(root())
+        .env_remove("SEALGRID_DEPLOYER_KEY")
+        .output()
+        .expect("second sealgrid deploy");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record2).expect("record2")).expect("json");
+    assert_ne!(r2["clearing_verifier"], r["clearing_verifier"]);
+    let mut spliced = r.clone();
+    spliced["clearing_verifier"] = r2["clearing_verifier"].clone();
+    spliced["verifiers"] = r2["verifiers"].clone();
+    std::fs::write(&bad, spliced.to_string()).expect("write");
+    let out = serve(&bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a record of another verifier is refused: {err}"
+    );
+    assert!(
+        err.contains("not the deployment record's clearing verifier"),
+        "the error names the verifier: {err}"
+    );
     // The same config against a node of another chain is refused.
     let other = free_port();
     let _other = anvil(other, chain_id + 1);
