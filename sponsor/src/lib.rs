@@ -6,7 +6,8 @@
 //! sender must be a registered participant with quota left in the period, and the call must be
 //! one the paymaster sponsors (`sponsored(callData)`), and every gas limit and fee must be
 //! within the paymaster's caps (`limits()`, the same caps its validation enforces), the max fee
-//! also within a multiple of the chain's current base fee, and the prefund (gas limits times the
+//! also within a multiple of the chain's recent base fee (the highest of the last
+//! [`BASE_FEE_WINDOW_BLOCKS`] blocks), and the prefund (gas limits times the
 //! max fee) within the per-operation cost cap. Only then does the service sign the operation's
 //! hash (`getHash`, computed by the contract) for a validity window starting a minute before the
 //! chain's latest block (never in a quota period before the one the sender's usage counts in:
@@ -62,9 +63,15 @@ pub const INVALID_REQUEST: i64 = -32600;
 /// Largest request body the endpoint reads (an ERC-7677 request of a batch of market actions
 /// is a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default bound on maxFeePerGas as a multiple of the chain's latest base fee (plus the
+/// Default bound on maxFeePerGas as a multiple of the chain's recent base fee (plus the
 /// operation's priority fee): room for the base fee to rise 12.5% a block for several blocks.
 pub const DEFAULT_BASE_FEE_MULTIPLIER: u64 = 3;
+/// Blocks over which the service takes the highest base fee as the reference for
+/// [`DEFAULT_BASE_FEE_MULTIPLIER`]. A wallet sets its fees from the base fee when it builds the
+/// operation; the base fee then falls up to 12.5% a block while the chain is quiet, so against
+/// the latest block alone an operation estimated a few blocks earlier (2 x base + priority, as
+/// alloy, viem and ethers estimate) would be refused for a fee that was sane when it was set.
+pub const BASE_FEE_WINDOW_BLOCKS: u64 = 16;
 
 /// The ERC-7677 sponsorship service of one paymaster.
 #[derive(Clone, Debug)]
@@ -192,7 +199,8 @@ impl Sponsor {
         })
     }
 
-    /// Bounds maxFeePerGas to `multiplier` times the chain's latest base fee plus the
+    /// Bounds maxFeePerGas to `multiplier` times the chain's recent base fee (the highest of
+    /// the last [`BASE_FEE_WINDOW_BLOCKS`] blocks) plus the
     /// operation's priority fee (default [`DEFAULT_BASE_FEE_MULTIPLIER`]; at least 1).
     pub fn with_base_fee_multiplier(mut self, multiplier: u64) -> SponsorResult<Self> {
         if multiplier == 0 {
@@ -202,6 +210,21 @@ impl Sponsor {
         }
         self.base_fee_multiplier = multiplier;
         Ok(self)
+    }
+
+    /// The highest base fee of the last [`BASE_FEE_WINDOW_BLOCKS`] blocks and the next one
+    /// (`eth_feeHistory`), and at least `latest` (the latest block's).
+    async fn recent_base_fee(&self, latest: u128) -> Result<u128, RpcError> {
+        let history = self
+            .provider
+            .get_fee_history(
+                BASE_FEE_WINDOW_BLOCKS,
+                alloy::eips::BlockNumberOrTag::Latest,
+                &[],
+            )
+            .await
+            .map_err(internal)?;
+        Ok(history.base_fee_per_gas.into_iter().fold(latest, u128::max))
     }
 
     /// The paymaster's caps on one operation, which the service applies before signing.
@@ -314,6 +337,10 @@ impl Sponsor {
             .ok_or_else(|| internal("no latest block"))?
             .header;
         let now = latest.timestamp;
+        let base_fee = match latest.base_fee_per_gas {
+            Some(b) => Some(self.recent_base_fee(u128::from(b)).await?),
+            None => None,
+        };
         check_limits(
             &self.limits,
             OpLimits {
@@ -322,9 +349,7 @@ impl Sponsor {
                 fees,
                 calls,
             },
-            latest
-                .base_fee_per_gas
-                .map(|b| (u128::from(b), u128::from(self.base_fee_multiplier))),
+            base_fee.map(|b| (b, u128::from(self.base_fee_multiplier))),
         )?;
         let valid_after = self.check_policy(&op, now.saturating_sub(60)).await?;
         let valid_until = now + self.validity;
@@ -522,7 +547,7 @@ fn check_limits(l: &Limits, op: OpLimits, base_fee: Option<(u128, u128)>) -> Res
         let bound = base.saturating_mul(multiplier).saturating_add(priority);
         if max_fee > bound {
             return Err(refused(format!(
-                "maxFeePerGas {max_fee} is over {multiplier} x the chain's base fee {base} plus the priority fee {priority} ({bound})"
+                "maxFeePerGas {max_fee} is over {multiplier} x the chain's recent base fee {base} (the highest of the last {BASE_FEE_WINDOW_BLOCKS} blocks) plus the priority fee {priority} ({bound})"
             )));
         }
     }

@@ -83,18 +83,23 @@ async fn sponsored_commit_from_a_new_smart_account() {
     );
     // Fees as a wallet sets them: within the paymaster's caps and within 3 x the chain's base
     // fee plus the priority fee (the service's bound).
-    let base_fee = u128::from(
-        net.net
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .expect("block")
-            .expect("latest")
-            .header
-            .base_fee_per_gas
-            .unwrap_or(1_000_000_000),
-    );
+    let base_fee = latest_base_fee(&net).await;
     let fees = (1_000_000_000u128, base_fee * 2 + 1_000_000_000);
+    // The chain goes quiet while the wallet signs: eight empty blocks take the base fee below
+    // two thirds of what the fees were set from (12.5% a block), so against the latest block
+    // alone the fee would be over 3 x base + priority. The service bounds it by the highest
+    // base fee of the last 16 blocks and still sponsors it (CI once failed on the demo's
+    // operation refused this way).
+    net.net
+        .provider
+        .raw_request::<_, Value>("anvil_mine".into(), (U256::from(8),))
+        .await
+        .expect("anvil_mine");
+    let latest_fee = latest_base_fee(&net).await;
+    assert!(
+        fees.1 > 3 * latest_fee + fees.0,
+        "the base fee fell: {base_fee} -> {latest_fee}"
+    );
     assert_eq!(
         service.limits().abi_encode(),
         config_limits().abi_encode(),
@@ -298,8 +303,11 @@ async fn sponsored_commit_from_a_new_smart_account() {
             assert!(message(&e).contains(field), "{field}: {e}");
         }
     }
-    // Within the caps but far above the chain's current fee.
-    let (field, o) = over("maxFeePerGas", base_fee * 3 + 1_000_000_001);
+    // Within the caps but far above the chain's recent fee.
+    let (field, o) = over(
+        "maxFeePerGas",
+        recent_base_fee(&net).await * 3 + 1_000_000_001,
+    );
     let e = call("pm_getPaymasterData", json!([o, entry_point, chain, {}])).await;
     assert_eq!(e["error"]["code"], POLICY_REFUSED, "{field}: {e}");
     assert!(message(&e).contains("base fee"), "{e}");
@@ -392,4 +400,34 @@ async fn sponsored_commit_from_a_new_smart_account() {
         "{e}"
     );
     let _ = service; // kept alive for the server
+}
+
+/// The latest block's base fee.
+async fn latest_base_fee(net: &Net) -> u128 {
+    u128::from(
+        net.net
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .expect("block")
+            .expect("latest")
+            .header
+            .base_fee_per_gas
+            .expect("a base fee"),
+    )
+}
+
+/// The service's reference: the highest base fee of the last 16 blocks and the next one.
+async fn recent_base_fee(net: &Net) -> u128 {
+    let history = net
+        .net
+        .provider
+        .get_fee_history(
+            sealgrid_sponsor::BASE_FEE_WINDOW_BLOCKS,
+            alloy::eips::BlockNumberOrTag::Latest,
+            &[],
+        )
+        .await
+        .expect("fee history");
+    history.base_fee_per_gas.into_iter().max().expect("fees")
 }
