@@ -3,7 +3,9 @@
 #   npm (package-lock.json): forge/anvil/cast 1.7.1, solc-js 0.8.37, OpenZeppelin 5.7,
 #        account-abstraction 0.8, poseidon-solidity, circomlibjs and viem (test peers), and the
 #        alto ERC-4337 bundler 0.0.20 (test peer; tools/alto/loopback.cjs keeps it on 127.0.0.1);
-#   PyPI (requirements.txt): Slither, into .venv.
+#   PyPI (requirements.txt): Slither, into .venv;
+#   Debian: softhsm2 (the PKCS#11 token the sealgrid-keys tests create), when softhsm2-util is
+#        missing (apt-get, as root; otherwise it says what to install and fails).
 # Re-running does nothing when the lockfiles are unchanged.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -24,6 +26,17 @@ if [ ! -f .venv/.sealgrid-stamp ] || [ "$(cat .venv/.sealgrid-stamp)" != "$py_st
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$py_stamp" > .venv/.sealgrid-stamp
+fi
+
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: softhsm2 is missing (the PKCS#11 tests of crates/keys need it): run" >&2
+    echo "  sudo apt-get install -y --no-install-recommends softhsm2" >&2
+    exit 1
+  fi
+  echo "setup: installing softhsm2 (Debian)"
+  apt-get install -y --no-install-recommends softhsm2 >/dev/null \
+    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends softhsm2 >/dev/null; }
 fi
 
 forge --version | head -1

@@ -62,7 +62,9 @@ pub async fn run_intake_bench(
     let mut cfg = NodeConfig::new(
         net.rpc.clone(),
         net.auction,
-        DEV_KEYS[0].parse().map_err(bench_err)?,
+        DEV_KEYS[0]
+            .parse::<alloy_signer_local::PrivateKeySigner>()
+            .map_err(bench_err)?,
         store_url,
     );
     // The benchmark's clients share one loopback address: no per-account or per-client limit.

@@ -245,6 +245,11 @@ pub async fn run_demo(
         prepare: Vec::new(),
     });
     cfg.background = false;
+    // Delivery is the node's own work (its loop runs although the demo steps the auction):
+    // sites and the oracle only post to its API.
+    if net.delivery.settlement != alloy_primitives::Address::ZERO {
+        cfg.delivery = Some(sealgrid_node::DeliveryNodeConfig::new(net.delivery));
+    }
     let mut node = launch(cfg).await?;
     let base = node.base_url();
     let mut reports = node
@@ -634,7 +639,6 @@ pub async fn run_demo(
         "money conserved: the auction holds {held} = free balances {free} + bond {bond} + fees {} milli-units; clearing pool 0",
         ledger.feesMilli
     ));
-    node.shutdown().await;
     if let Some(s) = smart.as_mut() {
         let spent = s.trading_done().await?;
         if !spent.is_zero() {
@@ -646,6 +650,7 @@ pub async fn run_demo(
 
     let delivery = crate::demo_delivery::run_delivery(
         net,
+        &node,
         market,
         &info.timing,
         &pilot,
@@ -655,6 +660,7 @@ pub async fn run_demo(
         &mut say,
     )
     .await?;
+    node.shutdown().await;
     let sponsored = match smart.as_mut() {
         Some(s) => Some(s.finish().await?),
         None => None,

@@ -4,14 +4,18 @@
 //! when its actual reading arrives, and the solar sites' verified export becomes hourly
 //! certificates.
 
+use std::time::Instant;
+
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256, keccak256},
     providers::{Provider, ProviderBuilder},
+    sol_types::SolEvent,
 };
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
     aa::IMarketAccount,
+    bindings::settlement::DeliverySettlement,
     bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
     delivery::{Delivery, SignedReading, sign_price, sign_reading},
 };
@@ -70,6 +74,8 @@ pub struct Resettlement {
     pub old: (i128, i128),
     /// Resettled amount and imbalance on the actual reading.
     pub new: (i128, i128),
+    /// Seconds from the late reading's arrival at the node to its resettlement on-chain.
+    pub seconds: f64,
 }
 
 /// The delivery phase's result.
@@ -83,6 +89,9 @@ pub struct DeliverySummary {
     pub reading_txs: usize,
     /// Reading gas (all transactions).
     pub reading_gas: u64,
+    /// Seconds from the last interval's reading deadline until the node had settled every
+    /// interval (meter-to-cash).
+    pub meter_to_cash_seconds: f64,
     /// One row per interval.
     pub rows: Vec<DeliveryRow>,
     /// Settle gas (all transactions).
@@ -93,7 +102,7 @@ pub struct DeliverySummary {
     pub certificates_wh: u128,
     /// Solar generators.
     pub generators: usize,
-    /// Issuance gas.
+    /// Gas of the transactions that issued or moved certificates.
     pub certificate_gas: u64,
     /// Certificates moved from solar sellers to buyers along the fills (Wh, transfers).
     pub certificates_moved: (u128, usize),
@@ -124,6 +133,7 @@ fn metered(forecast: i64, kind: Kind, rng: &mut Rng) -> i64 {
 #[allow(clippy::too_many_arguments)] // the demo's state, handed over from the trading phase
 pub(crate) async fn run_delivery(
     net: &Devnet,
+    node: &sealgrid_node::Node,
     market: B256,
     timing: &MarketTiming,
     pilot: &Pilot,
@@ -141,7 +151,15 @@ pub(crate) async fn run_delivery(
     let operator: PrivateKeySigner = DEV_KEYS[0].parse().map_err(err)?;
     let oracle: PrivateKeySigner = DEV_ORACLE_KEY.parse().map_err(err)?;
     let balancing: PrivateKeySigner = DEV_BALANCING_KEY.parse().map_err(err)?;
-    let d = Delivery::connect(&net.rpc, net.delivery, operator.clone()).await?;
+    // The node runs delivery: its client sends the operator's meter registrations and deposits
+    // through the node's own sender (one nonce counter); sites and the oracle post to its API.
+    let svc = node
+        .delivery
+        .as_ref()
+        .ok_or_else(|| err("the node runs no delivery"))?;
+    let d = svc.client().clone();
+    let base = node.base_url();
+    let http = reqwest::Client::new();
     let dom = d.domain().clone();
     let token = net.token;
 
@@ -232,15 +250,19 @@ pub(crate) async fn run_delivery(
             }
         }
     }
-    let stored = d.submit_readings(&signed).await?;
-    if !stored.refused.is_empty() {
-        return Err(err(format!("readings refused: {:?}", stored.refused)));
+    // Each site's gateway posts its readings to the node (batches of up to 1,000 per request).
+    let mut accepted = 0;
+    for chunk in signed.chunks(1_000) {
+        accepted += post(
+            &http,
+            &base,
+            "readings",
+            chunk.iter().map(reading_item).collect(),
+        )
+        .await?;
     }
     say(format!(
-        "delivery: {} signed readings stored in {} transactions ({} gas per reading); meter of participant {late} is late for interval {}",
-        stored.stored,
-        stored.txs,
-        stored.gas / stored.stored.max(1) as u64,
+        "delivery: {accepted} signed readings accepted by the node (POST /v1/readings); meter of participant {late} is late for interval {}",
         first.interval
     ));
     let mut rt = Vec::new();
@@ -262,7 +284,17 @@ pub(crate) async fn run_delivery(
             )
         })
         .collect::<Result<_, _>>()?;
-    d.submit_prices(&prices).await?;
+    post(
+        &http,
+        &base,
+        "prices",
+        prices.iter().map(price_item).collect(),
+    )
+    .await?;
+    say(format!(
+        "delivery: the oracle posted {} real-time prices (POST /v1/prices)",
+        prices.len()
+    ));
 
     // The reading deadline of the last interval: settle every account of every interval.
     let (window, _) = d.windows().await?;
@@ -271,16 +303,38 @@ pub(crate) async fn run_delivery(
     )
     .await?;
     let accounts: Vec<Address> = pilot.participants.iter().map(|p| p.trader()).collect();
+    let deadline = Instant::now();
+    let store = svc.store().clone();
+    for t in traded {
+        wait_for(&format!("interval {} to settle", t.interval), || async {
+            Ok(matches!(
+                store.delivery_interval(market, t.interval).await?,
+                Some((_, Some(_)))
+            ))
+        })
+        .await?;
+    }
+    let meter_to_cash = deadline.elapsed().as_secs_f64();
+    say(format!(
+        "delivery: the node settled {} intervals {meter_to_cash:.1} s after the last reading deadline (meter-to-cash)",
+        traded.len()
+    ));
+    let stored = svc.store().reading_counts().await?;
+    let reading_tx = gas_of(net, DeliverySettlement::ReadingStored::SIGNATURE_HASH, None).await?;
+    let settle_tx = gas_of(
+        net,
+        DeliverySettlement::Settled::SIGNATURE_HASH,
+        Some(market),
+    )
+    .await?;
+    let settle_gas = settle_tx.1;
     let mut rows = Vec::new();
-    let mut settle_gas = 0;
     for (t, price) in traded.iter().zip(&rt) {
-        let (n, gas) = d.settle(market, t.interval, &accounts).await?;
-        settle_gas += gas;
         let report = d.report(market, t.interval).await?;
         let row = DeliveryRow {
             interval: t.interval,
             price: *price,
-            accounts: n,
+            accounts: report.accounts.len(),
             estimates: report.accounts.iter().filter(|a| a.estimate).count(),
             imbalance_wh: report
                 .accounts
@@ -306,9 +360,15 @@ pub(crate) async fn run_delivery(
     if let Some(s) = late_reading {
         let account = pilot.participants[late].trader();
         let before = d.position(market, first.interval, account).await?;
-        d.submit_readings(std::slice::from_ref::<SignedReading>(&s))
-            .await?;
-        let (changed, _) = d.resettle(market, first.interval, &accounts).await?;
+        let arrived = Instant::now();
+        post(&http, &base, "readings", vec![reading_item(&s)]).await?;
+        wait_for("the late reading to be resettled", || async {
+            let p = d.position(market, first.interval, account).await?;
+            Ok(p.flags & sealgrid_chain::delivery::FLAG_ESTIMATE == 0)
+        })
+        .await?;
+        let resettle_seconds = arrived.elapsed().as_secs_f64();
+        let changed = 1;
         let after = d.position(market, first.interval, account).await?;
         let imbalance = |p: &sealgrid_chain::bindings::settlement::DeliverySettlement::Position| {
             i128::try_from(p.metered).unwrap_or(0) - i128::try_from(p.contracted).unwrap_or(0)
@@ -318,11 +378,13 @@ pub(crate) async fn run_delivery(
             account,
             old: (before.amountMilli, imbalance(&before)),
             new: (after.amountMilli, imbalance(&after)),
+            seconds: resettle_seconds,
         };
         say(format!(
-            "delivery: the late meter's actual reading arrived ({} Wh import, {} Wh export): {changed} account resettled, imbalance {} -> {} Wh, variance {:+.6} tokens",
+            "delivery: the late meter's actual reading arrived ({} Wh import, {} Wh export): {changed} account resettled by the node {:.1} s later, imbalance {} -> {} Wh, variance {:+.6} tokens",
             s.reading.importWh,
             s.reading.exportWh,
+            r.seconds,
             r.old.1,
             r.new.1,
             (r.new.0 - r.old.0) as f64 / 1e9
@@ -330,22 +392,31 @@ pub(crate) async fn run_delivery(
         resettlement = Some(r);
     }
 
-    // Certificates for the solar sites' verified export, hour by hour.
-    let (mut certificates_wh, mut certificate_gas) = (0, 0);
+    // The node issues each hour's certificates for the solar sites' verified export as its
+    // intervals settle (and again after a late generator reading).
     let hours: std::collections::BTreeSet<u64> = traded
         .iter()
         .map(|t| t.interval * u64::from(timing.interval_length()) / 3600)
         .collect();
-    for h in hours {
-        let (wh, gas) = d.issue_certificates(&generators, h).await?;
-        certificates_wh += wh;
-        certificate_gas += gas;
+    wait_for("the hours' certificates", || async {
+        Ok(store.hours_to_issue(market).await?.is_empty())
+    })
+    .await?;
+    let mut certificates_wh = 0;
+    for h in &hours {
+        certificates_wh += store.issued(market, *h).await?.unwrap_or(0);
     }
+    let certificate_gas = gas_of(
+        net,
+        GranularCertificates::TransferSingle::SIGNATURE_HASH,
+        None,
+    )
+    .await?
+    .1;
     say(format!(
-        "delivery: {:.1} kWh of hourly solar certificates issued to {} generators ({} gas)",
+        "delivery: the node issued {:.1} kWh of hourly solar certificates to {} generators",
         certificates_wh as f64 / 1000.0,
         generators.len(),
-        certificate_gas
     ));
 
     // Certificates follow the fills: each solar seller's certificates of the hour, up to what it
@@ -379,9 +450,11 @@ pub(crate) async fn run_delivery(
     ));
     Ok(DeliverySummary {
         meters: registered,
-        readings: stored.stored + usize::from(resettlement.is_some()),
-        reading_txs: stored.txs,
-        reading_gas: stored.gas,
+        readings: usize::try_from(stored.1).unwrap_or(usize::MAX)
+            + usize::from(resettlement.is_some()),
+        reading_txs: reading_tx.0,
+        reading_gas: reading_tx.1,
+        meter_to_cash_seconds: meter_to_cash,
         rows,
         settle_gas,
         resettlement,
@@ -534,6 +607,82 @@ async fn follow_fills(
     Ok((moved, moves.len(), retired))
 }
 
+fn reading_item(s: &SignedReading) -> serde_json::Value {
+    serde_json::json!({ "reading": s.reading, "signature": alloy::primitives::hex::encode_prefixed(s.signature) })
+}
+
+fn price_item(p: &sealgrid_chain::delivery::SignedPrice) -> serde_json::Value {
+    serde_json::json!({ "price": p.price, "signature": alloy::primitives::hex::encode_prefixed(p.signature) })
+}
+
+/// Posts items to the node's `/v1/{what}`; every one must be accepted (or a duplicate).
+/// Returns how many were accepted.
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    what: &str,
+    items: Vec<serde_json::Value>,
+) -> DevkitResult<u64> {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/v1/{what}"))
+        .json(&serde_json::json!({ what: items }))
+        .send()
+        .await
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
+    if answer["refused"].as_u64() != Some(0) {
+        return Err(err(format!("the node refused {what}: {answer}")));
+    }
+    answer["accepted"]
+        .as_u64()
+        .ok_or_else(|| err(format!("the node answered {answer}")))
+}
+
+/// Polls `done` every 200 ms until it holds (at most two minutes).
+async fn wait_for<F, Fut>(what: &str, done: F) -> DevkitResult<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = DevkitResult<bool>>,
+{
+    let started = Instant::now();
+    while !done().await? {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            return Err(err(format!("waited two minutes for {what}")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+/// The transactions that emitted `event` from the delivery contracts (for `market`, when
+/// given, as the first topic) and their gas: (transactions, gas).
+async fn gas_of(net: &Devnet, event: B256, market: Option<B256>) -> DevkitResult<(usize, u64)> {
+    let mut filter = alloy::rpc::types::Filter::new()
+        .address(vec![net.delivery.settlement, net.delivery.certificates])
+        .event_signature(event)
+        .from_block(0);
+    if let Some(m) = market {
+        filter = filter.topic1(m);
+    }
+    let logs = net.provider.get_logs(&filter).await.map_err(err)?;
+    let txs: std::collections::BTreeSet<B256> =
+        logs.iter().filter_map(|l| l.transaction_hash).collect();
+    let mut gas = 0;
+    for h in &txs {
+        if let Some(r) = net
+            .provider
+            .get_transaction_receipt(*h)
+            .await
+            .map_err(err)?
+        {
+            gas += r.gas_used;
+        }
+    }
+    Ok((txs.len(), gas))
+}
+
 /// The delivery lines of the demo's summary.
 pub(crate) fn render(s: &DeliverySummary) -> String {
     use std::fmt::Write;
@@ -556,18 +705,20 @@ pub(crate) fn render(s: &DeliverySummary) -> String {
     }
     let _ = write!(
         out,
-        "delivery summary: {} meters; {} readings in {} txs ({} gas per reading); settle {} gas",
+        "delivery summary: {} meters; {} readings in {} txs ({} gas per reading); settle {} gas; meter-to-cash {:.1} s after the reading deadline",
         s.meters,
         s.readings,
         s.reading_txs,
         s.reading_gas / s.readings.max(1) as u64,
-        s.settle_gas
+        s.settle_gas,
+        s.meter_to_cash_seconds
     );
     if let Some(r) = &s.resettlement {
         let _ = write!(
             out,
-            "; resettlement of interval {}: imbalance {} -> {} Wh, variance {:+.6} tokens",
+            "; resettlement of interval {} {:.1} s after the late reading arrived: imbalance {} -> {} Wh, variance {:+.6} tokens",
             r.interval,
+            r.seconds,
             r.old.1,
             r.new.1,
             (r.new.0 - r.old.0) as f64 / 1e9

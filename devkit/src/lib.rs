@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bench;
+pub mod bench_delivery;
 pub mod demo;
 mod demo_delivery;
 mod demo_sponsored;

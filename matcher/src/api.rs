@@ -64,12 +64,21 @@ struct AppState {
     indexer: Arc<Indexer>,
     limits: ApiLimits,
     clients: Arc<TokenBuckets<IpAddr>>,
+    openapi: Arc<str>,
 }
 
 /// Builds the router from the intake pipeline and limits. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`: the per-client limits are keyed by the
 /// peer's address (without it every request counts as one unknown client).
-pub fn router(intake: Intake, indexer: Arc<Indexer>, limits: ApiLimits) -> Router {
+///
+/// `/openapi.json` serves `openapi` when given (the node's document: this one merged with the
+/// other services' routes), else [`OPENAPI`].
+pub fn router(
+    intake: Intake,
+    indexer: Arc<Indexer>,
+    limits: ApiLimits,
+    openapi: Option<String>,
+) -> Router {
     Router::new()
         .route("/v1/orders", post(submit))
         .route("/v1/orders/batch", post(submit_batch))
@@ -77,7 +86,7 @@ pub fn router(intake: Intake, indexer: Arc<Indexer>, limits: ApiLimits) -> Route
         .route("/v1/batches/{market}/{interval}", get(batch))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(serve_openapi))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -89,6 +98,7 @@ pub fn router(intake: Intake, indexer: Arc<Indexer>, limits: ApiLimits) -> Route
                 limits.client_orders_burst,
                 limits.client_orders_per_second,
             )),
+            openapi: Arc::from(openapi.unwrap_or_else(|| OPENAPI.to_owned())),
         })
 }
 
@@ -451,6 +461,10 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+async fn serve_openapi(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.openapi.to_string(),
+    )
+        .into_response()
 }

@@ -10,9 +10,9 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{Eip712Domain, SolStruct};
 use sealgrid_chain::{AuctionReader, MarketInfo};
+use sealgrid_keys::KeySigner;
 use sealgrid_store::{CommitmentRow, InsertOutcome, Store, StoreError, StoredOrder};
 use sealgrid_types::{
     Order, Receipt, Side, TypesError, order_commitment, recover_order_signer, required_lock,
@@ -171,7 +171,7 @@ struct Inner {
     chain: AuctionReader,
     store: Store,
     indexer: Arc<Indexer>,
-    operator: PrivateKeySigner,
+    operator: KeySigner,
     domain: Eip712Domain,
     clock: Arc<dyn Clock>,
     markets: std::sync::RwLock<HashMap<B256, MarketInfo>>,
@@ -200,7 +200,7 @@ impl Intake {
         chain: AuctionReader,
         store: Store,
         indexer: Arc<Indexer>,
-        operator: PrivateKeySigner,
+        operator: impl Into<KeySigner>,
         clock: Arc<dyn Clock>,
         limits: IntakeLimits,
         metrics: Arc<Metrics>,
@@ -211,7 +211,7 @@ impl Intake {
                 chain,
                 store,
                 indexer,
-                operator,
+                operator: operator.into(),
                 domain,
                 clock,
                 markets: std::sync::RwLock::new(HashMap::new()),

@@ -5,8 +5,8 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, B256};
-use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{AuctionReader, Submitter, SubmitterConfig};
+use sealgrid_keys::KeySigner;
 use sealgrid_matcher::{
     ApiLimits, Clock, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SystemClock,
 };
@@ -50,13 +50,38 @@ pub enum Pipeline {
 pub struct SponsorConfig {
     /// The paymaster.
     pub paymaster: Address,
-    /// The paymaster's signer.
-    pub key: PrivateKeySigner,
+    /// The paymaster's signer (a keystore, a PKCS#11 token, or a devnet key).
+    pub key: KeySigner,
     /// Seconds a sponsorship stays valid.
     pub validity_s: u64,
     /// maxFeePerGas may be at most this many times the chain's base fee plus the priority fee
     /// (`sealgrid_sponsor::DEFAULT_BASE_FEE_MULTIPLIER` by default).
     pub base_fee_multiplier: u64,
+}
+
+/// The delivery service: readings and prices over the API, settlement at each reading
+/// deadline, resettlement, certificates.
+#[derive(Clone, Debug)]
+pub struct DeliveryNodeConfig {
+    /// The delivery contracts of the deployment.
+    pub contracts: sealgrid_chain::delivery::DeliveryContracts,
+    /// Limits of `POST /v1/readings` and `POST /v1/prices`.
+    pub limits: sealgrid_delivery::DeliveryLimits,
+    /// Run the delivery loop (every second) as a task of the node. Independent of
+    /// [`NodeConfig::background`]: a demo that steps the auction itself still leaves delivery
+    /// to the node.
+    pub run_loop: bool,
+}
+
+impl DeliveryNodeConfig {
+    /// Delivery on `contracts` with the default limits, its loop running.
+    pub fn new(contracts: sealgrid_chain::delivery::DeliveryContracts) -> Self {
+        Self {
+            contracts,
+            limits: sealgrid_delivery::DeliveryLimits::default(),
+            run_loop: true,
+        }
+    }
 }
 
 /// Everything the node needs, in one value.
@@ -69,7 +94,7 @@ pub struct NodeConfig {
     /// Markets to clear; each must be operated by `operator`.
     pub markets: Vec<B256>,
     /// The operator's key: signs receipts, settles, claims.
-    pub operator: PrivateKeySigner,
+    pub operator: KeySigner,
     /// Store URL: `sqlite:PATH` or `postgres://...`.
     pub store: String,
     /// Where the API listens (port 0: any free port).
@@ -90,6 +115,8 @@ pub struct NodeConfig {
     pub pipeline: Pipeline,
     /// Serve ERC-7677 sponsorship at `POST /v1/paymaster`.
     pub sponsor: Option<SponsorConfig>,
+    /// Run delivery (readings, prices, settlement, certificates) for the markets.
+    pub delivery: Option<DeliveryNodeConfig>,
     /// Run the background loops (indexer, a scheduler per market, the claimer). Off, the caller
     /// drives the node's parts itself, step by step (the demo, the benchmarks, tests).
     pub background: bool,
@@ -106,14 +133,14 @@ impl NodeConfig {
     pub fn new(
         rpc_url: impl Into<String>,
         auction: Address,
-        operator: PrivateKeySigner,
+        operator: impl Into<KeySigner>,
         store: impl Into<String>,
     ) -> Self {
         Self {
             rpc_url: rpc_url.into(),
             auction,
             markets: Vec::new(),
-            operator,
+            operator: operator.into(),
             store: store.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             start_block: 0,
@@ -124,6 +151,7 @@ impl NodeConfig {
             clock: Arc::new(SystemClock),
             pipeline: Pipeline::Log,
             sponsor: None,
+            delivery: None,
             background: true,
             deployment: None,
         }
@@ -149,6 +177,8 @@ pub struct Node {
     pub submitter: Option<Arc<Submitter>>,
     /// The claimer (with settlement).
     pub claimer: Option<Arc<Claimer>>,
+    /// The delivery service (with [`NodeConfig::delivery`]).
+    pub delivery: Option<sealgrid_delivery::DeliveryService>,
     /// Where the API listens.
     pub addr: SocketAddr,
     reports: Option<mpsc::UnboundedReceiver<SettleReport>>,
@@ -329,7 +359,39 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
         sink,
     ));
 
-    let mut app = sealgrid_matcher::router(intake.clone(), indexer.clone(), cfg.api);
+    let delivery = match &cfg.delivery {
+        Some(d) => {
+            // One nonce counter for the operator's key: the submitter's sender when there is one.
+            let sender = match &submitter {
+                Some(s) => s.sender().clone(),
+                None => Arc::new(
+                    sealgrid_chain::Sender::connect(
+                        &cfg.rpc_url,
+                        cfg.operator.clone(),
+                        sealgrid_chain::SenderConfig::default(),
+                    )
+                    .await?,
+                ),
+            };
+            let svc = sealgrid_delivery::DeliveryService::connect(
+                store.clone(),
+                d.contracts,
+                sender,
+                cfg.markets.clone(),
+                cfg.start_block,
+                cfg.confirmations,
+            )
+            .await?;
+            tracing::info!(settlement = %d.contracts.settlement, "delivery at POST /v1/readings and /v1/prices");
+            Some(svc)
+        }
+        None => None,
+    };
+    let openapi = openapi_document(delivery.is_some())?;
+    let mut app = sealgrid_matcher::router(intake.clone(), indexer.clone(), cfg.api, Some(openapi));
+    if let (Some(svc), Some(d)) = (&delivery, &cfg.delivery) {
+        app = app.merge(sealgrid_delivery::router(svc.clone(), d.limits));
+    }
     if let Some(sp) = &cfg.sponsor {
         let sponsor = Sponsor::connect(&cfg.rpc_url, sp.paymaster, sp.key.clone(), sp.validity_s)
             .await?
@@ -358,6 +420,23 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     });
     tracing::info!(%addr, "API listening");
 
+    if let (Some(svc), Some(d)) = (&delivery, &cfg.delivery)
+        && d.run_loop
+    {
+        let svc = svc.clone();
+        tasks.spawn(every(Duration::from_secs(1), stop.subscribe(), move || {
+            let svc = svc.clone();
+            async move {
+                match svc.run_once().await {
+                    Ok(p) if p != sealgrid_delivery::Pass::default() => {
+                        tracing::debug!(pass = ?p, "delivery pass");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "delivery pass failed; retrying"),
+                }
+            }
+        }));
+    }
     if cfg.background {
         let resumed = scheduler.resume_handoffs().await?;
         if resumed > 0 {
@@ -413,11 +492,34 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
         metrics,
         submitter,
         claimer,
+        delivery,
         addr,
         reports,
         stop,
         tasks,
     })
+}
+
+/// The node's OpenAPI document: the matcher's, with the delivery routes and schemas when the
+/// node runs delivery.
+fn openapi_document(delivery: bool) -> OperatorResult<String> {
+    let bad = |e: serde_json::Error| OperatorError::Config(format!("openapi: {e}"));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(sealgrid_matcher::api::OPENAPI).map_err(bad)?;
+    if delivery {
+        let extra: serde_json::Value =
+            serde_json::from_str(sealgrid_delivery::OPENAPI).map_err(bad)?;
+        for key in ["paths", "components/schemas"] {
+            let pointer = format!("/{key}");
+            if let (Some(to), Some(from)) = (
+                doc.pointer_mut(&pointer).and_then(|v| v.as_object_mut()),
+                extra.pointer(&pointer).and_then(|v| v.as_object()),
+            ) {
+                to.extend(from.clone());
+            }
+        }
+    }
+    serde_json::to_string(&doc).map_err(bad)
 }
 
 /// Resolves once a stop is requested (or the node handle is gone).

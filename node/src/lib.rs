@@ -9,7 +9,9 @@ use alloy_signer_local::PrivateKeySigner;
 use sealgrid_deploy::devnet::DEV_KEYS;
 use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
 
-pub use launch::{Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
+pub use launch::{
+    DeliveryNodeConfig, Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch,
+};
 pub use prover::HaloProver;
 /// Default bound of the sponsorship service on maxFeePerGas, in multiples of the base fee.
 pub use sealgrid_sponsor::DEFAULT_BASE_FEE_MULTIPLIER as SPONSOR_BASE_FEE_MULTIPLIER;
@@ -29,6 +31,9 @@ pub enum OperatorError {
     /// The sponsorship service failed to start.
     #[error(transparent)]
     Sponsor(#[from] sealgrid_sponsor::SponsorError),
+    /// The delivery service failed to start.
+    #[error(transparent)]
+    Delivery(#[from] sealgrid_delivery::DeliveryError),
     /// The prover failed (keys, parameters, verifier generation or compilation).
     #[error("prover: {0}")]
     Prover(String),

@@ -25,7 +25,7 @@ use alloy::sol_types::SolCall;
 use alloy::{
     primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::SignerSync,
 };
 use axum::{
     Json, Router,
@@ -39,6 +39,7 @@ use sealgrid_chain::{
     aa::{self, IMarketAccount, OpGas, PaymasterPart, UserOp},
     bindings::paymaster::{IMarketPaymaster::Limits, MarketPaymaster},
 };
+use sealgrid_keys::KeySigner;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -81,7 +82,7 @@ pub struct Sponsor {
     entry_point: Address,
     chain_id: u64,
     period: u64,
-    signer: PrivateKeySigner,
+    signer: KeySigner,
     validity: u64,
     limits: Limits,
     base_fee_multiplier: u64,
@@ -147,9 +148,10 @@ impl Sponsor {
     pub async fn connect(
         rpc: &str,
         paymaster: Address,
-        signer: PrivateKeySigner,
+        signer: impl Into<KeySigner>,
         validity: u64,
     ) -> SponsorResult<Self> {
+        let signer: KeySigner = signer.into();
         let bad = SponsorError::Config;
         let url = rpc.parse().map_err(|e| bad(format!("bad RPC URL: {e}")))?;
         let provider = ProviderBuilder::new().connect_http(url).erased();

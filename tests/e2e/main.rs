@@ -5,6 +5,7 @@
 mod aa;
 mod attacks;
 mod bundler;
+mod delivery;
 mod flows;
 mod intake;
 mod restart;

@@ -5,8 +5,14 @@
 use std::{io::Write, process::Command};
 
 fn sealgrid(args: &[&str], stdin: &str) -> (i32, String, String) {
+    sealgrid_with_env(args, stdin, &[])
+}
+
+/// [`sealgrid`] with environment variables (keys come from the environment, never argv).
+fn sealgrid_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
         .stdin(std::process::Stdio::piped())
@@ -249,9 +255,10 @@ fn meter_sign_produces_a_reading_the_gateway_signed() {
         "--contract",
         contract,
         "--key",
-        key,
+        "env:SEALGRID_GATEWAY_KEY",
     ];
-    let (code, out, err) = sealgrid(&args, "");
+    let env = [("SEALGRID_GATEWAY_KEY", key)];
+    let (code, out, err) = sealgrid_with_env(&args, "", &env);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     // The shared vector (viem) for exactly this reading and domain.
@@ -289,12 +296,19 @@ fn meter_sign_produces_a_reading_the_gateway_signed() {
             ],
             "zero",
         ),
-        (["--key", "0x1234"], "private key"),
+        // A key in argv is refused (keys come from a keystore, a token or, on a devnet, the
+        // environment); so is a raw environment key for a chain that is not anvil's devnet.
+        (["--key", key], "argv"),
+        (
+            ["--key", "keystore:/nonexistent/gateway.json"],
+            "SEALGRID_KEYSTORE_PASSWORD",
+        ),
+        (["--chain-id", "10"], "local devnet"),
     ] {
         let mut a: Vec<&str> = args.to_vec();
         let at = a.iter().position(|x| *x == bad[0]).expect("flag");
         a[at + 1] = bad[1];
-        let (code, _, err) = sealgrid(&a, "");
+        let (code, _, err) = sealgrid_with_env(&a, "", &env);
         assert_ne!(code, 0, "{bad:?}");
         assert!(err.contains(needle), "{bad:?}: {err}");
     }

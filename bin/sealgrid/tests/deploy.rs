@@ -249,7 +249,9 @@ fn deploy_writes_a_record_of_live_contracts() {
             .arg(format!("http://127.0.0.1:{port}"))
             .arg("--deployment")
             .arg(record)
-            .args(["--operator-key", op_key, "--listen", "127.0.0.1:0"])
+            // The key from the environment (a local network's record): never in argv.
+            .env("SEALGRID_OPERATOR_KEY", op_key)
+            .args(["--listen", "127.0.0.1:0"])
             .arg("--store")
             .arg(format!("sqlite:{}", dir.path().join("serve.db").display()))
             .env_remove("SEALGRID_CONFIG")

@@ -16,7 +16,6 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{Filter, TransactionReceipt},
-    signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
 use sealgrid_types::{
@@ -77,8 +76,8 @@ pub struct SignedPrice {
 }
 
 /// Signs a reading as a gateway, in the settlement contract's domain.
-pub fn sign_reading(
-    gateway: &PrivateKeySigner,
+pub fn sign_reading<S: alloy::signers::SignerSync + ?Sized>(
+    gateway: &S,
     reading: MeterReading,
     domain: &Eip712Domain,
 ) -> ChainResult<SignedReading> {
@@ -88,8 +87,8 @@ pub fn sign_reading(
 }
 
 /// Signs a real-time price as the market's oracle, in the settlement contract's domain.
-pub fn sign_price(
-    oracle: &PrivateKeySigner,
+pub fn sign_price<S: alloy::signers::SignerSync + ?Sized>(
+    oracle: &S,
     price: RealTimePrice,
     domain: &Eip712Domain,
 ) -> ChainResult<SignedPrice> {
@@ -215,7 +214,7 @@ impl Delivery {
     pub async fn connect(
         rpc: &str,
         contracts: DeliveryContracts,
-        signer: PrivateKeySigner,
+        signer: impl Into<sealgrid_keys::KeySigner>,
     ) -> ChainResult<Self> {
         let sender = Sender::connect(rpc, signer, SenderConfig::default()).await?;
         Self::connect_with(contracts, Arc::new(sender)).await
@@ -334,6 +333,12 @@ impl Delivery {
             quality: r.quality,
             revision: r.revision,
         }))
+    }
+
+    /// The stored real-time price of a market interval: (price, revision), if any.
+    pub async fn price_of(&self, market: B256, interval: u64) -> ChainResult<Option<(i64, u32)>> {
+        let p = self.settlement().price(market, interval).call().await?;
+        Ok(p.present.then_some((p.value, p.revision)))
     }
 
     /// Submits signed readings in batches of [`READINGS_PER_TX`], grouped so that the two
@@ -527,6 +532,19 @@ impl Delivery {
             }
         }
         Ok((minted, gas))
+    }
+
+    /// Certificates issued so far for `hour` to the generators `meters` (Wh), from the chain.
+    pub async fn issued_wh(&self, meters: &[B256], hour: u64) -> ChainResult<u128> {
+        let certificates = GranularCertificates::new(self.contracts.certificates, &self.provider);
+        let mut total = 0u128;
+        for m in meters {
+            let device = self.device_of(*m).await?;
+            let id = certificates.certificateId(device, hour).call().await?;
+            let wh = certificates.issued(id).call().await?;
+            total = total.saturating_add(u128::try_from(wh).unwrap_or(u128::MAX));
+        }
+        Ok(total)
     }
 
     /// Moves certificates along an hour's P2P fills (the sender is each holder or approved by

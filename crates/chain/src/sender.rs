@@ -30,10 +30,11 @@ use alloy::{
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{TransactionReceipt, TransactionRequest},
-    signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolInterface},
 };
 use tokio::sync::Mutex;
+
+use sealgrid_keys::KeySigner;
 
 use crate::{ChainError, ChainResult};
 
@@ -180,9 +181,10 @@ impl Sender {
     /// A bad URL, `confirmations` of 0, RPC errors.
     pub async fn connect(
         rpc_url: &str,
-        signer: PrivateKeySigner,
+        signer: impl Into<KeySigner>,
         cfg: SenderConfig,
     ) -> ChainResult<Self> {
+        let signer: KeySigner = signer.into();
         let url = rpc_url.parse().map_err(|e| ChainError::BadUrl {
             url: rpc_url.to_owned(),
             reason: format!("{e}"),
@@ -193,7 +195,7 @@ impl Sender {
             ));
         }
         let from = signer.address();
-        let wallet = EthereumWallet::from(signer);
+        let wallet = EthereumWallet::new(signer);
         let provider = ProviderBuilder::new()
             .wallet(wallet.clone())
             .connect_http(url)

@@ -18,7 +18,6 @@ use alloy::{
     primitives::{Address, B256, Bytes},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
 };
 use sealgrid_types::{BatchStatus, ClearedBatch, pack_fill_words};
 
@@ -114,7 +113,7 @@ impl Submitter {
     pub async fn connect(
         rpc_url: &str,
         auction: Address,
-        signer: PrivateKeySigner,
+        signer: impl Into<sealgrid_keys::KeySigner>,
         cfg: SubmitterConfig,
     ) -> ChainResult<Self> {
         let sender = Sender::connect(rpc_url, signer, cfg).await?;

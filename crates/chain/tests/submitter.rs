@@ -131,7 +131,9 @@ async fn submitter(net: &Devnet, cfg: SubmitterConfig) -> Submitter {
     Submitter::connect(
         &net.rpc,
         net.auction,
-        DEV_KEYS[0].parse().expect("operator key"),
+        DEV_KEYS[0]
+            .parse::<alloy::signers::local::PrivateKeySigner>()
+            .expect("operator key"),
         cfg,
     )
     .await

@@ -66,6 +66,9 @@ macro_rules! with_pool {
     };
 }
 
+mod delivery;
+pub use delivery::{MeterRow, PriceRow, REGISTRY_CURSOR, ReadingRow, RecordState, SettleRecord};
+
 /// The matcher's persistent state, on a SQLite file or a PostgreSQL database.
 ///
 /// Every write that must be atomic (a block range of chain events with the indexer cursor, an

@@ -190,7 +190,7 @@ pub(crate) fn b256(what: &'static str, v: Vec<u8>) -> StoreResult<B256> {
     B256::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt(what))
 }
 
-fn address(what: &'static str, v: Vec<u8>) -> StoreResult<Address> {
+pub(crate) fn address(what: &'static str, v: Vec<u8>) -> StoreResult<Address> {
     Address::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt(what))
 }
 

@@ -5,8 +5,7 @@
 use std::borrow::Cow;
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
+
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
 
 use crate::error::{TypesError, TypesResult};
@@ -301,8 +300,8 @@ const SECP256K1N_HALF: U256 = U256::from_be_bytes(alloy_primitives::hex!(
 
 /// Signs any sealgrid EIP-712 struct in `domain`; returns `r ‖ s ‖ v` (65 bytes, `v` 27 or
 /// 28, low `s`), the form wallets (viem, ethers) produce.
-pub fn sign_struct<T: SolStruct>(
-    signer: &PrivateKeySigner,
+pub fn sign_struct<T: SolStruct, S: alloy_signer::SignerSync + ?Sized>(
+    signer: &S,
     value: &T,
     domain: &Eip712Domain,
 ) -> TypesResult<[u8; 65]> {
@@ -337,8 +336,8 @@ pub fn recover_struct_signer<T: SolStruct>(
 }
 
 /// Signs an order (see [`sign_struct`]).
-pub fn sign_order(
-    signer: &PrivateKeySigner,
+pub fn sign_order<S: alloy_signer::SignerSync + ?Sized>(
+    signer: &S,
     order: &Order,
     domain: &Eip712Domain,
 ) -> TypesResult<[u8; 65]> {
@@ -359,6 +358,7 @@ mod tests {
     use super::*;
     use crate::field::FIELD_MODULUS;
     use alloy_primitives::{address, keccak256};
+    use alloy_signer_local::PrivateKeySigner;
 
     fn order() -> Order {
         Order {

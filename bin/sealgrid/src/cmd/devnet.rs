@@ -122,12 +122,12 @@ impl DevnetArgs {
                 net.rpc.clone(),
                 record.auction,
                 record.market,
-                DEV_KEYS[0].to_owned(),
+                DEV_KEYS[0].parse().wrap_err("the devnet operator key")?,
                 store,
                 self.listen,
                 config,
             )
-            .with_devnet_sponsor(record.accounts.map(|a| a.paymaster))
+            .with_devnet_sponsor(record.accounts.map(|a| a.paymaster))?
             .with_deployment(dir.join("deployment.json"))
             .serve()
             .await?;

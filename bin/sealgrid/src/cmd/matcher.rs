@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use eyre::{Result, WrapErr, bail};
 use sealgrid_chain::AuctionReader;
 use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind};
+use sealgrid_keys::KeySigner;
 use sealgrid_matcher::{ApiLimits, IntakeLimits};
 use sealgrid_node::{HaloProver, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch};
 
@@ -13,11 +14,15 @@ use crate::cmd::prover::params_source;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum MatcherCommand {
-    /// Runs the matcher: intake API, chain indexer, and a scheduler per market clearing each
-    /// interval at its gate. State lives in the store; a restart resumes where it stopped.
+    /// Runs the node: intake API, chain indexer, a scheduler per market clearing each interval
+    /// at its gate, and (with a deployment record that has delivery contracts) delivery:
+    /// readings and prices at POST /v1/readings and /v1/prices, settlement at each reading
+    /// deadline, resettlement, certificates. State lives in the store; a restart resumes where
+    /// it stopped.
     ///
-    /// Example: `sealgrid matcher serve --rpc-url http://127.0.0.1:8545 --auction 0x..
-    /// --market 0x.. --operator-key 0x..` (or SEALGRID_OPERATOR_KEY).
+    /// Example: `sealgrid matcher serve --rpc-url http://127.0.0.1:8545 --deployment
+    /// .sealgrid/deployments/public-l2.json --config deploy/config/public-l2.toml
+    /// --operator-key keystore:operator.json` (password from SEALGRID_KEYSTORE_PASSWORD).
     Serve(Box<ServeArgs>),
 }
 
@@ -46,8 +51,15 @@ pub(crate) struct ServeArgs {
     /// registered verifiers and their pinned hashes).
     #[arg(long, env = "SEALGRID_DEPLOYMENT")]
     deployment: Option<std::path::PathBuf>,
-    /// The operator's key: signs receipts (must be the markets' operator).
-    #[arg(long, env = "SEALGRID_OPERATOR_KEY", hide_env_values = true)]
+    /// The operator's key (signs receipts, settles, claims; must be the markets' operator):
+    /// `keystore:PATH` (password from SEALGRID_KEYSTORE_PASSWORD), `pkcs11:MODULE?token=..&key=..`
+    /// (PIN from SEALGRID_PKCS11_PIN), or on a local network `env:VAR`, a raw key in the
+    /// environment. Never the key itself.
+    #[arg(
+        long,
+        env = "SEALGRID_OPERATOR_KEY_SPEC",
+        default_value = "env:SEALGRID_OPERATOR_KEY"
+    )]
     operator_key: String,
     /// Store: `sqlite:PATH` (default) or `postgres://...`.
     #[arg(
@@ -112,13 +124,9 @@ pub(crate) struct ServeArgs {
     /// sponsorship (`pm_getPaymasterStubData`, `pm_getPaymasterData`) at POST /v1/paymaster.
     #[arg(long, env = "SEALGRID_PAYMASTER", requires = "sponsor_key")]
     paymaster: Option<Address>,
-    /// The sponsorship service's key: the paymaster's signer.
-    #[arg(
-        long,
-        env = "SEALGRID_SPONSOR_KEY",
-        hide_env_values = true,
-        requires = "paymaster"
-    )]
+    /// The sponsorship service's key (the paymaster's signer), as a key spec like
+    /// --operator-key (`env:SEALGRID_SPONSOR_KEY` on a local network).
+    #[arg(long, env = "SEALGRID_SPONSOR_KEY_SPEC", requires = "paymaster")]
     sponsor_key: Option<String>,
     /// Seconds a sponsorship signature stays valid (at most the paymaster's quota period).
     #[arg(long, default_value_t = 600)]
@@ -127,6 +135,9 @@ pub(crate) struct ServeArgs {
     /// fee plus the operation's priority fee (the paymaster's own caps apply on top).
     #[arg(long, default_value_t = sealgrid_node::SPONSOR_BASE_FEE_MULTIPLIER)]
     sponsor_base_fee_multiplier: u64,
+    /// Keys handed over in-process (`sealgrid devnet`): the operator's and the sponsor's.
+    #[arg(skip)]
+    preset: Option<(KeySigner, Option<KeySigner>)>,
 }
 
 impl MatcherCommand {
@@ -153,7 +164,7 @@ impl ServeArgs {
         rpc_url: String,
         auction: Address,
         market: B256,
-        operator_key: String,
+        operator: PrivateKeySigner,
         store: String,
         listen: SocketAddr,
         config: std::path::PathBuf,
@@ -163,7 +174,7 @@ impl ServeArgs {
             auction: Some(auction),
             markets: vec![market],
             deployment: None,
-            operator_key,
+            operator_key: "env:SEALGRID_OPERATOR_KEY".into(),
             store,
             listen,
             start_block: 0,
@@ -185,14 +196,21 @@ impl ServeArgs {
             sponsor_key: None,
             sponsor_validity_s: 600,
             sponsor_base_fee_multiplier: sealgrid_node::SPONSOR_BASE_FEE_MULTIPLIER,
+            preset: Some((operator.into(), None)),
         }
     }
 
     /// Serves ERC-7677 sponsorship for the devnet's paymaster with the devnet sponsor key.
-    pub(crate) fn with_devnet_sponsor(mut self, paymaster: Option<Address>) -> Self {
-        self.sponsor_key = paymaster.map(|_| sealgrid_deploy::devnet::DEV_SPONSOR_KEY.to_owned());
+    pub(crate) fn with_devnet_sponsor(mut self, paymaster: Option<Address>) -> Result<Self> {
+        let key: Option<PrivateKeySigner> = paymaster
+            .map(|_| sealgrid_deploy::devnet::DEV_SPONSOR_KEY.parse())
+            .transpose()
+            .wrap_err("the devnet sponsor key")?;
+        if let Some((_, sponsor)) = self.preset.as_mut() {
+            *sponsor = key.map(KeySigner::from);
+        }
         self.paymaster = paymaster;
-        self
+        Ok(self)
     }
 
     /// Checks the chain against the deployment record at `path` on start-up.
@@ -212,11 +230,16 @@ impl ServeArgs {
 
     /// The node's config from the options (and the deployment record, if any).
     fn node_config(&self, record: Option<DeployRecord>) -> Result<NodeConfig> {
-        let operator: PrivateKeySigner = self
-            .operator_key
-            .trim()
-            .parse()
-            .wrap_err("invalid operator key")?;
+        // Raw keys from the environment only on a local network (the config's or the record's).
+        let local = match (&self.config, &record) {
+            (Some(path), _) => DeployConfig::load(path)?.network.kind == NetworkKind::Local,
+            (None, Some(r)) => r.kind == NetworkKind::Local,
+            (None, None) => false,
+        };
+        let operator = match &self.preset {
+            Some((k, _)) => k.clone(),
+            None => crate::cmd::keys::load(&self.operator_key, "--operator-key", local)?,
+        };
         let mut cfg = NodeConfig::new(
             self.rpc_url.clone(),
             self.auction(record.as_ref())?,
@@ -227,6 +250,12 @@ impl ServeArgs {
             (Some(r), true) => vec![r.market],
             _ => self.markets.clone(),
         };
+        // The record's delivery contracts: the node takes readings and prices and settles them.
+        if let Some(r) = &record
+            && r.delivery.settlement != Address::ZERO
+        {
+            cfg.delivery = Some(sealgrid_node::DeliveryNodeConfig::new(r.delivery));
+        }
         cfg.deployment = record;
         cfg.listen = self.listen;
         cfg.start_block = self.start_block;
@@ -265,10 +294,16 @@ impl ServeArgs {
                 })
             }
         };
-        if let (Some(paymaster), Some(key)) = (self.paymaster, &self.sponsor_key) {
+        let preset_sponsor = self.preset.as_ref().and_then(|(_, s)| s.clone());
+        if let Some(paymaster) = self.paymaster {
+            let key = match (preset_sponsor, &self.sponsor_key) {
+                (Some(k), _) => k,
+                (None, Some(spec)) => crate::cmd::keys::load(spec, "--sponsor-key", local)?,
+                (None, None) => bail!("--paymaster needs --sponsor-key"),
+            };
             cfg.sponsor = Some(SponsorConfig {
                 paymaster,
-                key: key.trim().parse().wrap_err("invalid --sponsor-key")?,
+                key,
                 validity_s: self.sponsor_validity_s,
                 base_fee_multiplier: self.sponsor_base_fee_multiplier,
             });

@@ -1,10 +1,10 @@
 //! `sealgrid meter ...`: what a meter gateway does with a reading.
 
 use alloy_primitives::{Address, B256};
-use alloy_signer_local::PrivateKeySigner;
+
 use alloy_sol_types::SolStruct;
 use clap::{Subcommand, ValueEnum};
-use eyre::{Result, WrapErr, bail};
+use eyre::{Result, bail};
 use sealgrid_types::{MeterQuality, MeterReading, sealgrid_domain, sign_struct};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -23,7 +23,8 @@ pub(crate) enum MeterCommand {
     /// reading, its digest, the signer and the signature as JSON.
     ///
     /// Example: `sealgrid meter sign --meter 0x.. --interval 5984424 --import-wh 1234
-    /// --export-wh 5678 --chain-id 31337 --contract 0x..` (key from SEALGRID_GATEWAY_KEY).
+    /// --export-wh 5678 --chain-id 31337 --contract 0x.. --key keystore:gateway.json` (on chain
+    /// 31337 the default takes a raw devnet key from SEALGRID_GATEWAY_KEY).
     Sign {
         /// The meter id (bytes32).
         #[arg(long)]
@@ -49,8 +50,13 @@ pub(crate) enum MeterCommand {
         /// The contract that verifies readings (the domain's verifying contract).
         #[arg(long)]
         contract: Address,
-        /// The gateway's private key (hex). Reads SEALGRID_GATEWAY_KEY if not given.
-        #[arg(long, env = "SEALGRID_GATEWAY_KEY", hide_env_values = true)]
+        /// The gateway's key: `keystore:PATH`, `pkcs11:MODULE?token=..&key=..`, or `env:VAR`
+        /// (a raw key in the environment, on chain 31337 only). Never the key itself.
+        #[arg(
+            long,
+            env = "SEALGRID_GATEWAY_KEY_SPEC",
+            default_value = "env:SEALGRID_GATEWAY_KEY"
+        )]
         key: String,
     },
 }
@@ -83,8 +89,11 @@ impl MeterCommand {
                     Quality::Estimated => MeterQuality::Estimated,
                     Quality::Substituted => MeterQuality::Substituted,
                 } as u8;
-                let signer: PrivateKeySigner =
-                    key.trim().parse().wrap_err("invalid private key")?;
+                let signer = crate::cmd::keys::load(
+                    &key,
+                    "--key",
+                    chain_id == crate::cmd::keys::ANVIL_CHAIN_ID,
+                )?;
                 let reading = MeterReading {
                     meterId: meter,
                     interval,

@@ -5,6 +5,7 @@ pub(crate) mod clear;
 pub(crate) mod demo;
 pub(crate) mod deploy;
 pub(crate) mod devnet;
+pub(crate) mod keys;
 pub(crate) mod matcher;
 pub(crate) mod meter;
 pub(crate) mod order;

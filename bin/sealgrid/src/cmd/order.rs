@@ -1,7 +1,6 @@
 use std::{fs, path::PathBuf};
 
 use alloy_primitives::Address;
-use alloy_signer_local::PrivateKeySigner;
 use clap::Subcommand;
 use eyre::{Context, Result};
 use sealgrid_types::{Order, order_commitment, sealgrid_domain, sign_order};
@@ -19,7 +18,9 @@ pub(crate) enum OrderCommand {
     },
     /// Signs an order with EIP-712 under the sealgrid domain and prints the signature.
     ///
-    /// Example: `sealgrid order sign order.json --chain-id 31337 --auction 0x.. --key 0x..`.
+    /// Example: `sealgrid order sign order.json --chain-id 31337 --auction 0x.. --key
+    /// keystore:~/.foundry/keystores/trader` (password from SEALGRID_KEYSTORE_PASSWORD). On
+    /// anvil's chain 31337 the default `env:SEALGRID_KEY` takes a raw devnet key.
     Sign {
         /// The order as JSON.
         file: PathBuf,
@@ -29,8 +30,9 @@ pub(crate) enum OrderCommand {
         /// The auction contract (the domain's verifying contract).
         #[arg(long)]
         auction: Address,
-        /// The trader's private key (hex). Reads SEALGRID_KEY if not given.
-        #[arg(long, env = "SEALGRID_KEY", hide_env_values = true)]
+        /// The trader's key: `keystore:PATH`, `pkcs11:MODULE?token=..&key=..`, or `env:VAR` (a
+        /// raw key in the environment, on chain 31337 only). Never the key itself.
+        #[arg(long, env = "SEALGRID_KEY_SPEC", default_value = "env:SEALGRID_KEY")]
         key: String,
     },
 }
@@ -54,8 +56,11 @@ impl OrderCommand {
                 key,
             } => {
                 let order = read_order(&file)?;
-                let signer: PrivateKeySigner =
-                    key.trim().parse().wrap_err("invalid private key")?;
+                let signer = crate::cmd::keys::load(
+                    &key,
+                    "--key",
+                    chain_id == crate::cmd::keys::ANVIL_CHAIN_ID,
+                )?;
                 let signature = sign_order(&signer, &order, &sealgrid_domain(chain_id, auction))?;
                 println!("{}", alloy_primitives::hex::encode_prefixed(signature));
             }
