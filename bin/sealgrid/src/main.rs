@@ -27,6 +27,11 @@ enum Command {
     /// verifiers deployed from deploy/config/local.toml, and the matcher API proving and settling
     /// every interval. Prints the endpoints and funded test accounts; runs until Ctrl-C.
     Devnet(cmd::devnet::DevnetArgs),
+    /// The node: the whole market of a deployment (intake, indexer, schedulers, prove and
+    /// settle, claims, sponsorship, delivery) from its record and network config alone.
+    /// Example: `sealgrid node --deployment .sealgrid/deployments/public-l2.json --config
+    /// deploy/config/public-l2.toml --operator-key keystore:operator.json`.
+    Node(cmd::matcher::NodeArgs),
     /// Meter readings: what a gateway signs (DESIGN 3.7).
     #[command(subcommand)]
     Meter(cmd::meter::MeterCommand),
@@ -54,6 +59,7 @@ fn main() -> Result<()> {
         Command::Demo(a) => a.run(),
         Command::Deploy(a) => a.run(),
         Command::Devnet(a) => a.run(),
+        Command::Node(a) => a.run(),
         Command::Meter(c) => c.run(),
         Command::Settle(c) => c.run(),
         Command::Order(c) => c.run(),

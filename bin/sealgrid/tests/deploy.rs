@@ -331,6 +331,72 @@ fn deploy_writes_a_record_of_live_contracts() {
         err.contains("not the deployment record's clearing verifier"),
         "the error names the verifier: {err}"
     );
+    // `sealgrid node` takes everything from the record and the config: a flag that contradicts
+    // them is refused before anything starts; without one it runs the whole market, delivery
+    // included (its API documents the readings route).
+    let node = |extra: &[&str], api: u16| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sealgrid"));
+        c.args(["node", "--rpc-url", &format!("http://127.0.0.1:{port}")])
+            .arg("--deployment")
+            .arg(&record)
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", &format!("127.0.0.1:{api}")])
+            .arg("--store")
+            .arg(format!("sqlite:{}", dir.path().join("node.db").display()))
+            .args(extra)
+            .env("SEALGRID_OPERATOR_KEY", op_key)
+            .env("RUST_LOG", "warn");
+        c
+    };
+    for (extra, needle) in [
+        (
+            vec!["--auction", "0x0000000000000000000000000000000000000001"],
+            "contradicts the deployment record",
+        ),
+        (
+            vec!["--confirmations", "99"],
+            "contradicts the network config",
+        ),
+        (
+            vec!["--start-block", "12345678"],
+            "contradicts the deployment record",
+        ),
+        (vec!["--operator-key", op_key], "argv"),
+    ] {
+        let out = node(&extra, free_port()).output().expect("sealgrid node");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} is refused");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+    let api = free_port();
+    let _node = Killed(
+        node(&[], api)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sealgrid node"),
+    );
+    let started = std::time::Instant::now();
+    let doc = loop {
+        use std::io::{Read, Write};
+        if let Ok(mut t) = std::net::TcpStream::connect(("127.0.0.1", api)) {
+            let mut body = String::new();
+            if t.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n")
+                .is_ok()
+                && t.read_to_string(&mut body).is_ok()
+                && body.starts_with("HTTP/1.1 200")
+            {
+                break body;
+            }
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the node did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(doc.contains("\"/v1/readings\""), "{doc}");
     // The same config against a node of another chain is refused.
     let other = free_port();
     let _other = anvil(other, chain_id + 1);

@@ -159,12 +159,27 @@ impl MatcherCommand {
 }
 
 impl ServeArgs {
-    /// Options for a devnet's matcher (`sealgrid devnet`).
+    /// Options for a devnet's matcher (`sealgrid devnet`): its operator key in-process.
     pub(crate) fn for_devnet(
         rpc_url: String,
         auction: Address,
         market: B256,
         operator: PrivateKeySigner,
+        store: String,
+        listen: SocketAddr,
+        config: std::path::PathBuf,
+    ) -> Self {
+        Self {
+            preset: Some((operator.into(), None)),
+            ..Self::defaults(rpc_url, auction, market, store, listen, config)
+        }
+    }
+
+    /// The defaults of every option but these, the operator key from `env:SEALGRID_OPERATOR_KEY`.
+    fn defaults(
+        rpc_url: String,
+        auction: Address,
+        market: B256,
         store: String,
         listen: SocketAddr,
         config: std::path::PathBuf,
@@ -196,7 +211,7 @@ impl ServeArgs {
             sponsor_key: None,
             sponsor_validity_s: 600,
             sponsor_base_fee_multiplier: sealgrid_node::SPONSOR_BASE_FEE_MULTIPLIER,
-            preset: Some((operator.into(), None)),
+            preset: None,
         }
     }
 
@@ -348,5 +363,126 @@ impl ServeArgs {
         }
         node.shutdown().await;
         Ok(())
+    }
+}
+
+/// `sealgrid node`: the whole market from the deployment record and the network config alone.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// The deployment record (`sealgrid deploy`): the auction, the market, the delivery
+    /// contracts, the paymaster and the block indexing starts from.
+    #[arg(long, env = "SEALGRID_DEPLOYMENT")]
+    deployment: std::path::PathBuf,
+    /// The network config the deployment was made from (deploy/config/*.toml): the prover's
+    /// capacities and parameters, the submitter's gas policy and confirmations.
+    #[arg(long, env = "SEALGRID_CONFIG")]
+    config: std::path::PathBuf,
+    /// JSON-RPC endpoint of the chain (must report the record's chain id).
+    #[arg(long, env = "ETH_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    rpc_url: String,
+    /// The operator's key spec (see `matcher serve --operator-key`).
+    #[arg(
+        long,
+        env = "SEALGRID_OPERATOR_KEY_SPEC",
+        default_value = "env:SEALGRID_OPERATOR_KEY"
+    )]
+    operator_key: String,
+    /// The sponsorship service's key spec; with it, and a record with a paymaster, the node
+    /// serves ERC-7677 sponsorship.
+    #[arg(long, env = "SEALGRID_SPONSOR_KEY_SPEC")]
+    sponsor_key: Option<String>,
+    /// Store: `sqlite:PATH` or `postgres://...`.
+    #[arg(
+        long,
+        env = "SEALGRID_STORE",
+        default_value = "sqlite:.sealgrid/node.db"
+    )]
+    store: String,
+    /// Listen address of the API.
+    #[arg(long, env = "SEALGRID_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Must equal the record's auction if given (the record decides).
+    #[arg(long)]
+    auction: Option<Address>,
+    /// Must equal the record's market if given.
+    #[arg(long)]
+    market: Option<B256>,
+    /// Must equal the config's confirmations if given.
+    #[arg(long)]
+    confirmations: Option<u64>,
+    /// Must equal the record's deployment block if given.
+    #[arg(long)]
+    start_block: Option<u64>,
+}
+
+impl NodeArgs {
+    pub(crate) fn run(self) -> Result<()> {
+        MatcherCommand::Serve(Box::new(self.into_serve()?)).run()
+    }
+
+    /// The serve options the record and config determine; a flag that contradicts them is
+    /// refused.
+    fn into_serve(self) -> Result<ServeArgs> {
+        let record = crate::cmd::read_record(&self.deployment)?;
+        let deploy = DeployConfig::load(&self.config)?;
+        let from_record = |flag: &str, given: String, recorded: String| -> Result<()> {
+            if given != recorded {
+                bail!(
+                    "{flag} {given} contradicts the deployment record ({recorded} in {}); leave it out",
+                    self.deployment.display()
+                );
+            }
+            Ok(())
+        };
+        if let Some(a) = self.auction {
+            from_record("--auction", a.to_string(), record.auction.to_string())?;
+        }
+        if let Some(m) = self.market {
+            from_record("--market", m.to_string(), record.market.to_string())?;
+        }
+        if let Some(b) = self.start_block {
+            from_record("--start-block", b.to_string(), record.block.to_string())?;
+        }
+        if let Some(c) = self.confirmations
+            && c != deploy.network.confirmations
+        {
+            bail!(
+                "--confirmations {c} contradicts the network config ({} in {}); leave it out",
+                deploy.network.confirmations,
+                self.config.display()
+            );
+        }
+        if record.kind != deploy.network.kind {
+            bail!(
+                "{} is a {:?} network's record, {} a {:?} network's config",
+                self.deployment.display(),
+                record.kind,
+                self.config.display(),
+                deploy.network.kind
+            );
+        }
+        let paymaster = record.accounts.map(|a| a.paymaster);
+        if paymaster.is_some() && self.sponsor_key.is_none() {
+            tracing::warn!(
+                "the record has a paymaster but no --sponsor-key was given: no sponsorship"
+            );
+        }
+        let mut serve = ServeArgs::defaults(
+            self.rpc_url,
+            record.auction,
+            record.market,
+            self.store,
+            self.listen,
+            self.config,
+        );
+        serve.operator_key = self.operator_key;
+        serve.deployment = Some(self.deployment);
+        serve.start_block = record.block;
+        serve.confirmations = deploy.network.confirmations;
+        if let (Some(p), Some(k)) = (paymaster, self.sponsor_key) {
+            serve.paymaster = Some(p);
+            serve.sponsor_key = Some(k);
+        }
+        Ok(serve)
     }
 }
