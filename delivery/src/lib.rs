@@ -2,6 +2,7 @@
 
 mod api;
 mod intake;
+pub mod oracle;
 
 use std::{
     collections::HashMap,

@@ -38,6 +38,9 @@ enum Command {
     /// Delivery settlement: reports of settled intervals (DESIGN 3.7).
     #[command(subcommand)]
     Settle(cmd::settle::SettleCommand),
+    /// The market's price oracle: ISO/RTO LMP feeds signed and posted as real-time prices.
+    #[command(subcommand)]
+    Oracle(cmd::oracle::OracleCommand),
     /// Orders: commitments and EIP-712 signatures.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
@@ -62,6 +65,7 @@ fn main() -> Result<()> {
         Command::Node(a) => a.run(),
         Command::Meter(c) => c.run(),
         Command::Settle(c) => c.run(),
+        Command::Oracle(c) => c.run(),
         Command::Order(c) => c.run(),
         Command::Clear(a) => a.run(),
         Command::Bench(c) => c.run(),

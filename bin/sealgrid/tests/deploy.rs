@@ -397,6 +397,61 @@ fn deploy_writes_a_record_of_live_contracts() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     assert!(doc.contains("\"/v1/readings\""), "{doc}");
+    // The oracle signs an LMP feed and posts it to that node: accepted, then duplicates; a
+    // key that is not the market's oracle is refused (exit non-zero, the code printed).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let start = (now / 300 - 3) * 300;
+    let feed = dir.path().join("lmp.csv");
+    std::fs::write(
+        &feed,
+        format!(
+            "interval_start,node,lmp\n{start},TEST_PNODE,50.5\n{},TEST_PNODE,-3.25\n{start},OTHER,9\n",
+            start + 300
+        ),
+    )
+    .expect("feed");
+    let oracle = |key: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+            .args(["oracle", "post", "--pnode", "TEST_PNODE"])
+            .arg("--deployment")
+            .arg(&record)
+            .arg("--feed")
+            .arg(&feed)
+            .args(["--node-url", &format!("http://127.0.0.1:{api}")])
+            .args(extra)
+            .env("SEALGRID_ORACLE_KEY", key)
+            .output()
+            .expect("sealgrid oracle post")
+    };
+    let oracle_key = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+    let out = oracle(oracle_key, &["--dry-run"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("dry run json");
+    let prices: Vec<i64> = v["prices"]
+        .as_array()
+        .expect("prices")
+        .iter()
+        .map(|p| p["price"]["price"].as_i64().expect("price"))
+        .collect();
+    assert_eq!(prices, vec![50_500, -3_250], "{v}");
+    for want in ["accepted", "duplicate"] {
+        let out = oracle(oracle_key, &[]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(text.matches(want).count(), 2, "{text}");
+    }
+    let out = oracle(
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        &[],
+    );
+    assert!(!out.status.success(), "another key's prices are refused");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not_oracle"));
     // The same config against a node of another chain is refused.
     let other = free_port();
     let _other = anvil(other, chain_id + 1);

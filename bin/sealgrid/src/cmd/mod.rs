@@ -8,6 +8,7 @@ pub(crate) mod devnet;
 pub(crate) mod keys;
 pub(crate) mod matcher;
 pub(crate) mod meter;
+pub(crate) mod oracle;
 pub(crate) mod order;
 pub(crate) mod prover;
 pub(crate) mod settle;
