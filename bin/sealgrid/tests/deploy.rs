@@ -452,6 +452,101 @@ fn deploy_writes_a_record_of_live_contracts() {
     );
     assert!(!out.status.success(), "another key's prices are refused");
     assert!(String::from_utf8_lossy(&out.stdout).contains("not_oracle"));
+    // The meter desk's commands: register, show, rotate, revoke (the registrar is dev key 0).
+    let meter_cmd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+            .arg("meter")
+            .args(args)
+            .arg("--deployment")
+            .arg(&record)
+            .args(["--rpc-url", &format!("http://127.0.0.1:{port}")])
+            .env("SEALGRID_REGISTRAR_KEY", op_key)
+            .output()
+            .expect("sealgrid meter")
+    };
+    let id = "0x00000000000000000000000000000000000000000000000000000000000000aa";
+    let (owner, gw1, gw2) = (
+        "0x00000000000000000000000000000000000000b1",
+        "0x00000000000000000000000000000000000000c1",
+        "0x00000000000000000000000000000000000000c2",
+    );
+    let register = [
+        "register",
+        "--meter",
+        id,
+        "--owner",
+        owner,
+        "--gateway",
+        gw1,
+        "--source",
+        "solar",
+        "--zone",
+        "US-CAISO",
+    ];
+    let out = meter_cmd(&register);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as device"));
+    let out = meter_cmd(&register);
+    assert!(!out.status.success(), "registered twice");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MeterExists"));
+    let show = |want: &str| {
+        let out = meter_cmd(&["show", "--meter", id, "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            v["gateway"].as_str().map(str::to_lowercase),
+            Some(want.to_owned()),
+            "{v}"
+        );
+        v
+    };
+    let v = show(gw1);
+    assert_eq!(
+        (v["source"].as_u64(), v["zone"].as_str()),
+        (Some(1), Some("US-CAISO")),
+        "{v}"
+    );
+    assert_eq!(
+        v["owner"].as_str().map(str::to_lowercase),
+        Some(owner.to_owned())
+    );
+    let out = meter_cmd(&["rotate", "--meter", id, "--gateway", gw2, "--from", "100"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = show(gw2);
+    assert_eq!(v["past_gateways"][0]["until"].as_u64(), Some(100), "{v}");
+    let out = meter_cmd(&["revoke", "--meter", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    show("0x0000000000000000000000000000000000000000");
+    let out = meter_cmd(&[
+        "show",
+        "--meter",
+        "0x00000000000000000000000000000000000000000000000000000000000000bb",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not registered"));
+    let mut keyed = register.to_vec();
+    keyed.extend(["--key", op_key]);
+    let out = meter_cmd(&keyed);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("argv"),
+        "a key in argv is refused"
+    );
     // The same config against a node of another chain is refused.
     let other = free_port();
     let _other = anvil(other, chain_id + 1);

@@ -251,6 +251,16 @@ impl Delivery {
         Self::open(provider, contracts, None).await
     }
 
+    /// A read-only client of every delivery contract (meters, reports; sending fails).
+    pub async fn read_only(rpc: &str, contracts: DeliveryContracts) -> ChainResult<Self> {
+        let url = rpc.parse().map_err(|e| ChainError::BadUrl {
+            url: rpc.to_owned(),
+            reason: format!("{e}"),
+        })?;
+        let provider = ProviderBuilder::new().connect_http(url).erased();
+        Self::open(provider, contracts, None).await
+    }
+
     async fn open(
         provider: DynProvider,
         contracts: DeliveryContracts,
@@ -320,6 +330,50 @@ impl Delivery {
             )
             .await?;
         Ok(r.gas_used)
+    }
+
+    /// Rotates a meter's gateway key (planned): `gateway` signs from interval `from` on, the old
+    /// key keeps the intervals before (REGISTRAR_ROLE).
+    pub async fn rotate_gateway(&self, id: B256, gateway: Address, from: u64) -> ChainResult<u64> {
+        let r = self
+            .send(
+                self.contracts.registry,
+                MeterRegistry::rotateGatewayCall {
+                    meterId: id,
+                    gateway,
+                    from,
+                },
+                "rotateGateway",
+            )
+            .await?;
+        Ok(r.gas_used)
+    }
+
+    /// Revokes a meter's current gateway key (compromise): invalid for every interval, on every
+    /// meter that used it (REGISTRAR_ROLE).
+    pub async fn revoke_gateway(&self, id: B256) -> ChainResult<u64> {
+        let r = self
+            .send(
+                self.contracts.registry,
+                MeterRegistry::revokeGatewayCall { meterId: id },
+                "revokeGateway",
+            )
+            .await?;
+        Ok(r.gas_used)
+    }
+
+    /// A registered meter and its past gateway keys (`None`: not registered).
+    pub async fn meter(
+        &self,
+        id: B256,
+    ) -> ChainResult<Option<(MeterRegistry::Meter, Vec<MeterRegistry::PastKey>)>> {
+        let registry = MeterRegistry::new(self.contracts.registry, &self.provider);
+        let m = registry.meter(id).call().await?;
+        if m.owner == Address::ZERO {
+            return Ok(None);
+        }
+        let history = registry.gatewayHistory(id).call().await?;
+        Ok(Some((m, history)))
     }
 
     /// The stored reading of a meter and interval: (import, export, quality, revision).
