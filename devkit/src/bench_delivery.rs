@@ -26,7 +26,10 @@ use sealgrid_deploy::devnet::{DEV_KEYS, DEV_ORACLE_KEY, Devnet, demo_market};
 use sealgrid_node::{DeliveryNodeConfig, NodeConfig, launch};
 use sealgrid_types::{MeterReading, RealTimePrice};
 
-use crate::{DevkitError, DevkitResult};
+use crate::{
+    DevkitError, DevkitResult,
+    node_api::{post, price_item, reading_item, wait_for},
+};
 
 /// Options of the delivery benchmark.
 #[derive(Clone, Debug)]
@@ -48,6 +51,10 @@ pub struct DeliveryBenchOptions {
 fn bench_err(e: impl std::fmt::Display) -> DevkitError {
     DevkitError::Demo(format!("delivery bench: {e}"))
 }
+
+/// How long the bench waits for a step of the node's loop, and how often it looks.
+const LIMIT: Duration = Duration::from_secs(600);
+const POLL: Duration = Duration::from_millis(100);
 
 /// Intake target (signed readings per second).
 pub const TARGET_INTAKE_PER_S: f64 = 2_000.0;
@@ -181,22 +188,16 @@ pub async fn run_delivery_bench(
             },
             &dom,
         )?;
-        post_items(
-            &http,
-            &base,
-            "prices",
-            vec![serde_json::json!({ "price": price.price, "signature": alloy_primitives::hex::encode_prefixed(price.signature) })],
-        )
-        .await?;
+        post_all(&http, &base, "prices", vec![price_item(&price)]).await?;
         // The node takes them on-chain without waiting for the deadline.
-        wait_for(Duration::from_secs(600), || async {
+        wait_for("the readings to go on-chain", LIMIT, POLL, || async {
             Ok(store.reading_counts().await?.0 == 0)
         })
         .await?;
         // The reading deadline: the node's loop settles every account by itself.
         net.warp((interval + 1) * len + u64::from(window)).await?;
         let due = Instant::now();
-        wait_for(Duration::from_secs(600), || async {
+        wait_for("the interval to settle", LIMIT, POLL, || async {
             Ok(matches!(
                 store.delivery_interval(market, interval).await?,
                 Some((_, Some(_)))
@@ -214,8 +215,8 @@ pub async fn run_delivery_bench(
     let late = late.ok_or_else(|| bench_err("no late reading"))?;
     let owner = meters[0].2;
     let arrived = Instant::now();
-    post_items(&http, &base, "readings", vec![reading_item(&late)]).await?;
-    wait_for(Duration::from_secs(600), || async {
+    post_all(&http, &base, "readings", vec![reading_item(&late)]).await?;
+    wait_for("the late reading to be resettled", LIMIT, POLL, || async {
         let p = d.position(market, first, owner).await?;
         Ok(p.flags & FLAG_ESTIMATE == 0)
     })
@@ -249,10 +250,6 @@ pub async fn run_delivery_bench(
     ])
 }
 
-fn reading_item(s: &SignedReading) -> serde_json::Value {
-    serde_json::json!({ "reading": s.reading, "signature": alloy_primitives::hex::encode_prefixed(s.signature) })
-}
-
 /// Posts `signed` in batches from `clients` concurrent clients; every reading must be accepted.
 async fn post_concurrently(
     http: &reqwest::Client,
@@ -271,7 +268,7 @@ async fn post_concurrently(
         let (http, base) = (http.clone(), base.to_owned());
         tasks.spawn(async move {
             for items in group {
-                post_items(&http, &base, "readings", items).await?;
+                post_all(&http, &base, "readings", items).await?;
             }
             Ok::<_, DevkitError>(())
         });
@@ -282,41 +279,19 @@ async fn post_concurrently(
     Ok(())
 }
 
-async fn post_items(
+/// Posts items; every one must be accepted (no duplicates either: the bench's are all new).
+async fn post_all(
     http: &reqwest::Client,
     base: &str,
     what: &str,
     items: Vec<serde_json::Value>,
 ) -> DevkitResult<()> {
     let n = items.len() as u64;
-    let answer: serde_json::Value = http
-        .post(format!("{base}/v1/{what}"))
-        .json(&serde_json::json!({ what: items }))
-        .send()
-        .await
-        .map_err(bench_err)?
-        .json()
-        .await
-        .map_err(bench_err)?;
-    if answer["accepted"].as_u64() != Some(n) {
+    let accepted = post(http, base, what, items).await?;
+    if accepted != n {
         return Err(bench_err(format!(
-            "the node did not accept every item: {answer}"
+            "the node accepted {accepted} of {n} {what}"
         )));
-    }
-    Ok(())
-}
-
-async fn wait_for<F, Fut>(limit: Duration, done: F) -> DevkitResult<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = DevkitResult<bool>>,
-{
-    let started = Instant::now();
-    while !done().await? {
-        if started.elapsed() > limit {
-            return Err(bench_err(format!("waited {} s", limit.as_secs())));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use sealgrid_chain::{
     aa::IMarketAccount,
     bindings::settlement::DeliverySettlement,
     bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
-    delivery::{Delivery, SignedReading, sign_price, sign_reading},
+    delivery::{Delivery, sign_price, sign_reading},
 };
 use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet};
 use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
@@ -26,8 +26,13 @@ use crate::{
     DevkitError, DevkitResult,
     demo::mined,
     demo_sponsored::SmartAccounts,
+    node_api::{post, price_item, reading_item, wait_for},
     pilot::{Kind, Pilot, Rng, derived_key, per_mwh},
 };
+
+/// How long the demo waits for a step of the node's delivery loop, and how often it looks.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+const POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn err(e: impl std::fmt::Display) -> DevkitError {
     DevkitError::Demo(format!("demo delivery: {e}"))
@@ -306,12 +311,17 @@ pub(crate) async fn run_delivery(
     let deadline = Instant::now();
     let store = svc.store().clone();
     for t in traded {
-        wait_for(&format!("interval {} to settle", t.interval), || async {
-            Ok(matches!(
-                store.delivery_interval(market, t.interval).await?,
-                Some((_, Some(_)))
-            ))
-        })
+        wait_for(
+            &format!("interval {} to settle", t.interval),
+            LIMIT,
+            POLL,
+            || async {
+                Ok(matches!(
+                    store.delivery_interval(market, t.interval).await?,
+                    Some((_, Some(_)))
+                ))
+            },
+        )
         .await?;
     }
     let meter_to_cash = deadline.elapsed().as_secs_f64();
@@ -362,7 +372,7 @@ pub(crate) async fn run_delivery(
         let before = d.position(market, first.interval, account).await?;
         let arrived = Instant::now();
         post(&http, &base, "readings", vec![reading_item(&s)]).await?;
-        wait_for("the late reading to be resettled", || async {
+        wait_for("the late reading to be resettled", LIMIT, POLL, || async {
             let p = d.position(market, first.interval, account).await?;
             Ok(p.flags & sealgrid_chain::delivery::FLAG_ESTIMATE == 0)
         })
@@ -398,7 +408,7 @@ pub(crate) async fn run_delivery(
         .iter()
         .map(|t| t.interval * u64::from(timing.interval_length()) / 3600)
         .collect();
-    wait_for("the hours' certificates", || async {
+    wait_for("the hours' certificates", LIMIT, POLL, || async {
         Ok(store.hours_to_issue(market).await?.is_empty())
     })
     .await?;
@@ -605,55 +615,6 @@ async fn follow_fills(
         retired = u128::try_from(m.wh).map_err(err)?;
     }
     Ok((moved, moves.len(), retired))
-}
-
-fn reading_item(s: &SignedReading) -> serde_json::Value {
-    serde_json::json!({ "reading": s.reading, "signature": alloy::primitives::hex::encode_prefixed(s.signature) })
-}
-
-fn price_item(p: &sealgrid_chain::delivery::SignedPrice) -> serde_json::Value {
-    serde_json::json!({ "price": p.price, "signature": alloy::primitives::hex::encode_prefixed(p.signature) })
-}
-
-/// Posts items to the node's `/v1/{what}`; every one must be accepted (or a duplicate).
-/// Returns how many were accepted.
-async fn post(
-    http: &reqwest::Client,
-    base: &str,
-    what: &str,
-    items: Vec<serde_json::Value>,
-) -> DevkitResult<u64> {
-    let answer: serde_json::Value = http
-        .post(format!("{base}/v1/{what}"))
-        .json(&serde_json::json!({ what: items }))
-        .send()
-        .await
-        .map_err(err)?
-        .json()
-        .await
-        .map_err(err)?;
-    if answer["refused"].as_u64() != Some(0) {
-        return Err(err(format!("the node refused {what}: {answer}")));
-    }
-    answer["accepted"]
-        .as_u64()
-        .ok_or_else(|| err(format!("the node answered {answer}")))
-}
-
-/// Polls `done` every 200 ms until it holds (at most two minutes).
-async fn wait_for<F, Fut>(what: &str, done: F) -> DevkitResult<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = DevkitResult<bool>>,
-{
-    let started = Instant::now();
-    while !done().await? {
-        if started.elapsed() > std::time::Duration::from_secs(120) {
-            return Err(err(format!("waited two minutes for {what}")));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    Ok(())
 }
 
 /// The transactions that emitted `event` from the delivery contracts (for `market`, when

@@ -6,6 +6,7 @@ pub mod demo;
 mod demo_delivery;
 mod demo_sponsored;
 pub mod harness;
+mod node_api;
 pub mod pilot;
 
 /// Why the demo, a benchmark or a harness step failed.
