@@ -367,11 +367,12 @@ impl DeliveryService {
             meters: self.index_registry().await?,
             ..Pass::default()
         };
-        let (r, refused) = self.push_readings().await?;
+        // One look at the chain's clock per pass: what is pushed, settled and issued now.
+        let now = self.latest_time().await?;
+        let (r, refused) = self.push_readings(now).await?;
         pass.readings = r;
         pass.refused = refused;
-        pass.prices = self.push_prices().await?;
-        let now = self.latest_time().await?;
+        pass.prices = self.push_prices(now).await?;
         for m in self.inner.markets.clone() {
             pass.settled.extend(self.settle_due(m, now).await?);
         }
@@ -442,14 +443,13 @@ impl DeliveryService {
 
     /// Takes pending readings on-chain in paired batches (the client groups the two intervals
     /// of a storage slot); returns (readings now on-chain, readings the chain refused).
-    async fn push_readings(&self) -> DeliveryResult<(usize, usize)> {
+    async fn push_readings(&self, now: u64) -> DeliveryResult<(usize, usize)> {
         let store = &self.inner.store;
         let rows = store.pending_readings(READINGS_PER_PASS).await?;
         if rows.is_empty() {
             return Ok((0, 0));
         }
         let signed: Vec<SignedReading> = rows.iter().filter_map(signed_reading).collect();
-        let now = self.latest_time().await?;
         let len = self.inner.interval_length;
         let key = |r: &MeterReading| (r.meterId, r.interval, r.revision);
         match self.inner.client.submit_readings(&signed).await {
@@ -522,10 +522,9 @@ impl DeliveryService {
     }
 
     /// Takes pending prices on-chain; returns how many.
-    async fn push_prices(&self) -> DeliveryResult<usize> {
+    async fn push_prices(&self, now: u64) -> DeliveryResult<usize> {
         let store = &self.inner.store;
         let rows = store.pending_prices(1_000).await?;
-        let now = self.latest_time().await?;
         let mut on = 0;
         for r in &rows {
             let Ok(signature) = <[u8; 65]>::try_from(r.signature.as_slice()) else {
