@@ -7,15 +7,12 @@ use std::collections::{HashMap, HashSet};
 use alloy::primitives::{Address, B256};
 use sealgrid_chain::delivery::{SignedPrice, SignedReading};
 use sealgrid_store::{PriceRow, ReadingRow, RecordState};
-use sealgrid_types::{MAX_REVISION, MeterQuality, recover_struct_signer};
+use sealgrid_types::{
+    MAX_READING_WH, MAX_REVISION, MAX_REVISION_STEP, MeterQuality, recover_struct_signer,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{DeliveryResult, DeliveryService};
-
-/// Largest Wh value of a reading (2^48 - 1, the contract's `ReadingLib.MAX_WH`).
-pub const MAX_WH: u64 = (1 << 48) - 1;
-/// Largest step of a revision over the stored one (`ReadingLib.MAX_REVISION_STEP`).
-pub const MAX_REVISION_STEP: u32 = 16;
 
 /// Why a reading or price was refused: a stable code for programs, and a message for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,7 +181,10 @@ impl DeliveryService {
                         r.meterId, r.interval
                     ),
                 )
-            } else if r.importWh > MAX_WH || r.exportWh > MAX_WH || r.revision > MAX_REVISION {
+            } else if r.importWh > MAX_READING_WH
+                || r.exportWh > MAX_READING_WH
+                || r.revision > MAX_REVISION
+            {
                 refuse(
                     Refusal::OutOfRange,
                     format!("Wh must be below 2^48 and the revision at most {MAX_REVISION}"),

@@ -29,7 +29,7 @@ use sealgrid_store::{MeterRow, REGISTRY_CURSOR, RecordState, Store, StoreError};
 use sealgrid_types::{Eip712Domain, MeterReading, RealTimePrice};
 
 pub use api::{DeliveryLimits, OPENAPI, router};
-pub use intake::{MAX_REVISION_STEP, MAX_WH, Outcome, Refusal};
+pub use intake::{Outcome, Refusal};
 
 /// How long a meter's gateway keys, a meter's market or a market's oracle are trusted from
 /// the chain before they are read again. A rotation or revocation takes effect at intake as

@@ -19,8 +19,8 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use sealgrid_types::{
-    Eip712Domain, MAX_REVISION, MeterQuality, MeterReading, RealTimePrice, sealgrid_domain,
-    sign_struct,
+    Eip712Domain, MAX_READING_WH, MAX_REVISION, MeterQuality, MeterReading, RealTimePrice,
+    sealgrid_domain, sign_struct,
 };
 use serde::{Deserialize, Serialize};
 
@@ -412,7 +412,10 @@ impl Delivery {
                     .push((r.meterId, r.interval, "twice in one submission".into()));
                 continue;
             }
-            if r.importWh >= 1 << 48 || r.exportWh >= 1 << 48 || r.revision > MAX_REVISION {
+            if r.importWh > MAX_READING_WH
+                || r.exportWh > MAX_READING_WH
+                || r.revision > MAX_REVISION
+            {
                 report
                     .refused
                     .push((r.meterId, r.interval, "out of range".into()));

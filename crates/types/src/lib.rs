@@ -25,11 +25,11 @@ pub use fills::{
     fills_depth, fills_proof, fills_root, pack_fill_words, unpack_fill_words, verify_fill_proof,
 };
 pub use order::{
-    ACCUMULATOR_BITS, ACCUMULATOR_INIT, MAX_LOCK, MAX_REVISION, METER_READING_TYPE, MarketBounds,
-    MeterQuality, MeterReading, ORDER_TYPE, Order, REAL_TIME_PRICE_TYPE, RECEIPT_TYPE,
-    RealTimePrice, Receipt, SequenceEntry, Side, accumulate, accumulate_all, order_commitment,
-    order_words, recover_order_signer, recover_struct_signer, sealgrid_domain, sign_order,
-    sign_struct,
+    ACCUMULATOR_BITS, ACCUMULATOR_INIT, MAX_LOCK, MAX_READING_WH, MAX_REVISION, MAX_REVISION_STEP,
+    METER_READING_TYPE, MarketBounds, MeterQuality, MeterReading, ORDER_TYPE, Order,
+    REAL_TIME_PRICE_TYPE, RECEIPT_TYPE, RealTimePrice, Receipt, SequenceEntry, Side, accumulate,
+    accumulate_all, order_commitment, order_words, recover_order_signer, recover_struct_signer,
+    sealgrid_domain, sign_order, sign_struct,
 };
 pub use poseidon::{hash2, hash3, hash4, permutation_t3, permutation_t4, permutation_t5};
 pub use spam::{MAX_PER_ACCOUNT, decode_fee, encode_fee, lock_with_fee};

@@ -81,6 +81,10 @@ pub const REAL_TIME_PRICE_TYPE: &str =
     "RealTimePrice(bytes32 market,uint64 interval,int64 price,uint32 revision)";
 /// The largest revision the settlement contract stores (2^24 - 1).
 pub const MAX_REVISION: u32 = (1 << 24) - 1;
+/// The largest step of a revision over the stored one (`ReadingLib.MAX_REVISION_STEP`).
+pub const MAX_REVISION_STEP: u32 = 16;
+/// The largest import or export of one reading, 2^48 - 1 Wh (`ReadingLib.MAX_WH`).
+pub const MAX_READING_WH: u64 = (1 << 48) - 1;
 
 /// The side of an order: the one `Side` of the project (the clearing rule, the store, the API
 /// and the circuit's witness all use it). Its on-chain code is 0 buy, 1 sell; serialised as

@@ -5,7 +5,7 @@ use alloy_primitives::{Address, B256};
 use alloy_sol_types::SolStruct;
 use clap::{Subcommand, ValueEnum};
 use eyre::{Result, bail};
-use sealgrid_types::{MeterQuality, MeterReading, sealgrid_domain, sign_struct};
+use sealgrid_types::{MAX_READING_WH, MeterQuality, MeterReading, sealgrid_domain, sign_struct};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum Quality {
@@ -192,9 +192,6 @@ pub(crate) enum MeterCommand {
         key: String,
     },
 }
-
-/// Readings above this are refused: 2^48 Wh (281 TWh) in one interval is no meter's reading.
-const MAX_READING_WH: u64 = (1 << 48) - 1;
 
 impl RegistryArgs {
     /// The record, and a delivery client sending with `key` (or read-only without one).
