@@ -120,8 +120,41 @@ pub struct DeliveryService {
     inner: Arc<Inner>,
 }
 
-/// Values read from the chain, with when they were read ([`REGISTRY_TTL`]).
-type Cache<K, V> = Mutex<HashMap<K, (Instant, V)>>;
+/// Values read from the chain, trusted for [`REGISTRY_TTL`]; past 100,000 entries the stale
+/// ones are dropped (the keys may be chosen by clients: unknown meter ids).
+#[derive(Debug)]
+struct Cache<K, V>(Mutex<HashMap<K, (Instant, V)>>);
+
+impl<K, V> Default for Cache<K, V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    /// The value of `k` if it was read less than [`REGISTRY_TTL`] ago.
+    fn fresh(&self, k: &K) -> Option<V> {
+        let c = self.0.lock().ok()?;
+        c.get(k)
+            .filter(|(at, _)| at.elapsed() < REGISTRY_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, k: K, v: V) {
+        if let Ok(mut c) = self.0.lock() {
+            if c.len() > 100_000 {
+                c.retain(|_, (at, _)| at.elapsed() < REGISTRY_TTL);
+            }
+            c.insert(k, (Instant::now(), v));
+        }
+    }
+
+    fn forget(&self, k: &K) {
+        if let Ok(mut c) = self.0.lock() {
+            c.remove(k);
+        }
+    }
+}
 /// A market's oracle and real-time price floor and cap.
 type Oracle = (Address, i64, i64);
 
@@ -187,9 +220,9 @@ impl DeliveryService {
                 windows,
                 start_block,
                 confirmations,
-                keys: Mutex::default(),
-                meters: Mutex::default(),
-                oracles: Mutex::default(),
+                keys: Cache::default(),
+                meters: Cache::default(),
+                oracles: Cache::default(),
                 time: Mutex::default(),
                 counters: Counters::default(),
             }),
@@ -259,20 +292,15 @@ impl DeliveryService {
         if let Some(m) = self.inner.store.meter(meter).await? {
             return Ok(Some(m.market));
         }
-        if let Ok(c) = self.inner.meters.lock()
-            && let Some((at, v)) = c.get(&meter)
-            && at.elapsed() < REGISTRY_TTL
-        {
-            return Ok(*v);
+        if let Some(v) = self.inner.meters.fresh(&meter) {
+            return Ok(v);
         }
         let m = MeterRegistry::new(self.inner.contracts.registry, &self.inner.provider)
             .meter(meter)
             .call()
             .await?;
         let v = (m.owner != Address::ZERO).then_some(m.market);
-        if let Ok(mut c) = self.inner.meters.lock() {
-            c.insert(meter, (Instant::now(), v));
-        }
+        self.inner.meters.put(meter, v);
         Ok(v)
     }
 
@@ -307,17 +335,12 @@ impl DeliveryService {
 
     /// Drops a meter's cached keys (a rotation or revocation was indexed).
     fn forget_keys(&self, meter: B256) {
-        if let Ok(mut c) = self.inner.keys.lock() {
-            c.remove(&meter);
-        }
+        self.inner.keys.forget(&meter);
     }
 
     async fn meter_keys(&self, meter: B256) -> DeliveryResult<Arc<MeterKeys>> {
-        if let Ok(c) = self.inner.keys.lock()
-            && let Some((at, v)) = c.get(&meter)
-            && at.elapsed() < REGISTRY_TTL
-        {
-            return Ok(v.clone());
+        if let Some(v) = self.inner.keys.fresh(&meter) {
+            return Ok(v);
         }
         let registry = MeterRegistry::new(self.inner.contracts.registry, &self.inner.provider);
         let m = registry.meter(meter).call().await?;
@@ -330,31 +353,21 @@ impl DeliveryService {
             current: (m.gateway, m.gatewayFrom),
             past,
         });
-        if let Ok(mut c) = self.inner.keys.lock() {
-            if c.len() > 100_000 {
-                c.retain(|_, (at, _)| at.elapsed() < REGISTRY_TTL);
-            }
-            c.insert(meter, (Instant::now(), keys.clone()));
-        }
+        self.inner.keys.put(meter, keys.clone());
         Ok(keys)
     }
 
     /// A market's oracle and real-time bounds (`None`: not configured).
     async fn oracle_of(&self, market: B256) -> DeliveryResult<Option<Oracle>> {
-        if let Ok(c) = self.inner.oracles.lock()
-            && let Some((at, v)) = c.get(&market)
-            && at.elapsed() < REGISTRY_TTL
-        {
-            return Ok(*v);
+        if let Some(v) = self.inner.oracles.fresh(&market) {
+            return Ok(v);
         }
         let cfg = DeliverySettlement::new(self.inner.contracts.settlement, &self.inner.provider)
             .marketConfig(market)
             .call()
             .await?;
         let v = (cfg.token != Address::ZERO).then_some((cfg.oracle, cfg.rtFloor, cfg.rtCap));
-        if let Ok(mut c) = self.inner.oracles.lock() {
-            c.insert(market, (Instant::now(), v));
-        }
+        self.inner.oracles.put(market, v);
         Ok(v)
     }
 
