@@ -19,6 +19,9 @@ import {IMarketPaymaster} from "../contracts/src/interfaces/IMarketPaymaster.sol
 
 interface VmDeploy {
     function startBroadcast(uint256 privateKey) external;
+    function startBroadcast() external;
+    function parseUint(string calldata value) external pure returns (uint256);
+    function envOr(string calldata name, string calldata defaultValue) external view returns (string memory);
     function stopBroadcast() external;
     function addr(uint256 privateKey) external pure returns (address);
     function deployCode(string calldata artifactPath) external returns (address deployed);
@@ -57,10 +60,25 @@ interface IPaymasterAdmin {
     function deposit() external payable;
 }
 
+/// @notice Tells the deployment script who it broadcasts from: forge gives a call made under
+///         `vm.startBroadcast()` the broadcasting account as its sender, and records no
+///         transaction for a static call.
+contract DeployerProbe {
+    /// @notice The caller.
+    /// @return The address that called.
+    function caller() external view returns (address) {
+        return msg.sender;
+    }
+}
+
 /// @notice The production deployment, driven by `sealgrid deploy --rpc URL --config FILE`, which
 ///         validates the config (deploy/config/*.toml), deploys the generated halo2 verifiers and
-///         passes everything here as `SG_*` environment variables (the deployer key included, so
-///         it never appears in a process list):
+///         passes everything here as `SG_*` environment variables. The deployer signs in one of
+///         two ways: with a raw key in SG_DEPLOYER_KEY (local devnets only: the environment, so it
+///         never appears in a process list), or, with SG_DEPLOYER_KEY unset or empty, with forge's
+///         own wallet options (`forge script deploy/Deploy.s.sol --broadcast --keystore FILE |
+///         --account NAME | --ledger ... --sender ADDRESS`; `sealgrid deploy` passes
+///         `--keystore` for a keystore key spec). It deploys:
 ///         intent token, Poseidon hashers, auction, the ClearingVerifier adapter over the verifiers
 ///         (SG_VERIFIERS, each pinned to its runtime code hash in SG_VERIFIER_CODEHASHES),
 ///         one market with its operator bond, the meter registry, delivery settlement (configured
@@ -87,10 +105,8 @@ contract Deploy {
 
     /// @notice Runs the deployment.
     function run() external {
-        uint256 key = vm.envUint("SG_DEPLOYER_KEY");
-        address deployer = vm.addr(key);
         (address[] memory proposers, address[] memory executors) = _timelockSets();
-        vm.startBroadcast(key);
+        address deployer = _startBroadcast();
         (SealgridAuction auction, EnergyIntentToken intents, bytes32 market) = _auction(deployer);
         (MeterRegistry registry, DeliverySettlement settlement, GranularCertificates certs) =
             _delivery(deployer, auction, intents, market);
@@ -149,6 +165,24 @@ contract Deploy {
             token.approve(address(auction), bond);
             auction.depositBond(market, uint128(bond));
         }
+    }
+
+    /// @dev Starts the broadcast and returns the deployer: with SG_DEPLOYER_KEY set, that key's
+    ///      account; otherwise whoever forge broadcasts from (`--sender`, or the one wallet of
+    ///      `--keystore`, `--account`, `--ledger`), asked of a {DeployerProbe} created before the
+    ///      broadcast (so never sent) through a static call (never a transaction). The deployer
+    ///      only gets roles it renounces (a wrong address could not renounce them), and the checks
+    ///      in {run} confirm it keeps none.
+    function _startBroadcast() internal returns (address deployer) {
+        string memory raw = vm.envOr("SG_DEPLOYER_KEY", string(""));
+        if (bytes(raw).length != 0) {
+            uint256 key = vm.parseUint(raw);
+            vm.startBroadcast(key);
+            return vm.addr(key);
+        }
+        DeployerProbe probe = new DeployerProbe();
+        vm.startBroadcast();
+        return probe.caller();
     }
 
     /// @dev SG_PROPOSERS and SG_EXECUTORS (comma-separated); reverts if either is empty.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_deploy::devnet::DEV_KEYS;
-use sealgrid_deploy::{DeployConfig, DeployRecord, NetworkKind, deploy};
+use sealgrid_deploy::{DeployConfig, DeployRecord, Deployer, NetworkKind, deploy};
+use sealgrid_keys::{KeySpec, LoadContext};
 
 pub use launch::{
     DeliveryNodeConfig, Node, NodeConfig, Pipeline, SettlementConfig, SponsorConfig, launch,
@@ -62,24 +63,71 @@ impl OperatorError {
 /// Result of the operator wiring.
 pub type OperatorResult<T> = Result<T, OperatorError>;
 
-/// The deployer key: `$SEALGRID_DEPLOYER_KEY`, or anvil's dev key 0 on a local network.
-pub fn deployer_key(cfg: &DeployConfig) -> OperatorResult<PrivateKeySigner> {
-    match std::env::var("SEALGRID_DEPLOYER_KEY") {
-        Ok(k) => k.trim().parse().map_err(|_| {
-            OperatorError::Config("SEALGRID_DEPLOYER_KEY is not a private key".into())
-        }),
-        Err(_) if cfg.network.kind == NetworkKind::Local => DEV_KEYS[0]
-            .parse()
-            .map_err(|_| OperatorError::Config("bad dev key".into())),
-        Err(_) => Err(OperatorError::Config(format!(
-            "set SEALGRID_DEPLOYER_KEY to the deployer's private key (a {:?} network has no default key)",
+/// The variable naming the deployer's key spec (`sealgrid deploy --deployer-key`).
+pub const DEPLOYER_KEY_SPEC_ENV: &str = "SEALGRID_DEPLOYER_KEY_SPEC";
+
+/// The variable a local devnet's raw deployer key may be in (refused on other networks).
+pub const DEPLOYER_RAW_KEY_ENV: &str = "SEALGRID_DEPLOYER_KEY";
+
+/// The deployer key of a deployment of `cfg`, from a key spec like every other key:
+/// `spec` (`--deployer-key`), else `$SEALGRID_DEPLOYER_KEY_SPEC`: `keystore:PATH` (password in
+/// `$SEALGRID_KEYSTORE_PASSWORD` or as the spec says) on any network, `env:VAR` on a local one.
+/// Without a spec a local network uses `$SEALGRID_DEPLOYER_KEY` (raw hex) or else anvil's dev
+/// key 0. A PKCS#11 spec is refused (forge signs the deployment script and cannot use a token),
+/// and so is `$SEALGRID_DEPLOYER_KEY` on any network but a local one.
+pub fn deployer_key(cfg: &DeployConfig, spec: Option<&str>) -> OperatorResult<Deployer> {
+    let local = cfg.network.kind == NetworkKind::Local;
+    let raw_set = std::env::var_os(DEPLOYER_RAW_KEY_ENV).is_some_and(|v| !v.is_empty());
+    if raw_set && !local {
+        return Err(OperatorError::Config(format!(
+            "{DEPLOYER_RAW_KEY_ENV} holds a raw key, which is refused on a {:?} network (local devnets only): \
+             unset it and give the deployer key as a keystore, --deployer-key keystore:PATH \
+             (or {DEPLOYER_KEY_SPEC_ENV}), with its password in $SEALGRID_KEYSTORE_PASSWORD",
             cfg.network.kind
-        ))),
+        )));
     }
+    let ctx = LoadContext::new()
+        .allow_raw(local)
+        .with_chain_id(Some(cfg.network.chain_id));
+    let from_env = std::env::var(DEPLOYER_KEY_SPEC_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let spec = match spec.map(str::to_owned).or(from_env) {
+        Some(s) => s,
+        None if raw_set => format!("env:{DEPLOYER_RAW_KEY_ENV}"),
+        None if local => {
+            let key: PrivateKeySigner = DEV_KEYS[0]
+                .parse()
+                .map_err(|_| OperatorError::Config("bad dev key".into()))?;
+            return Ok(Deployer::raw(key));
+        }
+        None => {
+            return Err(OperatorError::Config(format!(
+                "no deployer key: a {:?} network has no default key; give one as a keystore, \
+                 --deployer-key keystore:PATH (or {DEPLOYER_KEY_SPEC_ENV}), with its password in \
+                 $SEALGRID_KEYSTORE_PASSWORD",
+                cfg.network.kind
+            )));
+        }
+    };
+    let spec: KeySpec = spec.parse().map_err(|e| {
+        OperatorError::Config(format!(
+            "deployer key: not a key spec ({e}); use keystore:PATH, or env:VAR on a local network"
+        ))
+    })?;
+    if spec.is_raw() && !local {
+        return Err(OperatorError::Config(format!(
+            "deployer key: {spec} is a raw key, for local devnets only; on a {:?} network give a \
+             keystore, --deployer-key keystore:PATH",
+            cfg.network.kind
+        )));
+    }
+    Ok(Deployer::load(&spec, &ctx)?)
 }
 
-/// Generates the verifiers of `cfg` with `prover` and deploys `cfg` to `rpc`; progress lines go
-/// to `say`. Call from a multi-threaded runtime (keygen runs in place).
+/// Generates the verifiers of `cfg` with `prover` and deploys `cfg` to `rpc` with the deployer
+/// key [`deployer_key`] finds without a flag; progress lines go to `say`. Call from a
+/// multi-threaded runtime (keygen runs in place).
 pub async fn deploy_config(
     root: &Path,
     rpc: &str,
@@ -87,7 +135,19 @@ pub async fn deploy_config(
     prover: &HaloProver,
     say: &mut (dyn FnMut(String) + Send),
 ) -> OperatorResult<DeployRecord> {
-    let key = deployer_key(cfg)?;
+    let key = deployer_key(cfg, None)?;
+    deploy_config_with(root, rpc, cfg, &key, prover, say).await
+}
+
+/// [`deploy_config`] from `key` (see [`deployer_key`]).
+pub async fn deploy_config_with(
+    root: &Path,
+    rpc: &str,
+    cfg: &DeployConfig,
+    key: &Deployer,
+    prover: &HaloProver,
+    say: &mut (dyn FnMut(String) + Send),
+) -> OperatorResult<DeployRecord> {
     if let Some(p) = &cfg.verifier.params
         && !p.is_file()
     {
@@ -98,7 +158,7 @@ pub async fn deploy_config(
     }
     let caps = cfg.verifier.capacities.clone();
     let codes = tokio::task::block_in_place(|| prover.verifier_codes(root, &caps, &mut *say))?;
-    Ok(deploy(root, rpc, cfg, &key, &codes, say).await?)
+    Ok(deploy(root, rpc, cfg, key, &codes, say).await?)
 }
 
 /// Writes a deployment record as pretty JSON, creating its directory.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use alloy::sol_types::SolCall;
 use alloy::{
     primitives::{Address, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::SignerSync,
 };
 use axum::{
@@ -154,7 +154,7 @@ impl Sponsor {
         let signer: KeySigner = signer.into();
         let bad = SponsorError::Config;
         let url = rpc.parse().map_err(|e| bad(format!("bad RPC URL: {e}")))?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = sealgrid_chain::rpc::connect(url);
         let pm = MarketPaymaster::new(paymaster, &provider);
         let entry_point = pm
             .entryPoint()

@@ -35,6 +35,21 @@ enum Command {
     /// Meter readings: what a gateway signs (DESIGN 3.7).
     #[command(subcommand)]
     Meter(cmd::meter::MeterCommand),
+    /// The operator's bond in the market: show, deposit, withdraw.
+    #[command(subcommand)]
+    Bond(cmd::desk::BondCommand),
+    /// Free balances in the auction's and the delivery settlement's vaults.
+    #[command(subcommand)]
+    Collateral(cmd::desk::CollateralCommand),
+    /// The market's balancing account (the counterparty of every imbalance): show, fund.
+    #[command(subcommand)]
+    Balancing(cmd::desk::BalancingCommand),
+    /// The market paymaster: gas deposit, participants and quotas, registrar.
+    #[command(subcommand)]
+    Paymaster(cmd::desk::PaymasterCommand),
+    /// Timelock proposals (what only governance may do): show, schedule, execute.
+    #[command(subcommand)]
+    Timelock(cmd::desk::TimelockCommand),
     /// Delivery settlement: reports of settled intervals (DESIGN 3.7).
     #[command(subcommand)]
     Settle(cmd::settle::SettleCommand),
@@ -64,6 +79,11 @@ fn main() -> Result<()> {
         Command::Devnet(a) => a.run(),
         Command::Node(a) => a.run(),
         Command::Meter(c) => c.run(),
+        Command::Bond(c) => c.run(),
+        Command::Collateral(c) => c.run(),
+        Command::Balancing(c) => c.run(),
+        Command::Paymaster(c) => c.run(),
+        Command::Timelock(c) => c.run(),
         Command::Settle(c) => c.run(),
         Command::Oracle(c) => c.run(),
         Command::Order(c) => c.run(),

@@ -334,3 +334,63 @@ fn matcher_serve_wants_the_sponsor_key_with_a_paymaster() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--sponsor-key"), "{err}");
 }
+
+#[test]
+fn deploy_refuses_raw_and_token_deployer_keys_off_a_local_network_naming_the_keystore() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let public = root.join("deploy/config/public-l2.toml");
+    let public = public.to_str().expect("utf-8");
+    let args = ["deploy", "--rpc", "http://127.0.0.1:9", "--config", public];
+    let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    // The raw key in $SEALGRID_DEPLOYER_KEY: refused, naming the keystore option.
+    let (code, _, err) = sealgrid_with_env(&args, "", &[("SEALGRID_DEPLOYER_KEY", key)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("SEALGRID_DEPLOYER_KEY"), "{err}");
+    assert!(err.contains("keystore:PATH"), "{err}");
+    assert!(!err.contains(&key[2..]), "the key is not echoed: {err}");
+    // Even with a keystore spec beside it: a raw key in the environment is refused there.
+    let spec = ["--deployer-key", "keystore:/nonexistent.json"];
+    let (code, _, err) = sealgrid_with_env(
+        &[&args[..], &spec[..]].concat(),
+        "",
+        &[("SEALGRID_DEPLOYER_KEY", key)],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("keystore:PATH"), "{err}");
+    // A raw env: spec off a local network.
+    let (code, _, err) = sealgrid_with_env(
+        &[&args[..], &["--deployer-key", "env:MY_KEY"][..]].concat(),
+        "",
+        &[("MY_KEY", key)],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("MY_KEY"), "{err}");
+    // A PKCS#11 token cannot sign the forge script: the keystore is named.
+    let (code, _, err) = sealgrid(
+        &[
+            &args[..],
+            &[
+                "--deployer-key",
+                "pkcs11:/usr/lib/softhsm/libsofthsm2.so?token=ops&key=deployer",
+            ][..],
+        ]
+        .concat(),
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("PKCS#11") && err.contains("keystore:PATH"),
+        "{err}"
+    );
+    // A key itself in place of a spec never gets through argv.
+    let (code, _, err) = sealgrid(&[&args[..], &["--deployer-key", key][..]].concat(), "");
+    assert_ne!(code, 0);
+    assert!(!err.contains(&key[2..]), "the key is not echoed: {err}");
+    // The help says where the key comes from.
+    let (code, out, _) = sealgrid(&["deploy", "--help"], "");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("--deployer-key") && out.contains("keystore:PATH") && out.contains("[rpc]"),
+        "{out}"
+    );
+}

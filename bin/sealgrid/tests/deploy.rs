@@ -630,3 +630,77 @@ fn devnet_serves_until_interrupted() {
         "anvil stopped"
     );
 }
+
+#[test]
+fn deploy_from_a_keystore_records_its_address_as_the_deployer() {
+    let _one = FORGE.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tmp");
+    let password = "deployer keystore password";
+    let (address, keystore) =
+        sealgrid_keys::create_keystore(dir.path(), password).expect("keystore");
+    let port = free_port();
+    let chain_id = 50_000 + u64::from(port);
+    let _anvil = anvil(port, chain_id);
+    // Gas, the paymaster's deposit and stake: the keystore's account is not a dev account.
+    rpc(
+        port,
+        "anvil_setBalance",
+        serde_json::json!([address.to_string(), "0x3635c9adc5dea00000"]),
+    );
+    let config = small_config(dir.path(), chain_id);
+    let record = dir.path().join("record.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&record)
+        .arg("--root")
+        .arg(root())
+        .arg("--deployer-key")
+        .arg(format!("keystore:{}", keystore.display()))
+        .env_remove("SEALGRID_DEPLOYER_KEY")
+        .env_remove("SEALGRID_DEPLOYER_KEY_SPEC")
+        .env("SEALGRID_KEYSTORE_PASSWORD", password)
+        .output()
+        .expect("sealgrid deploy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains(password), "the password is not echoed");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
+    let lower = |v: &serde_json::Value| v.as_str().map(str::to_lowercase).unwrap_or_default();
+    assert_eq!(
+        lower(&r["deployer"]),
+        address.to_string().to_lowercase(),
+        "the keystore's account deployed"
+    );
+    // forge sent the script's transactions from it too (it created the auction), and the dev
+    // account 0 sent nothing.
+    let nonce = rpc(
+        port,
+        "eth_getTransactionCount",
+        serde_json::json!([address.to_string(), "latest"]),
+    );
+    let nonce = u64::from_str_radix(nonce.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+        .expect("nonce");
+    assert!(
+        nonce > 10,
+        "the keystore sent the deployment ({nonce} transactions)"
+    );
+    let dev0 = rpc(
+        port,
+        "eth_getTransactionCount",
+        serde_json::json!(["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "latest"]),
+    );
+    assert_eq!(dev0, "0x0", "dev key 0 sent nothing");
+    let code = rpc(
+        port,
+        "eth_getCode",
+        serde_json::json!([r["auction"], "latest"]),
+    );
+    assert!(
+        code.as_str().is_some_and(|c| c.len() > 2),
+        "the auction has code"
+    );
+}

@@ -168,6 +168,39 @@ contract GovernanceTest is AuctionFixture, StagedVerifiers {
         vmx.setEnv("SG_EXECUTORS", executors);
     }
 
+    /// @dev Without SG_DEPLOYER_KEY the script broadcasts from forge's own sender (`--keystore`,
+    ///      `--account`, `--ledger`; in a test, the test's origin), which is the deployer: it funds
+    ///      the bond, administers everything while deploying and keeps no admin role after.
+    function _deployKeyless(Deploy script, string memory board, address v4, bytes32 h4) internal {
+        _setDeployEnv(board, board, v4, h4);
+        vmx.setEnv("SG_DEPLOYER_KEY", "");
+        vmx.recordLogs();
+        script.run();
+        VmExtra.Log[] memory logs = vmx.getRecordedLogs();
+        bytes32 minDelayChange = keccak256("MinDelayChange(uint256,uint256)");
+        bytes32 roleGranted = keccak256("RoleGranted(bytes32,address,address)");
+        address sender = tx.origin; // forge's default sender in a test
+        vm.assertTrue(sender != vm.addr(0xD3910E), "not the keyed deployer");
+        address timelock;
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].topics[0] == minDelayChange) timelock = logs[k].emitter;
+        }
+        vm.assertTrue(timelock != address(0), "a timelock was deployed");
+        uint256 governed;
+        uint256 sawSender;
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].topics[0] != roleGranted || logs[k].topics[1] != bytes32(0)) continue;
+            IAccessControl target = IAccessControl(logs[k].emitter);
+            address account = address(uint160(uint256(logs[k].topics[2])));
+            if (account == timelock) ++governed;
+            if (account == sender) ++sawSender;
+            vm.assertTrue(target.hasRole(bytes32(0), timelock), "the timelock administers it");
+            vm.assertFalse(target.hasRole(bytes32(0), sender), "the sender keeps no admin role");
+        }
+        vm.assertEq(governed, 5, "five contracts under the keyless deployment's timelock");
+        vm.assertEq(sawSender, 4, "the sender was the deploying admin of the four governed contracts");
+    }
+
     /// @dev One test for every deployment case: the environment is process-wide, so the cases run
     ///      in sequence here rather than in parallel tests.
     function test_deploy_refusesEmptyTimelockSets_andLeavesTheTimelockOnlyAdmin() public {
@@ -181,6 +214,9 @@ contract GovernanceTest is AuctionFixture, StagedVerifiers {
         _setDeployEnv(board, "", v4, h4);
         vm.expectRevert(Deploy.DeployNoExecutors.selector);
         script.run();
+        // First (while the test's origin is still forge's default sender; a keyed broadcast leaves
+        // its account as the origin of the test): the keyless path.
+        _deployKeyless(script, board, v4, h4);
 
         _setDeployEnv(board, board, v4, h4);
         vmx.recordLogs();

@@ -8,6 +8,13 @@ import {IClearingVerifier} from "../../src/interfaces/IClearingVerifier.sol";
 contract MockERC20 is ERC20 {
     constructor() ERC20("Test USD", "tUSD") {}
 
+    /// @notice Six decimals, as the local config's `[token] decimals` and the USD stablecoins
+    ///         it stands in for (the desk commands convert amounts with it).
+    /// @return 6.
+    function decimals() public pure override returns (uint8) {
+        return 6;
+    }
+
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
     }

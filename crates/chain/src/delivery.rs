@@ -14,7 +14,7 @@ use std::{
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionReceipt},
     sol_types::{SolCall, SolEvent},
 };
@@ -247,7 +247,7 @@ impl Delivery {
             url: rpc.to_owned(),
             reason: format!("{e}"),
         })?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = crate::rpc::connect(url);
         Self::open(provider, contracts, None).await
     }
 
@@ -257,7 +257,7 @@ impl Delivery {
             url: rpc.to_owned(),
             reason: format!("{e}"),
         })?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = crate::rpc::connect(url);
         Self::open(provider, contracts, None).await
     }
 

@@ -2,13 +2,16 @@
 
 pub mod aa;
 pub mod delivery;
+pub mod desk;
 mod error;
 mod reader;
+pub mod rpc;
 pub mod sender;
 pub mod submitter;
 
 pub use error::{ChainError, ChainResult, CodeHashMismatch, NotSettleable};
 pub use reader::{AuctionReader, ChainEvent, CommitLimits, Head, IntervalInfo, MarketInfo};
+pub use rpc::RetryPolicy;
 pub use sender::{
     AlertHook, Confirmed, GasAlert, Landed, RevertDecoder, Sender, SenderConfig, decode_revert,
 };

@@ -1,7 +1,7 @@
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256, Bytes, FixedBytes},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
     sol_types::{SolError, SolEvent},
 };
@@ -141,7 +141,7 @@ impl AuctionReader {
                 url: rpc_url.to_owned(),
                 reason: e.to_string(),
             })?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = crate::rpc::connect(url);
         Self::new(provider, address).await
     }
 

@@ -28,7 +28,7 @@ use alloy::{
     eips::BlockNumberOrTag,
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
     primitives::{Address, B256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::{SolCall, SolInterface},
 };
@@ -196,10 +196,7 @@ impl Sender {
         }
         let from = signer.address();
         let wallet = EthereumWallet::new(signer);
-        let provider = ProviderBuilder::new()
-            .wallet(wallet.clone())
-            .connect_http(url)
-            .erased();
+        let provider = crate::rpc::connect_with_wallet(url, wallet.clone());
         let chain_id = provider.get_chain_id().await?;
         Ok(Self {
             provider,

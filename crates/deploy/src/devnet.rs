@@ -10,7 +10,7 @@ use std::{
 
 use alloy::{
     primitives::{Address, B256, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
 };
 
 use sealgrid_chain::{ChainError, ChainResult, delivery::DeliveryContracts};
@@ -95,6 +95,9 @@ pub(crate) struct ForgeScript<'a> {
     pub(crate) signature: Option<&'a str>,
     /// Environment for the script (`vm.env*`).
     pub(crate) env: Vec<(&'a str, String)>,
+    /// forge's wallet options for `sender` (e.g. `--keystore PATH --password-file FILE`); none
+    /// when the script broadcasts with a key of its own.
+    pub(crate) wallet: Vec<std::ffi::OsString>,
 }
 
 impl ForgeScript<'_> {
@@ -116,6 +119,8 @@ impl ForgeScript<'_> {
         cmd.current_dir(root)
             .env("PATH", path)
             .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
+            // Only a key given here reaches the script (not one left in the caller's environment).
+            .env_remove("SG_DEPLOYER_KEY")
             .envs(self.env)
             .args(["script", &target, "--rpc-url", rpc]);
         if let Some(sig) = self.signature {
@@ -124,6 +129,7 @@ impl ForgeScript<'_> {
         let out = cmd
             .args(["--broadcast", "--slow", "--sender"])
             .arg(sender.to_string())
+            .args(self.wallet)
             .output()
             .map_err(|e| ChainError::Devnet(format!("running forge: {e}")))?;
         if !out.status.success() {
@@ -247,11 +253,7 @@ impl Devnet {
             .spawn()
             .map_err(|e| ChainError::Devnet(format!("starting anvil: {e}")))?;
         let rpc = format!("http://127.0.0.1:{port}");
-        let url = rpc.parse().map_err(|e| ChainError::BadUrl {
-            url: rpc.clone(),
-            reason: format!("{e}"),
-        })?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = sealgrid_chain::rpc::connect(sealgrid_chain::rpc::rpc_url(&rpc)?);
         let mut net = Self {
             anvil,
             rpc,
@@ -295,6 +297,7 @@ impl Devnet {
             contract: "Demo",
             signature: Some(signature),
             env: Vec::new(),
+            wallet: Vec::new(),
         };
         let record = script.run(root, &self.rpc, self.chain_id, sender)?;
         // The fixed devnet deployment leaves no broadcast record behind.
@@ -316,14 +319,10 @@ impl Devnet {
         let signer: alloy::signers::local::PrivateKeySigner = key
             .parse()
             .map_err(|e| ChainError::Devnet(format!("bad key: {e}")))?;
-        let url = self.rpc.parse().map_err(|e| ChainError::BadUrl {
-            url: self.rpc.clone(),
-            reason: format!("{e}"),
-        })?;
-        Ok(ProviderBuilder::new()
-            .wallet(alloy::network::EthereumWallet::from(signer))
-            .connect_http(url)
-            .erased())
+        Ok(sealgrid_chain::rpc::connect_with_wallet(
+            sealgrid_chain::rpc::rpc_url(&self.rpc)?,
+            alloy::network::EthereumWallet::from(signer),
+        ))
     }
 
     /// The latest block's timestamp.

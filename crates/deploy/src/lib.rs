@@ -9,17 +9,18 @@ use std::path::{Path, PathBuf};
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
 };
 use serde::{Deserialize, Serialize};
 
-use sealgrid_chain::{ChainError, ChainResult, SubmitterConfig};
+use sealgrid_chain::{ChainError, ChainResult, RetryPolicy, SubmitterConfig};
 
+mod deployer;
 pub mod devnet;
 mod stages;
 
+pub use deployer::Deployer;
 pub use sealgrid_types::stage_init_code;
 pub use stages::{
     StageRecord, check_verifier_record, stage_code_hashes, stage_runtime, verify_record,
@@ -297,6 +298,11 @@ pub struct DeployConfig {
     /// `[accounts]` (optional).
     #[serde(default)]
     pub accounts: Option<AccountsConfig>,
+    /// `[rpc]` (optional): how requests to the node are retried when it rate-limits
+    /// (`max_retries`, `initial_backoff_ms`, `compute_units_per_second`; default
+    /// [`RetryPolicy::DEFAULT`]: 10, 500 ms, 660 CU/s).
+    #[serde(default)]
+    pub rpc: RetryPolicy,
 }
 
 fn bad(reason: impl Into<String>) -> ChainError {
@@ -453,6 +459,13 @@ impl DeployConfig {
             }
             a.limits.check()?;
         }
+        let r = &self.rpc;
+        if r.max_retries > 100 || r.initial_backoff_ms > 60_000 || r.compute_units_per_second == 0 {
+            return Err(bad(format!(
+                "rpc: max_retries = {} must be at most 100, initial_backoff_ms = {} at most 60000 and compute_units_per_second = {} positive",
+                r.max_retries, r.initial_backoff_ms, r.compute_units_per_second
+            )));
+        }
         gwei("max_fee_gwei", self.gas.max_fee_gwei)?;
         gwei("max_priority_fee_gwei", self.gas.max_priority_fee_gwei)?;
         gwei("alert_gwei", self.gas.alert_gwei)?;
@@ -582,24 +595,34 @@ pub struct DeployRecord {
 }
 
 /// Deploys `cfg` to `rpc` with `deployer`: the verifiers from `verifiers` (one per configured
-/// capacity, in order), then `deploy/Deploy.s.sol`. `say` gets progress lines.
+/// capacity, in order), then `deploy/Deploy.s.sol` (signed by forge with the same key: see
+/// [`Deployer`]). Requests are retried as `cfg.rpc` says. `say` gets progress lines.
+///
+/// # Errors
+/// A raw deployer key off a local network is a [`ChainError::Config`], as is every config
+/// problem; chain and forge failures as they come.
 pub async fn deploy(
     root: &Path,
     rpc: &str,
     cfg: &DeployConfig,
-    deployer: &PrivateKeySigner,
+    deployer: &Deployer,
     verifiers: &[VerifierCode],
     mut say: impl FnMut(String),
 ) -> ChainResult<DeployRecord> {
     cfg.validate()?;
-    let url = rpc.parse().map_err(|e| ChainError::BadUrl {
-        url: rpc.to_owned(),
-        reason: format!("{e}"),
-    })?;
-    let provider: DynProvider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(deployer.clone()))
-        .connect_http(url)
-        .erased();
+    if deployer.is_raw() && cfg.network.kind != NetworkKind::Local {
+        return Err(bad(format!(
+            "a raw deployer key is for local networks only; deploy to a {:?} network from a keystore (keystore:PATH)",
+            cfg.network.kind
+        )));
+    }
+    // What forge signs with: checked (password readable) before anything is sent.
+    let forge_signer = deployer.forge_wallet()?;
+    let provider: DynProvider = sealgrid_chain::rpc::connect_with_wallet_and_policy(
+        sealgrid_chain::rpc::rpc_url(rpc)?,
+        EthereumWallet::new(deployer.signer().clone()),
+        &cfg.rpc,
+    );
     let chain_id = provider.get_chain_id().await?;
     if chain_id != cfg.network.chain_id {
         return Err(bad(format!(
@@ -680,8 +703,8 @@ pub async fn deploy(
 
     let m = &cfg.market;
     let join = |xs: &[String]| xs.join(",");
-    let mut env: Vec<(&str, String)> = vec![
-        ("SG_DEPLOYER_KEY", deployer.to_bytes().to_string()),
+    let mut env: Vec<(&str, String)> = forge_signer.env.clone();
+    env.extend([
         (
             "SG_TOKEN",
             cfg.token.address.unwrap_or(Address::ZERO).to_string(),
@@ -729,7 +752,7 @@ pub async fn deploy(
                     .collect::<Vec<_>>(),
             ),
         ),
-    ];
+    ]);
     let d = &cfg.delivery;
     env.extend([
         ("SG_REGISTRAR", d.registrar.to_string()),
@@ -803,16 +826,20 @@ pub async fn deploy(
         ));
     }
     say(format!(
-        "running deploy/Deploy.s.sol on chain {chain_id} ({})",
-        cfg.network.name
+        "running deploy/Deploy.s.sol on chain {chain_id} ({}) as {} ({} key)",
+        cfg.network.name,
+        deployer.address(),
+        deployer.kind()
     ));
     let json = devnet::ForgeScript {
         file: "Deploy.s.sol",
         contract: "Deploy",
         signature: None,
         env,
+        wallet: forge_signer.args.clone(),
     }
     .run(root, rpc, chain_id, deployer.address())?;
+    drop(forge_signer);
     let created = |name: &str| devnet::created(&json, name);
     let token = match cfg.token.address {
         Some(a) => a,
@@ -945,6 +972,36 @@ mod tests {
         let sub = l2.submitter_config().expect("submitter config");
         assert_eq!(sub.max_fee_per_gas, 500_000_000);
         assert_eq!(sub.confirmations, 10);
+        // [rpc]: spelled out on the public L2, the defaults where omitted.
+        assert_eq!(l2.rpc, RetryPolicy::DEFAULT);
+        assert_eq!(local.rpc, RetryPolicy::DEFAULT);
+    }
+
+    #[test]
+    fn the_rpc_table_is_optional_partial_and_checked() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/local.toml"),
+        )
+        .expect("local.toml");
+        let with = |rpc: &str| -> Result<DeployConfig, String> {
+            toml::from_str::<DeployConfig>(&format!("{text}\n[rpc]\n{rpc}\n"))
+                .map_err(|e| e.to_string())
+        };
+        let c = with("max_retries = 3").expect("partial table");
+        assert_eq!(
+            c.rpc,
+            RetryPolicy {
+                max_retries: 3,
+                ..RetryPolicy::DEFAULT
+            }
+        );
+        c.validate().expect("valid");
+        let e = with("max_retry = 3").expect_err("typo");
+        assert!(e.contains("max_retry"), "{e}");
+        let c = with("compute_units_per_second = 0").expect("parses");
+        refused(&c, "compute_units_per_second");
+        let c = with("initial_backoff_ms = 600000").expect("parses");
+        refused(&c, "initial_backoff_ms");
     }
 
     #[test]

@@ -184,13 +184,7 @@ pub async fn verify_record<P: Provider>(provider: &P, record: &DeployRecord) -> 
 /// # Errors
 /// As [`verify_record`], and [`ChainError::BadUrl`].
 pub async fn verify_record_at(rpc: &str, record: &DeployRecord) -> ChainResult<()> {
-    let url = rpc
-        .parse::<alloy::transports::http::reqwest::Url>()
-        .map_err(|e| ChainError::BadUrl {
-            url: rpc.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let provider = alloy::providers::ProviderBuilder::new().connect_http(url);
+    let provider = sealgrid_chain::rpc::connect(sealgrid_chain::rpc::rpc_url(rpc)?);
     verify_record(&provider, record).await
 }
 

@@ -31,7 +31,8 @@ pub(crate) struct ServeArgs {
     /// JSON-RPC endpoint of the chain.
     #[arg(
         long,
-        env = "SEALGRID_RPC_URL",
+        visible_alias = "rpc",
+        env = "ETH_RPC_URL",
         default_value = "http://127.0.0.1:8545"
     )]
     rpc_url: String,

@@ -55,9 +55,10 @@ pub(crate) struct RegistryArgs {
     /// The deployment record (the registry, the market, the chain).
     #[arg(long, env = "SEALGRID_DEPLOYMENT")]
     deployment: std::path::PathBuf,
-    /// JSON-RPC endpoint of the chain.
-    #[arg(long, env = "ETH_RPC_URL", default_value = "http://127.0.0.1:8545")]
-    rpc_url: String,
+    /// JSON-RPC endpoint of the record's chain (default on a local record:
+    /// http://127.0.0.1:8545).
+    #[arg(long, visible_alias = "rpc", env = "ETH_RPC_URL")]
+    rpc_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,16 +205,14 @@ impl RegistryArgs {
     )> {
         use eyre::WrapErr;
         let record = crate::cmd::read_record(&self.deployment)?;
+        let rpc = crate::cmd::desk::rpc_url(self.rpc_url.as_deref(), &record)?;
         let d = match key {
             Some(spec) => {
                 let local = record.kind == sealgrid_deploy::NetworkKind::Local;
                 let signer = crate::cmd::keys::load(spec, "--key", local)?;
-                sealgrid_chain::delivery::Delivery::connect(&self.rpc_url, record.delivery, signer)
-                    .await
+                sealgrid_chain::delivery::Delivery::connect(&rpc, record.delivery, signer).await
             }
-            None => {
-                sealgrid_chain::delivery::Delivery::read_only(&self.rpc_url, record.delivery).await
-            }
+            None => sealgrid_chain::delivery::Delivery::read_only(&rpc, record.delivery).await,
         }
         .wrap_err_with(|| format!("the delivery contracts of {}", self.deployment.display()))?;
         Ok((record, d))

@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod clear;
 pub(crate) mod demo;
 pub(crate) mod deploy;
+pub(crate) mod desk;
 pub(crate) mod devnet;
 pub(crate) mod keys;
 pub(crate) mod matcher;

@@ -21,9 +21,9 @@ pub(crate) enum SettleCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// JSON-RPC endpoint of the chain.
-    #[arg(long, env = "SEALGRID_RPC_URL")]
-    rpc: String,
+    /// JSON-RPC endpoint of the chain (default on a local record: http://127.0.0.1:8545).
+    #[arg(long = "rpc-url", visible_alias = "rpc", env = "ETH_RPC_URL")]
+    rpc: Option<String>,
     /// A deployment record (written by `sealgrid deploy` and `sealgrid demo`): the settlement
     /// contract and the market come from it, once the chain is checked to match it (every
     /// verifier stage's code hash, the adapter's registered verifiers).
@@ -81,14 +81,19 @@ impl ReportArgs {
             (None, Some(r)) => r.market,
             (None, None) => bail!("--market is required with --settlement"),
         };
+        let rpc = match (&record, &self.rpc) {
+            (Some(r), given) => crate::cmd::desk::rpc_url(given.as_deref(), r)?,
+            (None, Some(u)) => u.clone(),
+            (None, None) => bail!("--rpc-url (or ETH_RPC_URL) is required with --settlement"),
+        };
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
         if let (Some(r), Some(p)) = (&record, &self.deployment) {
             // The record must describe this chain's contracts before anything is read through it.
-            rt.block_on(sealgrid_deploy::verify_record_at(&self.rpc, r))
+            rt.block_on(sealgrid_deploy::verify_record_at(&rpc, r))
                 .wrap_err_with(|| format!("{} does not match the chain", p.display()))?;
         }
         let report = rt.block_on(async {
-            let d = Delivery::reader(&self.rpc, settlement).await?;
+            let d = Delivery::reader(&rpc, settlement).await?;
             d.report(market, self.interval).await
         })?;
         if self.json {
