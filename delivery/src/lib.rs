@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+pub mod certificates;
 mod intake;
 pub mod oracle;
 
@@ -87,6 +88,8 @@ pub struct Pass {
     pub resettled: Vec<(B256, u64, usize)>,
     /// Certificate hours issued: (market, hour, Wh minted).
     pub issued: Vec<(B256, u64, u128)>,
+    /// Certificate hours moved along their fills: (market, hour, Wh moved).
+    pub moved: Vec<(B256, u64, u128)>,
 }
 
 /// Counters of the intake, for the metrics endpoint.
@@ -373,7 +376,8 @@ impl DeliveryService {
 
     /// One pass of the delivery loop: index the registry, take pending readings and prices
     /// on-chain, settle every interval whose reading deadline has passed, resettle what
-    /// changed after settlement, and issue due certificate hours. Every step is recorded, so
+    /// changed after settlement, and issue due certificate hours (moving them along fills,
+    /// [`Self::move_due`], is not in the loop yet: the demo still moves them). Every step is recorded, so
     /// a pass cut short anywhere is finished by the next one (after a restart too).
     pub async fn run_once(&self) -> DeliveryResult<Pass> {
         let mut pass = Pass {

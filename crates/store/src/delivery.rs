@@ -813,7 +813,8 @@ impl Store {
         rows.into_iter().map(|h| rows::to_u64("hour", h)).collect()
     }
 
-    /// Records an hour's issuance: `wh`, the hour's certificates on-chain now.
+    /// Records an hour's issuance: `wh`, the hour's certificates on-chain now. The hour's
+    /// certificates are then due to move along its fills again.
     pub async fn mark_issued(
         &self,
         market: B256,
@@ -824,7 +825,8 @@ impl Store {
         with_pool!(self, p => {
             sqlx::query(
                 "INSERT INTO certificate_hours (market, hour, issued_at, wh) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (market, hour) DO UPDATE SET issued_at = excluded.issued_at, wh = excluded.wh",
+                 ON CONFLICT (market, hour) DO UPDATE SET issued_at = excluded.issued_at, wh = excluded.wh, \
+                 moved_at = NULL",
             )
             .bind(market.as_slice())
             .bind(i64_of("hour", hour)?)

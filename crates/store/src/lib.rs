@@ -66,6 +66,8 @@ macro_rules! with_pool {
     };
 }
 
+mod certificates;
+pub use certificates::HourToMove;
 mod delivery;
 pub use delivery::{MeterRow, PriceRow, REGISTRY_CURSOR, ReadingRow, RecordState, SettleRecord};
 
