@@ -4,91 +4,14 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-/// The local config with only the checked-in verifiers (no keygen in a test) and `chain_id`.
-fn small_config(dir: &Path, chain_id: u64) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("deploy/config/local.toml")).expect("local");
-    let text = text
-        .replace("chain_id = 31337", &format!("chain_id = {chain_id}"))
-        .replace("capacities = [4, 16, 64, 256]", "capacities = [4, 16]")
-        .replace("max_commitments = 256", "max_commitments = 16");
-    let path = dir.join("small.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn anvil(port: u16, chain_id: u64) -> Killed {
-    let bin = root().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let child = Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--chain-id", &chain_id.to_string(), "--silent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("anvil");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "anvil did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Killed(child)
-}
-
-/// A minimal HTTP/1.1 exchange over loopback: (status line, body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(String, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out.lines().next().unwrap_or_default().to_owned();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn rpc(port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
-    let body =
-        serde_json::json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
-    let (_, text) = http(port, "POST", "/", &body).expect("rpc");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("rpc json");
-    v["result"].clone()
-}
+use common::{Killed, anvil, deploy_command, free_port, http, root, rpc, small_config};
 
 /// forge runs share `out/`, `cache/` and `broadcast/`: one test at a time.
 static FORGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -102,14 +25,7 @@ fn deploy_writes_a_record_of_live_contracts() {
     let _anvil = anvil(port, chain_id);
     let config = small_config(dir.path(), chain_id);
     let record = dir.path().join("record.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
-        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(&record)
-        .arg("--root")
-        .arg(root())
+    let out = deploy_command(port, &config, &record)
         .env_remove("SEALGRID_DEPLOYER_KEY")
         .output()
         .expect("sealgrid deploy");
@@ -298,14 +214,7 @@ fn deploy_writes_a_record_of_live_contracts() {
     // chain: its verifiers and their stages are genuine) passes the code checks, but the
     // market settles through the first deployment's verifier: start-up refuses it.
     let record2 = dir.path().join("record2.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
-        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(&record2)
-        .arg("--root")
-        .arg(root())
+    let out = deploy_command(port, &config, &record2)
         .env_remove("SEALGRID_DEPLOYER_KEY")
         .output()
         .expect("second sealgrid deploy");
@@ -649,14 +558,7 @@ fn deploy_from_a_keystore_records_its_address_as_the_deployer() {
     );
     let config = small_config(dir.path(), chain_id);
     let record = dir.path().join("record.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
-        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(&record)
-        .arg("--root")
-        .arg(root())
+    let out = deploy_command(port, &config, &record)
         .arg("--deployer-key")
         .arg(format!("keystore:{}", keystore.display()))
         .env_remove("SEALGRID_DEPLOYER_KEY")

@@ -7,9 +7,12 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Output},
 };
+
+mod common;
+
+use common::{anvil, deploy_command, free_port, rpc, small_config};
 
 use serde_json::Value;
 
@@ -19,85 +22,11 @@ const DEV0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4
 const DEV3: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const DEV3_ADDRESS: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn anvil(port: u16, chain_id: u64) -> Killed {
-    let bin = root().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let child = Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--chain-id", &chain_id.to_string(), "--silent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("anvil");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "anvil did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Killed(child)
-}
-
-/// A JSON-RPC call to anvil (its dev accounts are unlocked for eth_sendTransaction).
-fn rpc(port: u16, method: &str, params: Value) -> Value {
-    use std::io::{Read, Write};
-    let body =
-        serde_json::json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let text = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let v: Value = serde_json::from_str(text).expect("rpc json");
-    assert!(v.get("error").is_none(), "{method}: {v}");
-    v["result"].clone()
-}
-
 /// Deploys the local config (the checked-in verifiers only) to a fresh anvil.
 fn deploy(dir: &Path, port: u16, chain_id: u64) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("deploy/config/local.toml")).expect("local");
-    let text = text
-        .replace("chain_id = 31337", &format!("chain_id = {chain_id}"))
-        .replace("capacities = [4, 16, 64, 256]", "capacities = [4, 16]")
-        .replace("max_commitments = 256", "max_commitments = 16");
-    let config = dir.join("small.toml");
-    std::fs::write(&config, text).expect("write config");
+    let config = small_config(dir, chain_id);
     let record = dir.join("record.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
-        .args(["deploy", "--rpc", &format!("http://127.0.0.1:{port}")])
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(&record)
-        .arg("--root")
-        .arg(root())
+    let out = deploy_command(port, &config, &record)
         .env_remove("SEALGRID_DEPLOYER_KEY")
         .output()
         .expect("sealgrid deploy");

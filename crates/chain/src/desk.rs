@@ -22,7 +22,7 @@ use std::sync::Arc;
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::SolCall,
 };
@@ -277,17 +277,13 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// A client that only reads.
+    /// A client that only reads (through the retry layer, [`crate::rpc`]).
     ///
     /// # Errors
     /// A bad URL.
     pub fn read_only(rpc: &str) -> ChainResult<Self> {
-        let url = rpc.parse().map_err(|e| ChainError::BadUrl {
-            url: rpc.to_owned(),
-            reason: format!("{e}"),
-        })?;
         Ok(Self {
-            provider: ProviderBuilder::new().connect_http(url).erased(),
+            provider: crate::rpc::connect(crate::rpc::rpc_url(rpc)?),
             sender: None,
         })
     }

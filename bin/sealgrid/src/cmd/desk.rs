@@ -31,6 +31,11 @@ pub(crate) struct At {
 }
 
 impl At {
+    /// The deployment record's path.
+    pub(crate) fn deployment(&self) -> &Path {
+        &self.deployment
+    }
+
     /// The record and the endpoint to reach its chain.
     pub(crate) fn resolve(&self) -> Result<(DeployRecord, String)> {
         let record = crate::cmd::read_record(&self.deployment)?;
@@ -244,8 +249,7 @@ impl BondCommand {
                 }
                 Self::Deposit { at, amount, key } => {
                     let (record, desk) = at.desk(Some(&key)).await?;
-                    let b = desk.bond(record.auction, record.market).await?;
-                    let (amount, d, sym) = token_amount(&desk, b.token, &amount).await?;
+                    let (amount, d, sym) = token_amount(&desk, record.token, &amount).await?;
                     let bond = desk
                         .deposit_bond(record.auction, record.market, u128_of(amount, "--amount")?)
                         .await?;
@@ -264,8 +268,7 @@ impl BondCommand {
                     key,
                 } => {
                     let (record, desk) = at.desk(Some(&key)).await?;
-                    let b = desk.bond(record.auction, record.market).await?;
-                    let (amount, d, sym) = token_amount(&desk, b.token, &amount).await?;
+                    let (amount, d, sym) = token_amount(&desk, record.token, &amount).await?;
                     let to = to.or(desk.from()).ok_or_else(|| eyre!("--to is needed"))?;
                     let bond = desk
                         .withdraw_bond(record.auction, record.market, to, u128_of(amount, "--amount")?)

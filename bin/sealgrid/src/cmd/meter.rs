@@ -49,16 +49,11 @@ pub(crate) enum Accuracy {
     C05,
 }
 
-/// Where a meter command finds the registry and the key it sends with.
+/// Where a meter command finds the registry (the deployment and its chain's endpoint).
 #[derive(Debug, clap::Args)]
 pub(crate) struct RegistryArgs {
-    /// The deployment record (the registry, the market, the chain).
-    #[arg(long, env = "SEALGRID_DEPLOYMENT")]
-    deployment: std::path::PathBuf,
-    /// JSON-RPC endpoint of the record's chain (default on a local record:
-    /// http://127.0.0.1:8545).
-    #[arg(long, visible_alias = "rpc", env = "ETH_RPC_URL")]
-    rpc_url: Option<String>,
+    #[command(flatten)]
+    at: crate::cmd::desk::At,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,8 +199,7 @@ impl RegistryArgs {
         sealgrid_chain::delivery::Delivery,
     )> {
         use eyre::WrapErr;
-        let record = crate::cmd::read_record(&self.deployment)?;
-        let rpc = crate::cmd::desk::rpc_url(self.rpc_url.as_deref(), &record)?;
+        let (record, rpc) = self.at.resolve()?;
         let d = match key {
             Some(spec) => {
                 let local = record.kind == sealgrid_deploy::NetworkKind::Local;
@@ -214,7 +208,12 @@ impl RegistryArgs {
             }
             None => sealgrid_chain::delivery::Delivery::read_only(&rpc, record.delivery).await,
         }
-        .wrap_err_with(|| format!("the delivery contracts of {}", self.deployment.display()))?;
+        .wrap_err_with(|| {
+            format!(
+                "the delivery contracts of {}",
+                self.at.deployment().display()
+            )
+        })?;
         Ok((record, d))
     }
 }
