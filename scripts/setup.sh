@@ -4,8 +4,9 @@
 #        account-abstraction 0.8, poseidon-solidity, circomlibjs and viem (test peers), and the
 #        alto ERC-4337 bundler 0.0.20 (test peer; tools/alto/loopback.cjs keeps it on 127.0.0.1);
 #   PyPI (requirements.txt): Slither, into .venv;
-#   Debian: softhsm2 (the PKCS#11 token the sealgrid-keys tests create), when softhsm2-util is
-#        missing (apt-get, as root; otherwise it says what to install and fails).
+#   Debian: softhsm2 (the PKCS#11 token the sealgrid-keys tests create) and prometheus (promtool,
+#        for the alert rules), when missing (apt-get, as root; otherwise it says what to install
+#        and fails).
 # Re-running does nothing when the lockfiles are unchanged.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -28,16 +29,21 @@ if [ ! -f .venv/.sealgrid-stamp ] || [ "$(cat .venv/.sealgrid-stamp)" != "$py_st
   echo "$py_stamp" > .venv/.sealgrid-stamp
 fi
 
-if ! command -v softhsm2-util >/dev/null 2>&1; then
+# Debian packages the tests use as peers: softhsm2 (the PKCS#11 token the sealgrid-keys tests
+# create) and prometheus (its promtool checks and unit-tests deploy/alerts/).
+debian() { # COMMAND PACKAGE WHY
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: softhsm2 is missing (the PKCS#11 tests of crates/keys need it): run" >&2
-    echo "  sudo apt-get install -y --no-install-recommends softhsm2" >&2
+    echo "setup: $2 is missing ($3): run" >&2
+    echo "  sudo apt-get install -y --no-install-recommends $2" >&2
     exit 1
   fi
-  echo "setup: installing softhsm2 (Debian)"
-  apt-get install -y --no-install-recommends softhsm2 >/dev/null \
-    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends softhsm2 >/dev/null; }
-fi
+  echo "setup: installing $2 (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >/dev/null; }
+}
+debian softhsm2-util softhsm2 "the PKCS#11 tests of crates/keys need it"
+debian promtool prometheus "the alert-rule tests of deploy/alerts need promtool"
 
 forge --version | head -1
 solc --version | tail -1

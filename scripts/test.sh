@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test command (README): installs the pinned toolchain, then runs
-# Solidity formatting, build, unit/fuzz/invariant tests, gas snapshots, Slither, and the
+# Solidity formatting, build, unit/fuzz/invariant tests, gas snapshots, Slither, the alert
+# rules (promtool), and the
 # Rust formatting, lints and tests (store tests on SQLite and on a local PostgreSQL). Exits non-zero on the first failure.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -19,6 +20,9 @@ step "gas snapshots (isolated transactions; fails if snapshots/*.json are stale)
 FOUNDRY_PROFILE=gas forge test --match-contract "AuctionGas|DeliveryGas|PaymasterGas"
 step "slither (triage in slither.config.json)"
 slither . --config-file slither.config.json
+step "alert rules (promtool check and unit tests of deploy/alerts)"
+promtool check rules deploy/alerts/sealgrid.rules.yml
+promtool test rules deploy/alerts/sealgrid.test.yml
 step "forge build (artifacts for the Rust tests; slither cleaned them)"
 forge build
 step "PostgreSQL for the store tests (scripts/pg.sh)"

@@ -2,19 +2,26 @@
 //! (oracle-signed real-time prices). Each item is checked and stored before the answer, which
 //! says per item `accepted`, `duplicate` or `refused` with a stable code. A request that is not
 //! JSON of the documented shape, or has more items than the limit, is refused whole (HTTP 400 /
-//! 413) and nothing of it is stored.
+//! 413), and so is one from a client over its rate limit (429 `client_rate_limited`); nothing
+//! of such a request is stored.
 
 use alloy::primitives::Bytes as HexBytes;
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
-    http::StatusCode,
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State, rejection::BytesRejection},
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::post,
 };
 use sealgrid_chain::delivery::{SignedPrice, SignedReading};
-use sealgrid_types::{MeterReading, RealTimePrice};
+use sealgrid_types::{MeterReading, RealTimePrice, TokenBuckets, client_key};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,6 +37,13 @@ pub struct DeliveryLimits {
     pub max_batch: usize,
     /// Bytes per request body.
     pub max_body_bytes: usize,
+    /// Items (readings and prices together) one client — a network address, an IPv6 /64 —
+    /// may post in a burst. Checked before any signature is recovered; a request over it is
+    /// refused whole (429 `client_rate_limited`) and takes nothing from the bucket. A gateway
+    /// of N meters posts N readings per interval.
+    pub client_items_burst: u64,
+    /// Sustained items per second per client.
+    pub client_items_per_second: u64,
 }
 
 impl Default for DeliveryLimits {
@@ -37,6 +51,8 @@ impl Default for DeliveryLimits {
         Self {
             max_batch: 1_000,
             max_body_bytes: 1 << 20,
+            client_items_burst: 20_000,
+            client_items_per_second: 5_000,
         }
     }
 }
@@ -45,15 +61,61 @@ impl Default for DeliveryLimits {
 struct AppState {
     service: DeliveryService,
     limits: DeliveryLimits,
+    clients: Arc<TokenBuckets<IpAddr>>,
 }
 
-/// The delivery routes over `service`.
+/// The delivery routes over `service`. Serve them with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the per-client limit is keyed by the
+/// peer's address (without it every request counts as one client).
 pub fn router(service: DeliveryService, limits: DeliveryLimits) -> Router {
     Router::new()
         .route("/v1/readings", post(readings))
         .route("/v1/prices", post(prices))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .with_state(AppState { service, limits })
+        .with_state(AppState {
+            service,
+            limits,
+            clients: Arc::new(TokenBuckets::new(
+                limits.client_items_burst,
+                limits.client_items_per_second,
+            )),
+        })
+}
+
+/// The client a request comes from (see [`router`]): its limit key
+/// ([`sealgrid_types::client_key`]), `0.0.0.0` without connection info.
+struct Client(IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Self(client_key(ip)))
+    }
+}
+
+/// Takes `n` items from the client's bucket, or the whole request's refusal.
+fn admit(s: &AppState, client: IpAddr, n: usize) -> Result<(), Box<Response>> {
+    let n = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+    if s.clients.allow_n(client, n) {
+        Ok(())
+    } else {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "client_rate_limited",
+            format!(
+                "{client} is over its limit of {} items per second (burst {}); nothing of this request was stored",
+                s.limits.client_items_per_second, s.limits.client_items_burst
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        Err(Box::new(r))
+    }
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
@@ -211,8 +273,14 @@ where
     answer(all)
 }
 
-async fn readings(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let list = match items(body, "readings", s.limits) {
+async fn readings(
+    State(s): State<AppState>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let list = match items(body, "readings", s.limits)
+        .and_then(|l| admit(&s, client, l.len()).map(|()| l))
+    {
         Ok(l) => l,
         Err(r) => return *r,
     };
@@ -240,8 +308,14 @@ async fn readings(State(s): State<AppState>, body: Result<Bytes, BytesRejection>
     .await
 }
 
-async fn prices(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let list = match items(body, "prices", s.limits) {
+async fn prices(
+    State(s): State<AppState>,
+    Client(client): Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let list = match items(body, "prices", s.limits)
+        .and_then(|l| admit(&s, client, l.len()).map(|()| l))
+    {
         Ok(l) => l,
         Err(r) => return *r,
     };

@@ -8,11 +8,11 @@
 //! a tie). Sellers opt in once with `setApprovalForAll(operator)` on the certificates
 //! contract; a seller that has not is skipped (its certificates stay with it) and logged.
 //!
-//! Crash safety: the moves are written to the store as a plan (with the block it was made
-//! at) before the first transaction. A run that finds a plan resolves it from the chain
-//! first: a planned move landed if a `TransferSingle` by the operator with its exact
-//! `(from, to, id, value)` is in the blocks since the plan; those count as passed on, the rest
-//! are planned again from the chain's balances. While the operator has transactions in flight
+//! Crash safety: the moves are written to the store as a plan (with the first block its
+//! transactions can be in) before the first transaction. A run that finds a plan resolves it
+//! from the chain first: a planned move landed if a `TransferSingle` by the operator with its
+//! exact `(from, to, id, value)` is in the blocks since the plan; those count as passed on, the
+//! rest are planned again from the chain's balances. While the operator has transactions in flight
 //! (pending nonce above the latest) a plan is not resolved, so a transaction still in the
 //! mempool cannot be doubled by a new plan.
 
@@ -24,10 +24,11 @@ use alloy::{
     rpc::types::Filter,
     sol_types::SolEvent,
 };
-use sealgrid_chain::bindings::certificates::GranularCertificates;
+use sealgrid_chain::{ChainError, bindings::certificates::GranularCertificates};
+use sealgrid_store::BatchState;
 use serde::{Deserialize, Serialize};
 
-use crate::{DeliveryError, DeliveryResult, DeliveryService, failpoint};
+use crate::{DeliveryError, DeliveryResult, DeliveryService, LOG_RANGE, failpoint};
 
 /// One planned transfer (amounts as decimal strings in the store's JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +123,12 @@ fn mul_div(a: u128, b: u128, c: u128) -> u128 {
 
 impl DeliveryService {
     /// Moves the certificates of every hour of `market` issued since its last move along the
-    /// hour's fills; returns (market, hour, Wh moved) per hour with moves.
+    /// hour's fills; returns (market, hour, Wh moved) per hour with moves. The loop calls it
+    /// after issuing ([`DeliveryService::run_once`]); calling it again moves nothing more.
+    ///
+    /// An hour whose transfer the chain refuses (a seller revoked its approval since the plan,
+    /// a buyer contract that refuses ERC-1155 transfers) is logged and left with its plan: the
+    /// next call resolves what landed and plans the rest again, and the other hours go on.
     ///
     /// # Errors
     /// Chain and store failures (a plan written before them is resolved by the next call).
@@ -147,7 +153,11 @@ impl DeliveryService {
                 })?;
                 let landed = self.landed(operator, &plan, *block).await?;
                 store.finish_moves(market, hour, &landed, now).await?;
-                tracing::info!(market = %market, hour, sellers = landed.len(), "certificate moves of an earlier run resolved from the chain");
+                let wh: u128 = landed.iter().map(|l| l.1).sum();
+                tracing::info!(market = %market, hour, wh, sellers = landed.len(), "certificate moves of an earlier run resolved from the chain");
+                if wh > 0 {
+                    done.push((market, hour, wh));
+                }
                 // Anything that did not land is planned again below, from what is left.
             }
             let plan = self.plan_hour(market, hour, operator).await?;
@@ -155,10 +165,13 @@ impl DeliveryService {
                 store.finish_moves(market, hour, &[], now).await?;
                 continue;
             }
-            let head = self.inner.provider.get_block_number().await?;
+            // The plan's transactions are sent after it is stored, so they are in blocks after
+            // the current head: a restart looks for them from the next block only, and never
+            // mistakes an earlier identical transfer for one of them.
+            let first_block = self.inner.provider.get_block_number().await? + 1;
             let json = serde_json::to_string(&plan)
                 .map_err(|e| DeliveryError::Config(format!("certificate plan: {e}")))?;
-            store.plan_moves(market, hour, &json, head).await?;
+            store.plan_moves(market, hour, &json, first_block).await?;
             let moves: Vec<GranularCertificates::Move> = plan
                 .iter()
                 .map(|m| GranularCertificates::Move {
@@ -168,7 +181,14 @@ impl DeliveryService {
                     wh: U256::from(m.wh),
                 })
                 .collect();
-            self.inner.client.transfer_along_fills(&moves).await?;
+            match self.inner.client.transfer_along_fills(&moves).await {
+                Ok(_) => {}
+                Err(e @ (ChainError::Revert { .. } | ChainError::Reverted { .. })) => {
+                    tracing::warn!(market = %market, hour, error = %e, "the chain refused the hour's certificate moves; planned again next pass");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
             failpoint("delivery_after_move");
             let landed = per_seller(&plan);
             store.finish_moves(market, hour, &landed, now).await?;
@@ -180,6 +200,7 @@ impl DeliveryService {
     }
 
     /// The hour's moves from the chain's balances, the store's fills and what was passed on.
+    /// Fills of a voided interval never traded and count for nothing.
     async fn plan_hour(
         &self,
         market: B256,
@@ -194,6 +215,9 @@ impl DeliveryService {
             let Some(b) = store.batch(market, interval).await? else {
                 continue;
             };
+            if matches!(b.state, BatchState::Voided | BatchState::Refunded) {
+                continue;
+            }
             for c in store.commitments(market, interval).await? {
                 let fill = b
                     .batch
@@ -250,25 +274,33 @@ impl DeliveryService {
         Ok(allocate(&bought, &stocks))
     }
 
-    /// Wh per seller of `plan` that landed: transfers by `operator` since `block` matching a
-    /// planned move exactly.
+    /// Wh per seller of `plan` that landed: transfers by `operator` from `block` on matching a
+    /// planned move exactly (read in ranges of [`LOG_RANGE`] blocks).
     async fn landed(
         &self,
         operator: Address,
         plan: &[PlannedMove],
         block: u64,
     ) -> DeliveryResult<Vec<(Address, u128)>> {
-        let filter = Filter::new()
-            .address(self.inner.contracts.certificates)
-            .event_signature(GranularCertificates::TransferSingle::SIGNATURE_HASH)
-            .topic1(operator.into_word())
-            .from_block(block);
+        let provider = &self.inner.provider;
+        let head = provider.get_block_number().await?;
         let mut seen: Vec<(Address, Address, U256, U256)> = Vec::new();
-        for log in self.inner.provider.get_logs(&filter).await? {
-            if let Ok(e) = log.log_decode::<GranularCertificates::TransferSingle>() {
-                let e = e.inner.data;
-                seen.push((e.from, e.to, e.id, e.value));
+        let mut from = block;
+        while from <= head {
+            let to = head.min(from + LOG_RANGE - 1);
+            let filter = Filter::new()
+                .address(self.inner.contracts.certificates)
+                .event_signature(GranularCertificates::TransferSingle::SIGNATURE_HASH)
+                .topic1(operator.into_word())
+                .from_block(from)
+                .to_block(to);
+            for log in provider.get_logs(&filter).await? {
+                if let Ok(e) = log.log_decode::<GranularCertificates::TransferSingle>() {
+                    let e = e.inner.data;
+                    seen.push((e.from, e.to, e.id, e.value));
+                }
             }
+            from = to + 1;
         }
         let mut landed: Vec<PlannedMove> = Vec::new();
         for m in plan {

@@ -337,6 +337,7 @@ impl DeliveryService {
             });
         }
         self.inner.counters.record(&out);
+        crate::metrics::intake("reading", out.iter().flatten());
         Ok(out
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::refused(Refusal::Malformed, "not processed")))
@@ -448,6 +449,7 @@ impl DeliveryService {
                 out[k] = Outcome::Duplicate;
             }
         }
+        crate::metrics::intake("price", &out);
         Ok(out)
     }
 }

@@ -3,6 +3,7 @@
 mod api;
 pub mod certificates;
 mod intake;
+pub mod metrics;
 pub mod oracle;
 
 use std::{
@@ -88,7 +89,8 @@ pub struct Pass {
     pub resettled: Vec<(B256, u64, usize)>,
     /// Certificate hours issued: (market, hour, Wh minted).
     pub issued: Vec<(B256, u64, u128)>,
-    /// Certificate hours moved along their fills: (market, hour, Wh moved).
+    /// Certificate hours moved along their fills: (market, hour, Wh moved). Moves an earlier
+    /// run sent but did not record (a crash) count in the pass that finds them on-chain.
     pub moved: Vec<(B256, u64, u128)>,
 }
 
@@ -117,7 +119,8 @@ impl Counters {
 }
 
 /// The delivery service of a node: intake of readings and prices, and the loop that takes
-/// them on-chain, settles, resettles and issues certificates. Cheap to clone.
+/// them on-chain, settles, resettles, issues certificates and moves them along the fills.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct DeliveryService {
     inner: Arc<Inner>,
@@ -376,9 +379,10 @@ impl DeliveryService {
 
     /// One pass of the delivery loop: index the registry, take pending readings and prices
     /// on-chain, settle every interval whose reading deadline has passed, resettle what
-    /// changed after settlement, and issue due certificate hours (moving them along fills,
-    /// [`Self::move_due`], is not in the loop yet: the demo still moves them). Every step is recorded, so
-    /// a pass cut short anywhere is finished by the next one (after a restart too).
+    /// changed after settlement, issue due certificate hours and move them along the hours'
+    /// fills from the sellers that approved the operator ([`Self::move_due`]). Every step is
+    /// recorded, so a pass cut short anywhere is finished by the next one (after a restart
+    /// too), and none is done twice.
     pub async fn run_once(&self) -> DeliveryResult<Pass> {
         let mut pass = Pass {
             meters: self.index_registry().await?,
@@ -396,6 +400,9 @@ impl DeliveryService {
         pass.resettled = self.resettle_queued(now).await?;
         for m in self.inner.markets.clone() {
             pass.issued.extend(self.issue_due(m, now).await?);
+        }
+        for m in self.inner.markets.clone() {
+            pass.moved.extend(self.move_due(m, now).await?);
         }
         Ok(pass)
     }
@@ -642,6 +649,9 @@ impl DeliveryService {
                 .finish_settle(market, interval, &accounts, before.is_some(), hour, now)
                 .await?;
             tracing::info!(market = %market, interval, accounts = accounts.len(), "delivery settled");
+            crate::metrics::settled(crate::metrics::seconds_since(
+                (interval + 1) * len + reading,
+            ));
             done.push((market, interval, accounts.len()));
         }
         Ok(done)
@@ -653,7 +663,7 @@ impl DeliveryService {
         let store = &self.inner.store;
         let (len, trueup) = (self.inner.interval_length, u64::from(self.inner.windows.1));
         let mut done = Vec::new();
-        for (market, interval, accounts, _) in store.resettle_queue().await? {
+        for (market, interval, accounts, queued_at) in store.resettle_queue().await? {
             if now > (interval + 1) * len + trueup {
                 tracing::warn!(market = %market, interval, "true-up window closed with resettlements queued; dropped");
                 store.clear_resettle(market, interval, &accounts).await?;
@@ -667,6 +677,7 @@ impl DeliveryService {
             failpoint("delivery_after_resettle");
             store.clear_resettle(market, interval, &accounts).await?;
             tracing::info!(market = %market, interval, changed, "resettled");
+            crate::metrics::resettled(crate::metrics::seconds_since(queued_at));
             done.push((market, interval, changed));
         }
         Ok(done)

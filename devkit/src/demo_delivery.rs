@@ -9,17 +9,20 @@ use std::time::Instant;
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256, keccak256},
-    providers::{Provider, ProviderBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder},
     sol_types::SolEvent,
 };
 use alloy_signer_local::PrivateKeySigner;
 use sealgrid_chain::{
+    SenderConfig,
     aa::IMarketAccount,
     bindings::settlement::DeliverySettlement,
     bindings::{IERC20, IMockToken, certificates::GranularCertificates, registry::MeterRegistry},
     delivery::{Delivery, sign_price, sign_reading},
+    desk::Desk,
 };
-use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_KEYS, DEV_ORACLE_KEY, Devnet};
+use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_ORACLE_KEY, Devnet};
+use sealgrid_store::Store;
 use sealgrid_types::{MarketTiming, MeterQuality, MeterReading, RealTimePrice};
 
 use crate::{
@@ -33,6 +36,11 @@ use crate::{
 /// How long the demo waits for a step of the node's delivery loop, and how often it looks.
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 const POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// Collateral each participant deposits, and the balancing account's funds (base units).
+const COLLATERAL: u64 = 1_000_000_000;
+const BALANCING_FUNDS: u64 = 1_000_000_000_000;
+/// Participants depositing at once (each from its own wallet, so their nonces are apart).
+const DEPOSITS_AT_ONCE: usize = 8;
 
 fn err(e: impl std::fmt::Display) -> DevkitError {
     DevkitError::Demo(format!("demo delivery: {e}"))
@@ -153,11 +161,10 @@ pub(crate) async fn run_delivery(
     if net.delivery.settlement == Address::ZERO {
         return Err(err("the deployment has no delivery contracts"));
     }
-    let operator: PrivateKeySigner = DEV_KEYS[0].parse().map_err(err)?;
     let oracle: PrivateKeySigner = DEV_ORACLE_KEY.parse().map_err(err)?;
     let balancing: PrivateKeySigner = DEV_BALANCING_KEY.parse().map_err(err)?;
-    // The node runs delivery: its client sends the operator's meter registrations and deposits
-    // through the node's own sender (one nonce counter); sites and the oracle post to its API.
+    // The node runs delivery: its client sends the operator's meter registrations through the
+    // node's own sender (one nonce counter); sites and the oracle post to its API.
     let svc = node
         .delivery
         .as_ref()
@@ -210,17 +217,24 @@ pub(crate) async fn run_delivery(
         generators.len()
     ));
 
-    // Collateral for every account and the balancing account.
-    let total = U256::from(1_000_000_000_000u64 + 1_000_000_000 * pilot.participants.len() as u64);
-    let mint = IMockToken::new(token, net.wallet(DEV_KEYS[0])?);
-    mined(mint.mint(operator.address(), total)).await?;
-    d.approve(token, total).await?;
-    d.deposit(token, balancing.address(), U256::from(1_000_000_000_000u64))
-        .await?;
-    for p in &pilot.participants {
-        d.deposit(token, p.trader(), U256::from(1_000_000_000u64))
-            .await?;
-    }
+    // Collateral, with the operator desk as the CLI makes the calls: the balancing account
+    // funds itself (`sealgrid balancing fund`) and every participant deposits its own from its
+    // wallet (`sealgrid collateral deposit --vault delivery [--for ACCOUNT]`).
+    fund_collateral(net, market, pilot, &balancing).await?;
+    say(format!(
+        "delivery: {} participants deposited {:.0} tokens of collateral each into the settlement and the balancing account {:.0} (operator desk: collateral deposit, balancing fund)",
+        pilot.participants.len(),
+        COLLATERAL as f64 / 1e6,
+        BALANCING_FUNDS as f64 / 1e6
+    ));
+
+    // Solar sellers opt in to passing their certificates along the fills: each approves the
+    // operator on the certificates contract before its hours are issued (a seller's own
+    // action); the node's loop moves them.
+    let approvals = approve_operator(net, &d, pilot, traded).await?;
+    say(format!(
+        "delivery: {approvals} solar sellers approved the operator to move their certificates along the fills"
+    ));
 
     // After the last interval: readings of every meter (one withheld: the late meter) and the
     // oracle's real-time prices.
@@ -416,6 +430,21 @@ pub(crate) async fn run_delivery(
     for h in &hours {
         certificates_wh += store.issued(market, *h).await?.unwrap_or(0);
     }
+    say(format!(
+        "delivery: the node issued {:.1} kWh of hourly solar certificates to {} generators",
+        certificates_wh as f64 / 1000.0,
+        generators.len(),
+    ));
+
+    // Certificates follow the fills: the node moves each approved solar seller's certificates
+    // of the hour, up to what it sold in the hour, to the hour's buyers pro rata to what they
+    // bought. The demo waits for the node's loop and reads what it moved.
+    let operator = d
+        .sender()
+        .ok_or_else(|| err("the node's delivery client is read-only"))?;
+    let transfers = moved_by_node(net, &store, market, operator, &hours).await?;
+    let moved: u128 = transfers.iter().map(|t| t.2).sum();
+    let moves = transfers.len();
     let certificate_gas = gas_of(
         net,
         GranularCertificates::TransferSingle::SIGNATURE_HASH,
@@ -423,16 +452,8 @@ pub(crate) async fn run_delivery(
     )
     .await?
     .1;
-    say(format!(
-        "delivery: the node issued {:.1} kWh of hourly solar certificates to {} generators",
-        certificates_wh as f64 / 1000.0,
-        generators.len(),
-    ));
-
-    // Certificates follow the fills: each solar seller's certificates of the hour, up to what it
-    // sold in the hour, go to the hour's buyers pro rata to what they bought.
-    let (moved, moves, retired) =
-        follow_fills(net, &d, pilot, traded, &meters, timing, smart).await?;
+    // The largest single receipt is retired by its buyer, for itself (a trader's action).
+    let retired = retire_largest(net, &d, pilot, &transfers, smart).await?;
     say(format!(
         "delivery: {:.1} kWh of certificates moved from solar sellers to buyers along the fills ({moves} transfers); a buyer retired {:.1} kWh for itself",
         moved as f64 / 1000.0,
@@ -478,143 +499,256 @@ pub(crate) async fn run_delivery(
     })
 }
 
-/// Moves certificates from solar sellers to buyers hour by hour (the sellers approve the
-/// operator once), then the largest receiver retires what it got. Returns (Wh moved, transfers,
-/// Wh retired).
-async fn follow_fills(
+/// A wallet provider of `key` on the devnet.
+fn wallet(net: &Devnet, key: &PrivateKeySigner) -> DevkitResult<DynProvider> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(net.rpc.parse().map_err(err)?)
+        .erased())
+}
+
+/// Deposits the delivery collateral through the operator desk ([`Desk`]), each payer with its
+/// own key: the balancing account funds itself ([`Desk::balancing`] and
+/// [`Desk::vault_deposit`], as `sealgrid balancing fund` does), and every participant deposits
+/// [`COLLATERAL`] for its trading account (its smart account, if it has one) from its wallet
+/// (`sealgrid collateral deposit --vault delivery --for ACCOUNT`). The devnet's mock token is
+/// the faucet: each payer mints what it deposits. The operator's key is not used, so nothing
+/// here competes with the node's sender for the operator's nonces.
+async fn fund_collateral(
+    net: &Devnet,
+    market: B256,
+    pilot: &Pilot,
+    balancing: &PrivateKeySigner,
+) -> DevkitResult<()> {
+    let settlement = net.delivery.settlement;
+    let desk = Desk::connect(&net.rpc, balancing.clone(), SenderConfig::default()).await?;
+    let b = desk.balancing(settlement, market).await?;
+    if b.account != balancing.address() {
+        return Err(err(format!(
+            "the market's balancing account is {}, not the devnet's balancing key",
+            b.account
+        )));
+    }
+    let funds = U256::from(BALANCING_FUNDS);
+    mined(IMockToken::new(b.token, wallet(net, balancing)?).mint(b.account, funds)).await?;
+    deposit_once(&desk, settlement, b.token, b.account, funds).await?;
+    let payers: Vec<(PrivateKeySigner, Address)> = pilot
+        .participants
+        .iter()
+        .map(|p| (p.key.clone(), p.trader()))
+        .collect();
+    for chunk in payers.chunks(DEPOSITS_AT_ONCE) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (key, account) in chunk.iter().cloned() {
+            let (rpc, token, amount) = (net.rpc.clone(), b.token, U256::from(COLLATERAL));
+            let provider = wallet(net, &key)?;
+            tasks.spawn(async move {
+                mined(IMockToken::new(token, provider).mint(key.address(), amount)).await?;
+                let desk = Desk::connect(&rpc, key, SenderConfig::default()).await?;
+                let balance = deposit_once(&desk, settlement, token, account, amount).await?;
+                if balance < amount {
+                    return Err(err(format!(
+                        "{account} holds {balance} in the settlement after depositing {amount}"
+                    )));
+                }
+                DevkitResult::Ok(())
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.map_err(err)??;
+        }
+    }
+    Ok(())
+}
+
+/// [`Desk::vault_deposit`] of `amount` for `account`, checked on the chain when it fails: the
+/// sender treats a transaction whose receipt the node has not returned yet, while its nonce is
+/// already used, as dropped and estimates it again (anvil under load is late with receipts),
+/// and the estimate of a deposit that did land fails for want of the allowance it used. A
+/// failure after which the account holds the deposit counts as the deposit; nothing is sent
+/// twice on purpose.
+async fn deposit_once(
+    desk: &Desk,
+    vault: Address,
+    token: Address,
+    account: Address,
+    amount: U256,
+) -> DevkitResult<U256> {
+    let before = desk.vault_balance(vault, token, account).await?;
+    match desk.vault_deposit(vault, token, account, amount).await {
+        Ok(balance) => Ok(balance),
+        Err(e) => {
+            let now = desk.vault_balance(vault, token, account).await?;
+            if now >= before.saturating_add(amount) {
+                Ok(now)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Every solar site that sold in a traded interval approves the operator (the node's sender)
+/// on the certificates contract, once: `setApprovalForAll(operator, true)`, from its wallet or
+/// through its smart account. Returns how many approved.
+async fn approve_operator(
     net: &Devnet,
     d: &Delivery,
     pilot: &Pilot,
     traded: &[Traded],
-    meters: &[Option<(B256, PrivateKeySigner)>],
-    timing: &MarketTiming,
-    smart: Option<&mut SmartAccounts>,
-) -> DevkitResult<(u128, usize, u128)> {
-    // The operator moves the certificates (the delivery client's sender).
+) -> DevkitResult<usize> {
     let operator = d
         .sender()
-        .ok_or_else(|| err("a read-only delivery client cannot move certificates"))?;
-    let len = u64::from(timing.interval_length());
-    let hours: std::collections::BTreeSet<u64> =
-        traded.iter().map(|t| t.interval * len / 3600).collect();
-    let wallet = |key: &PrivateKeySigner| -> DevkitResult<_> {
-        Ok(ProviderBuilder::new()
-            .wallet(EthereumWallet::from(key.clone()))
-            .connect_http(net.rpc.parse().map_err(err)?)
-            .erased())
-    };
-    let mut approved = std::collections::HashSet::new();
-    let mut moves = Vec::new();
-    for h in hours {
-        let n = pilot.participants.len();
-        let (mut bought, mut sold) = (vec![0u128; n], vec![0u128; n]);
-        for t in traded.iter().filter(|t| t.interval * len / 3600 == h) {
-            for (k, (b, s)) in t.filled.iter().enumerate() {
-                bought[k] += u128::from(*b);
-                sold[k] += u128::from(*s);
-            }
-        }
-        for (seller, m) in meters.iter().enumerate() {
-            let Some((id, _)) = m else { continue };
-            let p = &pilot.participants[seller];
-            if p.kind == Kind::Storage || p.pv_kw <= 0.0 || sold[seller] == 0 {
-                continue;
-            }
-            let cid = (U256::from(d.device_of(*id).await?) << 64) | U256::from(h);
-            let held = u128::try_from(d.certificates_of(p.trader(), cid).await?).map_err(err)?;
-            let pass = held.min(sold[seller]);
-            let total: u128 = (0..n).filter(|b| *b != seller).map(|b| bought[b]).sum();
-            if pass == 0 || total == 0 {
-                continue;
-            }
-            if approved.insert(seller) {
-                let certificates =
-                    GranularCertificates::new(d.contracts().certificates, wallet(&p.key)?);
-                let approve = certificates.setApprovalForAll(operator, true);
-                match p.account {
-                    // Approvals are not market actions the paymaster sponsors: the owner
-                    // sends it through its account (SimpleAccount lets the owner call
-                    // execute directly) and pays for it.
-                    Some(account) => {
-                        mined(IMarketAccount::new(account, wallet(&p.key)?).execute(
-                            d.contracts().certificates,
-                            U256::ZERO,
-                            approve.calldata().clone(),
-                        ))
-                        .await?;
-                    }
-                    None => {
-                        mined(approve).await?;
-                    }
-                }
-            }
-            let mut given = 0;
-            let mut largest = (0u128, None);
-            for b in (0..n).filter(|b| *b != seller && bought[*b] > 0) {
-                let share = pass * bought[b] / total;
-                if bought[b] > largest.0 {
-                    largest = (bought[b], Some(moves.len()));
-                }
-                if share > 0 {
-                    given += share;
-                    moves.push(GranularCertificates::Move {
-                        from: p.trader(),
-                        to: pilot.participants[b].trader(),
-                        id: cid,
-                        wh: U256::from(share),
-                    });
-                }
-            }
-            // The rounding remainder goes to the largest buyer.
-            if let (Some(k), rest @ 1..) = (largest.1, pass - given)
-                && let Some(m) = moves.get_mut(k)
-            {
-                m.wh += U256::from(rest);
-            }
-        }
-    }
-    d.transfer_along_fills(&moves).await?;
-    let moved: u128 = moves
-        .iter()
-        .map(|m| u128::try_from(m.wh).unwrap_or(0))
-        .sum();
-    // The largest single receipt is retired by its buyer, for itself: the largest that went
-    // to a smart account if any did (a sponsored operation), else the largest.
-    let mut retired = 0;
-    let is_smart = |to: Address| pilot.participants.iter().any(|p| p.account == Some(to));
-    let pick = moves
-        .iter()
-        .filter(|m| smart.is_some() && is_smart(m.to))
-        .max_by_key(|m| m.wh)
-        .or_else(|| moves.iter().max_by_key(|m| m.wh));
-    if let Some(m) = pick {
-        let buyer = pilot
-            .participants
+        .ok_or_else(|| err("the node's delivery client is read-only"))?;
+    let certificates = d.contracts().certificates;
+    let mut pending = Vec::new();
+    for (k, p) in pilot.participants.iter().enumerate() {
+        let solar = !matches!(p.kind, Kind::Storage | Kind::Aggregator) && p.pv_kw > 0.0;
+        let sold = traded
             .iter()
-            .find(|p| p.trader() == m.to)
-            .ok_or_else(|| err("unknown buyer"))?;
-        let certificates =
-            GranularCertificates::new(d.contracts().certificates, wallet(&buyer.key)?);
-        let retire =
-            certificates.retire(m.id, m.wh, m.to, keccak256("sealgrid/demo/scope-2 claim"));
-        match (buyer.account, smart) {
-            (Some(account), Some(s)) => {
-                s.act(
-                    &buyer.key,
-                    account,
-                    d.contracts().certificates,
-                    retire.calldata().clone(),
-                )
-                .await?;
-                s.summary.retirements += 1;
-            }
-            _ => {
-                mined(retire).await?;
-            }
+            .any(|t| t.filled.get(k).is_some_and(|f| f.1 > 0));
+        if !solar || !sold {
+            continue;
         }
-        retired = u128::try_from(m.wh).map_err(err)?;
+        let provider = wallet(net, &p.key)?;
+        let contract = GranularCertificates::new(certificates, provider.clone());
+        let approve = contract.setApprovalForAll(operator, true);
+        let sent = match p.account {
+            // Approvals are not market actions the paymaster sponsors: the owner sends it
+            // through its account (SimpleAccount lets the owner call execute directly) and
+            // pays for it.
+            Some(account) => IMarketAccount::new(account, provider)
+                .execute(certificates, U256::ZERO, approve.calldata().clone())
+                .send()
+                .await
+                .map_err(err)?,
+            None => approve.send().await.map_err(err)?,
+        };
+        pending.push((p.trader(), sent));
     }
-    Ok((moved, moves.len(), retired))
+    let approvals = pending.len();
+    let certs = GranularCertificates::new(certificates, net.provider.clone());
+    for (seller, sent) in pending {
+        let receipt = sent.get_receipt().await.map_err(err)?;
+        let approved = certs
+            .isApprovedForAll(seller, operator)
+            .call()
+            .await
+            .map_err(err)?;
+        if !receipt.status() || !approved {
+            return Err(err(format!(
+                "{seller}'s approval of the operator did not land (tx {})",
+                receipt.transaction_hash
+            )));
+        }
+    }
+    Ok(approvals)
+}
+
+/// Waits (at most [`LIMIT`]) until the node's delivery loop has moved the certificates of every
+/// hour in `hours` along its fills, then reads what it moved: the transfers by the operator
+/// between holders on the chain, as (to, id, Wh), checked against the Wh the node recorded per
+/// seller in its store (`certificate_moves`).
+async fn moved_by_node(
+    net: &Devnet,
+    store: &Store,
+    market: B256,
+    operator: Address,
+    hours: &std::collections::BTreeSet<u64>,
+) -> DevkitResult<Vec<(Address, U256, u128)>> {
+    wait_for(
+        "the node's delivery loop to move the hours' certificates along the fills",
+        LIMIT,
+        POLL,
+        || async {
+            Ok(store.hours_to_issue(market).await?.is_empty()
+                && store.hours_to_move(market).await?.is_empty())
+        },
+    )
+    .await?;
+    let mut recorded = 0u128;
+    for h in hours {
+        recorded += store
+            .certificates_moved(market, *h)
+            .await?
+            .values()
+            .sum::<u128>();
+    }
+    let filter = alloy::rpc::types::Filter::new()
+        .address(net.delivery.certificates)
+        .event_signature(GranularCertificates::TransferSingle::SIGNATURE_HASH)
+        .topic1(operator.into_word())
+        .from_block(0);
+    let mut transfers = Vec::new();
+    for log in net.provider.get_logs(&filter).await.map_err(err)? {
+        let Ok(e) = log.log_decode::<GranularCertificates::TransferSingle>() else {
+            continue;
+        };
+        let e = e.inner.data;
+        let hour = (e.id & U256::from(u64::MAX)).to::<u64>();
+        // Mints (from zero) are the issuance; burns are retirements.
+        if e.from == Address::ZERO || e.to == Address::ZERO || !hours.contains(&hour) {
+            continue;
+        }
+        transfers.push((e.to, e.id, u128::try_from(e.value).map_err(err)?));
+    }
+    let on_chain: u128 = transfers.iter().map(|t| t.2).sum();
+    if on_chain != recorded {
+        return Err(err(format!(
+            "the node recorded {recorded} Wh of certificates moved, the chain shows {on_chain} Wh"
+        )));
+    }
+    Ok(transfers)
+}
+
+/// The largest single receipt of `transfers` is retired by its buyer, for itself: the largest
+/// that went to a smart account if any did (a sponsored operation), else the largest. Returns
+/// the Wh retired.
+async fn retire_largest(
+    net: &Devnet,
+    d: &Delivery,
+    pilot: &Pilot,
+    transfers: &[(Address, U256, u128)],
+    smart: Option<&mut SmartAccounts>,
+) -> DevkitResult<u128> {
+    let is_smart = |to: Address| pilot.participants.iter().any(|p| p.account == Some(to));
+    let pick = transfers
+        .iter()
+        .filter(|t| smart.is_some() && is_smart(t.0))
+        .max_by_key(|t| t.2)
+        .or_else(|| transfers.iter().max_by_key(|t| t.2));
+    let Some(&(to, id, wh)) = pick else {
+        return Ok(0);
+    };
+    let buyer = pilot
+        .participants
+        .iter()
+        .find(|p| p.trader() == to)
+        .ok_or_else(|| err("unknown buyer"))?;
+    let certificates =
+        GranularCertificates::new(d.contracts().certificates, wallet(net, &buyer.key)?);
+    let retire = certificates.retire(
+        id,
+        U256::from(wh),
+        to,
+        keccak256("sealgrid/demo/scope-2 claim"),
+    );
+    match (buyer.account, smart) {
+        (Some(account), Some(s)) => {
+            s.act(
+                &buyer.key,
+                account,
+                d.contracts().certificates,
+                retire.calldata().clone(),
+            )
+            .await?;
+            s.summary.retirements += 1;
+        }
+        _ => {
+            mined(retire).await?;
+        }
+    }
+    Ok(wh)
 }
 
 /// The transactions that emitted `event` from the delivery contracts (for `market`, when

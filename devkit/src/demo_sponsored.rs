@@ -17,8 +17,10 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use sealgrid_chain::{
+    SenderConfig,
     aa::{self, OpGas, PaymasterPart, UserOp},
-    bindings::{SealgridAuction, entry_point::IEntryPoint, paymaster::MarketPaymaster},
+    bindings::{SealgridAuction, entry_point::IEntryPoint},
+    desk::{Action, Desk},
 };
 use sealgrid_deploy::devnet::{DEV_BUNDLER_KEY, DEV_KEYS, DEV_SPONSOR_KEY, Devnet};
 use sealgrid_sponsor::Sponsor;
@@ -26,7 +28,6 @@ use sealgrid_types::{Order, order_commitment};
 
 use crate::{
     DevkitError, DevkitResult,
-    demo::mined,
     pilot::{Kind, Pilot},
 };
 
@@ -122,12 +123,24 @@ impl SmartAccounts {
             pilot.participants[k].account = Some(account);
             accounts.push(account);
         }
-        let operator = net.wallet(DEV_KEYS[0])?;
-        mined(
-            MarketPaymaster::new(rec.paymaster, operator)
-                .setParticipants(accounts.clone(), DEMO_QUOTA),
-        )
-        .await?;
+        // The operator, the paymaster's registrar, registers the accounts with the operator
+        // desk, as `sealgrid paymaster participants --account .. --quota ..` does.
+        if !accounts.is_empty() {
+            let operator: PrivateKeySigner = DEV_KEYS[0].parse().map_err(err)?;
+            let desk = Desk::connect(&net.rpc, operator, SenderConfig::default()).await?;
+            let salt = desk.latest_hash().await?;
+            match desk
+                .set_participants(rec.paymaster, accounts.clone(), DEMO_QUOTA, salt)
+                .await?
+            {
+                Action::Sent(_) => {}
+                other => {
+                    return Err(err(format!(
+                        "the operator is not the paymaster's registrar: {other:?}"
+                    )));
+                }
+            }
+        }
         let sponsor_key: PrivateKeySigner = DEV_SPONSOR_KEY.parse().map_err(err)?;
         let sponsor = Sponsor::connect(&net.rpc, rec.paymaster, sponsor_key, 600).await?;
         let bundler_key: PrivateKeySigner = DEV_BUNDLER_KEY.parse().map_err(err)?;

@@ -430,6 +430,9 @@ pub struct MatcherOptions {
     pub now: Option<u64>,
     /// What follows clearing.
     pub pipeline: Pipeline,
+    /// The node's markets (default none: intake only; with markets the node also checks their
+    /// operator at start-up and reports their bonds in `/metrics`).
+    pub markets: Vec<B256>,
 }
 
 impl Default for MatcherOptions {
@@ -440,6 +443,7 @@ impl Default for MatcherOptions {
             intake: IntakeLimits::default(),
             now: None,
             pipeline: Pipeline::Log,
+            markets: Vec::new(),
         }
     }
 }
@@ -503,6 +507,7 @@ impl Matcher {
         cfg.intake = opts.intake;
         cfg.clock = Arc::new(clock.clone());
         cfg.pipeline = opts.pipeline;
+        cfg.markets = opts.markets;
         cfg.background = false;
         let node = launch(cfg).await.expect("node");
         Self {

@@ -1,4 +1,5 @@
-//! The HTTP API (axum): order intake, read endpoints, health, metrics, OpenAPI.
+//! The HTTP API (axum): order intake, read endpoints, health, OpenAPI. (`/metrics` is the
+//! node's: it renders every service's metrics.)
 
 use std::{
     convert::Infallible,
@@ -22,9 +23,8 @@ use sealgrid_types::{Fill, Side};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{
-    ClientLimit, Intake, IntakeError, indexer::Indexer, intake::SubmitOrder, limit::TokenBuckets,
-};
+use crate::{ClientLimit, Intake, IntakeError, indexer::Indexer, intake::SubmitOrder};
+use sealgrid_types::{TokenBuckets, client_key};
 
 /// The OpenAPI document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -85,7 +85,6 @@ pub fn router(
         .route("/v1/orders/{digest}", get(order_status))
         .route("/v1/batches/{market}/{interval}", get(batch))
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(serve_openapi))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -116,18 +115,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
         Ok(Self(client_key(ip)))
-    }
-}
-
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            )),
-        },
     }
 }
 
@@ -450,15 +437,6 @@ async fn health(State(s): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
-}
-
-async fn metrics(State(s): State<AppState>) -> Response {
-    let totals = s.intake.store().counts().await.ok();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.intake.metrics().render(totals),
-    )
-        .into_response()
 }
 
 async fn serve_openapi(State(s): State<AppState>) -> Response {

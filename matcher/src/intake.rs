@@ -21,9 +21,8 @@ use sealgrid_types::{
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use tokio::sync::RwLock;
 
-use crate::{
-    Clock, IntakeError, Metrics, error::ClientLimit, indexer::Indexer, limit::TokenBuckets,
-};
+use crate::{Clock, IntakeError, Metrics, error::ClientLimit, indexer::Indexer};
+use sealgrid_types::TokenBuckets;
 
 /// An order as a wallet submits it.
 #[derive(Clone, Debug, Deserialize)]

@@ -1,14 +1,39 @@
-//! Counters for the Prometheus endpoint, rendered in the text exposition format.
+//! The matcher's metrics, recorded through the `metrics` facade: whoever runs the matcher
+//! installs the recorder (the node installs the Prometheus exporter and serves `/metrics`);
+//! without one they cost nothing. Every name is listed in [`NAMES`] with its help text.
 
 use alloy_primitives::B256;
-use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use sealgrid_types::Metric;
+use std::{collections::BTreeMap, sync::Mutex};
+
+/// Orders submitted, by result (`result="ok",status=...` or `result="rejected",code=...`).
+pub const INTAKE_TOTAL: &str = "sealgrid_intake_total";
+/// Intervals cleared.
+pub const BATCHES_CLEARED_TOTAL: &str = "sealgrid_batches_cleared_total";
+/// Batches accepted by the proving pipeline.
+pub const BATCHES_HANDED_OFF_TOTAL: &str = "sealgrid_batches_handed_off_total";
+/// Failed hand-off attempts (each is retried).
+pub const HANDOFF_FAILURES_TOTAL: &str = "sealgrid_handoff_failures_total";
+/// The latest interval cleared.
+pub const LAST_CLEARED_INTERVAL: &str = "sealgrid_last_cleared_interval";
+/// How long clearing one interval took.
+pub const CLEAR_SECONDS: &str = "sealgrid_clear_seconds";
+
+/// Every metric the matcher records.
+pub const NAMES: &[Metric] = &[
+    Metric::counter(INTAKE_TOTAL, "Orders submitted, by result."),
+    Metric::counter(BATCHES_CLEARED_TOTAL, "Intervals cleared."),
+    Metric::counter(
+        BATCHES_HANDED_OFF_TOTAL,
+        "Batches accepted by the proving pipeline.",
+    ),
+    Metric::counter(
+        HANDOFF_FAILURES_TOTAL,
+        "Failed hand-off attempts to the proving pipeline (retried).",
+    ),
+    Metric::gauge(LAST_CLEARED_INTERVAL, "The latest interval cleared."),
+    Metric::histogram(CLEAR_SECONDS, "Time to clear one interval, seconds."),
+];
 
 /// An interval a market's scheduler is closing: waiting for its gate, for the chain to pass it,
 /// or for the intake in flight to finish.
@@ -22,36 +47,26 @@ pub struct Closing {
     pub gate: u64,
 }
 
-/// The matcher's counters and gauges.
+/// The matcher's recording points, and the intervals its schedulers are closing (which
+/// `/health` and the node's gate-lag gauge read).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    intake: Mutex<BTreeMap<(&'static str, String), u64>>,
     closing: Mutex<BTreeMap<B256, Closing>>,
-    batches_cleared: AtomicU64,
-    batches_handed_off: AtomicU64,
-    handoff_failures: AtomicU64,
-    last_cleared_interval: AtomicU64,
-    last_clear_micros: AtomicU64,
-    intervals_settled: AtomicU64,
-    intervals_voided: AtomicU64,
-    last_prove_millis: AtomicU64,
-    last_settle_gas: AtomicU64,
-    last_settled_millis: AtomicU64,
 }
 
 impl Metrics {
     /// Counts one intake outcome: `Ok(status)` or `Err(code)`.
     pub fn record_intake(&self, outcome: Result<&str, &'static str>) {
-        let key = match outcome {
-            Ok(status) => ("ok", status.to_owned()),
-            Err(code) => ("rejected", code.to_owned()),
-        };
-        *self
-            .intake
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default() += 1;
+        match outcome {
+            Ok(status) => {
+                ::metrics::counter!(INTAKE_TOTAL, "result" => "ok", "status" => status.to_owned())
+                    .increment(1);
+            }
+            Err(code) => {
+                ::metrics::counter!(INTAKE_TOTAL, "result" => "rejected", "code" => code)
+                    .increment(1);
+            }
+        }
     }
 
     /// The scheduler of `c.market` starts closing `c.interval`.
@@ -82,165 +97,90 @@ impl Metrics {
 
     /// Counts a cleared batch and how long clearing took.
     pub fn record_cleared(&self, interval: u64, micros: u64) {
-        self.batches_cleared.fetch_add(1, Ordering::Relaxed);
-        self.last_cleared_interval
-            .store(interval, Ordering::Relaxed);
-        self.last_clear_micros.store(micros, Ordering::Relaxed);
+        ::metrics::counter!(BATCHES_CLEARED_TOTAL).increment(1);
+        ::metrics::gauge!(LAST_CLEARED_INTERVAL).set(interval as f64);
+        ::metrics::histogram!(CLEAR_SECONDS).record(micros as f64 / 1e6);
     }
 
     /// Counts a batch accepted by the pipeline, or a failed attempt.
     pub fn record_handoff(&self, ok: bool) {
         if ok {
-            self.batches_handed_off.fetch_add(1, Ordering::Relaxed);
+            ::metrics::counter!(BATCHES_HANDED_OFF_TOTAL).increment(1);
         } else {
-            self.handoff_failures.fetch_add(1, Ordering::Relaxed);
+            ::metrics::counter!(HANDOFF_FAILURES_TOTAL).increment(1);
         }
-    }
-
-    /// Counts an interval settled with a proof: proving time, settle gas and hand-off to
-    /// confirmed settle time.
-    pub fn record_settled(&self, prove_millis: u64, settle_gas: u64, settled_millis: u64) {
-        self.intervals_settled.fetch_add(1, Ordering::Relaxed);
-        self.last_prove_millis
-            .store(prove_millis, Ordering::Relaxed);
-        self.last_settle_gas.store(settle_gas, Ordering::Relaxed);
-        self.last_settled_millis
-            .store(settled_millis, Ordering::Relaxed);
-    }
-
-    /// Counts an interval voided because its settle window passed.
-    pub fn record_voided(&self) {
-        self.intervals_voided.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The exposition text, with store totals `(commitments, orders, batches)`.
-    pub fn render(&self, totals: Option<(u64, u64, u64)>) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "# HELP sealgrid_intake_total Orders submitted, by result."
-        );
-        let _ = writeln!(s, "# TYPE sealgrid_intake_total counter");
-        for ((result, what), n) in self.intake.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let label = if *result == "ok" { "status" } else { "code" };
-            let _ = writeln!(
-                s,
-                "sealgrid_intake_total{{result=\"{result}\",{label}=\"{what}\"}} {n}"
-            );
-        }
-        let counters = [
-            (
-                "sealgrid_batches_cleared_total",
-                "Intervals cleared.",
-                &self.batches_cleared,
-            ),
-            (
-                "sealgrid_batches_handed_off_total",
-                "Batches accepted by the proving pipeline.",
-                &self.batches_handed_off,
-            ),
-            (
-                "sealgrid_handoff_failures_total",
-                "Failed hand-off attempts (retried).",
-                &self.handoff_failures,
-            ),
-            (
-                "sealgrid_intervals_settled_total",
-                "Intervals proven and settled by this process.",
-                &self.intervals_settled,
-            ),
-            (
-                "sealgrid_intervals_voided_total",
-                "Intervals voided because the settle window passed (an alert condition).",
-                &self.intervals_voided,
-            ),
-        ];
-        for (name, help, v) in counters {
-            let _ = writeln!(
-                s,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-        let gauges = [
-            (
-                "sealgrid_last_cleared_interval",
-                "Latest interval cleared.",
-                &self.last_cleared_interval,
-            ),
-            (
-                "sealgrid_last_clear_microseconds",
-                "Duration of the latest clearing.",
-                &self.last_clear_micros,
-            ),
-            (
-                "sealgrid_last_prove_milliseconds",
-                "Proving time of the latest settled interval.",
-                &self.last_prove_millis,
-            ),
-            (
-                "sealgrid_last_settle_gas",
-                "Gas of the latest settle transaction.",
-                &self.last_settle_gas,
-            ),
-            (
-                "sealgrid_last_settle_latency_milliseconds",
-                "Hand-off (gate) to confirmed settle of the latest interval.",
-                &self.last_settled_millis,
-            ),
-        ];
-        for (name, help, v) in gauges {
-            let _ = writeln!(
-                s,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-        if let Some((c, o, b)) = totals {
-            let _ = writeln!(
-                s,
-                "# HELP sealgrid_store_rows Rows in the store, by table.\n# TYPE sealgrid_store_rows gauge"
-            );
-            let _ = writeln!(s, "sealgrid_store_rows{{table=\"commitments\"}} {c}");
-            let _ = writeln!(s, "sealgrid_store_rows{{table=\"orders\"}} {o}");
-            let _ = writeln!(s, "sealgrid_store_rows{{table=\"batches\"}} {b}");
-        }
-        s
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
     #[test]
-    fn renders_counters_with_labels() {
-        let m = Metrics::default();
-        m.record_intake(Ok("accepted"));
-        m.record_intake(Ok("accepted"));
-        m.record_intake(Err("bad_signature"));
-        m.record_cleared(7, 1500);
-        let text = m.render(Some((3, 2, 1)));
-        assert!(
-            text.contains("sealgrid_intake_total{result=\"ok\",status=\"accepted\"} 2"),
-            "{text}"
+    fn records_counters_with_labels() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        ::metrics::with_local_recorder(&recorder, || {
+            let m = Metrics::default();
+            m.record_intake(Ok("accepted"));
+            m.record_intake(Ok("accepted"));
+            m.record_intake(Err("bad_signature"));
+            m.record_cleared(7, 1500);
+            m.record_handoff(false);
+        });
+        let values: Vec<(String, Vec<String>, DebugValue)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(k, _, _, v)| {
+                let key = k.key();
+                let labels = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (key.name().to_owned(), labels, v)
+            })
+            .collect();
+        let find = |name: &str, labels: &[&str]| {
+            values
+                .iter()
+                .find(|(n, l, _)| {
+                    n == name && l.iter().map(String::as_str).eq(labels.iter().copied())
+                })
+                .map(|(_, _, v)| v)
+        };
+        assert_eq!(
+            find(INTAKE_TOTAL, &["result=ok", "status=accepted"]),
+            Some(&DebugValue::Counter(2))
         );
-        assert!(
-            text.contains("sealgrid_intake_total{result=\"rejected\",code=\"bad_signature\"} 1")
+        assert_eq!(
+            find(INTAKE_TOTAL, &["result=rejected", "code=bad_signature"]),
+            Some(&DebugValue::Counter(1))
         );
-        assert!(text.contains("sealgrid_batches_cleared_total 1"));
-        assert!(text.contains("sealgrid_last_cleared_interval 7"));
-        assert!(text.contains("sealgrid_store_rows{table=\"orders\"} 2"));
-        m.record_settled(13_800, 393_317, 15_000);
-        m.record_voided();
-        let text = m.render(None);
-        assert!(
-            text.contains("sealgrid_intervals_settled_total 1"),
-            "{text}"
+        assert_eq!(
+            find(BATCHES_CLEARED_TOTAL, &[]),
+            Some(&DebugValue::Counter(1))
         );
-        assert!(text.contains("sealgrid_intervals_voided_total 1"));
-        assert!(text.contains("sealgrid_last_settle_gas 393317"));
-        assert!(text.contains("sealgrid_last_settle_latency_milliseconds 15000"));
+        assert_eq!(
+            find(HANDOFF_FAILURES_TOTAL, &[]),
+            Some(&DebugValue::Counter(1))
+        );
+        assert_eq!(
+            find(BATCHES_HANDED_OFF_TOTAL, &[]),
+            None,
+            "never handed off"
+        );
+        match find(CLEAR_SECONDS, &[]) {
+            Some(DebugValue::Histogram(h)) => assert_eq!(h.len(), 1),
+            other => panic!("clear time not recorded: {other:?}"),
+        }
+        for (name, ..) in &values {
+            assert!(
+                NAMES.iter().any(|m| m.name == name),
+                "{name} is not in NAMES"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sealgrid_keys::KeySigner;
 use sealgrid_matcher::{
     ApiLimits, Clock, Indexer, Intake, IntakeLimits, LogSink, Metrics, Scheduler, SystemClock,
 };
-use sealgrid_settlement::{Claimer, SettleReport, SettleSink, Settled};
+use sealgrid_settlement::{Claimer, SettleReport, SettleSink};
 use sealgrid_sponsor::Sponsor;
 use sealgrid_store::Store;
 use sealgrid_types::{BatchSink, ClearingProver};
@@ -237,6 +237,8 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     {
         std::fs::create_dir_all(dir).map_err(|e| OperatorError::io(dir, e))?;
     }
+    // The process's recorder, before any service records.
+    crate::metrics::exporter();
     let store = Store::connect(&cfg.store).await?;
     let chain = AuctionReader::connect(&cfg.rpc_url, cfg.auction).await?;
     if let Some(record) = &cfg.deployment {
@@ -307,14 +309,13 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
             let (tx, mut rx) = mpsc::unbounded_channel::<SettleReport>();
             let (out, reports) = mpsc::unbounded_channel::<SettleReport>();
             // Every report updates the metrics, then goes on to whoever takes them.
-            let m = metrics.clone();
             let mut stopping = stop.subscribe();
             tasks.spawn(async move {
                 loop {
                     tokio::select! {
                         r = rx.recv() => match r {
                             Some(r) => {
-                                record(&m, &r);
+                                crate::metrics::record_settle(&r);
                                 let _ = out.send(r);
                             }
                             None => return,
@@ -392,6 +393,16 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
     if let (Some(svc), Some(d)) = (&delivery, &cfg.delivery) {
         app = app.merge(sealgrid_delivery::router(svc.clone(), d.limits));
     }
+    app = app.merge(
+        axum::Router::new()
+            .route("/metrics", axum::routing::get(crate::metrics::render))
+            .with_state(crate::metrics::Scrape {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                clock: cfg.clock.clone(),
+                markets: cfg.markets.clone(),
+            }),
+    );
     if let Some(sp) = &cfg.sponsor {
         let sponsor = Sponsor::connect(&cfg.rpc_url, sp.paymaster, sp.key.clone(), sp.validity_s)
             .await?
@@ -399,6 +410,7 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
         tracing::info!(paymaster = %sp.paymaster, "ERC-7677 sponsorship at POST /v1/paymaster");
         app = app.merge(Arc::new(sponsor).router());
     }
+    let app = app.layer(axum::middleware::from_fn(crate::metrics::intake_latency));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| OperatorError::Config(format!("binding {}: {e}", cfg.listen)))?;
@@ -428,15 +440,46 @@ pub async fn launch(cfg: NodeConfig) -> OperatorResult<Node> {
             let svc = svc.clone();
             async move {
                 match svc.run_once().await {
-                    Ok(p) if p != sealgrid_delivery::Pass::default() => {
-                        tracing::debug!(pass = ?p, "delivery pass");
+                    Ok(p) => {
+                        sealgrid_delivery::metrics::record_pass(&p);
+                        if p != sealgrid_delivery::Pass::default() {
+                            tracing::debug!(pass = ?p, "delivery pass");
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "delivery pass failed; retrying"),
+                    Err(e) => {
+                        crate::metrics::delivery_pass_failed();
+                        tracing::warn!(error = %e, "delivery pass failed; retrying");
+                    }
                 }
             }
         }));
     }
+    // Histograms drain into their buckets; the balances behind the operator's gauges.
+    tasks.spawn(every(Duration::from_secs(10), stop.subscribe(), || async {
+        crate::metrics::exporter().run_upkeep();
+    }));
+    let gauges = crate::metrics::ChainGauges {
+        desk: sealgrid_chain::desk::Desk::read_only(&cfg.rpc_url)?,
+        operator: cfg.operator.address(),
+        auction: cfg.auction,
+        markets: cfg.markets.clone(),
+        settlement: cfg.delivery.as_ref().map(|d| d.contracts.settlement),
+        paymaster: cfg.sponsor.as_ref().map(|s| s.paymaster).or_else(|| {
+            cfg.deployment
+                .as_ref()
+                .and_then(|r| r.accounts.as_ref())
+                .map(|a| a.paymaster)
+        }),
+    };
+    let decimals = Arc::new(tokio::sync::Mutex::new(std::collections::HashMap::new()));
+    tasks.spawn(every(
+        crate::metrics::CHAIN_GAUGES_PERIOD,
+        stop.subscribe(),
+        move || {
+            let (gauges, decimals) = (gauges.clone(), decimals.clone());
+            async move { gauges.update(&mut *decimals.lock().await).await }
+        },
+    ));
     if cfg.background {
         let resumed = scheduler.resume_handoffs().await?;
         if resumed > 0 {
@@ -565,21 +608,4 @@ fn prepare_keys(prover: &Arc<dyn ClearingProver>, sizes: &[usize]) {
             }
         }
     });
-}
-
-/// The metrics of one settle report.
-fn record(metrics: &Metrics, r: &SettleReport) {
-    match &r.outcome {
-        Settled::Settled {
-            prove_seconds,
-            settle_gas,
-            ..
-        } => metrics.record_settled(
-            (prove_seconds * 1000.0) as u64,
-            *settle_gas,
-            (r.seconds * 1000.0) as u64,
-        ),
-        Settled::Voided => metrics.record_voided(),
-        Settled::AlreadySettled | Settled::Empty => {}
-    }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod launch;
+pub mod metrics;
 mod prover;
 
 use std::path::{Path, PathBuf};

@@ -3,8 +3,9 @@
 //! with its code and nothing of it stored), the delivery loop taking them on-chain, settling at
 //! the reading deadline, issuing the hour's certificates and resettling a late reading; and
 //! the node process killed (exit at a failpoint, as a power cut) at every delivery stage and
-//! restarted: every account settles exactly once, certificates are issued once, the late
-//! reading is resettled once.
+//! restarted: every account settles exactly once, certificates are issued once and moved along
+//! the hour's fills once (from the solar seller, who approved the operator, to the buyers), the
+//! late reading is resettled once.
 
 use std::sync::Arc;
 
@@ -23,11 +24,12 @@ use sealgrid_chain::{
     delivery::{Delivery, sign_price, sign_reading},
 };
 use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_ORACLE_KEY};
-use sealgrid_devkit::harness::{self, Net, signer};
+use sealgrid_devkit::harness::{self, Matcher, Net, signer};
 use sealgrid_matcher::SimClock;
-use sealgrid_node::{DeliveryNodeConfig, Node, NodeConfig, launch};
-use sealgrid_store::Store;
-use sealgrid_types::{MeterReading, RealTimePrice, sealgrid_domain};
+use sealgrid_node::{DeliveryNodeConfig, Node, NodeConfig, Pipeline, launch};
+use sealgrid_settlement::Claimer;
+use sealgrid_store::{BatchState, Store};
+use sealgrid_types::{Fill, MeterReading, RealTimePrice, Side, sealgrid_domain};
 use serde_json::{Value, json};
 
 const CHILD_ENV: &str = "SEALGRID_E2E_DELIVERY_CHILD";
@@ -105,7 +107,8 @@ fn results(v: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// Two registered meters (a consumer, a solar generator) and one more for the revocation case.
+/// Two registered meters (a consumer, a solar generator) and one more for the revocation case,
+/// owned by the funded traders 1, 2 and 3 (alice, bob, carol: bob's meter is the solar one).
 struct Site {
     d: Delivery,
     meters: [B256; 3],
@@ -120,9 +123,9 @@ async fn site(net: &Net) -> Site {
     let meters = [keccak256("m-a"), keccak256("m-b"), keccak256("m-c")];
     let gateways = [key("gw-a"), key("gw-b"), key("gw-c")];
     let owners = [
-        key("alice").address(),
-        key("bob").address(),
-        key("carol").address(),
+        signer(1).address(),
+        signer(2).address(),
+        signer(3).address(),
     ];
     for k in 0..3 {
         d.register_meter(
@@ -463,6 +466,69 @@ async fn delivery_child() {
     }
 }
 
+/// The first interval of an hour whose gate is still ahead of the chain by two minutes.
+async fn next_hour(net: &Net) -> u64 {
+    let now = net.now().await;
+    let mut i = (now / 3600 + 1) * 12;
+    if i * 300 - 300 < now + 120 {
+        i += 12;
+    }
+    i
+}
+
+/// What the hour's trading is: bob (trader 2, the solar meter) sells 6,500 Wh in interval `i`,
+/// alice (1) and carol (3) buy 4,000 and 2,500.
+const BOOK: [(usize, Side, u64, i64); 3] = [
+    (2, Side::Sell, 6_500, 50_000),
+    (1, Side::Buy, 4_000, 120_000),
+    (3, Side::Buy, 2_500, 120_000),
+];
+
+/// Trades interval `i` (before its gate): the orders are committed and opened to a matcher on
+/// `url`, cleared at the gate and settled on-chain (accept-all verifier); the store then holds
+/// the batch settled. Returns the fills by trader.
+async fn trade(net: &Net, url: &str, i: u64) -> Vec<(Address, Fill)> {
+    let m = Matcher::start(net, url, Pipeline::Log).await;
+    for (n, (k, side, wh, limit)) in BOOK.into_iter().enumerate() {
+        let o = net.order(k, i, side, wh, limit, 500 + n as u64);
+        net.commit(k, &o).await;
+        m.open(net, k, &o).await;
+    }
+    let (gate, _, _) = net.times(i).await;
+    net.warp(gate).await;
+    m.clock.set(gate);
+    let b = m
+        .scheduler
+        .close_interval(net.market, i)
+        .await
+        .expect("close")
+        .batch;
+    let price = b.price.expect("the book crosses");
+    net.settle_unproven(net.market, i, price, b.volume, &b.fills)
+        .await;
+    assert!(
+        m.store
+            .advance_batch(net.market, i, BatchState::Settled, gate)
+            .await
+            .expect("advance"),
+        "the batch is recorded settled"
+    );
+    let fills = m
+        .store
+        .commitments(net.market, i)
+        .await
+        .expect("commitments")
+        .iter()
+        .map(|c| {
+            let w = b.fills[c.index as usize];
+            (c.trader, Fill::decode(w).expect("fill"))
+        })
+        .collect();
+    m.store.close().await;
+    m.node.shutdown().await;
+    fills
+}
+
 async fn count_events(net: &Net, sig: B256) -> Vec<alloy::rpc::types::Log> {
     let filter = Filter::new()
         .address(vec![
@@ -480,6 +546,7 @@ async fn delivery_resumes_after_a_kill_at_every_stage() {
         "delivery_after_start_settle",
         "delivery_after_settle",
         "delivery_after_issue",
+        "delivery_after_move",
         "delivery_after_resettle",
     ] {
         let net = Net::with_test_verifier().await;
@@ -502,10 +569,41 @@ async fn delivery_resumes_after_a_kill_at_every_stage() {
                 .await
                 .expect("deposit");
         }
-        let i = hour_ahead(&net).await;
+        let i = next_hour(&net).await;
         let tmp = tempfile::tempdir().expect("tmp");
         let url = format!("sqlite:{}", tmp.path().join("n.db").display());
         let [ma, mb, _] = s.meters;
+        // The hour trades: bob sells what alice and carol buy, and opts in to passing his
+        // certificates along the fills (approves the operator on the certificates contract).
+        let fills = trade(&net, &url, i).await;
+        assert_eq!(
+            fills,
+            vec![
+                (s.owners[1], Fill::Sell(6_500)),
+                (s.owners[0], Fill::Buy(4_000)),
+                (s.owners[2], Fill::Buy(2_500)),
+            ],
+            "{failpoint}: the book fills whole"
+        );
+        let certificates =
+            GranularCertificates::new(net.net.delivery.certificates, net.net.provider.clone());
+        let approve = GranularCertificates::new(net.net.delivery.certificates, net.wallet(2))
+            .setApprovalForAll(signer(0).address(), true)
+            .send()
+            .await
+            .expect("approve")
+            .get_receipt()
+            .await
+            .expect("mined");
+        assert!(approve.status());
+        // After the end of the interval after it; the operator claims the fills (intents).
+        net.warp((i + 2) * 300 + 1).await;
+        {
+            let store = Store::connect(&url).await.expect("store");
+            let claimer = Claimer::new(store.clone(), net.chain().await, net.submitter().await);
+            assert_eq!(claimer.run_once().await.expect("claims"), 1, "{failpoint}");
+            store.close().await;
+        }
         let oracle: PrivateKeySigner = DEV_ORACLE_KEY.parse().expect("oracle");
         let late = {
             // Readings of both intervals (meter a's first one late) and prices, through the API.
@@ -564,14 +662,42 @@ async fn delivery_resumes_after_a_kill_at_every_stage() {
         });
         let run =
             |f: Option<&str>| harness::run_child("delivery::delivery_child", CHILD_ENV, &spec, f);
+        let hour = i * 300 / 3600;
+        let id = (U256::from(s.d.device_of(mb).await.expect("device")) << 64) | U256::from(hour);
+        let balances = || async {
+            let mut out = Vec::new();
+            for o in s.owners {
+                let b = certificates.balanceOf(o, id).call().await.expect("balance");
+                out.push(u128::try_from(b).expect("wh"));
+            }
+            out
+        };
         if failpoint == "delivery_after_resettle" {
-            assert_eq!(run(None), 0, "settle and issue");
+            assert_eq!(run(None), 0, "settle, issue and move");
         } else {
             assert_eq!(
                 run(Some(failpoint)),
                 86,
                 "{failpoint}: the child stops there"
             );
+            if failpoint == "delivery_after_move" {
+                // Killed between the transfer and its record: the chain has moved, the store
+                // holds only the plan.
+                assert_eq!(balances().await, [4_000, 10_500, 2_500], "moved on-chain");
+                let due = Store::connect(&url).await.expect("store");
+                let h = due.hours_to_move(net.market).await.expect("hours");
+                assert!(
+                    h.len() == 1 && h[0].hour == hour && h[0].plan.is_some(),
+                    "the plan is left unfinished: {h:?}"
+                );
+                assert!(
+                    due.certificates_moved(net.market, hour)
+                        .await
+                        .expect("moved")
+                        .is_empty()
+                );
+                due.close().await;
+            }
             assert_eq!(run(None), 0, "{failpoint}: the restarted node finishes");
         }
         // Every account of both intervals settled exactly once.
@@ -658,6 +784,52 @@ async fn delivery_resumes_after_a_kill_at_every_stage() {
             "{failpoint}: on the actual reading"
         );
         assert!(store.resettle_queue().await.expect("queue").is_empty());
+        // The hour's certificates moved along the fills exactly once: bob passed on what he
+        // sold (6,500 of his 17,000 Wh), pro rata to what alice and carol bought, and the store
+        // records what the chain shows.
+        assert_eq!(
+            balances().await,
+            [4_000, 10_500, 2_500],
+            "{failpoint}: alice, bob, carol"
+        );
+        let moves: Vec<(Address, Address, u128)> =
+            count_events(&net, GranularCertificates::TransferSingle::SIGNATURE_HASH)
+                .await
+                .iter()
+                .filter_map(|l| l.log_decode::<GranularCertificates::TransferSingle>().ok())
+                .filter(|e| e.inner.from != Address::ZERO && e.inner.id == id)
+                .map(|e| {
+                    (
+                        e.inner.from,
+                        e.inner.to,
+                        u128::try_from(e.inner.value).expect("wh"),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            moves,
+            vec![
+                (s.owners[1], s.owners[0], 4_000),
+                (s.owners[1], s.owners[2], 2_500)
+            ],
+            "{failpoint}: one transfer per buyer, none twice"
+        );
+        assert_eq!(
+            store
+                .certificates_moved(net.market, hour)
+                .await
+                .expect("moved"),
+            std::collections::HashMap::from([(s.owners[1], 6_500)]),
+            "{failpoint}: the store's moved total is the chain's"
+        );
+        assert!(
+            store
+                .hours_to_move(net.market)
+                .await
+                .expect("hours")
+                .is_empty(),
+            "{failpoint}: nothing left to move"
+        );
         store.close().await;
     }
 }

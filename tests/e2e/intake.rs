@@ -42,7 +42,15 @@ fn signer_addr(k: usize) -> Address {
 async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
     let net = Net::with_test_verifier().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let m = Matcher::start(&net, &sqlite_url(&dir), Pipeline::Log).await;
+    let m = Matcher::with(
+        &net,
+        &sqlite_url(&dir),
+        MatcherOptions {
+            markets: vec![net.market],
+            ..MatcherOptions::default()
+        },
+    )
+    .await;
     let (i, _) = net.open_interval().await;
 
     // Three independent signers: alloy (ours), viem (npm), eth-account (PyPI).
@@ -95,13 +103,61 @@ async fn wallet_signed_orders_are_accepted_and_resubmission_is_idempotent() {
     }
     assert_eq!(m.store.counts().await.expect("counts").1, 3);
 
+    // One recorder per process: the other tests of this binary count into it too, so the
+    // counters are at least what this test did.
     let (status, metrics) = m.get("/metrics").await;
     assert_eq!(status, 200);
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    assert!(value("sealgrid_intake_total{result=\"ok\",status=\"accepted\"}") >= 3.0);
+    assert!(value("sealgrid_intake_total{result=\"ok\",status=\"duplicate\"}") >= 3.0);
     assert!(
-        metrics.contains("sealgrid_intake_total{result=\"ok\",status=\"accepted\"} 3"),
-        "{metrics}"
+        value("sealgrid_intake_seconds_count{route=\"/v1/orders\"}") >= 6.0,
+        "every request's latency is measured"
     );
-    assert!(metrics.contains("sealgrid_intake_total{result=\"ok\",status=\"duplicate\"} 3"));
+    assert!(
+        metrics.contains("# HELP sealgrid_intake_total"),
+        "described"
+    );
+    // The balances the operator must keep up, read from the chain at start-up.
+    let mut metrics = metrics;
+    for _ in 0..50 {
+        if metrics.contains("sealgrid_chain_gauges_timestamp_seconds ") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        metrics = m.get("/metrics").await.1;
+    }
+    let desk = sealgrid_chain::desk::Desk::read_only(&net.rpc).expect("desk");
+    let bond = desk.bond(net.auction, net.market).await.expect("bond");
+    let (decimals, _) = desk.token(bond.token).await.expect("token");
+    let gauge = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    let market = format!("{{market=\"{}\"}}", net.market);
+    assert_eq!(
+        gauge(&format!("sealgrid_bond{market}")),
+        bond.bond as f64 / 10f64.powi(i32::from(decimals)),
+        "the bond gauge is the chain's bond in token units"
+    );
+    assert_eq!(
+        gauge(&format!("sealgrid_bond_minimum{market}")),
+        bond.min_bond as f64 / 10f64.powi(i32::from(decimals))
+    );
+    let eth = desk.eth_balance(signer_addr(0)).await.expect("balance");
+    let eth = eth.to::<u128>() as f64 / 1e18;
+    let shown = gauge("sealgrid_operator_balance_eth");
+    assert!(
+        shown > 0.0 && (shown - eth).abs() < 1.0,
+        "operator gas {shown} vs {eth}"
+    );
     let (status, health) = m.get("/health").await;
     assert_eq!(status, 200, "{health}");
     assert!(health.contains("\"status\":\"ok\""));

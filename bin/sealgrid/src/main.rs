@@ -20,7 +20,7 @@ enum Command {
     /// matcher clears, the prover proves, the submitter settles, claims run.
     Demo(cmd::demo::DemoArgs),
     /// Deploys the contracts and the generated verifiers from a network config and writes the
-    /// deployment record. Example: `sealgrid deploy --rpc http://127.0.0.1:8545 --config
+    /// deployment record. Example: `sealgrid deploy --rpc-url http://127.0.0.1:8545 --config
     /// deploy/config/local.toml` (the key comes from $SEALGRID_DEPLOYER_KEY).
     Deploy(cmd::deploy::DeployArgs),
     /// A local market to develop against: anvil from the project's toolchain, the contracts and

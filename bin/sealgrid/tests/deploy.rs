@@ -331,6 +331,7 @@ fn deploy_writes_a_record_of_live_contracts() {
             .arg(&feed)
             .args(["--node-url", &format!("http://127.0.0.1:{api}")])
             .args(extra)
+            .env("ETH_RPC_URL", format!("http://127.0.0.1:{port}"))
             .env("SEALGRID_ORACLE_KEY", key)
             .output()
             .expect("sealgrid oracle post")
@@ -345,6 +346,40 @@ fn deploy_writes_a_record_of_live_contracts() {
         .map(|p| p["price"]["price"].as_i64().expect("price"))
         .collect();
     assert_eq!(prices, vec![50_500, -3_250], "{v}");
+    // The token's decimals and the interval length come from the chain; a flag that
+    // contradicts them is refused, and with both given nothing reads the chain (an offline
+    // signer: an endpoint that does not answer changes nothing).
+    let out = oracle(oracle_key, &["--dry-run", "--decimals", "18"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("contradicts the payment token's decimals() = 6"),
+        "{err}"
+    );
+    let out = oracle(oracle_key, &["--dry-run", "--interval-length", "900"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("intervalLength() = 300"),
+        "{err}"
+    );
+    let offline = oracle(
+        oracle_key,
+        &[
+            "--dry-run",
+            "--decimals",
+            "6",
+            "--interval-length",
+            "300",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let offline: serde_json::Value = serde_json::from_slice(&offline.stdout).expect("json");
+    assert_eq!(offline, v, "offline signing gives the same signed prices");
     for want in ["accepted", "duplicate"] {
         let out = oracle(oracle_key, &[]);
         let text = String::from_utf8_lossy(&out.stdout);

@@ -407,6 +407,14 @@ impl Desk {
             .await?)
     }
 
+    /// The native (gas) balance of `account`, wei.
+    ///
+    /// # Errors
+    /// RPC errors.
+    pub async fn eth_balance(&self, account: Address) -> ChainResult<U256> {
+        Ok(self.provider.get_balance(account).await?)
+    }
+
     /// Approves `spender` for what it is missing of `amount` (nothing when the allowance
     /// covers it).
     async fn allow(&self, token: Address, spender: Address, amount: U256) -> ChainResult<()> {
@@ -591,6 +599,20 @@ impl Desk {
             token: cfg.token,
             balance,
             reserved,
+        })
+    }
+
+    /// Seconds of a delivery interval (the settlement's, the same for every market).
+    ///
+    /// # Errors
+    /// No settlement, RPC errors.
+    pub async fn interval_length(&self, settlement: Address) -> ChainResult<u64> {
+        self.contract(settlement).await?;
+        let s = DeliverySettlement::new(settlement, &self.provider);
+        let len = s.intervalLength().call().await?;
+        u64::try_from(len).map_err(|_| ChainError::BadMarket {
+            market: B256::ZERO,
+            reason: format!("interval length {len} out of range"),
         })
     }
 

@@ -26,13 +26,16 @@ use std::{
 
 use alloy::{
     eips::BlockNumberOrTag,
-    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
+    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder, TransactionResponse},
     primitives::{Address, B256},
     providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::{SolCall, SolInterface},
 };
 use tokio::sync::Mutex;
+
+/// How long a transaction whose nonce was used is looked for before it counts as dropped.
+const DROP_GRACE: Duration = Duration::from_secs(5);
 
 use sealgrid_keys::KeySigner;
 
@@ -409,11 +412,25 @@ impl Sender {
                 .latest()
                 .await?;
             if mined > flight.nonce {
-                // One of ours may have been mined since the receipts were read.
-                return Ok(self
-                    .mined(flight, *sent)
-                    .await?
-                    .unwrap_or(Landed::Dropped { sent: *sent }));
+                // One of ours may have been mined since the receipts were read. A node under
+                // load can count the nonce before it serves the receipt: calling the
+                // transaction dropped then would send the call again at a new nonce and
+                // execute it twice. So it is dropped only once no hash of ours is known mined
+                // and the grace period has passed.
+                let grace = tokio::time::Instant::now() + DROP_GRACE.max(self.cfg.poll * 4);
+                loop {
+                    if let Some(landed) = self.mined(flight, *sent).await? {
+                        return Ok(landed);
+                    }
+                    let known = self.known_mined(flight).await?;
+                    if !known && tokio::time::Instant::now() >= grace {
+                        return Ok(Landed::Dropped { sent: *sent });
+                    }
+                    if started.elapsed() >= self.cfg.timeout {
+                        return Err(ChainError::Timeout(what.to_owned()));
+                    }
+                    tokio::time::sleep(self.cfg.poll).await;
+                }
             }
             if started.elapsed() >= self.cfg.timeout {
                 return Err(ChainError::Timeout(what.to_owned()));
@@ -435,6 +452,18 @@ impl Sender {
                 }
             }
         }
+    }
+
+    /// Whether the node reports a hash of `flight` in a block (its receipt may lag).
+    async fn known_mined(&self, flight: &InFlight) -> ChainResult<bool> {
+        for hash in &flight.hashes {
+            if let Some(tx) = self.provider.get_transaction_by_hash(*hash).await?
+                && tx.block_number().is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The outcome of the first hash of `flight` with a receipt, followed to the configured

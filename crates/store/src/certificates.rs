@@ -14,22 +14,26 @@ use crate::{
     rows::{self, address},
 };
 
-/// A market hour whose certificates are due to move (issued, not moved since).
+/// A market hour whose certificates are due to move (issued, not moved since), or whose
+/// plan an earlier run did not finish.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HourToMove {
     /// The hour (unix time / 3600).
     pub hour: u64,
-    /// A plan an earlier run wrote and did not finish: its JSON and the block it was made at.
+    /// A plan an earlier run wrote and did not finish: its JSON and the first block its
+    /// transactions can be in (where a restart looks for them).
     pub plan: Option<(String, u64)>,
 }
 
 impl Store {
-    /// Hours of `market` with certificates issued since their last move, oldest first.
+    /// Hours of `market` with certificates issued since their last move, and hours with an
+    /// unfinished plan (whatever their issuance), oldest first.
     pub async fn hours_to_move(&self, market: B256) -> StoreResult<Vec<HourToMove>> {
         let rows: Vec<(i64, Option<String>, Option<i64>)> = with_pool!(self, p => {
             sqlx::query_as(
-                "SELECT hour, move_plan, move_block FROM certificate_hours \
-                 WHERE market = $1 AND issued_at IS NOT NULL AND moved_at IS NULL ORDER BY hour",
+                "SELECT hour, move_plan, move_block FROM certificate_hours WHERE market = $1 \
+                 AND (move_plan IS NOT NULL OR (issued_at IS NOT NULL AND moved_at IS NULL)) \
+                 ORDER BY hour",
             )
             .bind(market.as_slice())
             .fetch_all(p)
@@ -76,7 +80,9 @@ impl Store {
             .collect()
     }
 
-    /// Records the plan for `hour` (JSON of the moves) before its first transaction.
+    /// Records the plan for `hour` (JSON of the moves) before its first transaction; `block`
+    /// is the first block its transactions can be in. Until [`Self::finish_moves`] the hour is
+    /// due ([`Self::hours_to_move`]), even if an earlier plan of it was finished.
     pub async fn plan_moves(
         &self,
         market: B256,
@@ -86,7 +92,7 @@ impl Store {
     ) -> StoreResult<()> {
         with_pool!(self, p => {
             sqlx::query(
-                "UPDATE certificate_hours SET move_plan = $3, move_block = $4 \
+                "UPDATE certificate_hours SET move_plan = $3, move_block = $4, moved_at = NULL \
                  WHERE market = $1 AND hour = $2",
             )
             .bind(market.as_slice())
@@ -142,5 +148,65 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKET: B256 = B256::repeat_byte(0x07);
+
+    async fn due(store: &Store) -> Vec<(u64, bool)> {
+        store
+            .hours_to_move(MARKET)
+            .await
+            .expect("hours")
+            .into_iter()
+            .map(|h| (h.hour, h.plan.is_some()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_hour_with_an_unfinished_plan_stays_due_until_its_moves_are_recorded() {
+        let store = Store::connect("sqlite::memory:").await.expect("store");
+        let seller = Address::repeat_byte(0x51);
+        store
+            .mark_issued(MARKET, 7, 1_000, 10)
+            .await
+            .expect("issued");
+        assert_eq!(due(&store).await, [(7, false)]);
+        // A first round: planned, landed, recorded.
+        store.plan_moves(MARKET, 7, "[]", 100).await.expect("plan");
+        assert_eq!(due(&store).await, [(7, true)]);
+        store
+            .finish_moves(MARKET, 7, &[(seller, 600)], 11)
+            .await
+            .expect("finish");
+        assert!(due(&store).await.is_empty());
+        // A plan made after the hour was marked moved (a restart that resolved an earlier plan
+        // and planned the rest): the hour is due again until that plan is recorded too.
+        store.plan_moves(MARKET, 7, "[]", 101).await.expect("plan");
+        assert_eq!(
+            store.hours_to_move(MARKET).await.expect("hours")[0].plan,
+            Some(("[]".to_owned(), 101))
+        );
+        store
+            .finish_moves(MARKET, 7, &[(seller, 400)], 12)
+            .await
+            .expect("finish");
+        assert!(due(&store).await.is_empty());
+        assert_eq!(
+            store.certificates_moved(MARKET, 7).await.expect("moved"),
+            HashMap::from([(seller, 1_000)])
+        );
+        // A new issuance makes it due again, and a plan survives the hour being reissued.
+        store.plan_moves(MARKET, 7, "[]", 102).await.expect("plan");
+        store
+            .mark_issued(MARKET, 7, 1_200, 13)
+            .await
+            .expect("issued");
+        assert_eq!(due(&store).await, [(7, true)]);
+        store.close().await;
     }
 }

@@ -4,6 +4,8 @@ mod batch;
 mod error;
 mod field;
 mod fills;
+mod limit;
+mod metric;
 mod order;
 mod poseidon;
 mod spam;
@@ -24,6 +26,8 @@ pub use fills::{
     EXCLUDED_FLAG, FILL_QUANTITY_MASK, FILL_RESERVED_MASK, Fill, MAX_FILLS, SELL_FLAG, fill_leaf,
     fills_depth, fills_proof, fills_root, pack_fill_words, unpack_fill_words, verify_fill_proof,
 };
+pub use limit::{TokenBuckets, client_key};
+pub use metric::{Metric, MetricKind};
 pub use order::{
     ACCUMULATOR_BITS, ACCUMULATOR_INIT, MAX_LOCK, MAX_READING_WH, MAX_REVISION, MAX_REVISION_STEP,
     METER_READING_TYPE, MarketBounds, MeterQuality, MeterReading, ORDER_TYPE, Order,

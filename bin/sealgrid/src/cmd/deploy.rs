@@ -26,16 +26,16 @@ config's optional [rpc] table says (default: max_retries = 10, initial_backoff_m
 compute_units_per_second = 660).
 
 Examples:
-  sealgrid deploy --rpc http://127.0.0.1:8545 --config deploy/config/local.toml
-  SEALGRID_KEYSTORE_PASSWORD=... sealgrid deploy --rpc https://l2.example \\
+  sealgrid deploy --rpc-url http://127.0.0.1:8545 --config deploy/config/local.toml
+  SEALGRID_KEYSTORE_PASSWORD=... sealgrid deploy --rpc-url https://l2.example \\
       --config deploy/config/public-l2.toml --deployer-key keystore:deployer.json";
 
 #[derive(Debug, Args)]
 #[command(after_help = DEPLOY_HELP)]
 pub(crate) struct DeployArgs {
-    /// JSON-RPC endpoint of the target chain.
-    #[arg(long, env = "SEALGRID_RPC_URL")]
-    rpc: String,
+    /// JSON-RPC endpoint of the target chain (`--rpc` is an alias).
+    #[arg(long, visible_alias = "rpc", env = "ETH_RPC_URL", value_name = "URL")]
+    rpc_url: String,
     /// Network config (deploy/config/local.toml, public-l2.toml, permissioned.toml, or your own).
     #[arg(long)]
     config: PathBuf,
@@ -65,7 +65,12 @@ impl DeployArgs {
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
         let mut say = |line: String| eprintln!("deploy: {line}");
         let record = rt.block_on(deploy_config_with(
-            &root, &self.rpc, &cfg, &key, &prover, &mut say,
+            &root,
+            &self.rpc_url,
+            &cfg,
+            &key,
+            &prover,
+            &mut say,
         ))?;
         let out = self.out.unwrap_or_else(|| {
             root.join(format!(

@@ -44,7 +44,7 @@ impl At {
     }
 
     /// The record and a desk sending with `key` (a key spec), or read-only without one.
-    async fn desk(&self, key: Option<&str>) -> Result<(DeployRecord, Desk)> {
+    pub(crate) async fn desk(&self, key: Option<&str>) -> Result<(DeployRecord, Desk)> {
         let (record, rpc) = self.resolve()?;
         let desk = match key {
             Some(spec) => {

@@ -1,7 +1,6 @@
 //! `sealgrid oracle ...`: what the market's price oracle does.
 
-use std::path::PathBuf;
-
+use crate::cmd::desk::At;
 use clap::Subcommand;
 use eyre::{Result, WrapErr, bail};
 use sealgrid_delivery::oracle::{parse_feed, prices_from_feed};
@@ -19,10 +18,11 @@ pub(crate) enum OracleCommand {
     /// caiso-rtm-lmp.csv --pnode DLAP_PGAE-APND --key keystore:oracle.json --node-url
     /// https://node.example`.
     Post {
-        /// The deployment record: the market, the chain and the settlement contract (the
-        /// EIP-712 domain prices are signed in).
-        #[arg(long, env = "SEALGRID_DEPLOYMENT")]
-        deployment: PathBuf,
+        /// The deployment record (the market, the chain and the settlement contract: the
+        /// EIP-712 domain prices are signed in) and the chain's endpoint, read for the
+        /// token's decimals and the interval length unless both are given.
+        #[command(flatten)]
+        at: At,
         /// The feed: a file, or an http(s) URL.
         #[arg(long)]
         feed: String,
@@ -49,12 +49,14 @@ pub(crate) enum OracleCommand {
         /// resettles every account of an interval whose price is revised).
         #[arg(long, default_value_t = 0)]
         revision: u32,
-        /// Decimals of the payment token (prices are base units per kWh).
-        #[arg(long, default_value_t = 6)]
-        decimals: u8,
-        /// Seconds of an interval (the market's).
-        #[arg(long, default_value_t = 300)]
-        interval_length: u64,
+        /// Decimals of the payment token (prices are base units per kWh). Default: the
+        /// token's `decimals()`; given, it must agree with the chain when the chain is read.
+        #[arg(long)]
+        decimals: Option<u8>,
+        /// Seconds of an interval. Default: the settlement's `intervalLength()`. Give both
+        /// this and `--decimals` to sign without reaching the chain (an offline signer).
+        #[arg(long)]
+        interval_length: Option<u64>,
         /// Print the signed prices as JSON instead of posting them.
         #[arg(long)]
         dry_run: bool,
@@ -69,7 +71,7 @@ impl OracleCommand {
 
     async fn run_async(self) -> Result<()> {
         let Self::Post {
-            deployment,
+            at,
             feed,
             pnode,
             node_url,
@@ -79,7 +81,33 @@ impl OracleCommand {
             interval_length,
             dry_run,
         } = self;
-        let record = crate::cmd::read_record(&deployment)?;
+        let (decimals, interval_length, record) = match (decimals, interval_length) {
+            (Some(d), Some(l)) => (d, l, crate::cmd::read_record(at.deployment())?),
+            (d, l) => {
+                let (record, desk) = at.desk(None).await?;
+                let (chain_d, _) = desk
+                    .token(record.token)
+                    .await
+                    .wrap_err("reading the payment token's decimals")?;
+                let chain_l = desk
+                    .interval_length(record.delivery.settlement)
+                    .await
+                    .wrap_err("reading the settlement's interval length")?;
+                if let Some(d) = d
+                    && d != chain_d
+                {
+                    bail!("--decimals {d} contradicts the payment token's decimals() = {chain_d}");
+                }
+                if let Some(l) = l
+                    && l != chain_l
+                {
+                    bail!(
+                        "--interval-length {l} contradicts the settlement's intervalLength() = {chain_l}"
+                    );
+                }
+                (chain_d, chain_l, record)
+            }
+        };
         let http = reqwest::Client::new();
         let text = if feed.starts_with("http://") || feed.starts_with("https://") {
             http.get(&feed)

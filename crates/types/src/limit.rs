@@ -1,6 +1,21 @@
-//! Token buckets keyed by who asks: an order's trader, a client's network address.
+//! Token buckets keyed by who asks: an order's trader, a client's network address. The
+//! matcher's and the delivery service's APIs limit clients with them.
 
-use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
+use std::{collections::HashMap, hash::Hash, net::IpAddr, sync::Mutex, time::Instant};
+
+/// The key a client's address is limited under: an IPv4 address as is (an IPv4-mapped IPv6
+/// address as IPv4), an IPv6 address by its /64 (the block one subscriber holds).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
 
 /// Most keys remembered before full buckets are forgotten (a full bucket is what a new key
 /// gets anyway, so forgetting it loses nothing).
@@ -9,7 +24,7 @@ const MAX_KEYS: usize = 100_000;
 /// A token bucket per key: `burst` tokens at most, refilled at `per_second`; counted in
 /// thousandths of a token so that slow refill rates still refill.
 #[derive(Debug)]
-pub(crate) struct TokenBuckets<K> {
+pub struct TokenBuckets<K> {
     burst: u64,
     per_second: u64,
     started: Instant,
@@ -18,7 +33,7 @@ pub(crate) struct TokenBuckets<K> {
 
 impl<K: Hash + Eq> TokenBuckets<K> {
     /// Buckets of `burst` tokens refilled at `per_second`.
-    pub(crate) fn new(burst: u64, per_second: u64) -> Self {
+    pub fn new(burst: u64, per_second: u64) -> Self {
         Self {
             burst,
             per_second,
@@ -28,12 +43,12 @@ impl<K: Hash + Eq> TokenBuckets<K> {
     }
 
     /// Takes one token of `key`'s bucket, if it has one.
-    pub(crate) fn allow(&self, key: K) -> bool {
+    pub fn allow(&self, key: K) -> bool {
         self.allow_n(key, 1)
     }
 
     /// Takes `n` tokens of `key`'s bucket if it holds that many; otherwise takes nothing.
-    pub(crate) fn allow_n(&self, key: K, n: u64) -> bool {
+    pub fn allow_n(&self, key: K, n: u64) -> bool {
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let cap = self.burst.saturating_mul(1000);
         let refill = |tokens: u64, at: u64| {
@@ -76,6 +91,18 @@ mod tests {
         assert!(!l.allow_n(1u8, 11));
         assert!(l.allow_n(1, 10), "the refused charge took nothing");
         assert!(!l.allow(1));
+    }
+
+    #[test]
+    fn clients_are_keyed_by_ipv4_or_ipv6_prefix() {
+        let v4: IpAddr = "10.1.2.3".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().expect("ip");
+        assert_eq!(client_key(mapped), v4);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b), "one /64");
+        assert_ne!(client_key(a), client_key(c));
     }
 
     #[test]
