@@ -336,7 +336,6 @@ impl DeliveryService {
                 }
             });
         }
-        self.inner.counters.record(&out);
         crate::metrics::intake("reading", out.iter().flatten());
         Ok(out
             .into_iter()

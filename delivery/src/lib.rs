@@ -7,11 +7,8 @@ pub mod metrics;
 pub mod oracle;
 
 use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -27,7 +24,7 @@ use sealgrid_chain::{
     bindings::{registry::MeterRegistry, settlement::DeliverySettlement},
     delivery::{Delivery, DeliveryContracts, SignedPrice, SignedReading},
 };
-use sealgrid_store::{MeterRow, REGISTRY_CURSOR, RecordState, Store, StoreError};
+use sealgrid_store::{MeterRow, REGISTRY_CURSOR, ReadingRow, RecordState, Store, StoreError};
 use sealgrid_types::{Eip712Domain, MeterReading, RealTimePrice};
 
 pub use api::{DeliveryLimits, OPENAPI, router};
@@ -42,6 +39,24 @@ pub const REGISTRY_TTL: Duration = Duration::from_secs(10);
 pub const READINGS_PER_PASS: usize = 2_000;
 /// Blocks of registry events read per request.
 const LOG_RANGE: u64 = 5_000;
+/// Seconds of margin of the pairing hold (see [`hold_until`]).
+const PAIR_MARGIN: u64 = 120;
+
+/// Until when the first reading (revision 0) of an even interval waits for the reading of the
+/// next interval of the same meter, so that both land in one `submitReadings` and share one
+/// cold storage write (about 30k gas per reading instead of 43k, docs/settlement.md "Storage
+/// and gas"): until the partner interval has ended plus [`PAIR_MARGIN`], and never later than
+/// [`PAIR_MARGIN`] before the reading deadline. Where that leaves no time nothing waits.
+pub fn hold_until(interval: u64, interval_length: u64, reading_window: u64) -> u64 {
+    let partner_end = interval.saturating_add(2).saturating_mul(interval_length);
+    let deadline = interval
+        .saturating_add(1)
+        .saturating_mul(interval_length)
+        .saturating_add(reading_window);
+    partner_end
+        .saturating_add(PAIR_MARGIN)
+        .min(deadline.saturating_sub(PAIR_MARGIN))
+}
 
 /// Errors of the delivery service.
 #[derive(Debug, thiserror::Error)]
@@ -92,30 +107,6 @@ pub struct Pass {
     /// Certificate hours moved along their fills: (market, hour, Wh moved). Moves an earlier
     /// run sent but did not record (a crash) count in the pass that finds them on-chain.
     pub moved: Vec<(B256, u64, u128)>,
-}
-
-/// Counters of the intake, for the metrics endpoint.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Readings accepted.
-    pub accepted: AtomicU64,
-    /// Readings answered as duplicates.
-    pub duplicates: AtomicU64,
-    /// Readings refused.
-    pub refused: AtomicU64,
-}
-
-impl Counters {
-    fn record(&self, out: &[Option<Outcome>]) {
-        for o in out.iter().flatten() {
-            let c = match o {
-                Outcome::Accepted => &self.accepted,
-                Outcome::Duplicate => &self.duplicates,
-                Outcome::Refused { .. } => &self.refused,
-            };
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The delivery service of a node: intake of readings and prices, and the loop that takes
@@ -181,7 +172,6 @@ struct Inner {
     meters: Cache<B256, Option<B256>>,
     oracles: Cache<B256, Option<Oracle>>,
     time: Mutex<Option<(Instant, u64)>>,
-    counters: Counters,
 }
 
 impl DeliveryService {
@@ -230,7 +220,6 @@ impl DeliveryService {
                 meters: Cache::default(),
                 oracles: Cache::default(),
                 time: Mutex::default(),
-                counters: Counters::default(),
             }),
         })
     }
@@ -248,11 +237,6 @@ impl DeliveryService {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
-    }
-
-    /// The intake counters.
-    pub fn counters(&self) -> &Counters {
-        &self.inner.counters
     }
 
     /// Seconds of one interval.
@@ -469,7 +453,11 @@ impl DeliveryService {
     /// of a storage slot); returns (readings now on-chain, readings the chain refused).
     async fn push_readings(&self, now: u64) -> DeliveryResult<(usize, usize)> {
         let store = &self.inner.store;
-        let rows = store.pending_readings(READINGS_PER_PASS).await?;
+        let mut rows = store.pending_readings(READINGS_PER_PASS).await?;
+        // A full batch goes as it is: held readings must never crowd out the rest.
+        if rows.len() < READINGS_PER_PASS {
+            rows = self.without_held(rows, now).await?;
+        }
         if rows.is_empty() {
             return Ok((0, 0));
         }
@@ -543,6 +531,49 @@ impl DeliveryService {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Leaves out the lone first readings of even intervals that may still wait for their
+    /// partner interval ([`hold_until`]); the rest go now.
+    async fn without_held(
+        &self,
+        rows: Vec<ReadingRow>,
+        now: u64,
+    ) -> DeliveryResult<Vec<ReadingRow>> {
+        let (len, window) = (self.inner.interval_length, u64::from(self.inner.windows.0));
+        let here: HashSet<(B256, u64)> = rows.iter().map(|r| (r.meter, r.interval)).collect();
+        let partners: Vec<(B256, u64)> = rows
+            .iter()
+            .filter(|r| {
+                r.interval % 2 == 0
+                    && r.revision == 0
+                    && now < hold_until(r.interval, len, window)
+                    && !here.contains(&(r.meter, r.interval + 1))
+            })
+            .map(|r| (r.meter, r.interval + 1))
+            .collect();
+        if partners.is_empty() {
+            return Ok(rows);
+        }
+        // A partner stored before (on-chain, or pending behind a higher revision) has opened
+        // the slot already: nothing to wait for.
+        let known = self.inner.store.latest_readings(&partners).await?;
+        let held: HashSet<(B256, u64)> = partners
+            .into_iter()
+            .filter(|k| !known.contains_key(k))
+            .map(|(m, i)| (m, i - 1))
+            .collect();
+        if held.is_empty() {
+            return Ok(rows);
+        }
+        tracing::debug!(
+            held = held.len(),
+            "first readings of even intervals wait for their partner interval"
+        );
+        Ok(rows
+            .into_iter()
+            .filter(|r| !(r.revision == 0 && held.contains(&(r.meter, r.interval))))
+            .collect())
     }
 
     /// Takes pending prices on-chain; returns how many.
@@ -752,7 +783,7 @@ impl MeterKeys {
     }
 }
 
-fn signed_reading(r: &sealgrid_store::ReadingRow) -> Option<SignedReading> {
+fn signed_reading(r: &ReadingRow) -> Option<SignedReading> {
     Some(SignedReading {
         reading: MeterReading {
             meterId: r.meter,
@@ -772,5 +803,26 @@ fn failpoint(name: &str) {
     if std::env::var("SEALGRID_FAILPOINT").is_ok_and(|v| v == name) {
         eprintln!("failpoint {name}: exiting");
         std::process::exit(86);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PAIR_MARGIN, hold_until};
+
+    #[test]
+    fn an_even_interval_waits_for_its_partner_but_never_into_the_deadline() {
+        // 5-minute intervals, readings due 15 minutes after the end: interval 10 ends at 3300,
+        // its partner at 3600, its deadline is 4200.
+        assert_eq!(hold_until(10, 300, 900), 3600 + PAIR_MARGIN);
+        // An hour's window changes nothing: the partner's end comes first.
+        assert_eq!(hold_until(10, 300, 3600), 3600 + PAIR_MARGIN);
+        // A window shorter than the partner interval: released before the deadline.
+        assert_eq!(hold_until(10, 300, 300), 3300 + 300 - PAIR_MARGIN);
+        // A window shorter than the margin: nothing waits (the hold ends before the
+        // interval itself has ended, before any reading of it can arrive).
+        assert!(hold_until(10, 300, 60) < 11 * 300);
+        // Far intervals saturate instead of wrapping.
+        assert_eq!(hold_until(u64::MAX - 1, 300, 900), u64::MAX - PAIR_MARGIN);
     }
 }

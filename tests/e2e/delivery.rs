@@ -425,6 +425,45 @@ async fn readings_and_prices_api_refuses_the_corpus_and_stores_nothing_of_it() {
         Some((80_000, 0))
     );
     assert_eq!(store.reading_counts().await.expect("counts"), (0, 1, 0, 0));
+
+    // Pairing: the first reading of an even interval waits for the next interval of its
+    // meter (one storage slot, one cold write); an odd one whose partner is on-chain goes.
+    let post_one = |r: MeterReading, k: usize| {
+        let body = json!({ "readings": [item(r.clone(), sign(k, r))] });
+        let base = base.clone();
+        async move {
+            let (_, v) = post(&base, "/v1/readings", body.to_string().into_bytes()).await;
+            assert_eq!(v["accepted"], 1, "{v}");
+        }
+    };
+    post_one(reading(mb, i, 0, 6_000, 0), 1).await;
+    let pass = svc.run_once().await.expect("pass");
+    assert_eq!(pass.readings, 0, "a lone even interval waits: {pass:?}");
+    assert_eq!(store.reading_counts().await.expect("counts"), (1, 1, 0, 0));
+    post_one(reading(ma, i + 1, 2_000, 0, 0), 0).await;
+    let pass = svc.run_once().await.expect("pass");
+    assert_eq!(pass.readings, 1, "an odd interval goes at once: {pass:?}");
+    post_one(reading(mb, i + 1, 0, 7_000, 0), 1).await;
+    let pass = svc.run_once().await.expect("pass");
+    assert_eq!(pass.readings, 2, "the pair goes together: {pass:?}");
+    assert_eq!(store.reading_counts().await.expect("counts"), (0, 4, 0, 0));
+    let stored = net
+        .net
+        .provider
+        .get_logs(
+            &Filter::new()
+                .from_block(0)
+                .address(net.net.delivery.settlement)
+                .event_signature(DeliverySettlement::ReadingStored::SIGNATURE_HASH)
+                .topic1(mb),
+        )
+        .await
+        .expect("logs");
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(
+        stored[0].transaction_hash, stored[1].transaction_hash,
+        "both intervals of the slot in one submitReadings"
+    );
     let doc: Value = reqwest::get(format!("{base}/openapi.json"))
         .await
         .expect("get")

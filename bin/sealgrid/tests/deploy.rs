@@ -196,6 +196,41 @@ fn deploy_writes_a_record_of_live_contracts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a tampered hash is refused: {err}");
     assert!(err.contains("stage 1 of the 16-slot verifier"), "{err}");
+    // `matcher serve` takes the first block to index from the record: another is refused, and
+    // a public network's record names no endpoint to default to.
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["matcher", "serve", "--rpc-url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--deployment")
+        .arg(&record)
+        .args(["--start-block", "12345678", "--listen", "127.0.0.1:0"])
+        .env("SEALGRID_OPERATOR_KEY", op_key)
+        .env_remove("SEALGRID_CONFIG")
+        .output()
+        .expect("sealgrid matcher serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("contradicts the deployment record"), "{err}");
+    let mut public = r.clone();
+    public["kind"] = serde_json::json!("public");
+    let public_path = dir.path().join("public.json");
+    std::fs::write(&public_path, public.to_string()).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
+        .args(["matcher", "serve", "--deployment"])
+        .arg(&public_path)
+        .args([
+            "--operator-key",
+            "keystore:/nonexistent",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("ETH_RPC_URL")
+        .env_remove("SEALGRID_CONFIG")
+        .output()
+        .expect("sealgrid matcher serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("--rpc-url or ETH_RPC_URL"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_sealgrid"))
         .args([
             "settle",

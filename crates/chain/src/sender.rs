@@ -320,6 +320,10 @@ impl Sender {
                 .await?;
             if mined <= flight.nonce {
                 tracing::warn!(%what, nonce = flight.nonce, "dropped by a reorg; sending it again at its nonce");
+            } else if self.known_mined(&flight).await? {
+                // The nonce is ours after all (mined again after a reorg, or a lagging
+                // node): follow it instead of executing the call a second time.
+                tracing::warn!(%what, nonce = flight.nonce, "mined after all; following it");
             } else {
                 tracing::warn!(%what, nonce = flight.nonce, "its nonce was taken; sending it at a new one");
                 flight = self.prepare(what, tx.clone(), decode, &mut slot).await?;
@@ -484,43 +488,75 @@ impl Sender {
     }
 
     /// Follows a mined receipt to the configured depth; `None` if its block left the chain.
+    ///
+    /// A receipt that goes missing again is not taken for a reorg on its own: a node under
+    /// load (or one backend of a load-balanced endpoint) can serve a block before its
+    /// receipts. Only another block at that height, or no block there for the grace period
+    /// ([`DROP_GRACE`]), drops it; a reorg that mines it again in another block is followed
+    /// there.
     async fn confirm(
         &self,
         receipt: TransactionReceipt,
     ) -> ChainResult<Option<TransactionReceipt>> {
-        let (Some(block), Some(hash)) = (receipt.block_number, receipt.block_hash) else {
+        let (Some(mut block), Some(mut hash)) = (receipt.block_number, receipt.block_hash) else {
             return Ok(None);
         };
+        let tx = receipt.transaction_hash;
         let started = tokio::time::Instant::now();
+        let grace = DROP_GRACE.max(self.cfg.poll * 4);
+        let mut missing: Option<tokio::time::Instant> = None;
         loop {
             let head = self.provider.get_block_number().await?;
-            // Still there, in the same block?
-            let Some(again) = self
-                .provider
-                .get_transaction_receipt(receipt.transaction_hash)
-                .await?
-            else {
-                return Ok(None);
-            };
-            if again.block_hash != Some(hash) {
-                return Ok(None);
-            }
-            if head + 1 >= block + self.cfg.confirmations {
-                let canonical = self
-                    .provider
-                    .get_block_by_number(BlockNumberOrTag::Number(block))
-                    .await?
-                    .map(|b| b.header.hash);
-                return Ok((canonical == Some(hash)).then_some(again));
+            match self.provider.get_transaction_receipt(tx).await? {
+                Some(again) if again.block_hash == Some(hash) => {
+                    missing = None;
+                    if head + 1 >= block + self.cfg.confirmations {
+                        let canonical = self.block_hash(block).await?;
+                        if canonical == Some(hash) {
+                            return Ok(Some(again));
+                        }
+                        if canonical.is_some() {
+                            return Ok(None);
+                        }
+                    }
+                }
+                Some(again) => match (again.block_number, again.block_hash) {
+                    // Mined again in another block (a reorg): follow it there.
+                    (Some(b), Some(h)) => {
+                        tracing::warn!(%tx, from = block, to = b, "mined again in another block after a reorg");
+                        (block, hash, missing) = (b, h, None);
+                    }
+                    _ => return Ok(None),
+                },
+                None => match self.block_hash(block).await? {
+                    Some(other) if other != hash => return Ok(None),
+                    // Our block is canonical, or the node has no block at that height yet.
+                    at => {
+                        let since = *missing.get_or_insert_with(tokio::time::Instant::now);
+                        if at.is_none() && since.elapsed() >= grace {
+                            return Ok(None);
+                        }
+                        tracing::debug!(%tx, block, "receipt not served (yet); waiting");
+                    }
+                },
             }
             if started.elapsed() >= self.cfg.timeout {
                 return Err(ChainError::Timeout(format!(
-                    "{} confirmations of {}",
-                    self.cfg.confirmations, receipt.transaction_hash
+                    "{} confirmations of {tx}",
+                    self.cfg.confirmations
                 )));
             }
             tokio::time::sleep(self.cfg.poll).await;
         }
+    }
+
+    /// The hash of the canonical block at `number`, if the node has one.
+    async fn block_hash(&self, number: u64) -> ChainResult<Option<B256>> {
+        Ok(self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await?
+            .map(|b| b.header.hash))
     }
 
     /// EIP-1559 fees within the caps; alerts above the threshold.

@@ -1,25 +1,35 @@
 //! The one transaction path under the delivery client, against a real anvil with the devnet
 //! deployment: a reorg that drops a delivery write (a deposit: repeating it would move the
 //! collateral twice) lands it exactly once, the fee cap refuses before sending, and one sender
-//! shared by the submitter and delivery clients keeps one nonce counter for concurrent writes.
+//! shared by the submitter and delivery clients keeps one nonce counter for concurrent writes;
+//! behind an endpoint whose receipts lag behind its nonces (a node under load, a load-balanced
+//! endpoint), a write is followed until its receipt shows instead of being sent again.
 
 #![allow(missing_docs)]
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use alloy::{
     primitives::{Address, U256, keccak256},
-    providers::Provider,
+    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
+    transports::RpcError,
 };
+use axum::{Json, Router, extract::State, routing::post};
 use sealgrid_chain::{
     ChainError, Sender, SenderConfig, Submitter,
     bindings::{IMockToken, settlement::DeliverySettlement},
     delivery::Delivery,
 };
 use sealgrid_deploy::devnet::{DEV_KEYS, Devnet};
+use serde_json::{Value, json};
 
 /// forge runs share `out/`, `cache/` and `broadcast/`: one deployment at a time.
 static FORGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -222,4 +232,154 @@ async fn a_shared_sender_keeps_one_nonce_counter() {
         w.await.expect("task").expect("deposit");
     }
     assert_eq!(nonce(&net).await, before + 6);
+}
+
+/// How the lagging endpoint hides a mined transaction's receipt.
+#[derive(Clone, Copy, Debug)]
+enum Lag {
+    /// No receipt for this long after the node has mined it (eth_getTransactionCount and
+    /// eth_getTransactionByHash already show it).
+    First(Duration),
+    /// The receipt once, then none for this long.
+    Flap(Duration),
+}
+
+#[derive(Clone)]
+struct Lagging {
+    upstream: DynProvider,
+    lag: Lag,
+    /// First time a receipt was seen upstream, per transaction hash.
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl Lagging {
+    async fn answer(&self, req: &Value) -> Value {
+        let method = req["method"].as_str().unwrap_or_default().to_owned();
+        let params = req.get("params").cloned().unwrap_or(json!([]));
+        let out: Result<Value, _> = self
+            .upstream
+            .raw_request(method.clone().into(), params.clone())
+            .await;
+        let result = match out {
+            Ok(v) => v,
+            Err(RpcError::ErrorResp(e)) => {
+                return json!({"jsonrpc": "2.0", "id": req["id"], "error": {
+                    "code": e.code, "message": e.message, "data": e.data,
+                }});
+            }
+            Err(e) => {
+                return json!({"jsonrpc": "2.0", "id": req["id"], "error": {
+                    "code": -32603, "message": e.to_string(),
+                }});
+            }
+        };
+        let result = if method == "eth_getTransactionReceipt" && !result.is_null() {
+            let hash = params[0].as_str().unwrap_or_default().to_owned();
+            let now = Instant::now();
+            let (first, since) = {
+                let mut seen = self.seen.lock().expect("lock");
+                match seen.get(&hash) {
+                    Some(t) => (false, now.duration_since(*t)),
+                    None => {
+                        seen.insert(hash, now);
+                        (true, Duration::ZERO)
+                    }
+                }
+            };
+            match self.lag {
+                Lag::First(d) if since < d => Value::Null,
+                Lag::Flap(d) if !first && since < d => Value::Null,
+                _ => result,
+            }
+        } else {
+            result
+        };
+        json!({"jsonrpc": "2.0", "id": req["id"], "result": result})
+    }
+}
+
+async fn lagging_handle(State(l): State<Lagging>, Json(req): Json<Value>) -> Json<Value> {
+    Json(match req.as_array() {
+        Some(batch) => {
+            let mut out = Vec::with_capacity(batch.len());
+            for r in batch {
+                out.push(l.answer(r).await);
+            }
+            Value::Array(out)
+        }
+        None => l.answer(&req).await,
+    })
+}
+
+/// A JSON-RPC endpoint on a free loopback port in front of `net`'s anvil that hides receipts
+/// as `lag` says.
+async fn lagging(net: &Devnet, lag: Lag) -> String {
+    let upstream = ProviderBuilder::new()
+        .connect_http(net.rpc.parse().expect("url"))
+        .erased();
+    let app = Router::new()
+        .route("/", post(lagging_handle))
+        .with_state(Lagging {
+            upstream,
+            lag,
+            seen: Arc::default(),
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A deposit through `lag`'s endpoint lands exactly once: one transaction, one event.
+async fn deposit_behind(lag: Lag) {
+    let net = devnet().await;
+    funded(&net).await;
+    let account = PrivateKeySigner::from_bytes(&keccak256(format!("{lag:?}")))
+        .expect("key")
+        .address();
+    let amount = U256::from(2_000_000u64);
+    let url = lagging(&net, lag).await;
+    let sender = Arc::new(
+        Sender::connect(
+            &url,
+            operator(),
+            SenderConfig {
+                poll: Duration::from_millis(50),
+                ..SenderConfig::default()
+            },
+        )
+        .await
+        .expect("sender"),
+    );
+    let d = Delivery::connect_with(net.delivery, sender)
+        .await
+        .expect("connect");
+    let before = nonce(&net).await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        d.deposit(net.token, account, amount),
+    )
+    .await
+    .expect("deposit finishes")
+    .expect("deposit");
+    assert_eq!(
+        d.balance(net.token, account).await.expect("balance"),
+        amount,
+        "{lag:?}: deposited once, not twice"
+    );
+    assert_eq!(deposits(&net, account).await, 1, "{lag:?}");
+    assert_eq!(nonce(&net).await, before + 1, "{lag:?}: one transaction");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_lags_behind_its_nonce_is_waited_for_not_sent_again() {
+    // Longer than the drop grace: the transaction is known mined, so it is followed.
+    deposit_behind(Lag::First(Duration::from_secs(7))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_goes_missing_while_confirming_is_not_a_reorg() {
+    deposit_behind(Lag::Flap(Duration::from_secs(3))).await;
 }

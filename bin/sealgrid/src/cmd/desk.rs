@@ -16,7 +16,7 @@ use sealgrid_chain::desk::{Action, Desk, Proposal, format_units, parse_units};
 use sealgrid_deploy::{DeployRecord, NetworkKind};
 
 /// The RPC endpoint of a local record when none is given.
-const LOCAL_RPC: &str = "http://127.0.0.1:8545";
+pub(crate) const LOCAL_RPC: &str = "http://127.0.0.1:8545";
 
 /// The deployment a desk command acts on and the chain endpoint.
 #[derive(Debug, clap::Args)]

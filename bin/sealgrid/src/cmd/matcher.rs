@@ -28,14 +28,10 @@ pub(crate) enum MatcherCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// JSON-RPC endpoint of the chain.
-    #[arg(
-        long,
-        visible_alias = "rpc",
-        env = "ETH_RPC_URL",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    rpc_url: String,
+    /// JSON-RPC endpoint of the chain (default: http://127.0.0.1:8545 without a record or with
+    /// a local one; a public or permissioned record needs it).
+    #[arg(long, visible_alias = "rpc", env = "ETH_RPC_URL")]
+    rpc_url: Option<String>,
     /// The auction contract (default: the deployment record's).
     #[arg(long, env = "SEALGRID_AUCTION", required_unless_present = "deployment")]
     auction: Option<Address>,
@@ -72,12 +68,14 @@ pub(crate) struct ServeArgs {
     /// Listen address of the API.
     #[arg(long, env = "SEALGRID_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Block to start indexing from on an empty store (the auction's deployment block).
-    #[arg(long, default_value_t = 0)]
-    start_block: u64,
-    /// Blocks to wait before indexing a block (reorg safety).
-    #[arg(long, default_value_t = 0)]
-    confirmations: u64,
+    /// Block to start indexing from on an empty store (default: the deployment record's block,
+    /// else 0; with a record, another value is refused).
+    #[arg(long)]
+    start_block: Option<u64>,
+    /// Blocks to wait before indexing a block, for reorg safety (default: the network config's
+    /// confirmations, else 0; with a config, another value is refused).
+    #[arg(long)]
+    confirmations: Option<u64>,
     /// First interval to clear on an empty store (default: the next one still open).
     #[arg(long)]
     first_interval: Option<u64>,
@@ -172,13 +170,13 @@ impl ServeArgs {
     ) -> Self {
         Self {
             preset: Some((operator.into(), None)),
-            ..Self::defaults(rpc_url, auction, market, store, listen, config)
+            ..Self::defaults(Some(rpc_url), auction, market, store, listen, config)
         }
     }
 
     /// The defaults of every option but these, the operator key from `env:SEALGRID_OPERATOR_KEY`.
     fn defaults(
-        rpc_url: String,
+        rpc_url: Option<String>,
         auction: Address,
         market: B256,
         store: String,
@@ -193,8 +191,8 @@ impl ServeArgs {
             operator_key: "env:SEALGRID_OPERATOR_KEY".into(),
             store,
             listen,
-            start_block: 0,
-            confirmations: 0,
+            start_block: None,
+            confirmations: None,
             first_interval: None,
             max_body_bytes: 1 << 20,
             max_batch: 1000,
@@ -244,6 +242,49 @@ impl ServeArgs {
         }
     }
 
+    /// The chain endpoint: `--rpc-url`, else the local default (refused for a public or
+    /// permissioned record).
+    fn rpc(&self, record: Option<&DeployRecord>) -> Result<String> {
+        match record {
+            Some(r) => crate::cmd::desk::rpc_url(self.rpc_url.as_deref(), r),
+            None => Ok(self
+                .rpc_url
+                .clone()
+                .unwrap_or_else(|| crate::cmd::desk::LOCAL_RPC.to_owned())),
+        }
+    }
+
+    /// (start block, confirmations) of the indexer: the flags where given, else the record's
+    /// deployment block and the config's confirmations; a flag that contradicts them is
+    /// refused (indexing from another block misses or repeats the auction's history, fewer
+    /// confirmations than the network's undo its reorg safety).
+    fn indexing(&self, record: Option<&DeployRecord>) -> Result<(u64, u64)> {
+        let start = match (self.start_block, record) {
+            (Some(b), Some(r)) if b != r.block => bail!(
+                "--start-block {b} contradicts the deployment record (deployed at block {}); leave it out",
+                r.block
+            ),
+            (Some(b), _) => b,
+            (None, Some(r)) => r.block,
+            (None, None) => 0,
+        };
+        let config = self.config.as_deref().map(DeployConfig::load).transpose()?;
+        let confirmations = match (self.confirmations, &config) {
+            (Some(c), Some(d)) if c != d.network.confirmations => bail!(
+                "--confirmations {c} contradicts the network config ({} in {}); leave it out",
+                d.network.confirmations,
+                self.config
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            (Some(c), _) => c,
+            (None, Some(d)) => d.network.confirmations,
+            (None, None) => 0,
+        };
+        Ok((start, confirmations))
+    }
+
     /// The node's config from the options (and the deployment record, if any).
     fn node_config(&self, record: Option<DeployRecord>) -> Result<NodeConfig> {
         // Raw keys from the environment only on a local network (the config's or the record's).
@@ -256,8 +297,9 @@ impl ServeArgs {
             Some((k, _)) => k.clone(),
             None => crate::cmd::keys::load(&self.operator_key, "--operator-key", local)?,
         };
+        let (start_block, confirmations) = self.indexing(record.as_ref())?;
         let mut cfg = NodeConfig::new(
-            self.rpc_url.clone(),
+            self.rpc(record.as_ref())?,
             self.auction(record.as_ref())?,
             operator,
             self.store.clone(),
@@ -274,8 +316,8 @@ impl ServeArgs {
         }
         cfg.deployment = record;
         cfg.listen = self.listen;
-        cfg.start_block = self.start_block;
-        cfg.confirmations = self.confirmations;
+        cfg.start_block = start_block;
+        cfg.confirmations = confirmations;
         cfg.first_interval = self.first_interval;
         cfg.api = ApiLimits {
             max_body_bytes: self.max_body_bytes,
@@ -333,9 +375,10 @@ impl ServeArgs {
             .as_deref()
             .map(crate::cmd::read_record)
             .transpose()?;
+        let rpc = self.rpc(record.as_ref())?;
         if let Some(path) = &self.config {
             let deploy = DeployConfig::load(path)?;
-            let chain_id = AuctionReader::connect(&self.rpc_url, self.auction(record.as_ref())?)
+            let chain_id = AuctionReader::connect(&rpc, self.auction(record.as_ref())?)
                 .await
                 .wrap_err("connecting to the chain")?
                 .chain_id();
@@ -378,9 +421,10 @@ pub(crate) struct NodeArgs {
     /// capacities and parameters, the submitter's gas policy and confirmations.
     #[arg(long, env = "SEALGRID_CONFIG")]
     config: std::path::PathBuf,
-    /// JSON-RPC endpoint of the chain (must report the record's chain id).
-    #[arg(long, env = "ETH_RPC_URL", default_value = "http://127.0.0.1:8545")]
-    rpc_url: String,
+    /// JSON-RPC endpoint of the chain, which must report the record's chain id (default on a
+    /// local record: http://127.0.0.1:8545).
+    #[arg(long, visible_alias = "rpc", env = "ETH_RPC_URL")]
+    rpc_url: Option<String>,
     /// The operator's key spec (see `matcher serve --operator-key`).
     #[arg(
         long,
@@ -478,8 +522,8 @@ impl NodeArgs {
         );
         serve.operator_key = self.operator_key;
         serve.deployment = Some(self.deployment);
-        serve.start_block = record.block;
-        serve.confirmations = deploy.network.confirmations;
+        serve.start_block = Some(record.block);
+        serve.confirmations = Some(deploy.network.confirmations);
         if let (Some(p), Some(k)) = (paymaster, self.sponsor_key) {
             serve.paymaster = Some(p);
             serve.sponsor_key = Some(k);
