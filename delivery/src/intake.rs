@@ -218,11 +218,21 @@ impl DeliveryService {
                 }
             };
         }
-        // 2. The registry: the meter, its market, the signer's key for the interval.
+        // 2. The registry: the meter, its market, the signer's key for the interval. The
+        //    indexed meters of the request in one query; the others from the chain.
+        let ids: Vec<B256> = checked
+            .iter()
+            .map(|(k, _)| items[*k].reading.meterId)
+            .collect();
+        let indexed = self.inner.store.meters(&ids).await?;
         let mut pass: Vec<(usize, Address)> = Vec::with_capacity(checked.len());
         for (k, signer) in checked {
             let r = &items[k].reading;
-            match self.meter_market(r.meterId).await? {
+            let market = match indexed.get(&r.meterId) {
+                Some(m) => Some(m.market),
+                None => self.meter_market(r.meterId).await?,
+            };
+            match market {
                 None => {
                     out[k] = Some(Outcome::refused(
                         Refusal::UnknownMeter,

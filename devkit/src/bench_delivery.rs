@@ -162,6 +162,8 @@ pub async fn run_delivery_bench(
             let interval = first + step as u64;
             // The interval ends: every gateway signs its reading (before the clock starts).
             net.warp((interval + 1) * len + 1).await?;
+            // The node reads chain time at most once a second: let it see the warp.
+            tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
             let mut signed = Vec::with_capacity(meters.len());
             for (n, (id, gateway, _)) in meters.iter().enumerate() {
                 let wh = 500 + (n as u64 * 37 + step as u64 * 11) % 1_500;
@@ -306,7 +308,8 @@ async fn post_all(
     let accepted = post(http, base, what, items).await?;
     if accepted != n {
         return Err(bench_err(format!(
-            "the node accepted {accepted} of {n} {what}"
+            "the node accepted {accepted} of {n} {what} (a --store that already holds an \
+             earlier run's readings answers duplicates: give the bench an empty database)"
         )));
     }
     Ok(())

@@ -32,6 +32,10 @@ enum Command {
     /// Example: `sealgrid node --deployment .sealgrid/deployments/public-l2.json --config
     /// deploy/config/public-l2.toml --operator-key keystore:operator.json`.
     Node(cmd::matcher::NodeArgs),
+    /// The meter gateway: DLMS/COSEM meters read at every interval boundary, readings signed
+    /// with the gateway's key into a durable outbox and delivered to the node.
+    /// Example: `sealgrid gateway --config gateway.toml` (docs/gateways.md).
+    Gateway(cmd::gateway::GatewayArgs),
     /// Meter readings: what a gateway signs (DESIGN 3.7).
     #[command(subcommand)]
     Meter(cmd::meter::MeterCommand),
@@ -78,6 +82,7 @@ fn main() -> Result<()> {
         Command::Deploy(a) => a.run(),
         Command::Devnet(a) => a.run(),
         Command::Node(a) => a.run(),
+        Command::Gateway(a) => a.run(),
         Command::Meter(c) => c.run(),
         Command::Bond(c) => c.run(),
         Command::Collateral(c) => c.run(),

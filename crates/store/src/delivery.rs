@@ -560,6 +560,36 @@ impl Store {
         .transpose()
     }
 
+    /// The indexed meters among `meters` (one query per few hundred, not one per meter).
+    pub async fn meters(&self, meters: &[B256]) -> StoreResult<HashMap<B256, MeterRow>> {
+        let mut out = HashMap::with_capacity(meters.len());
+        for chunk in meters.chunks(crate::SET_CHUNK) {
+            let rows: Vec<(Vec<u8>, Vec<u8>, bool)> = with_pool!(self, p => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT meter, market, generator FROM meters WHERE meter IN (",
+                );
+                let mut sep = q.separated(", ");
+                for m in chunk {
+                    sep.push_bind(m.as_slice().to_vec());
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(p).await?
+            });
+            for (meter, market, generator) in rows {
+                let meter = b256("meters.meter", meter)?;
+                out.insert(
+                    meter,
+                    MeterRow {
+                        meter,
+                        market: b256("meters.market", market)?,
+                        generator,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// The generators of a market.
     pub async fn generators(&self, market: B256) -> StoreResult<Vec<B256>> {
         let rows: Vec<Vec<u8>> = with_pool!(self, p => {

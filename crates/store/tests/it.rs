@@ -8,8 +8,8 @@
 
 use alloy_primitives::{Address, B256, Bytes};
 use sealgrid_store::{
-    BatchRow, BatchState, CommitmentRow, INDEXER_CURSOR, INDEXER_SYNCED_TIME, InsertOutcome, Store,
-    StoreError, StoredOrder, Withdrawal,
+    BatchRow, BatchState, CommitmentRow, INDEXER_CURSOR, INDEXER_SYNCED_TIME, InsertOutcome,
+    MeterRow, Store, StoreError, StoredOrder, Withdrawal,
 };
 use sealgrid_types::ClearedBatch;
 
@@ -294,6 +294,25 @@ async fn suite(store: Store) {
     assert!(matches!(&outcomes[4], Ok(InsertOutcome::Existing(b)) if **b == o0));
     assert_eq!(store.orders(MARKET, 6).await.expect("orders"), vec![o6, o7]);
     assert_eq!(store.counts().await.expect("counts").1, 5);
+
+    // Meters indexed from the registry, looked up one at a time and as a set (over a chunk).
+    let meters: Vec<MeterRow> = (0..350u32)
+        .map(|n| MeterRow {
+            meter: B256::from(alloy_primitives::U256::from(n + 1)),
+            market: MARKET,
+            generator: n % 2 == 0,
+        })
+        .collect();
+    store.record_meters(&meters, &[], 10).await.expect("meters");
+    let mut ask: Vec<B256> = meters.iter().map(|m| m.meter).collect();
+    ask.push(B256::repeat_byte(0xEE));
+    let found = store.meters(&ask).await.expect("meters");
+    assert_eq!(found.len(), 350, "every indexed meter, not the unknown one");
+    assert_eq!(found.get(&meters[301].meter), Some(&meters[301]));
+    assert_eq!(
+        store.meter(meters[7].meter).await.expect("meter"),
+        Some(meters[7])
+    );
 
     // Out-of-range numbers are refused, not wrapped.
     let mut huge = order(5, 9, 0x19, 9);

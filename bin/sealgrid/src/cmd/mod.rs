@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod deploy;
 pub(crate) mod desk;
 pub(crate) mod devnet;
+pub(crate) mod gateway;
 pub(crate) mod keys;
 pub(crate) mod matcher;
 pub(crate) mod meter;

@@ -1,0 +1,79 @@
+//! `sealgrid gateway`: the meter gateway service (the `sealgrid-gateway` crate).
+
+use std::{path::PathBuf, time::Duration};
+
+use eyre::{Result, WrapErr};
+use sealgrid_gateway::{Forwarder, Gateway, GatewayConfig};
+
+/// Reads the configured meters at every interval boundary, signs their readings with the
+/// gateway's key into a durable outbox and delivers the outbox to the node. Example:
+/// `sealgrid gateway --config gateway.toml` (docs/gateways.md).
+#[derive(Debug, clap::Args)]
+pub(crate) struct GatewayArgs {
+    /// The gateway's config file (TOML; docs/gateways.md).
+    #[arg(long)]
+    config: PathBuf,
+    /// Read every meter once, deliver the outbox once, print a summary and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+impl GatewayArgs {
+    pub(crate) fn run(self) -> Result<()> {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .init();
+        let cfg = GatewayConfig::load(&self.config)?;
+        let meters = cfg.meters()?;
+        let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+        rt.block_on(async move {
+            let gw = Gateway::from_config(&cfg).await?;
+            let forwarder = Forwarder::new(&cfg.gateway.node, cfg.gateway.batch)?;
+            tracing::info!(
+                gateway = %gw.address(),
+                meters = meters.len(),
+                node = %cfg.gateway.node,
+                "gateway started"
+            );
+            if self.once {
+                let outcomes = gw
+                    .read_all(&meters, sealgrid_gateway::unix_now(), cfg.gateway.concurrency)
+                    .await?;
+                let mut answered = 0;
+                loop {
+                    let r = forwarder.pass(gw.outbox(), sealgrid_gateway::unix_now()).await?;
+                    answered += r.answered;
+                    if r.answered == 0 {
+                        break;
+                    }
+                }
+                let c = gw.outbox().counts().await?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "meters": outcomes.len(),
+                        "refused_meters": outcomes.iter().filter(|o| matches!(o, sealgrid_gateway::MeterOutcome::Refused(_))).count(),
+                        "answered": answered,
+                        "outbox": {"pending": c.pending, "accepted": c.accepted, "duplicate": c.duplicate, "refused": c.refused},
+                    })
+                );
+                return Ok(());
+            }
+            gw.run(
+                meters,
+                forwarder,
+                Duration::from_secs(cfg.gateway.poll_offset_s),
+                cfg.gateway.concurrency,
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    tracing::info!("shutting down; the outbox keeps what was not delivered");
+                },
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! sealgrid's meter gateway (`sealgrid gateway --config FILE`; DESIGN §2, §4).
+//!
+//! Device data in, signed readings out: each meter is read at every interval boundary (its
+//! load profile, or its registers), the captures become 5-minute readings by the rule in
+//! [`intervals`], each reading is signed with the gateway's key in the DeliverySettlement's
+//! EIP-712 domain and written to the [`outbox`] with the meter's new base in one transaction,
+//! and the [`forward`]er delivers the outbox to the node's `POST /v1/readings`, oldest first,
+//! until the node has answered every reading. Device data that fails a check is refused with
+//! a stable code, counted and recorded; nothing is signed for it.
+
+pub mod config;
+pub mod dlms;
+pub mod error;
+pub mod forward;
+pub mod intervals;
+pub mod outbox;
+
+use std::{sync::Arc, time::Duration};
+
+use alloy_primitives::{B256, hex};
+use alloy_sol_types::Eip712Domain;
+use sealgrid_keys::{KeySigner, KeySpec, LoadContext};
+use sealgrid_types::{MeterReading, sealgrid_domain, sign_struct};
+use tokio::{sync::Semaphore, task::JoinSet};
+
+pub use config::{GatewayConfig, Meter, Mode};
+pub use dlms::DeviceRefusal;
+pub use error::{GatewayError, GatewayResult};
+pub use forward::{ForwardReport, Forwarder};
+pub use intervals::{Capture, IntervalEnergy, Rule};
+pub use outbox::{Delivered, Outbox, OutboxCounts};
+
+/// What one read of one meter did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MeterOutcome {
+    /// Readings signed into the outbox (0 when nothing new was captured).
+    Signed(u64),
+    /// The meter's data was refused; nothing was signed.
+    Refused(DeviceRefusal),
+}
+
+/// The gateway: its key, its outbox, the domain it signs in, the rule it applies.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    signer: KeySigner,
+    domain: Eip712Domain,
+    outbox: Outbox,
+    rule: Rule,
+    tolerance_s: u64,
+    backfill_s: u64,
+}
+
+impl Gateway {
+    /// A gateway from its parts.
+    pub fn new(signer: KeySigner, domain: Eip712Domain, outbox: Outbox, rule: Rule) -> Self {
+        Self {
+            signer,
+            domain,
+            outbox,
+            rule,
+            tolerance_s: 30,
+            backfill_s: 3600,
+        }
+    }
+
+    /// The gateway a config describes: the key loaded from its spec (raw `env:` keys only
+    /// when the deployment is a local devnet), the domain from the deployment record (or the
+    /// config's chain id and settlement), the outbox opened.
+    pub async fn from_config(cfg: &GatewayConfig) -> GatewayResult<Self> {
+        let g = &cfg.gateway;
+        let (chain_id, settlement, local) = match &g.deployment {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    GatewayError::Config(format!("reading {}: {e}", path.display()))
+                })?;
+                let d: sealgrid_deploy::DeployRecord =
+                    serde_json::from_str(&text).map_err(|e| {
+                        GatewayError::Config(format!(
+                            "{} is not a deployment record: {e}",
+                            path.display()
+                        ))
+                    })?;
+                (
+                    d.chain_id,
+                    d.delivery.settlement,
+                    d.kind == sealgrid_deploy::NetworkKind::Local,
+                )
+            }
+            None => match (g.chain_id, g.settlement) {
+                (Some(c), Some(s)) => (c, s, false),
+                _ => {
+                    return Err(GatewayError::Config(
+                        "no deployment record and no chain_id/settlement".into(),
+                    ));
+                }
+            },
+        };
+        let spec: KeySpec = g.key.parse()?;
+        let signer = spec.load(&LoadContext::new().allow_raw(local))?;
+        let outbox = Outbox::open(&g.outbox).await?;
+        let rule = Rule {
+            interval_s: g.interval_s,
+            ..Rule::default()
+        };
+        let mut gw = Self::new(signer, sealgrid_domain(chain_id, settlement), outbox, rule);
+        gw.tolerance_s = g.clock_tolerance_s;
+        gw.backfill_s = g.backfill_s;
+        Ok(gw)
+    }
+
+    /// The gateway key's address (the meters' registered gateway signer).
+    pub fn address(&self) -> alloy_primitives::Address {
+        self.signer.address()
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Reads one meter at `now` and signs what its captures give into the outbox.
+    pub async fn read_meter(&self, m: &Meter, now: u64) -> GatewayResult<MeterOutcome> {
+        let base = self.outbox.base(&m.id).await?;
+        let refused = |r: DeviceRefusal| async move {
+            ::metrics::counter!("sealgrid_gateway_device_refusals_total", "code" => r.code)
+                .increment(1);
+            tracing::warn!(meter = %m.id, code = r.code, reason = %r.message, "meter data refused; nothing signed");
+            self.outbox
+                .refuse_device(&format!("{:#x}", m.id), r.code, &r.message, now)
+                .await?;
+            Ok::<_, GatewayError>(MeterOutcome::Refused(r))
+        };
+        let captures =
+            match dlms::captures(m, &self.rule, base, now, self.tolerance_s, self.backfill_s).await
+            {
+                Ok(c) => c,
+                Err(r) => return refused(r).await,
+            };
+        let (energies, new_base) = match self.rule.readings(base, &captures) {
+            Ok(x) => x,
+            Err(e) => {
+                let code = match e {
+                    intervals::RuleError::Backwards { .. } => "backwards",
+                    intervals::RuleError::TooLarge { .. } => "too_large",
+                    intervals::RuleError::OutOfOrder { .. } => "malformed",
+                };
+                return refused(DeviceRefusal::new(code, e.to_string())).await;
+            }
+        };
+        let items = energies
+            .iter()
+            .map(|e| self.sign(m.id, e))
+            .collect::<GatewayResult<Vec<_>>>()?;
+        let new = self.outbox.record(&m.id, new_base, &items, now).await?;
+        ::metrics::counter!("sealgrid_gateway_readings_signed_total").increment(new);
+        Ok(MeterOutcome::Signed(new))
+    }
+
+    /// Signs one interval's energy as revision 0: `(interval, revision, JSON item)`.
+    fn sign(&self, meter: B256, e: &IntervalEnergy) -> GatewayResult<(u64, u32, String)> {
+        let reading = MeterReading {
+            meterId: meter,
+            interval: e.interval,
+            importWh: e.import_wh,
+            exportWh: e.export_wh,
+            quality: e.quality as u8,
+            revision: 0,
+        };
+        let signature = sign_struct(&self.signer, &reading, &self.domain)
+            .map_err(|err| GatewayError::Sign(err.to_string()))?;
+        let item = serde_json::json!({
+            "reading": reading,
+            "signature": format!("0x{}", hex::encode(signature)),
+        });
+        Ok((e.interval, 0, item.to_string()))
+    }
+
+    /// Reads every meter once, `concurrency` at a time.
+    pub async fn read_all(
+        &self,
+        meters: &[Meter],
+        now: u64,
+        concurrency: usize,
+    ) -> GatewayResult<Vec<MeterOutcome>> {
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut set = JoinSet::new();
+        for (i, m) in meters.iter().cloned().enumerate() {
+            let (gw, permits) = (self.clone(), permits.clone());
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                (i, gw.read_meter(&m, now).await)
+            });
+        }
+        let mut out = vec![None; meters.len()];
+        while let Some(joined) = set.join_next().await {
+            let (i, r) = joined.map_err(|e| GatewayError::Config(format!("a reader task: {e}")))?;
+            out[i] = Some(r?);
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Runs until `shutdown`: reads every meter after each interval boundary (plus
+    /// `poll_offset`), and forwards the outbox to the node continuously, backing off while
+    /// the node is unreachable.
+    pub async fn run(
+        self,
+        meters: Vec<Meter>,
+        forwarder: Forwarder,
+        poll_offset: Duration,
+        concurrency: usize,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> GatewayResult<()> {
+        let wake = tokio::sync::Notify::new();
+        tokio::select! {
+            r = forward_loop(&self.outbox, &forwarder, &wake) => r,
+            r = self.read_loop(&meters, poll_offset, concurrency, &wake) => r,
+            () = shutdown => Ok(()),
+        }
+    }
+
+    async fn read_loop(
+        &self,
+        meters: &[Meter],
+        poll_offset: Duration,
+        concurrency: usize,
+        wake: &tokio::sync::Notify,
+    ) -> GatewayResult<()> {
+        let l = self.rule.interval_s;
+        loop {
+            let outcomes = self.read_all(meters, unix_now(), concurrency).await?;
+            let signed: u64 = outcomes
+                .iter()
+                .map(|o| match o {
+                    MeterOutcome::Signed(n) => *n,
+                    MeterOutcome::Refused(_) => 0,
+                })
+                .sum();
+            let refused = outcomes
+                .iter()
+                .filter(|o| matches!(o, MeterOutcome::Refused(_)))
+                .count();
+            tracing::info!(meters = meters.len(), signed, refused, "meters read");
+            wake.notify_one();
+            let now = unix_now();
+            let next = (now / l + 1) * l;
+            tokio::time::sleep(Duration::from_secs(next - now) + poll_offset).await;
+        }
+    }
+}
+
+/// Forwards the outbox until an outbox error: while the node is unreachable or busy it waits
+/// (doubling from 1 s to 60 s, or the node's `Retry-After`), while the outbox is empty until
+/// `wake` or 5 s.
+async fn forward_loop(
+    outbox: &Outbox,
+    forwarder: &Forwarder,
+    wake: &tokio::sync::Notify,
+) -> GatewayResult<()> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let r = forwarder.pass(outbox, unix_now()).await?;
+        if r.deferred > 0 {
+            tokio::time::sleep(r.retry_after.unwrap_or(backoff)).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            continue;
+        }
+        backoff = Duration::from_secs(1);
+        if r.answered == 0 {
+            let _ = tokio::time::timeout(Duration::from_secs(5), wake.notified()).await;
+        }
+    }
+}
+
+/// The system clock in unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
