@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_delivery;
+pub mod bench_gateway;
 pub mod demo;
 mod demo_delivery;
 mod demo_sponsored;

@@ -28,7 +28,7 @@ pub use dlms::DeviceRefusal;
 pub use error::{GatewayError, GatewayResult};
 pub use forward::{ForwardReport, Forwarder};
 pub use intervals::{Capture, IntervalEnergy, Rule};
-pub use outbox::{Delivered, Outbox, OutboxCounts};
+pub use outbox::{Delivered, MeterRecord, Outbox, OutboxCounts, SignedItem};
 
 /// What one read of one meter did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,19 @@ pub enum MeterOutcome {
     Signed(u64),
     /// The meter's data was refused; nothing was signed.
     Refused(DeviceRefusal),
+}
+
+/// One meter's read before it is stored: its new base and signed readings, or why its data
+/// was refused.
+struct MeterRead {
+    meter: B256,
+    result: Result<Signed, DeviceRefusal>,
+}
+
+/// A read's new base and signed readings.
+struct Signed {
+    base: Option<Capture>,
+    items: Vec<SignedItem>,
 }
 
 /// The gateway: its key, its outbox, the domain it signs in, the rule it applies.
@@ -102,10 +115,25 @@ impl Gateway {
             interval_s: g.interval_s,
             ..Rule::default()
         };
-        let mut gw = Self::new(signer, sealgrid_domain(chain_id, settlement), outbox, rule);
-        gw.tolerance_s = g.clock_tolerance_s;
-        gw.backfill_s = g.backfill_s;
-        Ok(gw)
+        Ok(
+            Self::new(signer, sealgrid_domain(chain_id, settlement), outbox, rule)
+                .with_backfill(g.backfill_s)
+                .with_clock_tolerance(g.clock_tolerance_s),
+        )
+    }
+
+    /// Sets how far back a meter's first profile read goes (default an hour).
+    #[must_use]
+    pub fn with_backfill(mut self, seconds: u64) -> Self {
+        self.backfill_s = seconds;
+        self
+    }
+
+    /// Sets how far a meter's clock may be from the gateway's (default 30 s).
+    #[must_use]
+    pub fn with_clock_tolerance(mut self, seconds: u64) -> Self {
+        self.tolerance_s = seconds;
+        self
     }
 
     /// The gateway key's address (the meters' registered gateway signer).
@@ -120,21 +148,24 @@ impl Gateway {
 
     /// Reads one meter at `now` and signs what its captures give into the outbox.
     pub async fn read_meter(&self, m: &Meter, now: u64) -> GatewayResult<MeterOutcome> {
+        let read = self.read_and_sign(m, now).await?;
+        let mut out = self.store(vec![read], now).await?;
+        out.pop()
+            .ok_or_else(|| GatewayError::Config("a read without an outcome".into()))
+    }
+
+    /// Reads a meter and signs its readings; nothing is stored yet (see [`Self::store`]).
+    async fn read_and_sign(&self, m: &Meter, now: u64) -> GatewayResult<MeterRead> {
         let base = self.outbox.base(&m.id).await?;
-        let refused = |r: DeviceRefusal| async move {
-            ::metrics::counter!("sealgrid_gateway_device_refusals_total", "code" => r.code)
-                .increment(1);
-            tracing::warn!(meter = %m.id, code = r.code, reason = %r.message, "meter data refused; nothing signed");
-            self.outbox
-                .refuse_device(&format!("{:#x}", m.id), r.code, &r.message, now)
-                .await?;
-            Ok::<_, GatewayError>(MeterOutcome::Refused(r))
+        let refused = |r: DeviceRefusal| MeterRead {
+            meter: m.id,
+            result: Err(r),
         };
         let captures =
             match dlms::captures(m, &self.rule, base, now, self.tolerance_s, self.backfill_s).await
             {
                 Ok(c) => c,
-                Err(r) => return refused(r).await,
+                Err(r) => return Ok(refused(r)),
             };
         let (energies, new_base) = match self.rule.readings(base, &captures) {
             Ok(x) => x,
@@ -144,20 +175,63 @@ impl Gateway {
                     intervals::RuleError::TooLarge { .. } => "too_large",
                     intervals::RuleError::OutOfOrder { .. } => "malformed",
                 };
-                return refused(DeviceRefusal::new(code, e.to_string())).await;
+                return Ok(refused(DeviceRefusal::new(code, e.to_string())));
             }
         };
         let items = energies
             .iter()
             .map(|e| self.sign(m.id, e))
             .collect::<GatewayResult<Vec<_>>>()?;
-        let new = self.outbox.record(&m.id, new_base, &items, now).await?;
-        ::metrics::counter!("sealgrid_gateway_readings_signed_total").increment(new);
-        Ok(MeterOutcome::Signed(new))
+        Ok(MeterRead {
+            meter: m.id,
+            result: Ok(Signed {
+                base: new_base,
+                items,
+            }),
+        })
     }
 
-    /// Signs one interval's energy as revision 0: `(interval, revision, JSON item)`.
-    fn sign(&self, meter: B256, e: &IntervalEnergy) -> GatewayResult<(u64, u32, String)> {
+    /// Stores reads in one outbox transaction: each meter's signed readings with its new base,
+    /// and the refusals. A crash before the commit loses nothing: the next read signs the same
+    /// readings again (signatures are deterministic, RFC 6979).
+    async fn store(&self, reads: Vec<MeterRead>, now: u64) -> GatewayResult<Vec<MeterOutcome>> {
+        let mut batch = Vec::new();
+        let mut refusals = Vec::new();
+        for r in &reads {
+            match &r.result {
+                Ok(signed) => batch.push(MeterRecord {
+                    meter: r.meter,
+                    base: signed.base,
+                    items: &signed.items,
+                }),
+                Err(d) => {
+                    ::metrics::counter!("sealgrid_gateway_device_refusals_total", "code" => d.code)
+                        .increment(1);
+                    tracing::warn!(meter = %r.meter, code = d.code, reason = %d.message, "meter data refused; nothing signed");
+                    refusals.push((format!("{:#x}", r.meter), d.code, d.message.as_str()));
+                }
+            }
+        }
+        let mut new = self
+            .outbox
+            .record_many(&batch, &refusals, now)
+            .await?
+            .into_iter();
+        Ok(reads
+            .into_iter()
+            .map(|r| match r.result {
+                Ok(_) => {
+                    let n = new.next().unwrap_or(0);
+                    ::metrics::counter!("sealgrid_gateway_readings_signed_total").increment(n);
+                    MeterOutcome::Signed(n)
+                }
+                Err(d) => MeterOutcome::Refused(d),
+            })
+            .collect())
+    }
+
+    /// Signs one interval's energy as revision 0.
+    fn sign(&self, meter: B256, e: &IntervalEnergy) -> GatewayResult<SignedItem> {
         let reading = MeterReading {
             meterId: meter,
             interval: e.interval,
@@ -172,10 +246,15 @@ impl Gateway {
             "reading": reading,
             "signature": format!("0x{}", hex::encode(signature)),
         });
-        Ok((e.interval, 0, item.to_string()))
+        Ok(SignedItem {
+            interval: e.interval,
+            revision: 0,
+            item: item.to_string(),
+        })
     }
 
-    /// Reads every meter once, `concurrency` at a time.
+    /// Reads every meter once, `concurrency` at a time, and stores what they gave in one
+    /// outbox transaction.
     pub async fn read_all(
         &self,
         meters: &[Meter],
@@ -188,15 +267,15 @@ impl Gateway {
             let (gw, permits) = (self.clone(), permits.clone());
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                (i, gw.read_meter(&m, now).await)
+                (i, gw.read_and_sign(&m, now).await)
             });
         }
-        let mut out = vec![None; meters.len()];
+        let mut reads: Vec<Option<MeterRead>> = (0..meters.len()).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
             let (i, r) = joined.map_err(|e| GatewayError::Config(format!("a reader task: {e}")))?;
-            out[i] = Some(r?);
+            reads[i] = Some(r?);
         }
-        Ok(out.into_iter().flatten().collect())
+        self.store(reads.into_iter().flatten().collect(), now).await
     }
 
     /// Runs until `shutdown`: reads every meter after each interval boundary (plus

@@ -30,6 +30,29 @@ pub struct Pending {
     pub item: String,
 }
 
+/// A signed reading for the outbox: its interval and revision, and the JSON item of
+/// `POST /v1/readings` (`{"reading": .., "signature": ..}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedItem {
+    /// The interval.
+    pub interval: u64,
+    /// The revision.
+    pub revision: u32,
+    /// The JSON item.
+    pub item: String,
+}
+
+/// One meter's part of a write: its signed readings and its new base capture.
+#[derive(Clone, Copy, Debug)]
+pub struct MeterRecord<'a> {
+    /// The meter.
+    pub meter: B256,
+    /// The new base (unchanged when `None`).
+    pub base: Option<Capture>,
+    /// The signed readings.
+    pub items: &'a [SignedItem],
+}
+
 /// What the node said about a reading.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivered {
@@ -99,48 +122,85 @@ impl Outbox {
         }))
     }
 
-    /// Stores signed readings `(interval, revision, item)` of `meter` and its new base, in one
+    /// Stores signed readings of `meter` and its new base, in one
     /// transaction. A reading already in the outbox (same meter, interval, revision) is kept
     /// as it was. Returns how many were new.
     pub async fn record(
         &self,
         meter: &B256,
         base: Option<Capture>,
-        items: &[(u64, u32, String)],
+        items: &[SignedItem],
         now: u64,
     ) -> GatewayResult<u64> {
-        let m = hex(meter);
+        let one = MeterRecord {
+            meter: *meter,
+            base,
+            items,
+        };
+        let n = self.record_many(&[one], &[], now).await?;
+        Ok(n.first().copied().unwrap_or(0))
+    }
+
+    /// [`Self::record`] for many meters, and device refusals `(device, code, message)`, in
+    /// one transaction. Returns, per meter, how many readings were new.
+    pub async fn record_many(
+        &self,
+        meters: &[MeterRecord<'_>],
+        refusals: &[(String, &str, &str)],
+        now: u64,
+    ) -> GatewayResult<Vec<u64>> {
         let mut tx = self.pool.begin().await?;
-        let mut new = 0;
-        for (interval, revision, item) in items {
-            let r = sqlx::query(
-                "INSERT INTO outbox (meter, interval, revision, item, signed_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (meter, interval, revision) DO NOTHING",
-            )
-            .bind(&m)
-            .bind(*interval as i64)
-            .bind(i64::from(*revision))
-            .bind(item)
-            .bind(now as i64)
-            .execute(&mut *tx)
-            .await?;
-            new += r.rows_affected();
+        let mut out = Vec::with_capacity(meters.len());
+        for rec in meters {
+            let m = hex(&rec.meter);
+            let mut new = 0;
+            for SignedItem {
+                interval,
+                revision,
+                item,
+            } in rec.items
+            {
+                let r = sqlx::query(
+                    "INSERT INTO outbox (meter, interval, revision, item, signed_at) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (meter, interval, revision) DO NOTHING",
+                )
+                .bind(&m)
+                .bind(*interval as i64)
+                .bind(i64::from(*revision))
+                .bind(item)
+                .bind(now as i64)
+                .execute(&mut *tx)
+                .await?;
+                new += r.rows_affected();
+            }
+            if let Some(b) = rec.base {
+                sqlx::query(
+                    "INSERT INTO meter_base (meter, t, import_wh, export_wh) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (meter) DO UPDATE SET t = excluded.t, import_wh = excluded.import_wh, \
+                     export_wh = excluded.export_wh",
+                )
+                .bind(&m)
+                .bind(b.t as i64)
+                .bind(b.import_wh as i64)
+                .bind(b.export_wh as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(new);
         }
-        if let Some(b) = base {
+        for (device, code, message) in refusals {
             sqlx::query(
-                "INSERT INTO meter_base (meter, t, import_wh, export_wh) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (meter) DO UPDATE SET t = excluded.t, import_wh = excluded.import_wh, \
-                 export_wh = excluded.export_wh",
+                "INSERT INTO device_refusals (device, at, code, message) VALUES (?, ?, ?, ?)",
             )
-            .bind(&m)
-            .bind(b.t as i64)
-            .bind(b.import_wh as i64)
-            .bind(b.export_wh as i64)
+            .bind(device)
+            .bind(now as i64)
+            .bind(*code)
+            .bind(*message)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        Ok(new)
+        Ok(out)
     }
 
     /// Up to `limit` pending readings, oldest first.
@@ -205,24 +265,6 @@ impl Outbox {
         Ok(c)
     }
 
-    /// Records device data the gateway refused (nothing was signed for it).
-    pub async fn refuse_device(
-        &self,
-        device: &str,
-        code: &str,
-        message: &str,
-        now: u64,
-    ) -> GatewayResult<()> {
-        sqlx::query("INSERT INTO device_refusals (device, at, code, message) VALUES (?, ?, ?, ?)")
-            .bind(device)
-            .bind(now as i64)
-            .bind(code)
-            .bind(message)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The device refusals, as `(device, code, message)`, oldest first.
     pub async fn device_refusals(&self) -> GatewayResult<Vec<(String, String, String)>> {
         let rows = sqlx::query("SELECT device, code, message FROM device_refusals ORDER BY id")
@@ -251,7 +293,12 @@ mod tests {
         };
         {
             let o = Outbox::open(&url).await.expect("opens");
-            let items = [(1, 0, "a".to_string()), (2, 0, "b".to_string())];
+            let item = |interval, item: &str| SignedItem {
+                interval,
+                revision: 0,
+                item: item.to_string(),
+            };
+            let items = [item(1, "a"), item(2, "b")];
             assert_eq!(
                 o.record(&m, Some(base), &items, 1).await.expect("stored"),
                 2

@@ -7,6 +7,7 @@ mod attacks;
 mod bundler;
 mod delivery;
 mod flows;
+mod gateway;
 mod intake;
 mod restart;
 mod scheduler;
