@@ -1,6 +1,13 @@
 //! Captures from a DLMS/COSEM meter: its load profile or its energy registers.
 
-use sealgrid_dlms::{Attribute, Client, DateTime, DlmsError, Obis};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::B256;
+use sealgrid_dlms::{Attribute, Client, DateTime, DlmsError, Obis, ScalerUnit};
 
 use crate::{
     config::{Meter, Mode},
@@ -40,10 +47,49 @@ impl From<DlmsError> for DeviceRefusal {
     }
 }
 
+/// How long a register's `scaler_unit` is taken from the cache before it is read again.
+pub const SCALER_TTL: Duration = Duration::from_secs(3600);
+
+/// The registers' `scaler_unit`s the gateway has read, per meter: configuration, so read once
+/// per [`SCALER_TTL`] rather than on every visit (two round trips of seven).
+#[derive(Clone, Debug, Default)]
+pub struct ScalerCache(Arc<Mutex<HashMap<(B256, Obis), Cached>>>);
+
+/// A scaler and when it was read.
+type Cached = (Instant, ScalerUnit);
+
+impl ScalerCache {
+    fn seed(&self, meter: B256, c: &mut Client) {
+        if let Ok(map) = self.0.lock() {
+            for ((m, obis), (at, s)) in map.iter() {
+                if *m == meter && at.elapsed() < SCALER_TTL {
+                    c.remember_scaler(*obis, *s);
+                }
+            }
+        }
+    }
+
+    fn keep(&self, meter: B256, c: &Client) {
+        if let Ok(mut map) = self.0.lock() {
+            for (obis, s) in c.scalers() {
+                map.entry((meter, obis)).or_insert((Instant::now(), s));
+            }
+        }
+    }
+
+    /// Drops a meter's scalers (its read failed: read them again next time).
+    fn forget(&self, meter: B256) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|(m, _), _| *m != meter);
+        }
+    }
+}
+
 /// Reads a meter's captures since `base` (or the last `backfill_s` without one), checking its
 /// clock against `now` within `tolerance_s`.
 pub(crate) async fn captures(
     m: &Meter,
+    scalers: &ScalerCache,
     rule: &Rule,
     base: Option<Capture>,
     now: u64,
@@ -51,7 +97,13 @@ pub(crate) async fn captures(
     backfill_s: u64,
 ) -> Result<Vec<Capture>, DeviceRefusal> {
     let mut c = Client::connect(m.address, m.settings.clone()).await?;
+    scalers.seed(m.id, &mut c);
     let result = read(&mut c, m, rule, base, now, tolerance_s, backfill_s).await;
+    if result.is_ok() {
+        scalers.keep(m.id, &c);
+    } else {
+        scalers.forget(m.id);
+    }
     // The association is released whatever was read; a failed release loses nothing.
     if let Err(e) = c.close().await {
         tracing::debug!(meter = %m.id, error = %e, "releasing the association");

@@ -61,6 +61,7 @@ pub struct Gateway {
     rule: Rule,
     tolerance_s: u64,
     backfill_s: u64,
+    scalers: dlms::ScalerCache,
 }
 
 impl Gateway {
@@ -73,6 +74,7 @@ impl Gateway {
             rule,
             tolerance_s: 30,
             backfill_s: 3600,
+            scalers: dlms::ScalerCache::default(),
         }
     }
 
@@ -161,12 +163,20 @@ impl Gateway {
             meter: m.id,
             result: Err(r),
         };
-        let captures =
-            match dlms::captures(m, &self.rule, base, now, self.tolerance_s, self.backfill_s).await
-            {
-                Ok(c) => c,
-                Err(r) => return Ok(refused(r)),
-            };
+        let captures = match dlms::captures(
+            m,
+            &self.scalers,
+            &self.rule,
+            base,
+            now,
+            self.tolerance_s,
+            self.backfill_s,
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(r) => return Ok(refused(r)),
+        };
         let (energies, new_base) = match self.rule.readings(base, &captures) {
             Ok(x) => x,
             Err(e) => {

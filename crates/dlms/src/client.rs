@@ -222,6 +222,17 @@ impl Client {
         Ok(s)
     }
 
+    /// Seeds the `scaler_unit` of a register known from an earlier association (a caller's
+    /// cache: the scaler is configuration, so a gateway need not read it on every visit).
+    pub fn remember_scaler(&mut self, obis: Obis, scaler: ScalerUnit) {
+        self.scalers.insert(obis, scaler);
+    }
+
+    /// The `scaler_unit`s this association knows.
+    pub fn scalers(&self) -> impl Iterator<Item = (Obis, ScalerUnit)> + '_ {
+        self.scalers.iter().map(|(o, s)| (*o, *s))
+    }
+
     /// An active-energy register's value in whole Wh.
     pub async fn energy_wh(&mut self, obis: Obis) -> DlmsResult<u64> {
         let scaler = self.scaler(obis).await?;
