@@ -20,7 +20,9 @@ pub(crate) struct GatewayArgs {
 
 impl GatewayArgs {
     pub(crate) fn run(self) -> Result<()> {
+        // Logs to stderr: stdout carries only the `--once` summary.
         tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
