@@ -14,9 +14,7 @@
 //!    reachable and the outbox drains, oldest first. Every reading must be accepted once.
 
 use std::{
-    io::{BufRead, BufReader},
     path::PathBuf,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -29,7 +27,7 @@ use sealgrid_gateway::{Forwarder, Gateway, Meter, MeterOutcome, Mode, Outbox, Ru
 use sealgrid_keys::KeySigner;
 use sealgrid_node::{DeliveryNodeConfig, NodeConfig, launch};
 
-use crate::{DevkitError, DevkitResult};
+use crate::{DevkitError, DevkitResult, peers::DlmsSimulator};
 
 /// Options of the gateway benchmark.
 #[derive(Clone, Debug)]
@@ -53,69 +51,6 @@ fn bench_err(e: impl std::fmt::Display) -> DevkitError {
     DevkitError::Demo(format!("gateway bench: {e}"))
 }
 
-struct Simulator(Child);
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn simulator(
-    root: &std::path::Path,
-    meters: usize,
-    start: u64,
-) -> DevkitResult<(Simulator, Vec<u16>)> {
-    let mut child = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tests/peers/dlms_meter.py"))
-        .args([
-            "--port",
-            "0",
-            "--interface",
-            "wrapper",
-            "--password",
-            PASSWORD,
-        ])
-        .args([
-            "--meters",
-            &meters.to_string(),
-            "--start",
-            &start.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            bench_err(format!(
-                "starting the simulator (scripts/setup.sh installs gurux-dlms): {e}"
-            ))
-        })?;
-    let mut line = String::new();
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| bench_err("no simulator stdout"))?;
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(bench_err)?;
-    let sim = Simulator(child);
-    let v: serde_json::Value = serde_json::from_str(&line)
-        .map_err(|e| bench_err(format!("the simulator's ready line {line:?}: {e}")))?;
-    let ports = v["ports"]
-        .as_array()
-        .ok_or_else(|| bench_err("no ports in the ready line"))?
-        .iter()
-        .filter_map(|p| p.as_u64().and_then(|p| u16::try_from(p).ok()))
-        .collect::<Vec<_>>();
-    if ports.len() != meters {
-        return Err(bench_err(format!(
-            "{} ports for {meters} meters",
-            ports.len()
-        )));
-    }
-    Ok((sim, ports))
-}
-
 /// Runs the benchmark; returns the `RESULT` lines (the last one is the verdict).
 pub async fn run_gateway_bench(
     opts: GatewayBenchOptions,
@@ -130,7 +65,28 @@ pub async fn run_gateway_bench(
         "starting {} simulated meters with {} h of profile",
         opts.meters, opts.hours
     ));
-    let (_sim, ports) = simulator(&opts.root, opts.meters, start)?;
+    let (meters, start_s) = (opts.meters.to_string(), start.to_string());
+    let sim = DlmsSimulator::start(
+        &opts.root,
+        &[
+            "--interface",
+            "wrapper",
+            "--password",
+            PASSWORD,
+            "--meters",
+            &meters,
+            "--start",
+            &start_s,
+        ],
+    )?;
+    if sim.ports.len() != opts.meters {
+        return Err(bench_err(format!(
+            "{} ports for {} meters",
+            sim.ports.len(),
+            opts.meters
+        )));
+    }
+    let ports = &sim.ports;
     let meter = |n: usize, mode: Mode| Meter {
         id: keccak256(format!("sealgrid/bench/dlms/{n}")),
         address: ([127, 0, 0, 1], ports[n]).into(),

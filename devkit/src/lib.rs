@@ -8,6 +8,7 @@ mod demo_delivery;
 mod demo_sponsored;
 pub mod harness;
 mod node_api;
+pub mod peers;
 pub mod pilot;
 
 /// Why the demo, a benchmark or a harness step failed.

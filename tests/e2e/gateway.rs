@@ -5,13 +5,7 @@
 //! duplicates, no double effect), taken on-chain by the node, and settled at the reading
 //! deadline on exactly the energy the meter's profile holds.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::{
     primitives::{B256, U256, keccak256},
@@ -25,7 +19,10 @@ use sealgrid_chain::{
     delivery::{Delivery, sign_price},
 };
 use sealgrid_deploy::devnet::{DEV_BALANCING_KEY, DEV_ORACLE_KEY};
-use sealgrid_devkit::harness::{self, Net, signer};
+use sealgrid_devkit::{
+    harness::{self, Net, signer},
+    peers::DlmsSimulator,
+};
 use sealgrid_dlms::{Authentication, Obis, Settings, Transport};
 use sealgrid_gateway::{Forwarder, Gateway, Meter, MeterOutcome, Mode, Outbox, Rule};
 use sealgrid_keys::KeySigner;
@@ -38,56 +35,6 @@ const PASSWORD: &str = "e2e-dlms";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One simulated meter (HDLC, LLS); its port.
-fn dlms_meter(args: &[String]) -> (Sim, u16) {
-    let mut child = Command::new(root().join(".venv/bin/python"))
-        .arg(root().join("tests/peers/dlms_meter.py"))
-        .args(["--port", "0", "--interface", "hdlc", "--password", PASSWORD])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the simulator starts (scripts/setup.sh installs gurux-dlms into .venv)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let v: Value = serde_json::from_str(&line).expect("ready JSON");
-    let port = v["ports"][0].as_u64().expect("port") as u16;
-    (Sim(child), port)
-}
-
-/// The simulator's profile entries in `[from, to]`: (time, import, export).
-fn expected(args: &[String], from: u64, to: u64) -> Vec<(u64, u64, u64)> {
-    let out = Command::new(root().join(".venv/bin/python"))
-        .arg(root().join("tests/peers/dlms_meter.py"))
-        .args(args)
-        .args(["--expect", &from.to_string(), &to.to_string()])
-        .output()
-        .expect("--expect");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| {
-            (
-                e["time"].as_u64().expect("t"),
-                e["import_wh"].as_u64().expect("i"),
-                e["export_wh"].as_u64().expect("e"),
-            )
-        })
-        .collect()
 }
 
 async fn events(net: &Net, sig: B256) -> Vec<alloy::rpc::types::Log> {
@@ -112,11 +59,14 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
     }
     let wall = sealgrid_gateway::unix_now();
     let start = wall / 300 * 300 - 4 * 300;
-    let args: Vec<String> = ["--start", &start.to_string(), "--seed", "11"]
-        .iter()
-        .map(|s| (*s).to_string())
-        .collect();
-    let (_sim, port) = dlms_meter(&args);
+    let start_s = start.to_string();
+    let args = ["--start", start_s.as_str(), "--seed", "11"];
+    let sim = DlmsSimulator::start(
+        &root(),
+        &[&args[..], &["--interface", "hdlc", "--password", PASSWORD]].concat(),
+    )
+    .expect("simulator");
+    let port = sim.ports[0];
 
     let net = Net::with_test_verifier().await;
     let gateway_key = PrivateKeySigner::from_bytes(&keccak256("e2e-gateway")).expect("key");
@@ -252,7 +202,7 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
     );
 
     // Prices for the three intervals, then the reading deadline: the node settles them.
-    let entries = expected(&args, start, wall);
+    let entries = DlmsSimulator::expected(&root(), &args, start, wall).expect("--expect");
     assert_eq!(entries.len(), 4);
     let intervals: Vec<u64> = entries[..3].iter().map(|(t, _, _)| t / 300).collect();
     let oracle: PrivateKeySigner = DEV_ORACLE_KEY.parse().expect("oracle");

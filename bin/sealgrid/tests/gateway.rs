@@ -4,47 +4,18 @@
 //! error before anything is read.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
+
+use sealgrid_devkit::peers::DlmsSimulator;
+use sealgrid_gateway::unix_now;
 
 const PASSWORD: &str = "cli-dlms";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn simulator(start: u64) -> (Sim, Vec<u16>) {
-    let mut child = Command::new(root().join(".venv/bin/python"))
-        .arg(root().join("tests/peers/dlms_meter.py"))
-        .args(["--port", "0", "--meters", "2", "--password", PASSWORD])
-        .args(["--start", &start.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the simulator starts (scripts/setup.sh installs gurux-dlms into .venv)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let v: serde_json::Value = serde_json::from_str(&line).expect("ready JSON");
-    let ports = v["ports"]
-        .as_array()
-        .expect("ports")
-        .iter()
-        .map(|p| p.as_u64().expect("port") as u16)
-        .collect();
-    (Sim(child), ports)
 }
 
 fn gateway(config: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
@@ -64,20 +35,19 @@ fn gateway(config: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
 #[test]
 fn the_gateway_reads_its_meters_and_keeps_what_it_signed_while_the_node_is_away() {
     if unix_now() % 300 > 280 {
         std::thread::sleep(Duration::from_secs(300 - unix_now() % 300 + 2));
     }
     let start = unix_now() / 300 * 300 - 3600;
-    let (_sim, ports) = simulator(start);
+    let start_s = start.to_string();
+    let sim = DlmsSimulator::start(
+        &root(),
+        &["--meters", "2", "--password", PASSWORD, "--start", &start_s],
+    )
+    .expect("simulator");
+    let ports = &sim.ports;
     let dir = tempfile::tempdir().expect("tmp");
     let (_, keystore) =
         sealgrid_keys::create_keystore(dir.path().join("gateway.json"), "ks-pw").expect("keystore");
