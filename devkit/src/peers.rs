@@ -91,3 +91,148 @@ impl DlmsSimulator {
             .collect()
     }
 }
+
+fn charger_err(e: impl std::fmt::Display) -> DevkitError {
+    DevkitError::Demo(format!("OCPP charger peer: {e}"))
+}
+
+/// The simulated charging station of `tests/peers/ocpp_charger.py` (PyPI `ocpp` 2.1.0 over
+/// `websockets`, OCMF records signed with a P-256 key by `cryptography`).
+#[derive(Debug)]
+pub struct ChargerPeer;
+
+/// What a session of the charger peer reported.
+#[derive(Debug, Clone)]
+pub struct ChargerRun {
+    /// Its exit code (0 done, 2 could not connect, 3 failed after connecting).
+    pub code: i32,
+    /// Its summary line (`{"error": …}` when it failed).
+    pub summary: serde_json::Value,
+    /// Its log (stderr).
+    pub log: String,
+}
+
+impl ChargerPeer {
+    fn script(root: &Path) -> std::path::PathBuf {
+        root.join("tests/peers/ocpp_charger.py")
+    }
+
+    /// Writes a fresh P-256 key (PKCS#8 PEM, mode 0600) to `path`; returns its
+    /// SubjectPublicKeyInfo as hex (the key to register for the station's meter).
+    pub fn gen_key(root: &Path, path: &Path) -> DevkitResult<String> {
+        let out = Command::new(root.join(".venv/bin/python"))
+            .arg(Self::script(root))
+            .arg("--gen-key")
+            .arg(path)
+            .output()
+            .map_err(|e| {
+                charger_err(format!("starting it (scripts/setup.sh installs ocpp): {e}"))
+            })?;
+        if !out.status.success() {
+            return Err(charger_err(String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Runs one session with `args` (see the script's header) to the end.
+    pub async fn run(root: &Path, args: &[&str]) -> DevkitResult<ChargerRun> {
+        let out = tokio::process::Command::new(root.join(".venv/bin/python"))
+            .arg(Self::script(root))
+            .args(args)
+            .output()
+            .await
+            .map_err(|e| charger_err(format!("starting it: {e}")))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let summary = stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null);
+        Ok(ChargerRun {
+            code: out.status.code().unwrap_or(-1),
+            summary,
+            log: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// The registers at the session's boundaries and the energy of each interval, from the
+    /// script's generator: `(boundaries [(t, Wh)], energies [(interval, Wh)])`.
+    #[allow(clippy::type_complexity)]
+    pub fn expected(
+        root: &Path,
+        args: &[&str],
+    ) -> DevkitResult<(Vec<(u64, u64)>, Vec<(u64, u64)>)> {
+        let out = Command::new(root.join(".venv/bin/python"))
+            .arg(Self::script(root))
+            .arg("--expect")
+            .args(args)
+            .output()
+            .map_err(charger_err)?;
+        if !out.status.success() {
+            return Err(charger_err(String::from_utf8_lossy(&out.stderr)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(charger_err)?;
+        let pairs = |k: &str| -> DevkitResult<Vec<(u64, u64)>> {
+            v[k].as_array()
+                .ok_or_else(|| charger_err(format!("no {k}")))?
+                .iter()
+                .map(|p| match (p[0].as_u64(), p[1].as_u64()) {
+                    (Some(a), Some(b)) => Ok((a, b)),
+                    _ => Err(charger_err(format!("a pair {p}"))),
+                })
+                .collect()
+        };
+        Ok((pairs("boundaries")?, pairs("energies")?))
+    }
+}
+
+/// A throwaway TLS setup for tests and the demo: a CA, and a server certificate from it for
+/// `127.0.0.1` and `localhost`, written as PEM files into `dir`.
+#[derive(Debug, Clone)]
+pub struct TestTls {
+    /// The CA certificate (what clients trust).
+    pub ca: std::path::PathBuf,
+    /// The server's certificate chain.
+    pub cert: std::path::PathBuf,
+    /// The server's private key.
+    pub key: std::path::PathBuf,
+}
+
+impl TestTls {
+    /// Creates the files in `dir`.
+    pub fn create(dir: &Path) -> DevkitResult<Self> {
+        let e = |e: rcgen::Error| DevkitError::Demo(format!("test certificates: {e}"));
+        let ca_key = rcgen::KeyPair::generate().map_err(e)?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sealgrid test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(e)?;
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().map_err(e)?;
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .map_err(e)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sealgrid gateway");
+        let cert = params.signed_by(&key, &issuer).map_err(e)?;
+        let me = Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("gateway.pem"),
+            key: dir.join("gateway.key"),
+        };
+        let w = |p: &Path, s: String| {
+            std::fs::write(p, s).map_err(|e| DevkitError::Demo(format!("{}: {e}", p.display())))
+        };
+        w(&me.ca, ca_cert.pem())?;
+        w(&me.cert, cert.pem())?;
+        w(&me.key, key.serialize_pem())?;
+        Ok(me)
+    }
+}

@@ -16,6 +16,20 @@
 //! id = "0x…"                                    # the registered bytes32 meter id
 //! address = "10.1.2.3:4059"
 //! mode = "profile"                              # or "registers"
+//!
+//! [ocpp]                                        # the CSMS for charging stations (TLS always)
+//! listen = "0.0.0.0:8443"                       # stations connect to wss://HOST:8443/ocpp/<identity>
+//! cert = "/etc/sealgrid/gateway.crt"            # PEM chain the stations trust
+//! key = "/etc/sealgrid/gateway.key"             # its PEM private key (a file, mode 0600)
+//! client_ca = "/etc/sealgrid/device-ca.crt"     # Security Profile 3: device certificates
+//! crls = ["/etc/sealgrid/device-ca.crl"]        # revoked devices, refused in the handshake
+//!
+//! [[charger]]
+//! station = "CS-0042"                           # its OCPP identity
+//! meter = "0x…"                                 # the registered bytes32 meter id
+//! serial = "1ABC0000000001"                     # the OCMF meter serial (MS)
+//! public_key = "3059301306…"                    # its meter's key: hex or Base64, SPKI or SEC1
+//! password_env = "SEALGRID_CS_0042_PASSWORD"    # Security Profile 2 (or password_file)
 //! ```
 
 use std::{
@@ -46,6 +60,50 @@ pub struct GatewayConfig {
     /// `[[meter]]`: the DLMS meters.
     #[serde(default, rename = "meter")]
     pub meters: Vec<MeterConfig>,
+    /// `[ocpp]`: the CSMS, when the gateway serves chargers.
+    #[serde(default)]
+    pub ocpp: Option<OcppSection>,
+    /// `[[charger]]`: the charging stations.
+    #[serde(default, rename = "charger")]
+    pub chargers: Vec<ChargerConfig>,
+}
+
+/// `[ocpp]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcppSection {
+    /// Where the CSMS listens.
+    pub listen: SocketAddr,
+    /// The gateway's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The device CA whose client certificates are accepted (Security Profile 3).
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Certificate revocation lists of the device CA (PEM).
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+}
+
+/// `[[charger]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargerConfig {
+    /// The station's OCPP identity.
+    pub station: String,
+    /// The registered meter id.
+    pub meter: B256,
+    /// The OCMF meter serial.
+    pub serial: String,
+    /// The meter's public key (hex or Base64; SubjectPublicKeyInfo or SEC1).
+    pub public_key: String,
+    /// The variable holding its Basic password (Security Profile 2).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Or the file holding it.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 /// `[gateway]`.
@@ -292,7 +350,89 @@ impl GatewayConfig {
                 return Err(bad(format!("meter {} is listed twice", m.id)));
             }
         }
+        let mut stations = std::collections::HashSet::new();
+        for c in &self.chargers {
+            if c.meter == B256::ZERO {
+                return Err(bad(format!("charger {}: meter id 0", c.station)));
+            }
+            if !seen.insert(c.meter) {
+                return Err(bad(format!("meter {} is listed twice", c.meter)));
+            }
+            if c.station.is_empty()
+                || c.station.len() > 48
+                || !c.station.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+            {
+                return Err(bad(format!(
+                    "charger station {:?}: 1 to 48 printable characters, no '/'",
+                    c.station
+                )));
+            }
+            if !stations.insert(c.station.as_str()) {
+                return Err(bad(format!("charger {} is listed twice", c.station)));
+            }
+            if c.serial.is_empty() {
+                return Err(bad(format!("charger {}: an empty serial", c.station)));
+            }
+        }
+        if !self.chargers.is_empty() && self.ocpp.is_none() {
+            return Err(bad("[[charger]] entries need an [ocpp] section"));
+        }
+        if let Some(o) = &self.ocpp
+            && !o.crls.is_empty()
+            && o.client_ca.is_none()
+        {
+            return Err(bad("ocpp.crls without ocpp.client_ca"));
+        }
         Ok(())
+    }
+
+    /// The chargers, with their keys parsed and passwords read. A charger without a password
+    /// must connect with a client certificate (`ocpp.client_ca`).
+    pub fn chargers(&self) -> GatewayResult<Vec<crate::Charger>> {
+        let sp3 = self.ocpp.as_ref().is_some_and(|o| o.client_ca.is_some());
+        self.chargers
+            .iter()
+            .map(|c| {
+                let key = ocmf::PublicKey::from_text(&c.public_key, None)
+                    .or_else(|_| {
+                        ocmf::PublicKey::from_text(&c.public_key, Some(ocmf::Curve::Secp256r1))
+                    })
+                    .map_err(|e| bad(format!("charger {}: public_key: {e}", c.station)))?;
+                let password = match (&c.password_env, &c.password_file) {
+                    (Some(var), _) => Some(std::env::var(var).map_err(|_| {
+                        bad(format!(
+                            "charger {}: the password variable {var} is not set",
+                            c.station
+                        ))
+                    })?),
+                    (None, Some(file)) => Some(
+                        std::fs::read_to_string(file)
+                            .map_err(|e| bad(format!("reading {}: {e}", file.display())))?
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    ),
+                    (None, None) if sp3 => None,
+                    (None, None) => {
+                        return Err(bad(format!(
+                            "charger {}: no password_env/password_file and no ocpp.client_ca: it could not authenticate",
+                            c.station
+                        )));
+                    }
+                };
+                if password.as_deref() == Some("") {
+                    return Err(bad(format!("charger {}: an empty password", c.station)));
+                }
+                Ok(crate::Charger {
+                    station: c.station.clone(),
+                    meter: c.meter,
+                    serial: c.serial.clone(),
+                    key,
+                    password,
+                })
+            })
+            .collect()
     }
 
     /// The meters, with passwords read from their variables or files.

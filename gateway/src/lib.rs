@@ -8,12 +8,15 @@
 //! until the node has answered every reading. Device data that fails a check is refused with
 //! a stable code, counted and recorded; nothing is signed for it.
 
+pub mod charger;
 pub mod config;
 pub mod dlms;
 pub mod error;
 pub mod forward;
 pub mod intervals;
+pub mod ocpp;
 pub mod outbox;
+pub mod tls;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,12 +26,14 @@ use sealgrid_keys::{KeySigner, KeySpec, LoadContext};
 use sealgrid_types::{MeterReading, sealgrid_domain, sign_struct};
 use tokio::{sync::Semaphore, task::JoinSet};
 
+pub use charger::Charger;
 pub use config::{GatewayConfig, Meter, Mode};
 pub use dlms::DeviceRefusal;
 pub use error::{GatewayError, GatewayResult};
 pub use forward::{ForwardReport, Forwarder};
 pub use intervals::{Capture, IntervalEnergy, Rule};
-pub use outbox::{Delivered, MeterRecord, Outbox, OutboxCounts, SignedItem};
+pub use ocpp::Csms;
+pub use outbox::{Delivered, HeldCapture, MeterRecord, Outbox, OutboxCounts, SignedItem};
 
 /// What one read of one meter did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +67,8 @@ pub struct Gateway {
     tolerance_s: u64,
     backfill_s: u64,
     scalers: dlms::ScalerCache,
+    /// Held charger captures are signed by one task at a time.
+    releasing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Gateway {
@@ -75,6 +82,7 @@ impl Gateway {
             tolerance_s: 30,
             backfill_s: 3600,
             scalers: dlms::ScalerCache::default(),
+            releasing: Arc::default(),
         }
     }
 
@@ -177,7 +185,21 @@ impl Gateway {
             Ok(c) => c,
             Err(r) => return Ok(refused(r)),
         };
-        let (energies, new_base) = match self.rule.readings(base, &captures) {
+        Ok(MeterRead {
+            meter: m.id,
+            result: self.sign_captures(m.id, base, &captures)?,
+        })
+    }
+
+    /// The signed readings `captures` give after `base` by the rule, and the new base; or
+    /// why the rule refuses them.
+    fn sign_captures(
+        &self,
+        meter: B256,
+        base: Option<Capture>,
+        captures: &[Capture],
+    ) -> GatewayResult<Result<Signed, DeviceRefusal>> {
+        let (energies, new_base) = match self.rule.readings(base, captures) {
             Ok(x) => x,
             Err(e) => {
                 let code = match e {
@@ -185,20 +207,17 @@ impl Gateway {
                     intervals::RuleError::TooLarge { .. } => "too_large",
                     intervals::RuleError::OutOfOrder { .. } => "malformed",
                 };
-                return Ok(refused(DeviceRefusal::new(code, e.to_string())));
+                return Ok(Err(DeviceRefusal::new(code, e.to_string())));
             }
         };
         let items = energies
             .iter()
-            .map(|e| self.sign(m.id, e))
+            .map(|e| self.sign(meter, e))
             .collect::<GatewayResult<Vec<_>>>()?;
-        Ok(MeterRead {
-            meter: m.id,
-            result: Ok(Signed {
-                base: new_base,
-                items,
-            }),
-        })
+        Ok(Ok(Signed {
+            base: new_base,
+            items,
+        }))
     }
 
     /// Stores reads in one outbox transaction: each meter's signed readings with its new base,
@@ -261,6 +280,53 @@ impl Gateway {
             revision: 0,
             item: item.to_string(),
         })
+    }
+
+    /// The checks a charger's records go through, with this gateway's clock tolerance and
+    /// backfill window.
+    pub fn charger_checks(&self) -> charger::Checks {
+        charger::Checks {
+            rule: self.rule,
+            tolerance_s: self.tolerance_s,
+            backfill_s: self.backfill_s,
+        }
+    }
+
+    /// Signs the held charger captures whose boundary has passed at `now`, meter by meter,
+    /// each meter's readings with its new base in one outbox transaction. Returns how many
+    /// readings were new.
+    pub async fn release_chargers(&self, now: u64) -> GatewayResult<u64> {
+        let _one = self.releasing.lock().await;
+        let held = self.outbox.held_captures(now).await?;
+        let mut total = 0;
+        for group in held.chunk_by(|a, b| a.meter == b.meter) {
+            let meter = group[0].meter;
+            let base = self.outbox.base(&meter).await?;
+            let captures: Vec<Capture> = group.iter().map(|h| h.capture).collect();
+            let ids: Vec<i64> = group.iter().map(|h| h.id).collect();
+            let device = format!("{meter:#x}");
+            let n = match self.sign_captures(meter, base, &captures)? {
+                Ok(signed) => {
+                    let rec = MeterRecord {
+                        meter,
+                        base: signed.base,
+                        items: &signed.items,
+                    };
+                    self.outbox.release(Ok(rec), &ids, now).await?
+                }
+                Err(r) => {
+                    ::metrics::counter!("sealgrid_gateway_device_refusals_total", "code" => r.code)
+                        .increment(1);
+                    tracing::warn!(%meter, code = r.code, reason = %r.message, "charger captures refused; nothing signed");
+                    self.outbox
+                        .release(Err((&device, r.code, &r.message)), &ids, now)
+                        .await?
+                }
+            };
+            ::metrics::counter!("sealgrid_gateway_readings_signed_total").increment(n);
+            total += n;
+        }
+        Ok(total)
     }
 
     /// Reads every meter once, `concurrency` at a time, and stores what they gave in one

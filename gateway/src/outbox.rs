@@ -17,7 +17,11 @@ use sqlx::{
     },
 };
 
-use crate::{error::GatewayResult, intervals::Capture};
+use crate::{
+    charger::{CheckedRecord, MeterTrack, TxnTrack},
+    error::{GatewayError, GatewayResult},
+    intervals::Capture,
+};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -152,52 +156,10 @@ impl Outbox {
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(meters.len());
         for rec in meters {
-            let m = hex(&rec.meter);
-            let mut new = 0;
-            for SignedItem {
-                interval,
-                revision,
-                item,
-            } in rec.items
-            {
-                let r = sqlx::query(
-                    "INSERT INTO outbox (meter, interval, revision, item, signed_at) VALUES (?, ?, ?, ?, ?) \
-                     ON CONFLICT (meter, interval, revision) DO NOTHING",
-                )
-                .bind(&m)
-                .bind(*interval as i64)
-                .bind(i64::from(*revision))
-                .bind(item)
-                .bind(now as i64)
-                .execute(&mut *tx)
-                .await?;
-                new += r.rows_affected();
-            }
-            if let Some(b) = rec.base {
-                sqlx::query(
-                    "INSERT INTO meter_base (meter, t, import_wh, export_wh) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (meter) DO UPDATE SET t = excluded.t, import_wh = excluded.import_wh, \
-                     export_wh = excluded.export_wh",
-                )
-                .bind(&m)
-                .bind(b.t as i64)
-                .bind(b.import_wh as i64)
-                .bind(b.export_wh as i64)
-                .execute(&mut *tx)
-                .await?;
-            }
-            out.push(new);
+            out.push(insert_meter_record(&mut tx, rec, now).await?);
         }
         for (device, code, message) in refusals {
-            sqlx::query(
-                "INSERT INTO device_refusals (device, at, code, message) VALUES (?, ?, ?, ?)",
-            )
-            .bind(device)
-            .bind(now as i64)
-            .bind(*code)
-            .bind(*message)
-            .execute(&mut *tx)
-            .await?;
+            insert_refusal(&mut tx, device, code, message, now).await?;
         }
         tx.commit().await?;
         Ok(out)
@@ -341,5 +303,271 @@ mod tests {
             (c.accepted, c.refused, c.duplicate, c.pending),
             (1, 1, 0, 0)
         );
+    }
+}
+
+/// Inserts one meter's signed readings and new base; returns how many readings were new.
+async fn insert_meter_record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    rec: &MeterRecord<'_>,
+    now: u64,
+) -> GatewayResult<u64> {
+    let m = hex(&rec.meter);
+    let mut new = 0;
+    for SignedItem {
+        interval,
+        revision,
+        item,
+    } in rec.items
+    {
+        let r = sqlx::query(
+            "INSERT INTO outbox (meter, interval, revision, item, signed_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (meter, interval, revision) DO NOTHING",
+        )
+        .bind(&m)
+        .bind(*interval as i64)
+        .bind(i64::from(*revision))
+        .bind(item)
+        .bind(now as i64)
+        .execute(&mut **tx)
+        .await?;
+        new += r.rows_affected();
+    }
+    if let Some(b) = rec.base {
+        sqlx::query(
+            "INSERT INTO meter_base (meter, t, import_wh, export_wh) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (meter) DO UPDATE SET t = excluded.t, import_wh = excluded.import_wh, \
+             export_wh = excluded.export_wh",
+        )
+        .bind(&m)
+        .bind(b.t as i64)
+        .bind(b.import_wh as i64)
+        .bind(b.export_wh as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(new)
+}
+
+async fn insert_refusal(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    device: &str,
+    code: &str,
+    message: &str,
+    now: u64,
+) -> GatewayResult<()> {
+    sqlx::query("INSERT INTO device_refusals (device, at, code, message) VALUES (?, ?, ?, ?)")
+        .bind(device)
+        .bind(now as i64)
+        .bind(code)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A capture of a charger's meter held until its boundary passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldCapture {
+    /// Its row.
+    pub id: i64,
+    /// The market meter.
+    pub meter: B256,
+    /// The capture.
+    pub capture: Capture,
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.map(|x| x as u64)
+}
+
+impl Outbox {
+    /// What the gateway remembers of `station`'s meter and of its transaction `txn`.
+    pub async fn charger_tracks(
+        &self,
+        station: &str,
+        txn: &str,
+    ) -> GatewayResult<(Option<TxnTrack>, MeterTrack)> {
+        let m = sqlx::query(
+            "SELECT last_page, last_wh, capture_t, capture_wh FROM charger_meter WHERE station = ?",
+        )
+        .bind(station)
+        .fetch_optional(&self.pool)
+        .await?;
+        let meter = m.map_or_else(MeterTrack::default, |r| MeterTrack {
+            last_page: opt_u64(r.get(0)),
+            last_wh: opt_u64(r.get(1)),
+            last_capture: opt_u64(r.get(2)).zip(opt_u64(r.get(3))),
+        });
+        let t =
+            sqlx::query("SELECT last_page, ended FROM charger_txn WHERE station = ? AND txn = ?")
+                .bind(station)
+                .bind(txn)
+                .fetch_optional(&self.pool)
+                .await?;
+        let txn = t.map(|r| TxnTrack {
+            last_page: r.get::<i64, _>(0) as u64,
+            ended: r.get::<i64, _>(1) != 0,
+        });
+        Ok((txn, meter))
+    }
+
+    /// Whether `station` sent a record with this payload digest that was accepted before.
+    pub async fn has_charger_record(&self, station: &str, digest: &str) -> GatewayResult<bool> {
+        let r = sqlx::query("SELECT 1 FROM charger_records WHERE station = ? AND digest = ?")
+            .bind(station)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    /// Stores a checked record, the tracks after it and its captures, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn accept_charger_record(
+        &self,
+        station: &str,
+        meter: &B256,
+        txn: &str,
+        record: &CheckedRecord,
+        txn_track: TxnTrack,
+        meter_track: MeterTrack,
+        now: u64,
+    ) -> GatewayResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO charger_records (digest, station, txn, page, record, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&record.digest)
+        .bind(station)
+        .bind(txn)
+        .bind(record.page as i64)
+        .bind(&record.text)
+        .bind(now as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO charger_txn (station, txn, last_page, ended) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (station, txn) DO UPDATE SET last_page = excluded.last_page, ended = excluded.ended",
+        )
+        .bind(station)
+        .bind(txn)
+        .bind(txn_track.last_page as i64)
+        .bind(i64::from(txn_track.ended))
+        .execute(&mut *tx)
+        .await?;
+        let (ct, cw) = meter_track.last_capture.unzip();
+        sqlx::query(
+            "INSERT INTO charger_meter (station, meter, last_page, last_wh, capture_t, capture_wh) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET meter = excluded.meter, \
+             last_page = excluded.last_page, last_wh = excluded.last_wh, \
+             capture_t = excluded.capture_t, capture_wh = excluded.capture_wh",
+        )
+        .bind(station)
+        .bind(hex(meter))
+        .bind(meter_track.last_page.map(|x| x as i64))
+        .bind(meter_track.last_wh.map(|x| x as i64))
+        .bind(ct.map(|x| x as i64))
+        .bind(cw.map(|x| x as i64))
+        .execute(&mut *tx)
+        .await?;
+        for (_, wh, boundary) in &record.readings {
+            if let Some(b) = boundary {
+                sqlx::query(
+                    "INSERT INTO charger_captures (station, meter, t, import_wh) VALUES (?, ?, ?, ?)",
+                )
+                .bind(station)
+                .bind(hex(meter))
+                .bind(*b as i64)
+                .bind(*wh as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a refused charger value (`device` is the station).
+    pub async fn refusal(
+        &self,
+        device: &str,
+        code: &str,
+        message: &str,
+        now: u64,
+    ) -> GatewayResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_refusal(&mut tx, device, code, message, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Held captures with boundary at or before `until`, by meter, then time.
+    pub async fn held_captures(&self, until: u64) -> GatewayResult<Vec<HeldCapture>> {
+        let rows = sqlx::query(
+            "SELECT id, meter, t, import_wh FROM charger_captures WHERE state = 'held' AND t <= ? \
+             ORDER BY meter, t, id",
+        )
+        .bind(until as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let m: String = r.get(1);
+                let meter = m
+                    .parse::<B256>()
+                    .map_err(|e| GatewayError::Config(format!("a stored meter id {m}: {e}")))?;
+                Ok(HeldCapture {
+                    id: r.get(0),
+                    meter,
+                    capture: Capture {
+                        t: r.get::<i64, _>(2) as u64,
+                        import_wh: r.get::<i64, _>(3) as u64,
+                        export_wh: 0,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Stores what held captures gave, in one transaction: the signed readings and new base
+    /// (captures `ids` become used), or the refusal (they become refused).
+    pub async fn release(
+        &self,
+        outcome: Result<MeterRecord<'_>, (&str, &str, &str)>,
+        ids: &[i64],
+        now: u64,
+    ) -> GatewayResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let (state, new) = match outcome {
+            Ok(rec) => ("used", insert_meter_record(&mut tx, &rec, now).await?),
+            Err((device, code, message)) => {
+                insert_refusal(&mut tx, device, code, message, now).await?;
+                ("refused", 0)
+            }
+        };
+        for id in ids {
+            sqlx::query("UPDATE charger_captures SET state = ? WHERE id = ?")
+                .bind(state)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// The records kept for `station`, in pagination order.
+    pub async fn charger_records(&self, station: &str) -> GatewayResult<Vec<(u64, String)>> {
+        let rows =
+            sqlx::query("SELECT page, record FROM charger_records WHERE station = ? ORDER BY page")
+                .bind(station)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<i64, _>(0) as u64, r.get(1)))
+            .collect())
     }
 }

@@ -70,44 +70,8 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
 
     let net = Net::with_test_verifier().await;
     let gateway_key = PrivateKeySigner::from_bytes(&keccak256("e2e-gateway")).expect("key");
-    let owner = signer(1).address();
     let meter_id = keccak256("e2e-dlms-meter");
-    let d = Delivery::connect(&net.net.rpc, net.net.delivery, signer(0))
-        .await
-        .expect("delivery");
-    d.register_meter(
-        meter_id,
-        MeterRegistry::Meter {
-            owner,
-            device: 0,
-            generator: false,
-            source: 0,
-            gateway: gateway_key.address(),
-            gatewayFrom: 0,
-            accuracy: 1,
-            site: B256::ZERO,
-            zone: B256::from_slice(&[7u8; 32]),
-            market: net.market,
-        },
-    )
-    .await
-    .expect("register");
-    // Collateral for the owner and the balancing account.
-    let balancing: PrivateKeySigner = DEV_BALANCING_KEY.parse().expect("key");
-    IMockToken::new(net.net.token, net.wallet(0))
-        .mint(signer(0).address(), U256::from(10u64.pow(12)))
-        .send()
-        .await
-        .expect("mint")
-        .get_receipt()
-        .await
-        .expect("mined");
-    d.approve(net.net.token, U256::MAX).await.expect("approve");
-    for who in [owner, balancing.address()] {
-        d.deposit(net.net.token, who, U256::from(10u64.pow(9)))
-            .await
-            .expect("deposit");
-    }
+    let (d, owner) = register_and_fund(&net, meter_id, gateway_key.address()).await;
     // Chain time at least the gateway's: the meter's last interval has ended on-chain too.
     net.warp(net.now().await.max(wall) + 1).await;
 
@@ -205,6 +169,90 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
     let entries = DlmsSimulator::expected(&root(), &args, start, wall).expect("--expect");
     assert_eq!(entries.len(), 4);
     let intervals: Vec<u64> = entries[..3].iter().map(|(t, _, _)| t / 300).collect();
+    price_and_settle(&net, &d, &svc, &base, &intervals).await;
+
+    // On-chain: the readings as the gateway signed them, and each interval settled on the
+    // meter's energy (import − export of consecutive profile entries).
+    let stored = stored_readings(&net, meter_id).await;
+    let want: Vec<(u64, u64, u64)> = entries
+        .windows(2)
+        .map(|w| (w[0].0 / 300, w[1].1 - w[0].1, w[1].2 - w[0].2))
+        .collect();
+    let mut stored_sorted = stored.clone();
+    stored_sorted.sort_unstable();
+    assert_eq!(
+        stored_sorted, want,
+        "the readings on-chain are the meter's profile deltas"
+    );
+    let mut settled_sorted = settled_for(&net, owner).await;
+    settled_sorted.sort_unstable();
+    let want_settled: Vec<(u64, i128)> = want
+        .iter()
+        .map(|(i, imp, exp)| (*i, i128::from(*imp) - i128::from(*exp)))
+        .collect();
+    assert_eq!(
+        settled_sorted, want_settled,
+        "settled once each, on the metered energy"
+    );
+    node.shutdown().await;
+}
+
+/// Registers `meter_id` (owned by `signer(1)`, read by `gateway`) in the net's market and
+/// funds the owner and the balancing account. Returns the delivery client and the owner.
+pub(crate) async fn register_and_fund(
+    net: &Net,
+    meter_id: B256,
+    gateway: alloy::primitives::Address,
+) -> (Delivery, alloy::primitives::Address) {
+    let owner = signer(1).address();
+    let d = Delivery::connect(&net.net.rpc, net.net.delivery, signer(0))
+        .await
+        .expect("delivery");
+    d.register_meter(
+        meter_id,
+        MeterRegistry::Meter {
+            owner,
+            device: 0,
+            generator: false,
+            source: 0,
+            gateway,
+            gatewayFrom: 0,
+            accuracy: 1,
+            site: B256::ZERO,
+            zone: B256::from_slice(&[7u8; 32]),
+            market: net.market,
+        },
+    )
+    .await
+    .expect("register");
+    // Collateral for the owner and the balancing account.
+    let balancing: PrivateKeySigner = DEV_BALANCING_KEY.parse().expect("key");
+    IMockToken::new(net.net.token, net.wallet(0))
+        .mint(signer(0).address(), U256::from(10u64.pow(12)))
+        .send()
+        .await
+        .expect("mint")
+        .get_receipt()
+        .await
+        .expect("mined");
+    d.approve(net.net.token, U256::MAX).await.expect("approve");
+    for who in [owner, balancing.address()] {
+        d.deposit(net.net.token, who, U256::from(10u64.pow(9)))
+            .await
+            .expect("deposit");
+    }
+    (d, owner)
+}
+
+/// Posts oracle prices for `intervals`, warps past the reading deadline of the last and runs
+/// the node's delivery passes.
+pub(crate) async fn price_and_settle(
+    net: &Net,
+    d: &Delivery,
+    svc: &sealgrid_delivery::DeliveryService,
+    base: &str,
+    intervals: &[u64],
+) {
     let oracle: PrivateKeySigner = DEV_ORACLE_KEY.parse().expect("oracle");
     let dom = svc.domain().clone();
     let prices: Vec<Value> = intervals
@@ -233,35 +281,29 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
         .json::<Value>()
         .await
         .expect("json");
-    assert_eq!(v["accepted"], 3, "{v}");
+    assert_eq!(v["accepted"], intervals.len(), "{v}");
     let (window, _) = d.windows().await.expect("windows");
-    let last = intervals[2];
+    let last = *intervals.iter().max().expect("an interval");
     net.warp((last + 1) * 300 + u64::from(window) + 1).await;
     for _ in 0..6 {
         svc.run_once().await.expect("pass");
     }
+}
 
-    // On-chain: the readings as the gateway signed them, and each interval settled on the
-    // meter's energy (import − export of consecutive profile entries).
-    let stored: Vec<(u64, u64, u64)> =
-        events(&net, DeliverySettlement::ReadingStored::SIGNATURE_HASH)
-            .await
-            .iter()
-            .filter_map(|l| l.log_decode::<DeliverySettlement::ReadingStored>().ok())
-            .filter(|e| e.inner.meterId == meter_id)
-            .map(|e| (e.inner.interval, e.inner.importWh, e.inner.exportWh))
-            .collect();
-    let want: Vec<(u64, u64, u64)> = entries
-        .windows(2)
-        .map(|w| (w[0].0 / 300, w[1].1 - w[0].1, w[1].2 - w[0].2))
-        .collect();
-    let mut stored_sorted = stored.clone();
-    stored_sorted.sort_unstable();
-    assert_eq!(
-        stored_sorted, want,
-        "the readings on-chain are the meter's profile deltas"
-    );
-    let settled: Vec<(u64, i128)> = events(&net, DeliverySettlement::Settled::SIGNATURE_HASH)
+/// The readings stored on-chain for `meter_id`: `(interval, import, export)`.
+pub(crate) async fn stored_readings(net: &Net, meter_id: B256) -> Vec<(u64, u64, u64)> {
+    events(net, DeliverySettlement::ReadingStored::SIGNATURE_HASH)
+        .await
+        .iter()
+        .filter_map(|l| l.log_decode::<DeliverySettlement::ReadingStored>().ok())
+        .filter(|e| e.inner.meterId == meter_id)
+        .map(|e| (e.inner.interval, e.inner.importWh, e.inner.exportWh))
+        .collect()
+}
+
+/// The settlements of `owner`'s account: `(interval, metered Wh)`.
+pub(crate) async fn settled_for(net: &Net, owner: alloy::primitives::Address) -> Vec<(u64, i128)> {
+    events(net, DeliverySettlement::Settled::SIGNATURE_HASH)
         .await
         .iter()
         .filter_map(|l| l.log_decode::<DeliverySettlement::Settled>().ok())
@@ -272,16 +314,5 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
                 i128::try_from(e.inner.metered).expect("metered"),
             )
         })
-        .collect();
-    let mut settled_sorted = settled.clone();
-    settled_sorted.sort_unstable();
-    let want_settled: Vec<(u64, i128)> = want
-        .iter()
-        .map(|(i, imp, exp)| (*i, i128::from(*imp) - i128::from(*exp)))
-        .collect();
-    assert_eq!(
-        settled_sorted, want_settled,
-        "settled once each, on the metered energy"
-    );
-    node.shutdown().await;
+        .collect()
 }

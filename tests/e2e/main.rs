@@ -5,6 +5,7 @@
 mod aa;
 mod attacks;
 mod bundler;
+mod charger;
 mod delivery;
 mod flows;
 mod gateway;

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use eyre::{Result, WrapErr};
-use sealgrid_gateway::{Forwarder, Gateway, GatewayConfig};
+use sealgrid_gateway::{Csms, Forwarder, Gateway, GatewayConfig};
 
 /// Reads the configured meters at every interval boundary, signs their readings with the
 /// gateway's key into a durable outbox and delivers the outbox to the node. Example:
@@ -40,7 +40,14 @@ impl GatewayArgs {
                 node = %cfg.gateway.node,
                 "gateway started"
             );
+            // The CSMS for charging stations, when configured; in --once mode it only signs
+            // the held captures whose boundary has passed.
+            let csms = Csms::from_config(gw.clone(), &cfg).await?;
+            if let Some((_, l)) = &csms {
+                tracing::info!(listen = %l.local_addr()?, chargers = cfg.chargers.len(), "CSMS listening (wss, ocpp2.0.1)");
+            }
             if self.once {
+                gw.release_chargers(sealgrid_gateway::unix_now()).await?;
                 let outcomes = gw
                     .read_all(&meters, sealgrid_gateway::unix_now(), cfg.gateway.concurrency)
                     .await?;
@@ -63,6 +70,13 @@ impl GatewayArgs {
                     })
                 );
                 return Ok(());
+            }
+            if let Some((csms, listener)) = csms {
+                tokio::spawn(async move {
+                    if let Err(e) = csms.serve(listener, std::future::pending()).await {
+                        tracing::error!(error = %e, "the CSMS stopped");
+                    }
+                });
             }
             gw.run(
                 meters,
