@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bench;
+pub mod bench_chargers;
 pub mod bench_delivery;
 pub mod bench_gateway;
 pub mod demo;

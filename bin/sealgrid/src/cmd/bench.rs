@@ -37,6 +37,23 @@ pub(crate) enum BenchCommand {
     ///
     /// Example: `sealgrid bench gateway --meters 1000 --hours 12`.
     Gateway(GatewayArgs),
+    /// The gateway's charger path: OCMF records signed beforehand for `--stations` stations
+    /// (`--records` each, one charging session), verified against the stations' keys on one
+    /// thread and on every core, then taken through the CSMS's whole sample path into the
+    /// outbox. Target on a 2-core machine: 500 OCMF verifications per second.
+    ///
+    /// Example: `sealgrid bench chargers --stations 500 --records 20`.
+    Chargers(ChargersArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChargersArgs {
+    /// Charging stations.
+    #[arg(long, default_value_t = 500)]
+    stations: usize,
+    /// OCMF records per station (a begin, aligned values, an end).
+    #[arg(long, default_value_t = 20)]
+    records: usize,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +195,17 @@ impl BenchCommand {
                 };
                 let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
                 rt.block_on(sealgrid_devkit::bench_gateway::run_gateway_bench(
+                    opts,
+                    |m| eprintln!("bench: {m}"),
+                ))?
+            }
+            Self::Chargers(a) => {
+                let opts = sealgrid_devkit::bench_chargers::ChargerBenchOptions {
+                    stations: a.stations,
+                    records: a.records,
+                };
+                let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+                rt.block_on(sealgrid_devkit::bench_chargers::run_charger_bench(
                     opts,
                     |m| eprintln!("bench: {m}"),
                 ))?
