@@ -359,3 +359,159 @@ async fn bad_charger_data_is_refused_and_nothing_is_signed_for_it() {
         .expect("release");
     assert_eq!(gw.outbox().counts().await.expect("counts").pending, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_enrolled_with_the_deployment_ca_connects_with_its_certificate_until_revoked() {
+    use sealgrid_pki::{Pki, device_csr, est, pem};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pki = Arc::new(
+        Pki::create(&tmp.path().join("ca"), "e2e deployment")
+            .await
+            .expect("ca"),
+    );
+    let now = sealgrid_gateway::unix_now();
+    // The deployment's EST server; the station enrols over it with a one-time token.
+    let est_tls = pki
+        .server_config(&["127.0.0.1"], true, now)
+        .await
+        .expect("tls");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let est_addr = l.local_addr().expect("addr");
+    tokio::spawn(est::serve_tls(
+        l,
+        est_tls,
+        est::router(pki.clone()),
+        std::future::pending(),
+    ));
+    let mut identities = Vec::new();
+    for device in ["CS-SP3", "CS-OTHER"] {
+        let token = pki
+            .issue_token(device, std::time::Duration::from_secs(600), now)
+            .await
+            .expect("token");
+        let (key_pem, csr) = device_csr(device).expect("csr");
+        let cert = est::enrol(pki.ca_der(), est_addr, "127.0.0.1", device, &token, &csr)
+            .await
+            .expect("enrolled");
+        let (c, k) = (
+            tmp.path().join(format!("{device}.pem")),
+            tmp.path().join(format!("{device}.key")),
+        );
+        std::fs::write(&c, pem("CERTIFICATE", &cert)).expect("cert file");
+        std::fs::write(&k, key_pem).expect("key file");
+        identities.push((c, k));
+    }
+    let station_key = tmp.path().join("station.key");
+    let spki = ChargerPeer::gen_key(&root(), &station_key).expect("station key");
+
+    let gw = Gateway::new(
+        KeySigner::Local(PrivateKeySigner::from_bytes(&keccak256("gw-sp3")).expect("key")),
+        sealgrid_types::sealgrid_domain(31337, alloy::primitives::Address::repeat_byte(1)),
+        Outbox::open(&format!("sqlite:{}", tmp.path().join("gw.db").display()))
+            .await
+            .expect("outbox"),
+        Rule::default(),
+    );
+    // Security Profile 3: no password; the CSMS verifies client certificates of the CA.
+    let charger = Charger {
+        station: "CS-SP3".into(),
+        meter: keccak256("sp3-meter"),
+        serial: "SIM-CHG-0001".into(),
+        key: key(&spki),
+        password: None,
+    };
+    let csms = Csms::new(
+        gw.clone(),
+        vec![charger],
+        pki.server_config(&["127.0.0.1"], true, now)
+            .await
+            .expect("tls"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ws = format!(
+        "wss://127.0.0.1:{}/ocpp/CS-SP3",
+        listener.local_addr().expect("a").port()
+    );
+    let serving = csms.clone();
+    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+
+    let ca = pki.ca_path().display().to_string();
+    let start = session_start().to_string();
+    let run = |identity: Option<&(PathBuf, PathBuf)>| {
+        let mut args = vec![
+            "--url".to_owned(),
+            ws.clone(),
+            "--ca".to_owned(),
+            ca.clone(),
+            "--key".to_owned(),
+            station_key.display().to_string(),
+            "--start".to_owned(),
+            start.clone(),
+            "--timeout".to_owned(),
+            "20".to_owned(),
+        ];
+        if let Some((c, k)) = identity {
+            args.extend([
+                "--client-cert".to_owned(),
+                c.display().to_string(),
+                "--client-key".to_owned(),
+                k.display().to_string(),
+            ]);
+        }
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ChargerPeer::run(&root(), &args).await.expect("peer")
+        }
+    };
+    // Its own certificate: in, and its session accepted.
+    let r = run(Some(&identities[0])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.summary, r.log);
+    assert_eq!(
+        gw.outbox()
+            .charger_records("CS-SP3")
+            .await
+            .expect("records")
+            .len(),
+        5
+    );
+    // No certificate and no password, or another device's certificate: refused.
+    let r = run(None).await;
+    assert_eq!(r.code, 2, "{}", r.summary);
+    let r = run(Some(&identities[1])).await;
+    assert_eq!(r.code, 2, "{}", r.summary);
+    assert!(
+        r.summary["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("401")),
+        "{}",
+        r.summary
+    );
+
+    // Revoked: the CSMS takes the new CRL and refuses the station in the handshake.
+    pki.revoke_device("CS-SP3", "decommissioned", now)
+        .await
+        .expect("revoke");
+    csms.set_tls(
+        pki.server_config(&["127.0.0.1"], true, now)
+            .await
+            .expect("tls"),
+    );
+    let r = run(Some(&identities[0])).await;
+    assert_eq!(
+        r.code, 2,
+        "a revoked station is refused: {}\n{}",
+        r.summary, r.log
+    );
+    assert_eq!(
+        gw.outbox()
+            .charger_records("CS-SP3")
+            .await
+            .expect("records")
+            .len(),
+        5
+    );
+}

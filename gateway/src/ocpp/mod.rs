@@ -71,7 +71,10 @@ pub struct Csms {
     gateway: Gateway,
     chargers: Arc<HashMap<String, Charger>>,
     checks: Checks,
-    tls: TlsAcceptor,
+    /// The TLS acceptor; replaced when the certificate files or CRLs change.
+    tls: Arc<std::sync::RwLock<TlsAcceptor>>,
+    /// The files the acceptor was built from, to reload (see [`Self::reload_tls`]).
+    tls_files: Option<Arc<TlsFiles>>,
     heartbeat_s: u32,
     /// One lock per station: a station's samples are checked and stored one at a time.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -102,7 +105,8 @@ impl Csms {
                     .collect(),
             ),
             checks,
-            tls: TlsAcceptor::from(tls),
+            tls: Arc::new(std::sync::RwLock::new(TlsAcceptor::from(tls))),
+            tls_files: None,
             heartbeat_s: 300,
             locks: Arc::default(),
             connections: Arc::default(),
@@ -119,13 +123,51 @@ impl Csms {
         let Some(o) = &cfg.ocpp else {
             return Ok(None);
         };
-        let crls: Vec<&std::path::Path> = o.crls.iter().map(|p| p.as_path()).collect();
-        let tls = crate::tls::server_config(&o.cert, &o.key, o.client_ca.as_deref(), &crls)?;
+        let files = TlsFiles {
+            cert: o.cert.clone(),
+            key: o.key.clone(),
+            client_ca: o.client_ca.clone(),
+            crls: o.crls.clone(),
+        };
+        let tls = files.load()?;
         let chargers = cfg.chargers()?;
         let listener = TcpListener::bind(o.listen)
             .await
             .map_err(|e| GatewayError::Config(format!("ocpp.listen {}: {e}", o.listen)))?;
-        Ok(Some((Self::new(gateway, chargers, tls), listener)))
+        let mut csms = Self::new(gateway, chargers, tls);
+        csms.tls_files = Some(Arc::new(files));
+        Ok(Some((csms, listener)))
+    }
+
+    /// Replaces the TLS config for the connections accepted from now on (a new certificate,
+    /// a new CRL: a station revoked since is refused in its next handshake).
+    pub fn set_tls(&self, tls: Arc<rustls::ServerConfig>) {
+        if let Ok(mut a) = self.tls.write() {
+            *a = TlsAcceptor::from(tls);
+        }
+    }
+
+    /// Rebuilds the TLS config from its files if any changed since `since` (their newest
+    /// modification time is returned). A file that fails to load keeps the old config, with
+    /// an error logged.
+    pub fn reload_tls(
+        &self,
+        since: Option<std::time::SystemTime>,
+    ) -> Option<std::time::SystemTime> {
+        let files = self.tls_files.as_ref()?;
+        let newest = files.newest();
+        if newest.is_some() && newest != since && since.is_some() {
+            match files.load() {
+                Ok(tls) => {
+                    self.set_tls(tls);
+                    tracing::info!("TLS certificates or CRLs changed: reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reloading TLS failed; keeping the old config")
+                }
+            }
+        }
+        newest.or(since)
     }
 
     /// The gateway.
@@ -151,6 +193,13 @@ impl Csms {
                 }
             }
         };
+        let reload = async {
+            let mut seen = self.reload_tls(None);
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                seen = self.reload_tls(seen);
+            }
+        };
         let accept = async {
             loop {
                 match listener.accept().await {
@@ -168,6 +217,7 @@ impl Csms {
         tokio::select! {
             () = accept => Ok(()),
             () = release => Ok(()),
+            () = reload => Ok(()),
             () = shutdown => Ok(()),
         }
     }
@@ -175,7 +225,11 @@ impl Csms {
     /// One station's connection: TLS, the WebSocket handshake (identity, authentication,
     /// subprotocol), then frames until it closes or is silent for two heartbeats.
     async fn connection(self, tcp: TcpStream, peer: SocketAddr) {
-        let tls = match tokio::time::timeout(Duration::from_secs(10), self.tls.accept(tcp)).await {
+        let acceptor = match self.tls.read() {
+            Ok(a) => a.clone(),
+            Err(_) => return,
+        };
+        let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 ::metrics::counter!("sealgrid_gateway_ocpp_handshakes_refused_total", "stage" => "tls")
@@ -528,6 +582,31 @@ impl Csms {
     /// The answers stations gave to the CSMS's calls: `(station, id, payload)`.
     pub fn answers(&self) -> Vec<(String, String, Value)> {
         self.answers.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+/// The files a CSMS's TLS config is built from.
+#[derive(Clone, Debug)]
+struct TlsFiles {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    client_ca: Option<std::path::PathBuf>,
+    crls: Vec<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    fn load(&self) -> GatewayResult<Arc<rustls::ServerConfig>> {
+        let crls: Vec<&std::path::Path> = self.crls.iter().map(|p| p.as_path()).collect();
+        crate::tls::server_config(&self.cert, &self.key, self.client_ca.as_deref(), &crls)
+    }
+
+    fn newest(&self) -> Option<std::time::SystemTime> {
+        [&self.cert, &self.key]
+            .into_iter()
+            .chain(self.client_ca.iter())
+            .chain(self.crls.iter())
+            .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .max()
     }
 }
 
