@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_chargers;
 pub mod bench_delivery;
 pub mod bench_gateway;
+pub mod bench_pki;
 pub mod demo;
 mod demo_delivery;
 mod demo_sponsored;

@@ -36,6 +36,10 @@ enum Command {
     /// with the gateway's key into a durable outbox and delivered to the node.
     /// Example: `sealgrid gateway --config gateway.toml` (docs/gateways.md).
     Gateway(cmd::gateway::GatewayArgs),
+    /// The deployment's device PKI: a private CA, one-time enrolment tokens, EST enrolment,
+    /// server certificates, revocation and CRLs (docs/gateways.md).
+    #[command(subcommand)]
+    Pki(cmd::pki::PkiCommand),
     /// Meter readings: what a gateway signs (DESIGN 3.7).
     #[command(subcommand)]
     Meter(cmd::meter::MeterCommand),
@@ -83,6 +87,7 @@ fn main() -> Result<()> {
         Command::Devnet(a) => a.run(),
         Command::Node(a) => a.run(),
         Command::Gateway(a) => a.run(),
+        Command::Pki(c) => c.run(),
         Command::Meter(c) => c.run(),
         Command::Bond(c) => c.run(),
         Command::Collateral(c) => c.run(),

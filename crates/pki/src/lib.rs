@@ -288,37 +288,46 @@ impl Pki {
             return Err(PkiError::Csr("the key is not ECDSA P-256".into()));
         }
         let hash = sha256_hex(token);
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT device, expires_at, used_at FROM tokens WHERE hash = ?")
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Err(PkiError::Token("unknown token"));
+        // Why a token would be refused, read before the CA signs anything.
+        let why = |row: Option<(String, i64, Option<i64>)>| match row {
+            None => Some("unknown token"),
+            Some((_, _, Some(_))) => Some("the token was already used"),
+            Some((_, expires, None)) if expires < now as i64 => Some("the token expired"),
+            Some((d, _, None)) if d != device => Some("the token is for another device"),
+            Some(_) => None,
         };
-        let (for_device, expires, used): (String, i64, Option<i64>) =
-            (row.get(0), row.get(1), row.get(2));
-        if used.is_some() {
-            return Err(PkiError::Token("the token was already used"));
-        }
-        if expires < now as i64 {
-            return Err(PkiError::Token("the token expired"));
-        }
-        if for_device != device {
-            return Err(PkiError::Token("the token is for another device"));
+        let read = |pool: SqlitePool, hash: String| async move {
+            sqlx::query_as::<_, (String, i64, Option<i64>)>(
+                "SELECT device, expires_at, used_at FROM tokens WHERE hash = ?",
+            )
+            .bind(hash)
+            .fetch_optional(&pool)
+            .await
+        };
+        if let Some(w) = why(read(self.pool.clone(), hash.clone()).await?) {
+            return Err(PkiError::Token(w));
         }
         let issued = self.sign(device, csr, now)?;
-        // Spend the token only if nobody spent it since it was read.
+        // Spend the token and record the certificate in one transaction whose first statement
+        // is the write (SQLite takes the write lock there, waiting its turn): of two
+        // enrolments racing on one token, one updates it and the other finds it spent.
+        let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
-            "UPDATE tokens SET used_at = ?, serial = ? WHERE hash = ? AND used_at IS NULL",
+            "UPDATE tokens SET used_at = ?, serial = ? WHERE hash = ? AND used_at IS NULL \
+             AND device = ? AND expires_at >= ?",
         )
         .bind(now as i64)
         .bind(&issued.serial)
         .bind(&hash)
+        .bind(device)
+        .bind(now as i64)
         .execute(&mut *tx)
         .await?;
         if spent.rows_affected() != 1 {
-            return Err(PkiError::Token("the token was already used"));
+            drop(tx);
+            let w =
+                why(read(self.pool.clone(), hash).await?).unwrap_or("the token was already used");
+            return Err(PkiError::Token(w));
         }
         sqlx::query(
             "INSERT INTO certificates (serial, device, not_before, not_after, issued_at, pem) \
@@ -477,15 +486,10 @@ impl Pki {
         .collect())
     }
 
-    /// A TLS server config for a service of this deployment (its certificate issued here for
-    /// `names`, e.g. `127.0.0.1`), verifying client certificates of this CA against the
-    /// current CRL; clients without a certificate may connect when `optional_clients`.
-    pub async fn server_config(
-        &self,
-        names: &[&str],
-        optional_clients: bool,
-        now: u64,
-    ) -> PkiResult<Arc<rustls::ServerConfig>> {
+    /// A server certificate for a service of this deployment (a gateway's CSMS, the EST
+    /// server, a node), issued for `names` (DNS names or IP addresses): `(chain PEM — the
+    /// certificate then the CA —, PKCS#8 key PEM)`.
+    pub fn issue_server(&self, names: &[&str], now: u64) -> PkiResult<(String, String)> {
         let key = KeyPair::generate()?;
         let mut params =
             CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())?;
@@ -498,18 +502,30 @@ impl Pki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         let cert = params.signed_by(&key, &self.issuer)?;
+        Ok((
+            format!("{}{}", cert.pem(), self.ca_pem),
+            key.serialize_pem(),
+        ))
+    }
+
+    /// A TLS server config for a service of this deployment (a certificate from
+    /// [`Self::issue_server`]), verifying client certificates of this CA against the current
+    /// CRL; clients without a certificate may connect when `optional_clients`.
+    pub async fn server_config(
+        &self,
+        names: &[&str],
+        optional_clients: bool,
+        now: u64,
+    ) -> PkiResult<Arc<rustls::ServerConfig>> {
+        use rustls::pki_types::pem::PemObject as _;
+        let (chain, key) = self.issue_server(names, now)?;
+        let chain = CertificateDer::pem_slice_iter(chain.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PkiError::Tls(e.to_string()))?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+            .map_err(|e| PkiError::Tls(e.to_string()))?;
         let crl = self.crl(now, Duration::from_secs(7 * 86_400)).await?;
-        server_config(
-            vec![
-                cert.der().clone(),
-                CertificateDer::from(self.ca_der.clone()),
-            ],
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
-                .map_err(|e| PkiError::Tls(e.to_string()))?,
-            &self.ca_der,
-            &[crl],
-            optional_clients,
-        )
+        server_config(chain, key, &self.ca_der, &[crl], optional_clients)
     }
 }
 

@@ -44,6 +44,22 @@ pub(crate) enum BenchCommand {
     ///
     /// Example: `sealgrid bench chargers --stations 500 --records 20`.
     Chargers(ChargersArgs),
+    /// Device certificates through the deployment PKI: tokens issued, device keys and CSRs
+    /// made, every device enrolled by EST over TLS on loopback, a tenth revoked and the CRL
+    /// signed.
+    ///
+    /// Example: `sealgrid bench pki --devices 10000`.
+    Pki(PkiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PkiArgs {
+    /// Devices to enrol.
+    #[arg(long, default_value_t = 10_000)]
+    devices: usize,
+    /// Enrolments in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +214,16 @@ impl BenchCommand {
                     opts,
                     |m| eprintln!("bench: {m}"),
                 ))?
+            }
+            Self::Pki(a) => {
+                let opts = sealgrid_devkit::bench_pki::PkiBenchOptions {
+                    devices: a.devices,
+                    concurrency: a.concurrency,
+                };
+                let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
+                rt.block_on(sealgrid_devkit::bench_pki::run_pki_bench(opts, |m| {
+                    eprintln!("bench: {m}")
+                }))?
             }
             Self::Chargers(a) => {
                 let opts = sealgrid_devkit::bench_chargers::ChargerBenchOptions {

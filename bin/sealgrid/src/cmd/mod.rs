@@ -12,6 +12,7 @@ pub(crate) mod matcher;
 pub(crate) mod meter;
 pub(crate) mod oracle;
 pub(crate) mod order;
+pub(crate) mod pki;
 pub(crate) mod prover;
 pub(crate) mod settle;
 
