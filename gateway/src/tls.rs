@@ -8,7 +8,6 @@ use std::{path::Path, sync::Arc};
 use rustls::{
     ServerConfig,
     pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, pem::PemObject},
-    server::WebPkiClientVerifier,
 };
 
 use crate::{GatewayError, GatewayResult};
@@ -33,17 +32,10 @@ pub fn certificates(path: &Path) -> GatewayResult<Vec<CertificateDer<'static>>> 
     Ok(certs)
 }
 
-/// The rustls crypto provider the gateway uses: ring, which builds with nothing but a C
-/// compiler (aws-lc-rs needs cmake). rustls marks it deprecated for lacking post-quantum key
-/// exchange; the device links it protects are on a private CA with short-lived certificates.
-#[allow(deprecated)]
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// The CSMS's TLS config: `cert`/`key` (PEM) for the gateway; with `client_ca`, client
 /// certificates from that CA are verified (and refused when on one of `crls`), while a station
-/// without a certificate may still connect and authenticate with Basic credentials.
+/// without a certificate may still connect and authenticate with Basic credentials. Built by
+/// [`sealgrid_pki::server_config`] (rustls on ring).
 pub fn server_config(
     cert: &Path,
     key: &Path,
@@ -52,38 +44,20 @@ pub fn server_config(
 ) -> GatewayResult<Arc<ServerConfig>> {
     let chain = certificates(cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| err("reading the key", key, e))?;
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| GatewayError::Config(format!("TLS versions: {e}")))?;
-    let builder = match client_ca {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for c in certificates(ca)? {
-                roots
-                    .add(c)
-                    .map_err(|e| err("a device CA certificate in", ca, e))?;
-            }
-            let mut lists = Vec::new();
-            for p in crls {
-                let l = CertificateRevocationListDer::pem_file_iter(p)
-                    .map_err(|e| err("reading revocation lists", p, e))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| err("reading revocation lists", p, e))?;
-                lists.extend(l);
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .with_crls(lists)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| GatewayError::Config(format!("client verifier: {e}")))?;
-            builder.with_client_cert_verifier(verifier)
-        }
+    let client_cas = match client_ca {
+        Some(ca) => certificates(ca)?,
+        None => Vec::new(),
     };
-    let config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| GatewayError::Config(format!("the gateway's certificate and key: {e}")))?;
-    Ok(Arc::new(config))
+    let mut lists = Vec::new();
+    for p in crls {
+        let l = CertificateRevocationListDer::pem_file_iter(p)
+            .map_err(|e| err("reading revocation lists", p, e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err("reading revocation lists", p, e))?;
+        lists.extend(l);
+    }
+    sealgrid_pki::server_config(chain, key, client_cas, lists, true)
+        .map_err(|e| GatewayError::Config(format!("TLS: {e}")))
 }
 
 /// Whether a (verified) device certificate is issued for `identity`: a station's

@@ -13,15 +13,15 @@ use std::{path::PathBuf, sync::Arc};
 
 use alloy::{primitives::keccak256, signers::local::PrivateKeySigner};
 use sealgrid_devkit::{
-    harness::{Net, signer},
+    harness::Net,
     peers::{ChargerPeer, TestTls},
 };
 use sealgrid_gateway::{Charger, Csms, Forwarder, Gateway, Outbox, Rule};
 use sealgrid_keys::KeySigner;
-use sealgrid_matcher::SimClock;
-use sealgrid_node::{DeliveryNodeConfig, NodeConfig, launch};
 
-use crate::gateway::{price_and_settle, register_and_fund, settled_for, stored_readings};
+use crate::gateway::{
+    delivery_node, price_and_settle, register_and_fund, settled_for, stored_readings,
+};
 
 const PASSWORD: &str = "e2e-charger-password";
 
@@ -50,6 +50,19 @@ async fn csms(gw: Gateway, chargers: Vec<Charger>, tls: &TestTls) -> (Csms, Stri
     (csms, url)
 }
 
+/// A gateway with its outbox in `dir`, its key from `seed`, signing in a domain no chain
+/// checks (the tests that use it look at what is refused and kept, not at settlement).
+async fn offline_gateway(dir: &std::path::Path, seed: &str) -> Gateway {
+    Gateway::new(
+        KeySigner::Local(PrivateKeySigner::from_bytes(&keccak256(seed)).expect("key")),
+        sealgrid_types::sealgrid_domain(31337, alloy::primitives::Address::repeat_byte(1)),
+        Outbox::open(&format!("sqlite:{}", dir.join("gw.db").display()))
+            .await
+            .expect("outbox"),
+        Rule::default(),
+    )
+}
+
 /// The session start: five intervals back from the last boundary, so the whole session,
 /// its end included, has passed.
 fn session_start() -> u64 {
@@ -72,18 +85,7 @@ async fn a_charging_session_verified_by_the_gateway_settles_on_chain() {
     let wall = sealgrid_gateway::unix_now();
     net.warp(net.now().await.max(wall) + 1).await;
 
-    let url = format!("sqlite:{}", tmp.path().join("n.db").display());
-    let mut cfg = NodeConfig::new(net.net.rpc.clone(), net.net.auction, signer(0), &url);
-    cfg.markets = vec![net.market];
-    cfg.clock = Arc::new(SimClock::new(net.now().await));
-    cfg.background = false;
-    cfg.delivery = Some(DeliveryNodeConfig {
-        run_loop: false,
-        ..DeliveryNodeConfig::new(net.net.delivery)
-    });
-    let node = launch(cfg).await.expect("node");
-    let svc = node.delivery.clone().expect("delivery");
-    let base = node.base_url();
+    let (node, svc, base) = delivery_node(&net, tmp.path()).await;
 
     let outbox_url = format!("sqlite:{}", tmp.path().join("gw.db").display());
     let gw = Gateway::new(
@@ -222,14 +224,7 @@ async fn bad_charger_data_is_refused_and_nothing_is_signed_for_it() {
     let wrong_pw = tmp.path().join("wrong");
     std::fs::write(&wrong_pw, "not-the-password").expect("password file");
 
-    let gw = Gateway::new(
-        KeySigner::Local(PrivateKeySigner::from_bytes(&keccak256("gw")).expect("key")),
-        sealgrid_types::sealgrid_domain(31337, alloy::primitives::Address::repeat_byte(1)),
-        Outbox::open(&format!("sqlite:{}", tmp.path().join("gw.db").display()))
-            .await
-            .expect("outbox"),
-        Rule::default(),
-    );
+    let gw = offline_gateway(tmp.path(), "gw").await;
     // Scenario → (station, the code its second record is refused with).
     let scenarios = [
         ("forged", "signature"),
@@ -406,14 +401,7 @@ async fn a_station_enrolled_with_the_deployment_ca_connects_with_its_certificate
     let station_key = tmp.path().join("station.key");
     let spki = ChargerPeer::gen_key(&root(), &station_key).expect("station key");
 
-    let gw = Gateway::new(
-        KeySigner::Local(PrivateKeySigner::from_bytes(&keccak256("gw-sp3")).expect("key")),
-        sealgrid_types::sealgrid_domain(31337, alloy::primitives::Address::repeat_byte(1)),
-        Outbox::open(&format!("sqlite:{}", tmp.path().join("gw.db").display()))
-            .await
-            .expect("outbox"),
-        Rule::default(),
-    );
+    let gw = offline_gateway(tmp.path(), "gw-sp3").await;
     // Security Profile 3: no password; the CSMS verifies client certificates of the CA.
     let charger = Charger {
         station: "CS-SP3".into(),

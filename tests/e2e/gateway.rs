@@ -76,19 +76,8 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
     net.warp(net.now().await.max(wall) + 1).await;
 
     let tmp = tempfile::tempdir().expect("tmp");
-    let url = format!("sqlite:{}", tmp.path().join("n.db").display());
     let outbox_url = format!("sqlite:{}", tmp.path().join("gw.db").display());
-    let mut cfg = NodeConfig::new(net.net.rpc.clone(), net.net.auction, signer(0), &url);
-    cfg.markets = vec![net.market];
-    cfg.clock = Arc::new(SimClock::new(net.now().await));
-    cfg.background = false;
-    cfg.delivery = Some(DeliveryNodeConfig {
-        run_loop: false,
-        ..DeliveryNodeConfig::new(net.net.delivery)
-    });
-    let node = launch(cfg).await.expect("node");
-    let svc = node.delivery.clone().expect("delivery");
-    let base = node.base_url();
+    let (node, svc, base) = delivery_node(&net, tmp.path()).await;
 
     // The gateway reads the meter: 4 profile entries, the first a base: 3 readings.
     let gw = Gateway::new(
@@ -195,6 +184,31 @@ async fn a_dlms_meter_read_by_the_gateway_settles_on_chain() {
         "settled once each, on the metered energy"
     );
     node.shutdown().await;
+}
+
+/// A node on `net` (store in `dir`) with delivery intake and no loops of its own (the test
+/// runs the delivery passes): the node, its delivery service and its API base URL.
+pub(crate) async fn delivery_node(
+    net: &Net,
+    dir: &std::path::Path,
+) -> (
+    sealgrid_node::Node,
+    sealgrid_delivery::DeliveryService,
+    String,
+) {
+    let url = format!("sqlite:{}", dir.join("n.db").display());
+    let mut cfg = NodeConfig::new(net.net.rpc.clone(), net.net.auction, signer(0), &url);
+    cfg.markets = vec![net.market];
+    cfg.clock = Arc::new(SimClock::new(net.now().await));
+    cfg.background = false;
+    cfg.delivery = Some(DeliveryNodeConfig {
+        run_loop: false,
+        ..DeliveryNodeConfig::new(net.net.delivery)
+    });
+    let node = launch(cfg).await.expect("node");
+    let svc = node.delivery.clone().expect("delivery");
+    let base = node.base_url();
+    (node, svc, base)
 }
 
 /// Registers `meter_id` (owned by `signer(1)`, read by `gateway`) in the net's market and

@@ -159,8 +159,9 @@ impl std::fmt::Debug for Pki {
     }
 }
 
-/// Writes `contents` to `path`, readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> PkiResult<()> {
+/// Writes `contents` to a new file `path` (never over an existing one), readable by its
+/// owner only: keys, tokens.
+pub fn write_private(path: &Path, contents: &str) -> PkiResult<()> {
     use std::io::Write as _;
     #[cfg(unix)]
     let file = {
@@ -525,7 +526,15 @@ impl Pki {
         let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
             .map_err(|e| PkiError::Tls(e.to_string()))?;
         let crl = self.crl(now, Duration::from_secs(7 * 86_400)).await?;
-        server_config(chain, key, &self.ca_der, &[crl], optional_clients)
+        let crl = rustls::pki_types::CertificateRevocationListDer::from_pem_slice(crl.as_bytes())
+            .map_err(|e| PkiError::Tls(format!("a CRL: {e}")))?;
+        server_config(
+            chain,
+            key,
+            vec![CertificateDer::from(self.ca_der.clone())],
+            vec![crl],
+            optional_clients,
+        )
     }
 }
 
@@ -535,38 +544,38 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A TLS server config with `chain`/`key`, verifying client certificates from `ca_der`
-/// against `crls_pem` (a revoked client is refused in the handshake).
+/// A TLS server config with `chain`/`key`. With `client_cas`, client certificates from those
+/// CAs are verified against `crls` (a revoked client is refused in the handshake), and clients
+/// without one may still connect when `optional_clients`; without, no client certificates.
 pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: rustls::pki_types::PrivateKeyDer<'static>,
-    ca_der: &[u8],
-    crls_pem: &[String],
+    client_cas: Vec<CertificateDer<'static>>,
+    crls: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
     optional_clients: bool,
 ) -> PkiResult<Arc<rustls::ServerConfig>> {
-    use rustls::pki_types::{CertificateRevocationListDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(ca_der.to_vec()))
-        .map_err(|e| PkiError::Tls(e.to_string()))?;
-    let crls = crls_pem
-        .iter()
-        .map(|p| CertificateRevocationListDer::from_pem_slice(p.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PkiError::Tls(format!("a CRL: {e}")))?;
-    let mut v =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-            .with_crls(crls);
-    if optional_clients {
-        v = v.allow_unauthenticated();
-    }
-    let verifier = v.build().map_err(|e| PkiError::Tls(e.to_string()))?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let tls = |e: &dyn std::fmt::Display| PkiError::Tls(e.to_string());
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| PkiError::Tls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(|e| PkiError::Tls(e.to_string()))?;
+        .map_err(|e| tls(&e))?;
+    let builder = if client_cas.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in client_cas {
+            roots.add(c).map_err(|e| tls(&e))?;
+        }
+        let mut v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .with_crls(crls);
+        if optional_clients {
+            v = v.allow_unauthenticated();
+        }
+        builder.with_client_cert_verifier(v.build().map_err(|e| tls(&e))?)
+    };
+    let config = builder.with_single_cert(chain, key).map_err(|e| tls(&e))?;
     Ok(Arc::new(config))
 }
 

@@ -80,8 +80,6 @@ pub struct Csms {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// The connected stations, to send them calls.
     connections: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>,
-    /// Answers to calls the CSMS sent, by station: `(action, answer)`.
-    answers: Arc<Mutex<Vec<(String, String, Value)>>>,
 }
 
 impl std::fmt::Debug for Csms {
@@ -110,7 +108,6 @@ impl Csms {
             heartbeat_s: 300,
             locks: Arc::default(),
             connections: Arc::default(),
-            answers: Arc::default(),
         }
     }
 
@@ -296,7 +293,7 @@ impl Csms {
         tracing::info!(%peer, %station, "station connected");
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         if let Ok(mut c) = self.connections.lock() {
-            c.insert(station.clone(), tx);
+            c.insert(station.clone(), tx.clone());
         }
         let (mut sink, mut stream) = ws.split();
         let idle = Duration::from_secs(u64::from(self.heartbeat_s) * 2 + 60);
@@ -330,9 +327,9 @@ impl Csms {
                 }
             }
         }
+        // Unregistered unless the station has connected again since (a newer channel).
         if let Ok(mut c) = self.connections.lock()
-            && c.get(&station)
-                .is_some_and(|tx| tx.is_closed() || rx.is_closed())
+            && c.get(&station).is_some_and(|t| t.same_channel(&tx))
         {
             c.remove(&station);
         }
@@ -373,9 +370,7 @@ impl Csms {
                 Some(answer.to_text())
             }
             Ok(Frame::Result { id, payload }) => {
-                if let Ok(mut a) = self.answers.lock() {
-                    a.push((station.to_owned(), id, payload));
-                }
+                tracing::debug!(%station, %id, %payload, "the station answered a call");
                 None
             }
             Ok(Frame::Error {
@@ -384,9 +379,6 @@ impl Csms {
                 description,
             }) => {
                 tracing::warn!(%station, %id, %code, %description, "the station refused a call");
-                if let Ok(mut a) = self.answers.lock() {
-                    a.push((station.to_owned(), id, json!({"error": code})));
-                }
                 None
             }
         }
@@ -444,20 +436,17 @@ impl Csms {
             }
             "MeterValues" => {
                 let req: messages::MeterValuesRequest = parse(payload)?;
-                for mv in &req.meter_value {
-                    for sv in mv.sampled_value.iter().filter(|s| s.is_import_register()) {
-                        let _ = sv;
-                        self.refused(
-                            station,
-                            DeviceRefusal::new(
-                                "outside_transaction",
-                                "an energy value in MeterValues (not a transaction's record)",
-                            ),
-                            now,
-                        )
-                        .await
-                        .map_err(internal)?;
-                    }
+                let energy = req
+                    .meter_value
+                    .iter()
+                    .flat_map(|mv| &mv.sampled_value)
+                    .filter(|s| s.is_import_register());
+                for _ in energy {
+                    let r = DeviceRefusal::new(
+                        "outside_transaction",
+                        "an energy value in MeterValues (not a transaction's record)",
+                    );
+                    self.refused(station, r, now).await.map_err(internal)?;
                 }
                 Ok(json!({}))
             }
@@ -578,11 +567,6 @@ impl Csms {
             .and_then(|c| c.get(station).map(|tx| tx.send(text).is_ok()))
             .unwrap_or(false)
     }
-
-    /// The answers stations gave to the CSMS's calls: `(station, id, payload)`.
-    pub fn answers(&self) -> Vec<(String, String, Value)> {
-        self.answers.lock().map(|a| a.clone()).unwrap_or_default()
-    }
 }
 
 /// The files a CSMS's TLS config is built from.
@@ -625,16 +609,15 @@ fn authorize(
     req: &Request,
     client_cert: Option<&[u8]>,
 ) -> Result<String, (StatusCode, &'static str)> {
-    let deny = |status: StatusCode, why: &'static str| (status, why);
     let path = req.uri().path();
     let identity = path
         .strip_prefix("/ocpp/")
         .filter(|s| !s.is_empty() && !s.contains('/'))
-        .ok_or_else(|| deny(StatusCode::NOT_FOUND, "the path is not /ocpp/<identity>"))?;
+        .ok_or((StatusCode::NOT_FOUND, "the path is not /ocpp/<identity>"))?;
     let identity = percent_decode(identity);
     let charger = chargers
         .get(&identity)
-        .ok_or_else(|| deny(StatusCode::NOT_FOUND, "unknown station identity"))?;
+        .ok_or((StatusCode::NOT_FOUND, "unknown station identity"))?;
     let offered = req
         .headers()
         .get_all("Sec-WebSocket-Protocol")
@@ -643,7 +626,7 @@ fn authorize(
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == SUBPROTOCOL);
     if !offered {
-        return Err(deny(
+        return Err((
             StatusCode::BAD_REQUEST,
             "the ocpp2.0.1 subprotocol was not offered",
         ));
@@ -652,13 +635,13 @@ fn authorize(
         if cert_names(cert, &identity) {
             return Ok(identity);
         }
-        return Err(deny(
+        return Err((
             StatusCode::UNAUTHORIZED,
             "the client certificate does not name this station",
         ));
     }
     let Some(password) = &charger.password else {
-        return Err(deny(
+        return Err((
             StatusCode::UNAUTHORIZED,
             "this station authenticates with a client certificate",
         ));
@@ -677,7 +660,7 @@ fn authorize(
     let expected = format!("{identity}:{password}");
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(identity),
-        _ => Err(deny(
+        _ => Err((
             StatusCode::UNAUTHORIZED,
             "wrong or missing Basic credentials",
         )),
@@ -703,7 +686,6 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len() + 1
             && let Some(h) = s
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())

@@ -21,13 +21,7 @@ pub(crate) struct GatewayArgs {
 impl GatewayArgs {
     pub(crate) fn run(self) -> Result<()> {
         // Logs to stderr: stdout carries only the `--once` summary.
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            )
-            .init();
+        crate::cmd::stderr_logs();
         let cfg = GatewayConfig::load(&self.config)?;
         let meters = cfg.meters()?;
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;

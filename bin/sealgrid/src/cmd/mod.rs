@@ -18,6 +18,18 @@ pub(crate) mod settle;
 
 /// The sealgrid checkout: `root` if given, else found from the current directory (or
 /// `$SEALGRID_ROOT`).
+/// Logs (`RUST_LOG`, default `info`) to stderr, so that stdout carries only a command's
+/// result.
+pub(crate) fn stderr_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+}
+
 pub(crate) fn checkout(root: Option<std::path::PathBuf>) -> eyre::Result<std::path::PathBuf> {
     match root {
         Some(r) => Ok(r),

@@ -132,30 +132,14 @@ fn now() -> u64 {
 }
 
 /// Writes a secret file, owner-only, refusing to overwrite.
-fn write_private(path: &PathBuf, contents: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    o.open(path)
-        .and_then(|mut f| f.write_all(contents.as_bytes()))
+fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
+    sealgrid_pki::write_private(path, contents)
         .wrap_err_with(|| format!("writing {} (it must not exist)", path.display()))
 }
 
 impl PkiCommand {
     pub(crate) fn run(self) -> Result<()> {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            )
-            .try_init()
-            .ok();
+        crate::cmd::stderr_logs();
         let rt = tokio::runtime::Runtime::new().wrap_err("starting the runtime")?;
         rt.block_on(self.run_async())
     }
@@ -275,14 +259,8 @@ impl PkiCommand {
 }
 
 fn ca_der(pem_text: &str) -> Result<Vec<u8>> {
-    use base64::Engine as _;
-    let body: String = pem_text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
+    use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+    CertificateDer::from_pem_slice(pem_text.as_bytes())
+        .map(|c| c.to_vec())
         .map_err(|e| eyre!("the CA file is not a PEM certificate: {e}"))
 }
