@@ -384,6 +384,12 @@ impl fmt::Debug for Pkcs11Signer {
 /// (`CKA_TOKEN`), the private key `CKA_SIGN`, `CKA_SENSITIVE` and not `CKA_EXTRACTABLE`, both
 /// with the same random `CKA_ID`. Refuses a label already in use. Returns the key's address.
 pub fn generate_key(module: &Path, token: &str, pin: &str, label: &str) -> KeyResult<Address> {
+    // One generation at a time in this process: the label check below and the generation are
+    // then one step for every thread, and SoftHSM2's file object store, which answers
+    // CKR_GENERAL_ERROR now and then when two sessions create token objects at once (seen in
+    // CI with the tests' parallel threads), never sees two.
+    static GENERATING: Mutex<()> = Mutex::new(());
+    let _one = GENERATING.lock().unwrap_or_else(PoisonError::into_inner);
     let ctx = context(module)?;
     let slot = find_slot(&ctx, module, token)?;
     let session = ctx.open_rw_session(slot).map_err(op("open session"))?;
