@@ -59,6 +59,8 @@ pub struct DemoOptions {
     /// The deployment record of the chain (`sealgrid demo` passes the one it wrote): the node
     /// checks the verifiers' code and every market's verifier against it on start-up.
     pub deployment: Option<sealgrid_deploy::DeployRecord>,
+    /// The checkout: its `.venv` runs the feeder's device peers (`tests/peers`).
+    pub root: std::path::PathBuf,
 }
 
 impl Default for DemoOptions {
@@ -69,6 +71,7 @@ impl Default for DemoOptions {
             start_hour: 12.0,
             seed: 7,
             deployment: None,
+            root: crate::harness::root(),
         }
     }
 }
@@ -649,6 +652,7 @@ pub async fn run_demo(
     }
 
     let delivery = crate::demo_delivery::run_delivery(
+        &opts.root,
         net,
         &node,
         market,

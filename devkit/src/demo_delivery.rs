@@ -94,8 +94,11 @@ pub struct Resettlement {
 /// The delivery phase's result.
 #[derive(Clone, Debug)]
 pub struct DeliverySummary {
-    /// Meters registered (sites and batteries).
+    /// Meters registered (sites, batteries and the feeder gateway's two).
     pub meters: usize,
+    /// What the feeder's gateway read and delivered (none when the pilot has fewer than three
+    /// sites).
+    pub feeder: Option<crate::demo_feeder::FeederSummary>,
     /// Readings stored, transactions and gas.
     pub readings: usize,
     /// Reading transactions.
@@ -145,6 +148,7 @@ fn metered(forecast: i64, kind: Kind, rng: &mut Rng) -> i64 {
 /// last one's start).
 #[allow(clippy::too_many_arguments)] // the demo's state, handed over from the trading phase
 pub(crate) async fn run_delivery(
+    root: &std::path::Path,
     net: &Devnet,
     node: &sealgrid_node::Node,
     market: B256,
@@ -211,7 +215,50 @@ pub(crate) async fn run_delivery(
         .await?;
         meters.push(Some((id, gateway)));
     }
-    let registered = meters.iter().flatten().count();
+    // The feeder's gateway: a DLMS/COSEM revenue meter and an EV charging station, second
+    // meters of two sites (their owners' other meters keep reporting as above), with the
+    // feeder gateway's key.
+    let owners: Vec<usize> = meters
+        .iter()
+        .enumerate()
+        .filter(|(n, m)| m.is_some() && pilot.participants[*n].kind != Kind::Storage)
+        .map(|(n, _)| n)
+        .skip(1)
+        .take(2)
+        .collect();
+    let feeder = match owners[..] {
+        [dlms_owner, charger_owner] => {
+            let f = crate::demo_feeder::Feeder {
+                key: derived_key(seed, "feeder-gateway", 0),
+                dlms: keccak256(format!("sealgrid/demo/{seed}/feeder/dlms")),
+                charger: keccak256(format!("sealgrid/demo/{seed}/feeder/charger")),
+            };
+            for (id, owner, what) in [
+                (f.dlms, dlms_owner, "dlms"),
+                (f.charger, charger_owner, "charger"),
+            ] {
+                d.register_meter(
+                    id,
+                    MeterRegistry::Meter {
+                        owner: pilot.participants[owner].trader(),
+                        device: 0,
+                        generator: false,
+                        source: 0,
+                        gateway: f.key.address(),
+                        gatewayFrom: 0,
+                        accuracy: 1,
+                        site: keccak256(format!("sealgrid/demo/{seed}/site/{owner}/{what}")),
+                        zone: B256::right_padding_from(b"US-CAISO"),
+                        market,
+                    },
+                )
+                .await?;
+            }
+            Some((f, dlms_owner, charger_owner))
+        }
+        _ => None,
+    };
+    let registered = meters.iter().flatten().count() + 2 * usize::from(feeder.is_some());
     say(format!(
         "delivery: {registered} meters registered with their gateway keys ({} solar generators)",
         generators.len()
@@ -244,6 +291,43 @@ pub(crate) async fn run_delivery(
         .iter()
         .position(Option::is_some)
         .ok_or_else(|| err("no meters"))?;
+    // The feeder's gateway reads its meters over the last intervals (at most 10) and delivers
+    // to the node.
+    let mut feeder_summary = None;
+    if let Some((f, dlms_owner, charger_owner)) = &feeder {
+        let from = first.interval.max(
+            last.interval
+                .saturating_sub(crate::demo_feeder::MAX_INTERVALS - 1),
+        );
+        let wall = sealgrid_gateway::unix_now();
+        let offset =
+            i64::try_from(net.now().await?).map_err(err)? - i64::try_from(wall).map_err(err)?;
+        let s = crate::demo_feeder::run(
+            root,
+            f,
+            dom.clone(),
+            &base,
+            from,
+            last.interval,
+            u64::from(timing.interval_length()),
+            offset,
+            seed,
+        )
+        .await?;
+        say(format!(
+            "delivery: the feeder's gateway read a DLMS/COSEM meter (site {dlms_owner}: load profile over the wrapper, LLS; {} readings) and a charging station (site {charger_owner}: OCPP 2.0.1, Security Profile 3 with a certificate enrolled from the device CA; {} OCMF records verified against its meter's key, {} readings), signed them with its key and delivered them: {} accepted by the node{}",
+            s.dlms_readings,
+            s.charger_records,
+            s.charger_readings,
+            s.accepted,
+            if s.refusals.is_empty() {
+                String::new()
+            } else {
+                format!("; refused: {}", s.refusals.join("; "))
+            }
+        ));
+        feeder_summary = Some(s);
+    }
     let mut signed = Vec::new();
     let mut late_reading = None;
     for (step, t) in traded.iter().enumerate() {
@@ -481,6 +565,7 @@ pub(crate) async fn run_delivery(
     ));
     Ok(DeliverySummary {
         meters: registered,
+        feeder: feeder_summary,
         readings: usize::try_from(stored.1).unwrap_or(usize::MAX)
             + usize::from(resettlement.is_some()),
         reading_txs: reading_tx.0,
@@ -808,6 +893,13 @@ pub(crate) fn render(s: &DeliverySummary) -> String {
         s.settle_gas,
         s.meter_to_cash_seconds
     );
+    if let Some(f) = &s.feeder {
+        let _ = write!(
+            out,
+            "; feeder gateway: {} DLMS and {} charger readings ({} OCMF records verified), {} accepted",
+            f.dlms_readings, f.charger_readings, f.charger_records, f.accepted
+        );
+    }
     if let Some(r) = &s.resettlement {
         let _ = write!(
             out,

@@ -7,6 +7,7 @@ pub mod bench_gateway;
 pub mod bench_pki;
 pub mod demo;
 mod demo_delivery;
+pub mod demo_feeder;
 mod demo_sponsored;
 pub mod harness;
 mod node_api;

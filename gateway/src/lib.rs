@@ -69,6 +69,36 @@ pub struct Gateway {
     scalers: dlms::ScalerCache,
     /// Held charger captures are signed by one task at a time.
     releasing: Arc<tokio::sync::Mutex<()>>,
+    clock: Clock,
+}
+
+/// The gateway's clock in unix seconds: the system clock ([`unix_now`]), or one a devnet
+/// gives, whose chain runs ahead of the wall clock ([`Gateway::with_clock`]).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(unix_now))
+    }
+
+    /// The system clock shifted by `offset_s` seconds (a local devnet's chain time, which a
+    /// demo moves ahead to trade intervals without waiting for them).
+    pub fn offset(offset_s: i64) -> Self {
+        Self(Arc::new(move || unix_now().saturating_add_signed(offset_s)))
+    }
+
+    /// Now, in unix seconds.
+    pub fn now(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Gateway {
@@ -83,6 +113,7 @@ impl Gateway {
             backfill_s: 3600,
             scalers: dlms::ScalerCache::default(),
             releasing: Arc::default(),
+            clock: Clock::system(),
         }
     }
 
@@ -144,6 +175,19 @@ impl Gateway {
     pub fn with_clock_tolerance(mut self, seconds: u64) -> Self {
         self.tolerance_s = seconds;
         self
+    }
+
+    /// Sets the gateway's clock (default the system clock): what the meters' and stations'
+    /// clocks are checked against and when interval boundaries have passed.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now on the gateway's clock, in unix seconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// The gateway key's address (the meters' registered gateway signer).
@@ -367,7 +411,7 @@ impl Gateway {
     ) -> GatewayResult<()> {
         let wake = tokio::sync::Notify::new();
         tokio::select! {
-            r = forward_loop(&self.outbox, &forwarder, &wake) => r,
+            r = forward_loop(&self.outbox, &forwarder, &self.clock, &wake) => r,
             r = self.read_loop(&meters, poll_offset, concurrency, &wake) => r,
             () = shutdown => Ok(()),
         }
@@ -382,7 +426,7 @@ impl Gateway {
     ) -> GatewayResult<()> {
         let l = self.rule.interval_s;
         loop {
-            let outcomes = self.read_all(meters, unix_now(), concurrency).await?;
+            let outcomes = self.read_all(meters, self.now(), concurrency).await?;
             let signed: u64 = outcomes
                 .iter()
                 .map(|o| match o {
@@ -396,7 +440,7 @@ impl Gateway {
                 .count();
             tracing::info!(meters = meters.len(), signed, refused, "meters read");
             wake.notify_one();
-            let now = unix_now();
+            let now = self.now();
             let next = (now / l + 1) * l;
             tokio::time::sleep(Duration::from_secs(next - now) + poll_offset).await;
         }
@@ -409,11 +453,12 @@ impl Gateway {
 async fn forward_loop(
     outbox: &Outbox,
     forwarder: &Forwarder,
+    clock: &Clock,
     wake: &tokio::sync::Notify,
 ) -> GatewayResult<()> {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let r = forwarder.pass(outbox, unix_now()).await?;
+        let r = forwarder.pass(outbox, clock.now()).await?;
         if r.deferred > 0 {
             tokio::time::sleep(r.retry_after.unwrap_or(backoff)).await;
             backoff = (backoff * 2).min(Duration::from_secs(60));

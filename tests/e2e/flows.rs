@@ -31,6 +31,7 @@ async fn full_interval_with_a_real_proof() {
             start_hour: 12.0,
             seed: 11,
             deployment: None,
+            root: sealgrid_devkit::harness::root(),
         },
         |l| lines.push(l),
     )
@@ -89,9 +90,21 @@ async fn full_interval_with_a_real_proof() {
     assert_eq!(d.rows[0].interval, row.interval);
     // The node settles every account with a meter (6 sites and a battery) and every account
     // with a fill (the aggregator, when it traded in the interval).
-    assert_eq!(d.meters, 6 + 1, "6 sites and a battery");
+    assert_eq!(
+        d.meters,
+        6 + 1 + 2,
+        "6 sites, a battery and the feeder gateway's two"
+    );
+    // The feeder's gateway: a DLMS meter and a charging station read, verified, signed and
+    // accepted by the node for the traded interval.
+    let f = d.feeder.as_ref().expect("the feeder gateway ran");
+    assert_eq!(f.refusals, Vec::<String>::new(), "{f:?}");
+    assert_eq!((f.dlms_readings, f.charger_readings), (1, 1), "{f:?}");
+    assert_eq!(f.charger_records, 3, "begin, one clock-aligned, end: {f:?}");
+    assert_eq!(f.accepted, 2, "{f:?}");
     assert!(
-        d.rows[0].accounts == d.meters || d.rows[0].accounts == d.meters + 1,
+        // The feeder's meters are second meters of two sites: 7 metered accounts.
+        d.rows[0].accounts == 7 || d.rows[0].accounts == 7 + 1,
         "every metered account, and the aggregator if it filled: {:?}",
         d.rows[0]
     );

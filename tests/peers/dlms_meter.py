@@ -8,7 +8,7 @@ supply the methods and fixes its request handling needs.
 
 Usage
   dlms_meter.py [--port N] [--meters K] [--interface wrapper|hdlc] [--password SECRET]
-                [--start UNIX] [--seed S] [--capture-period 300|900]
+                [--start UNIX] [--seed S] [--capture-period 300|900] [--clock-offset S]
                 [--scenario normal|backwards|wrong-obis|clock-skew]
   dlms_meter.py --expect FROM TO [same generator options]     # print expected profile, no serving
 On startup one line `{"ready": true, "ports": [...], "pid": N}` goes to stdout; meter i
@@ -61,6 +61,8 @@ Energy generator (all integers, Wh)
   r = t - start - k*P: value = total(k) + (increment(k+1) * r) // P (floor division);
   t < start reads total(0).
   --start defaults to now rounded down to a multiple of 300; --seed defaults to 1.
+  --clock-offset S (default 0) sets the meter's clock to the wall clock + S seconds, for
+  every use of "now" above (a devnet whose chain time runs ahead of the wall clock).
   --expect FROM TO prints {"start", "capture_period", "entries": [{"time", "import_wh",
   "export_wh"}]} for meter 0 (with --scenario) and FROM <= time <= TO, not clipped to now.
 """
@@ -105,6 +107,14 @@ PUBLIC_CLIENT, MANAGEMENT_CLIENT, SERVER_ADDRESS = 16, 17, 1
 MAX_PDU = 1024
 IMPORT_BASE, EXPORT_BASE = 1_000_000, 500_000
 MASK64 = (1 << 64) - 1
+
+
+CLOCK_OFFSET = 0  # --clock-offset
+
+
+def now():
+    """The meter's clock: the wall clock plus --clock-offset, integer unix seconds."""
+    return int(time.time()) + CLOCK_OFFSET
 
 
 def splitmix64(x):
@@ -175,7 +185,7 @@ class Clock(GXDLMSClock):
 
     def getValue(self, settings, e):
         if e.index == 2:
-            self.time = utc(int(time.time()) + self.meter.skew)
+            self.time = utc(now() + self.meter.skew)
         return super().getValue(settings, e)
 
 
@@ -188,7 +198,7 @@ class EnergyRegister(GXDLMSRegister):
 
     def getValue(self, settings, e):
         if e.index == 2:
-            self.value = self.meter.reading(int(time.time()))[self.column]
+            self.value = self.meter.reading(now())[self.column]
         return super().getValue(settings, e)
 
 
@@ -203,7 +213,7 @@ class LoadProfile(GXDLMSProfileGeneric):
             self.addCaptureObject(obj, 2, 0)
 
     def getValue(self, settings, e):
-        self.entriesInUse = self.profileEntries = self.meter.entries_now(int(time.time()))
+        self.entriesInUse = self.profileEntries = self.meter.entries_now(now())
         if e.index != 2:
             return super().getValue(settings, e)
         count, entries, columns = self.entriesInUse, range(1, self.entriesInUse + 1), None
@@ -420,13 +430,18 @@ def main():
     p.add_argument("--meters", type=int, default=1)
     p.add_argument("--interface", choices=["wrapper", "hdlc"], default="wrapper")
     p.add_argument("--password", default="00000000")
-    p.add_argument("--start", type=int, default=int(time.time()) // 300 * 300)
+    p.add_argument("--clock-offset", type=int, default=0)
+    p.add_argument("--start", type=int)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--capture-period", type=int, choices=[300, 900], default=300)
     p.add_argument("--scenario", default="normal",
                    choices=["normal", "backwards", "wrong-obis", "clock-skew"])
     p.add_argument("--expect", nargs=2, type=int, metavar=("FROM", "TO"))
     args = p.parse_args()
+    global CLOCK_OFFSET
+    CLOCK_OFFSET = args.clock_offset
+    if args.start is None:
+        args.start = now() // 300 * 300
     if args.expect:
         meter = Meter(0, args)
         entries = [dict(zip(("time", "import_wh", "export_wh"), meter.entry(k)))

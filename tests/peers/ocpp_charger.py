@@ -10,6 +10,7 @@ Usage
                   [--ca CA.pem] [--client-cert CERT.pem --client-key KEY.pem]
                   [--password-file FILE] [--intervals K] [--start-wh W0] [--seed S]
                   [--serial MS] [--first-page N] [--linger SECONDS] [--timeout SECONDS]
+                  [--clock-offset S]
                   [--scenario good|forged|repaginated|unsigned|error-flag|serial-change|
                               value-mismatch|future]
   ocpp_charger.py --expect --start T0 [--intervals K] [--start-wh W0] [--seed S]
@@ -56,6 +57,7 @@ Scenarios change exactly one thing in the second record (seqNo 1):
   serial-change   "MS":"<MS>-X" (signed; GS unchanged)
   value-mismatch  sampledValue.value +1000 Wh; the record is correct
   future          TM, meterValue timestamp and event timestamp = wall clock + 3600 s (signed)
+--clock-offset S sets the station's clock ("the wall clock" above) to the wall clock + S.
 --linger S keeps the connection open S seconds after the Ended answer; CostUpdated and
 SetChargingProfile (both answered accepted/empty) are recorded at any time.
 
@@ -202,7 +204,7 @@ def plan(args, key):
         scenario = args.scenario if second else "good"
         page = args.first_page + i + (1 if scenario == "repaginated" else 0)
         if scenario == "future":
-            t = int(time.time()) + 3600
+            t = int(time.time()) + args.clock_offset + 3600
         record_serial = serial + "-X" if scenario == "serial-change" else serial
         error_flag = "E" if scenario == "error-flag" else ""
         signed = ocmf_payload(record_serial, serial + "-GW", page, t, tx, wh, error_flag)
@@ -359,7 +361,7 @@ async def session(args, key, station, password, summary):
             timestamp=iso_time(args.start + 17), connector_status="Occupied", evse_id=1, connector_id=1))
         for event in events:
             req = event["request"]
-            req.offline = True if event["t"] < time.time() - OFFLINE_AFTER else None
+            req.offline = True if event["t"] < time.time() + args.clock_offset - OFFLINE_AFTER else None
             summary["sent"] += 1  # counted as sent even if the answer then fails
             summary["records"] += event["signed"]
             _, raw = await request(req)
@@ -441,6 +443,8 @@ def parse_args(argv):
     p.add_argument("--serial", default="SIM-CHG-0001", help="meter serial MS")
     p.add_argument("--key", help="PEM PKCS#8 P-256 private key signing the OCMF records")
     p.add_argument("--first-page", type=int, default=1)
+    p.add_argument("--clock-offset", type=int, default=0,
+                   help="the station's clock is the wall clock + S seconds (a devnet's chain time)")
     p.add_argument("--scenario", choices=SCENARIOS, default="good")
     p.add_argument("--linger", type=float, default=0.0,
                    help="seconds to stay connected after the session answering CSMS calls")

@@ -183,7 +183,7 @@ impl Csms {
             let gw = self.gateway.clone();
             async move {
                 loop {
-                    if let Err(e) = gw.release_chargers(unix_now()).await {
+                    if let Err(e) = gw.release_chargers(gw.now()).await {
                         tracing::error!(error = %e, "signing held charger captures failed");
                     }
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -356,7 +356,10 @@ impl Csms {
                 action,
                 payload,
             }) => {
-                let answer = match self.call(station, &action, payload, unix_now()).await {
+                let answer = match self
+                    .call(station, &action, payload, self.gateway.now())
+                    .await
+                {
                     Ok(payload) => Frame::Result { id, payload },
                     Err((code, description)) => {
                         tracing::warn!(%station, %action, code, %description, "call refused");

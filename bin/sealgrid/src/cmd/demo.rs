@@ -88,6 +88,7 @@ impl DemoArgs {
                 start_hour: self.start_hour,
                 seed: self.seed,
                 deployment: Some(record.clone()),
+                root: root.clone(),
             };
             let summary = run_demo(
                 &net,
