@@ -307,6 +307,11 @@ pub(crate) async fn run_delivery(
             f,
             dom.clone(),
             &base,
+            market,
+            &traded
+                .iter()
+                .filter_map(|t| Some((t.interval, t.price?)))
+                .collect(),
             from,
             last.interval,
             u64::from(timing.interval_length()),
@@ -315,10 +320,16 @@ pub(crate) async fn run_delivery(
         )
         .await?;
         say(format!(
-            "delivery: the feeder's gateway read a DLMS/COSEM meter (site {dlms_owner}: load profile over the wrapper, LLS; {} readings) and a charging station (site {charger_owner}: OCPP 2.0.1, Security Profile 3 with a certificate enrolled from the device CA; {} OCMF records verified against its meter's key, {} readings), signed them with its key and delivered them: {} accepted by the node{}",
+            "delivery: the feeder's gateway read a DLMS/COSEM meter (site {dlms_owner}: load profile over the wrapper, LLS; {} readings) and a charging station (site {charger_owner}: OCPP 2.0.1, Security Profile 3 with a certificate enrolled from the device CA; {} OCMF records verified against its meter's key, {} readings; told its session's cost at the cleared prices: {} running, {} final), signed them with its key and delivered them: {} accepted by the node{}",
             s.dlms_readings,
             s.charger_records,
             s.charger_readings,
+            s.cost_updates
+                .iter()
+                .map(|c| format!("{c:.6}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.total_cost.map_or("none".into(), |c| format!("{c:.6}")),
             s.accepted,
             if s.refusals.is_empty() {
                 String::new()

@@ -34,6 +34,8 @@ fn err(e: impl std::fmt::Display) -> DevkitError {
 const STATION: &str = "CS-FEEDER-1";
 /// The station meter's OCMF serial.
 const SERIAL: &str = "DEMO-CHG-0001";
+/// Decimals of the devnet's payment token (costs are sent in token units).
+const TOKEN_DECIMALS: u32 = 6;
 /// Intervals the feeder's meters report at most (the gateway's backfill and the station's
 /// records stay within an hour of chain time).
 pub(crate) const MAX_INTERVALS: u64 = 10;
@@ -50,7 +52,7 @@ pub(crate) struct Feeder {
 }
 
 /// What the feeder's gateway did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeederSummary {
     /// Readings the gateway signed for the DLMS meter.
     pub dlms_readings: u64,
@@ -62,6 +64,13 @@ pub struct FeederSummary {
     pub refusals: Vec<String>,
     /// Readings the node accepted from the gateway's outbox.
     pub accepted: u64,
+    /// The running costs the station was sent (`CostUpdated`, token units).
+    pub cost_updates: Vec<f64>,
+    /// The final cost in the answer to its `Ended` event (token units).
+    pub total_cost: Option<f64>,
+    /// The cost the demo computes itself from the station's energies and the cleared prices
+    /// (token units; none when an interval with energy did not clear).
+    pub expected_cost: Option<f64>,
 }
 
 /// Runs the feeder's gateway over chain intervals `from..=to` (each `interval_s` long), with
@@ -73,6 +82,8 @@ pub(crate) async fn run(
     feeder: &Feeder,
     domain: alloy::sol_types::Eip712Domain,
     node: &str,
+    market: B256,
+    cleared: &std::collections::HashMap<u64, i64>,
     from: u64,
     to: u64,
     interval_s: u64,
@@ -171,7 +182,16 @@ pub(crate) async fn run(
         .server_config(&["127.0.0.1"], false, wall)
         .await
         .map_err(err)?;
-    let csms = Csms::new(gw.clone(), vec![charger], tls);
+    // Costs at the market's cleared prices, from the node, looked for every second.
+    let feed = sealgrid_gateway::PriceFeed::new(
+        node,
+        market,
+        interval_s,
+        TOKEN_DECIMALS,
+        Duration::from_secs(1),
+    )
+    .map_err(err)?;
+    let csms = Csms::new(gw.clone(), vec![charger], tls).with_prices(feed);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(err)?;
@@ -180,6 +200,16 @@ pub(crate) async fn run(
     let serving = tokio::spawn(csms.serve(listener, async {
         let _ = stopped.await;
     }));
+    let session_args = [
+        "--start".to_owned(),
+        first.to_string(),
+        "--intervals".to_owned(),
+        k.to_string(),
+        "--seed".to_owned(),
+        seed.to_string(),
+        "--start-wh".to_owned(),
+        "2000000".to_owned(),
+    ];
     let args: Vec<String> = [
         "--url",
         &format!("wss://127.0.0.1:{port}/ocpp/{STATION}"),
@@ -193,19 +223,15 @@ pub(crate) async fn run(
         &meter_key.display().to_string(),
         "--serial",
         SERIAL,
-        "--start",
-        &first.to_string(),
-        "--intervals",
-        &k.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--start-wh",
-        "2000000",
         "--clock-offset",
         &offset,
+        // Time between events for a CostUpdated mid-transaction.
+        "--event-gap",
+        "2",
     ]
     .iter()
     .map(|s| (*s).to_owned())
+    .chain(session_args.iter().cloned())
     .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let session = ChargerPeer::run(root, &args).await;
@@ -218,6 +244,26 @@ pub(crate) async fn run(
             session.summary, session.log
         )));
     }
+    let total = |v: &serde_json::Value| v.get("totalCost").and_then(serde_json::Value::as_f64);
+    summary.cost_updates = session.summary["cost_updates"]
+        .as_array()
+        .map(|a| a.iter().filter_map(total).collect())
+        .unwrap_or_default();
+    summary.total_cost = session.summary["answers"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(total);
+    let session_args: Vec<&str> = session_args.iter().map(String::as_str).collect();
+    let (_, energies) = ChargerPeer::expected(root, &session_args).map_err(err)?;
+    summary.expected_cost = energies
+        .iter()
+        .filter(|(_, wh)| *wh > 0)
+        .map(|(interval, wh)| {
+            let value = i128::from(*wh) * i128::from(*cleared.get(interval)?);
+            Some(value.div_euclid(1000) + i128::from(value.rem_euclid(1000) != 0))
+        })
+        .sum::<Option<i128>>()
+        .map(|base| base as f64 / 10f64.powi(TOKEN_DECIMALS as i32));
     summary.charger_records = gw
         .outbox()
         .charger_records(STATION)

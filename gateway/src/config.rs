@@ -23,6 +23,8 @@
 //! key = "/etc/sealgrid/gateway.key"             # its PEM private key (a file, mode 0600)
 //! client_ca = "/etc/sealgrid/device-ca.crt"     # Security Profile 3: device certificates
 //! crls = ["/etc/sealgrid/device-ca.crl"]        # revoked devices, refused in the handshake
+//! market = "0x…"                                # costs at this market's cleared prices
+//! # cost_decimals = 6 (the payment token's), price_poll_s = 10
 //!
 //! [[charger]]
 //! station = "CS-0042"                           # its OCPP identity
@@ -84,6 +86,16 @@ pub struct OcppSection {
     /// Certificate revocation lists of the device CA (PEM).
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// The market whose cleared prices the stations are told their transactions' cost at
+    /// (`CostUpdated`, `totalCost`; none: no cost is sent).
+    #[serde(default)]
+    pub market: Option<B256>,
+    /// Decimals of the payment token: costs are sent in token units.
+    #[serde(default = "defaults::cost_decimals")]
+    pub cost_decimals: u32,
+    /// How often new cleared prices and costs are looked for (s).
+    #[serde(default = "defaults::price_poll_s")]
+    pub price_poll_s: u64,
 }
 
 /// `[[charger]]`.
@@ -157,6 +169,12 @@ mod defaults {
     }
     pub(super) fn backfill_s() -> u64 {
         3600
+    }
+    pub(super) fn cost_decimals() -> u32 {
+        6
+    }
+    pub(super) fn price_poll_s() -> u64 {
+        10
     }
     pub(super) fn concurrency() -> usize {
         64
@@ -382,6 +400,17 @@ impl GatewayConfig {
             && o.client_ca.is_none()
         {
             return Err(bad("ocpp.crls without ocpp.client_ca"));
+        }
+        if let Some(o) = &self.ocpp {
+            if o.market == Some(B256::ZERO) {
+                return Err(bad("ocpp.market 0"));
+            }
+            if o.cost_decimals > 18 {
+                return Err(bad("ocpp.cost_decimals above 18"));
+            }
+            if o.price_poll_s == 0 || o.price_poll_s > 3600 {
+                return Err(bad("ocpp.price_poll_s must be 1 to 3600"));
+            }
         }
         Ok(())
     }

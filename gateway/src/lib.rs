@@ -16,6 +16,7 @@ pub mod forward;
 pub mod intervals;
 pub mod ocpp;
 pub mod outbox;
+pub mod prices;
 pub mod tls;
 
 use std::{sync::Arc, time::Duration};
@@ -34,6 +35,7 @@ pub use forward::{ForwardReport, Forwarder};
 pub use intervals::{Capture, IntervalEnergy, Rule};
 pub use ocpp::Csms;
 pub use outbox::{Delivered, HeldCapture, MeterRecord, Outbox, OutboxCounts, SignedItem};
+pub use prices::PriceFeed;
 
 /// What one read of one meter did.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -472,7 +472,16 @@ impl Outbox {
         .bind(cw.map(|x| x as i64))
         .execute(&mut *tx)
         .await?;
-        for (_, wh, boundary) in &record.readings {
+        for (t, wh, boundary) in &record.readings {
+            sqlx::query(
+                "INSERT INTO charger_points (station, txn, t, import_wh) VALUES (?, ?, ?, ?)",
+            )
+            .bind(station)
+            .bind(txn)
+            .bind(boundary.unwrap_or(*t) as i64)
+            .bind(*wh as i64)
+            .execute(&mut *tx)
+            .await?;
             if let Some(b) = boundary {
                 sqlx::query(
                     "INSERT INTO charger_captures (station, meter, t, import_wh) VALUES (?, ?, ?, ?)",
@@ -487,6 +496,34 @@ impl Outbox {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The checked readings of `station`'s transaction `txn` in order: `(t, Wh)`, `t` the
+    /// boundary a reading counts for, else its own time.
+    pub async fn transaction_points(
+        &self,
+        station: &str,
+        txn: &str,
+    ) -> GatewayResult<Vec<(u64, u64)>> {
+        let rows = sqlx::query(
+            "SELECT t, import_wh FROM charger_points WHERE station = ? AND txn = ? ORDER BY id",
+        )
+        .bind(station)
+        .bind(txn)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<i64, _>(0) as u64, r.get::<i64, _>(1) as u64))
+            .collect())
+    }
+
+    /// The transactions whose end reading has not been seen: `(station, txn)`.
+    pub async fn open_transactions(&self) -> GatewayResult<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT station, txn FROM charger_txn WHERE ended = 0")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// Records a refused charger value (`device` is the station).

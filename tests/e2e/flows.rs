@@ -102,6 +102,12 @@ async fn full_interval_with_a_real_proof() {
     assert_eq!((f.dlms_readings, f.charger_readings), (1, 1), "{f:?}");
     assert_eq!(f.charger_records, 3, "begin, one clock-aligned, end: {f:?}");
     assert_eq!(f.accepted, 2, "{f:?}");
+    // The station was told its session's cost at the interval's cleared price: while it ran
+    // and in the answer to its end, equal to the cost computed here from its energy.
+    let expected = f.expected_cost.expect("the traded interval cleared");
+    assert!(expected > 0.0, "{f:?}");
+    assert_eq!(f.total_cost, Some(expected), "{f:?}");
+    assert_eq!(f.cost_updates.last(), Some(&expected), "{f:?}");
     assert!(
         // The feeder's meters are second meters of two sites: 7 metered accounts.
         d.rows[0].accounts == 7 || d.rows[0].accounts == 7 + 1,

@@ -10,7 +10,7 @@ Usage
                   [--ca CA.pem] [--client-cert CERT.pem --client-key KEY.pem]
                   [--password-file FILE] [--intervals K] [--start-wh W0] [--seed S]
                   [--serial MS] [--first-page N] [--linger SECONDS] [--timeout SECONDS]
-                  [--clock-offset S]
+                  [--clock-offset S] [--event-gap SECONDS]
                   [--scenario good|forged|repaginated|unsigned|error-flag|serial-change|
                               value-mismatch|future]
   ocpp_charger.py --expect --start T0 [--intervals K] [--start-wh W0] [--seed S]
@@ -57,6 +57,8 @@ Scenarios change exactly one thing in the second record (seqNo 1):
   serial-change   "MS":"<MS>-X" (signed; GS unchanged)
   value-mismatch  sampledValue.value +1000 Wh; the record is correct
   future          TM, meterValue timestamp and event timestamp = wall clock + 3600 s (signed)
+--event-gap S waits S seconds before each TransactionEvent after the first (calls from the
+CSMS, e.g. CostUpdated, then arrive mid-transaction).
 --clock-offset S sets the station's clock ("the wall clock" above) to the wall clock + S.
 --linger S keeps the connection open S seconds after the Ended answer; CostUpdated and
 SetChargingProfile (both answered accepted/empty) are recorded at any time.
@@ -359,7 +361,9 @@ async def session(args, key, station, password, summary):
         log(f"BootNotification: {summary['boot']}")
         await request(call.StatusNotification(
             timestamp=iso_time(args.start + 17), connector_status="Occupied", evse_id=1, connector_id=1))
-        for event in events:
+        for n, event in enumerate(events):
+            if n > 0 and args.event_gap > 0:
+                await asyncio.sleep(args.event_gap)
             req = event["request"]
             req.offline = True if event["t"] < time.time() + args.clock_offset - OFFLINE_AFTER else None
             summary["sent"] += 1  # counted as sent even if the answer then fails
@@ -443,6 +447,8 @@ def parse_args(argv):
     p.add_argument("--serial", default="SIM-CHG-0001", help="meter serial MS")
     p.add_argument("--key", help="PEM PKCS#8 P-256 private key signing the OCMF records")
     p.add_argument("--first-page", type=int, default=1)
+    p.add_argument("--event-gap", type=float, default=0.0,
+                   help="seconds between TransactionEvents (default 0)")
     p.add_argument("--clock-offset", type=int, default=0,
                    help="the station's clock is the wall clock + S seconds (a devnet's chain time)")
     p.add_argument("--scenario", choices=SCENARIOS, default="good")

@@ -179,6 +179,14 @@ settlement = "0x5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
             format!("{base}\n{}\ncrls = [\"x.crl\"]\n", ocpp),
             "crls without ocpp.client_ca",
         ),
+        (
+            format!("{base}\n{}\nprice_poll_s = 0\n", ocpp),
+            "ocpp.price_poll_s must be 1 to 3600",
+        ),
+        (
+            format!("{base}\n{}\ncost_decimals = 30\n", ocpp),
+            "ocpp.cost_decimals above 18",
+        ),
     ] {
         std::fs::write(&path, text).expect("config");
         let out = command(&path).arg("--once").output().expect("run");

@@ -80,6 +80,10 @@ pub struct Csms {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// The connected stations, to send them calls.
     connections: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>,
+    /// The market's cleared prices, when the stations are told their transactions' cost.
+    prices: Option<Arc<crate::PriceFeed>>,
+    /// The running cost last sent per (station, transaction), base units.
+    costs_sent: Arc<Mutex<HashMap<(String, String), i128>>>,
 }
 
 impl std::fmt::Debug for Csms {
@@ -108,7 +112,81 @@ impl Csms {
             heartbeat_s: 300,
             locks: Arc::default(),
             connections: Arc::default(),
+            prices: None,
+            costs_sent: Arc::default(),
         }
+    }
+
+    /// Tells the stations what their transactions' energy costs at the market's cleared
+    /// prices (see [`crate::prices`]): `CostUpdated` while a transaction runs, `totalCost` in
+    /// the answer to its `Ended` event.
+    #[must_use]
+    pub fn with_prices(mut self, feed: crate::PriceFeed) -> Self {
+        self.prices = Some(Arc::new(feed));
+        self
+    }
+
+    /// One pass over the open transactions of connected stations: each whose running cost
+    /// is known and changed since it was last sent gets a `CostUpdated`. Returns how many
+    /// were sent.
+    pub async fn send_costs(&self) -> GatewayResult<usize> {
+        let Some(feed) = &self.prices else {
+            return Ok(0);
+        };
+        let mut sent = 0;
+        for (station, txn) in self.gateway.outbox().open_transactions().await? {
+            let connected = self
+                .connections
+                .lock()
+                .is_ok_and(|c| c.contains_key(&station));
+            if !connected {
+                continue;
+            }
+            let points = self
+                .gateway
+                .outbox()
+                .transaction_points(&station, &txn)
+                .await?;
+            let Some(cost) = feed.cost(&points).await else {
+                continue;
+            };
+            let key = (station.clone(), txn.clone());
+            let unchanged = self
+                .costs_sent
+                .lock()
+                .is_ok_and(|c| c.get(&key) == Some(&cost));
+            if unchanged {
+                continue;
+            }
+            let payload = json!({"totalCost": feed.units(cost), "transactionId": txn});
+            if self.send_call(&station, "CostUpdated", payload) {
+                tracing::info!(%station, %txn, cost = feed.units(cost), "running cost sent");
+                if let Ok(mut c) = self.costs_sent.lock() {
+                    c.insert(key, cost);
+                }
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The final cost of `station`'s transaction `txn` in token units, when every interval
+    /// it metered energy in has a cleared price (asked for at most 3 s).
+    async fn final_cost(&self, station: &str, txn: &str) -> Option<f64> {
+        let feed = self.prices.as_ref()?;
+        let points = self
+            .gateway
+            .outbox()
+            .transaction_points(station, txn)
+            .await
+            .ok()?;
+        let cost = tokio::time::timeout(Duration::from_secs(3), feed.cost(&points))
+            .await
+            .ok()??;
+        if let Ok(mut c) = self.costs_sent.lock() {
+            c.remove(&(station.to_owned(), txn.to_owned()));
+        }
+        Some(feed.units(cost))
     }
 
     /// The CSMS a config's `[ocpp]` and `[[charger]]` describe, bound to its listen address
@@ -131,8 +209,18 @@ impl Csms {
         let listener = TcpListener::bind(o.listen)
             .await
             .map_err(|e| GatewayError::Config(format!("ocpp.listen {}: {e}", o.listen)))?;
+        let interval_s = cfg.gateway.interval_s;
         let mut csms = Self::new(gateway, chargers, tls);
         csms.tls_files = Some(Arc::new(files));
+        if let Some(market) = o.market {
+            csms = csms.with_prices(crate::PriceFeed::new(
+                &cfg.gateway.node,
+                market,
+                interval_s,
+                o.cost_decimals,
+                Duration::from_secs(o.price_poll_s),
+            )?);
+        }
         Ok(Some((csms, listener)))
     }
 
@@ -211,9 +299,21 @@ impl Csms {
                 }
             }
         };
+        let costs = async {
+            let Some(feed) = &self.prices else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(feed.every()).await;
+                if let Err(e) = self.send_costs().await {
+                    tracing::error!(error = %e, "sending running costs failed");
+                }
+            }
+        };
         tokio::select! {
             () = accept => Ok(()),
             () = release => Ok(()),
+            () = costs => Ok(()),
             () = reload => Ok(()),
             () = shutdown => Ok(()),
         }
@@ -434,6 +534,11 @@ impl Csms {
                     self.meter_value(station, txn, mv, now)
                         .await
                         .map_err(internal)?;
+                }
+                if req.event_type == "Ended"
+                    && let Some(cost) = self.final_cost(station, txn).await
+                {
+                    return Ok(json!({"totalCost": cost}));
                 }
                 Ok(json!({}))
             }
