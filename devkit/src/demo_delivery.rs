@@ -130,6 +130,28 @@ pub struct DeliverySummary {
     pub fees: U256,
 }
 
+/// A demo meter's registration: `source` 0 for a consumer, else a generator of that source.
+fn demo_meter(
+    owner: Address,
+    source: u8,
+    gateway: Address,
+    site: String,
+    market: B256,
+) -> MeterRegistry::Meter {
+    MeterRegistry::Meter {
+        owner,
+        device: 0,
+        generator: source != 0,
+        source,
+        gateway,
+        gatewayFrom: 0,
+        accuracy: 1,
+        site: keccak256(site),
+        zone: B256::right_padding_from(b"US-CAISO"),
+        market,
+    }
+}
+
 fn meter_id(seed: u64, n: usize) -> B256 {
     keccak256(format!("sealgrid/demo/{seed}/meter/{n}"))
 }
@@ -199,18 +221,13 @@ pub(crate) async fn run_delivery(
         }
         d.register_meter(
             id,
-            MeterRegistry::Meter {
-                owner: p.trader(),
-                device: 0,
-                generator: source != 0,
+            demo_meter(
+                p.trader(),
                 source,
-                gateway: gateway.address(),
-                gatewayFrom: 0,
-                accuracy: 1,
-                site: keccak256(format!("sealgrid/demo/{seed}/site/{n}")),
-                zone: B256::right_padding_from(b"US-CAISO"),
+                gateway.address(),
+                format!("sealgrid/demo/{seed}/site/{n}"),
                 market,
-            },
+            ),
         )
         .await?;
         meters.push(Some((id, gateway)));
@@ -239,18 +256,13 @@ pub(crate) async fn run_delivery(
             ] {
                 d.register_meter(
                     id,
-                    MeterRegistry::Meter {
-                        owner: pilot.participants[owner].trader(),
-                        device: 0,
-                        generator: false,
-                        source: 0,
-                        gateway: f.key.address(),
-                        gatewayFrom: 0,
-                        accuracy: 1,
-                        site: keccak256(format!("sealgrid/demo/{seed}/site/{owner}/{what}")),
-                        zone: B256::right_padding_from(b"US-CAISO"),
+                    demo_meter(
+                        pilot.participants[owner].trader(),
+                        0,
+                        f.key.address(),
+                        format!("sealgrid/demo/{seed}/site/{owner}/{what}"),
                         market,
-                    },
+                    ),
                 )
                 .await?;
             }
